@@ -1,0 +1,67 @@
+//! `xapi-model`: a strict xAPI 1.0.3 / 2.0.0 statement model.
+//!
+//! - [`parse_statement`] reads bytes into a typed [`Statement`], checking every
+//!   MUST of the xAPI data model and reporting *all* broken rules, each with a
+//!   JSON path: `actor.mbox: must be a mailto: IRI`.
+//! - Serializing a [`Statement`] (serde) gives its normalized form with the
+//!   spec's property names; parsing that again yields an equal value.
+//! - [`Duration`] converts ISO 8601 durations to milliseconds; [`Score::percent`]
+//!   maps scores to 0–100; [`LearnerKey`] is a canonical learner identity;
+//!   [`ActivityIdNormalizer`] is the per-provider activity-id hook.
+//!
+//! Pure: no I/O, no clock, no global state.
+
+mod duration;
+mod error;
+mod identity;
+mod model;
+mod parse;
+mod score;
+pub mod syntax;
+
+pub use duration::{Duration, DurationError};
+pub use error::{ParseError, ValidationError};
+pub use identity::{ActivityIdNormalizer, ActivityIdRules, LearnerKey, actor_email, email_of_mbox};
+pub use model::*;
+
+use serde_json::Value;
+
+/// Parses and validates one statement from JSON bytes.
+pub fn parse_statement(bytes: &[u8]) -> Result<Statement, ParseError> {
+    let value: Value = serde_json::from_slice(bytes)?;
+    statement_from_value(value).map_err(ParseError::Invalid)
+}
+
+/// Validates one statement given as a JSON value (consumed: its strings move
+/// into the result without copying).
+pub fn statement_from_value(value: Value) -> Result<Statement, Vec<ValidationError>> {
+    let mut cx = error::Ctx::default();
+    let statement = parse::statement(&mut cx, value);
+    match statement {
+        Some(s) if cx.errors.is_empty() => Ok(s),
+        _ => {
+            debug_assert!(!cx.errors.is_empty(), "a rejected statement must say why");
+            if cx.errors.is_empty() {
+                cx.error("invalid statement");
+            }
+            Err(cx.errors)
+        }
+    }
+}
+
+/// The body of a `POST /statements`: one statement or an array of them.
+/// Each element is validated on its own; the caller decides all-or-nothing.
+pub fn parse_statement_batch(
+    bytes: &[u8],
+) -> Result<Vec<Result<Statement, Vec<ValidationError>>>, serde_json::Error> {
+    let value: Value = serde_json::from_slice(bytes)?;
+    Ok(match value {
+        Value::Array(items) => items.into_iter().map(statement_from_value).collect(),
+        single => vec![statement_from_value(single)],
+    })
+}
+
+/// Parses an ISO 8601 timestamp as xAPI requires it (with an offset; not `-00:00`).
+pub fn parse_timestamp(s: &str) -> Result<Timestamp, &'static str> {
+    parse::parse_timestamp(s).map(Timestamp)
+}

@@ -1,0 +1,110 @@
+//! Fixture-driven snapshots: `fixtures/statements/valid/*.json` → the normalized
+//! parse; `fixtures/statements/invalid/*.json` → the exact error list.
+//! One snapshot per fixture, named after it.
+
+use std::path::{Path, PathBuf};
+
+fn fixtures(kind: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/statements")
+        .join(kind);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no fixtures in {}", dir.display());
+    files
+}
+
+fn name(p: &Path) -> String {
+    p.file_stem()
+        .expect("file stem")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path("snapshots");
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+#[test]
+fn valid_statements_parse_to_their_normalized_form() {
+    for path in fixtures("valid") {
+        let bytes = std::fs::read(&path).expect("read fixture");
+        let statement = xapi_model::parse_statement(&bytes)
+            .unwrap_or_else(|e| panic!("{} should be valid: {e}", path.display()));
+        let normalized = serde_json::to_string_pretty(&statement).expect("serialize");
+        // The normalized form is itself valid and parses to the same value.
+        let again = xapi_model::parse_statement(normalized.as_bytes())
+            .unwrap_or_else(|e| panic!("{}: normalized form invalid: {e}", path.display()));
+        assert_eq!(
+            again,
+            statement,
+            "{}: round trip changed the meaning",
+            path.display()
+        );
+        settings().bind(|| insta::assert_snapshot!(format!("valid__{}", name(&path)), normalized));
+    }
+}
+
+#[test]
+fn invalid_statements_report_exactly_their_broken_rule() {
+    let files = fixtures("invalid");
+    assert!(
+        files.len() >= 40,
+        "at least 40 invalid fixtures, found {}",
+        files.len()
+    );
+    for path in files {
+        let bytes = std::fs::read(&path).expect("read fixture");
+        let errors = match xapi_model::parse_statement(&bytes) {
+            Ok(_) => panic!("{} should be invalid", path.display()),
+            Err(e) => e.errors(),
+        };
+        assert_eq!(
+            errors.len(),
+            1,
+            "{} should break exactly one rule, got {errors:?}",
+            path.display()
+        );
+        let report: String = errors.iter().map(|e| format!("{e}\n")).collect();
+        settings().bind(|| insta::assert_snapshot!(format!("invalid__{}", name(&path)), report));
+    }
+}
+
+#[test]
+fn all_errors_of_a_statement_are_reported() {
+    let bytes = br#"{
+        "id": "nope",
+        "actor": {"mbox": "ada@example.com", "name": null},
+        "verb": {"id": "completed"},
+        "object": {"id": "https://example.com/c"},
+        "result": {"score": {"scaled": 2}, "duration": "10 minutes"},
+        "timestamp": "2024-01-01T00:00:00",
+        "extra": true
+    }"#;
+    let errors: Vec<String> = xapi_model::parse_statement(bytes)
+        .expect_err("invalid")
+        .errors()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "id: must be a UUID in the hyphenated form (RFC 4122)",
+            "actor.name: must not be null",
+            "actor.mbox: must be a mailto: IRI",
+            "verb.id: must be an absolute IRI",
+            "result.score.scaled: must be between -1 and 1",
+            "result.duration: must be an ISO 8601 duration starting with P (e.g. PT1H30M)",
+            "timestamp: must include a time zone offset (Z or ±hh:mm)",
+            "extra: unknown property",
+        ]
+    );
+}

@@ -1,0 +1,277 @@
+//! Properties: generated valid statements are accepted and round-trip;
+//! arbitrary JSON and mutated statements never panic the parser.
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn iri() -> impl Strategy<Value = String> {
+    ("(http|https|urn)", "[a-z]{1,8}", "[a-z0-9/]{0,12}").prop_map(|(s, h, p)| {
+        if s == "urn" {
+            format!("urn:{h}:{p}x")
+        } else {
+            format!("{s}://{h}.example.com/{p}")
+        }
+    })
+}
+
+fn lang_map() -> impl Strategy<Value = Value> {
+    prop::collection::btree_map(
+        prop::sample::select(vec!["en", "en-US", "de-DE", "fr", "zh-Hant-TW", "es-419"]),
+        ".{0,20}",
+        1..3,
+    )
+    .prop_map(|m| serde_json::to_value(m).expect("map"))
+}
+
+fn ifi() -> impl Strategy<Value = (String, Value)> {
+    prop_oneof![
+        "[a-z]{1,8}(\\.[a-z]{1,5})?@[a-z]{1,8}\\.(com|org)"
+            .prop_map(|e| ("mbox".to_owned(), json!(format!("mailto:{e}")))),
+        "[0-9a-f]{40}".prop_map(|h| ("mbox_sha1sum".to_owned(), json!(h))),
+        iri().prop_map(|i| ("openid".to_owned(), json!(i))),
+        ("[a-z]{1,8}", "[A-Za-z0-9 _-]{1,12}").prop_map(|(h, n)| (
+            "account".to_owned(),
+            json!({"homePage": format!("https://{h}.example.com"), "name": n})
+        )),
+    ]
+}
+
+fn agent() -> impl Strategy<Value = Value> {
+    (ifi(), proptest::option::of(".{0,16}"), any::<bool>()).prop_map(|((k, v), name, typed)| {
+        let mut m = serde_json::Map::new();
+        if typed {
+            m.insert("objectType".into(), json!("Agent"));
+        }
+        if let Some(n) = name {
+            m.insert("name".into(), json!(n));
+        }
+        m.insert(k, v);
+        Value::Object(m)
+    })
+}
+
+fn actor() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        3 => agent(),
+        1 => prop::collection::vec(agent(), 1..3).prop_map(|member| json!({"objectType": "Group", "member": member})),
+        1 => (ifi(), prop::collection::vec(agent(), 0..2)).prop_map(|((k, v), member)| {
+            let mut g = json!({"objectType": "Group", "name": "team"});
+            g[k] = v;
+            if !member.is_empty() { g["member"] = json!(member); }
+            g
+        }),
+    ]
+}
+
+fn activity() -> impl Strategy<Value = Value> {
+    (
+        iri(),
+        proptest::option::of((lang_map(), iri(), any::<bool>())),
+    )
+        .prop_map(|(id, def)| match def {
+            None => json!({"id": id}),
+            Some((name, ty, with_ext)) => {
+                let mut d = json!({"name": name, "type": ty});
+                if with_ext {
+                    d["extensions"] = json!({"https://example.com/ext/x": {"a": [1, null, "b"]}});
+                }
+                json!({"objectType": "Activity", "id": id, "definition": d})
+            }
+        })
+}
+
+fn score() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        (-1.0f64..=1.0).prop_map(|s| json!({"scaled": s})),
+        (-100.0f64..100.0, 0.0f64..1.0, 1.0f64..100.0).prop_map(|(min, frac, span)| {
+            let max = min + span;
+            json!({"raw": min + frac * span, "min": min, "max": max})
+        }),
+    ]
+}
+
+fn timestamp() -> impl Strategy<Value = String> {
+    (
+        0i64..4_000_000_000,
+        0u32..1000,
+        prop::sample::select(vec!["Z", "+01:00", "+05:30", "-08:00"]),
+    )
+        .prop_map(|(secs, ms, off)| {
+            let t = time::OffsetDateTime::from_unix_timestamp(secs).expect("in range");
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ms:03}{off}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        })
+}
+
+fn statement() -> impl Strategy<Value = Value> {
+    (
+        proptest::option::of(any::<u128>()),
+        actor(),
+        iri(),
+        prop_oneof![3 => activity(), 1 => agent().prop_map(|mut a| { a["objectType"] = json!("Agent"); a })],
+        proptest::option::of((proptest::option::of(score()), proptest::option::of(any::<bool>()), proptest::option::of(0u64..10_000_000_000))),
+        proptest::option::of((any::<u128>(), prop::sample::select(vec!["en", "en-GB", "fr-CA"]), prop::collection::vec(activity(), 0..3))),
+        proptest::option::of(timestamp()),
+        prop::sample::select(vec![None, Some("1.0.3"), Some("2.0.0"), Some("1.0")]),
+    )
+        .prop_map(|(id, actor, verb, object, result, context, ts, version)| {
+            let object_is_activity = object.get("mbox").is_none()
+                && object.get("mbox_sha1sum").is_none()
+                && object.get("openid").is_none()
+                && object.get("account").is_none();
+            let mut s = json!({"actor": actor, "verb": {"id": verb, "display": {"en-US": "did"}}, "object": object});
+            if let Some(id) = id {
+                s["id"] = json!(uuid::Uuid::from_u128(id).to_string());
+            }
+            if let Some((score, success, dur)) = result {
+                let mut r = json!({});
+                if let Some(sc) = score { r["score"] = sc; }
+                if let Some(b) = success { r["success"] = json!(b); r["completion"] = json!(!b); }
+                if let Some(ms) = dur { r["duration"] = json!(xapi_model::Duration::from_millis(ms).as_str()); }
+                s["result"] = r;
+            }
+            if let Some((reg, lang, parents)) = context {
+                let mut c = json!({"registration": uuid::Uuid::from_u128(reg).to_string(), "language": lang});
+                if object_is_activity { c["platform"] = json!("Provider"); }
+                if !parents.is_empty() { c["contextActivities"] = json!({"parent": parents}); }
+                s["context"] = c;
+            }
+            if let Some(t) = ts { s["timestamp"] = json!(t); }
+            if let Some(v) = version { s["version"] = json!(v); }
+            s
+        })
+}
+
+fn arbitrary_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        prop::sample::select(vec![
+            "mailto:a@b.c",
+            "http://x.y/z",
+            "Agent",
+            "Group",
+            "SubStatement",
+            "StatementRef",
+            "PT1S",
+            "",
+            "2024-01-01T00:00:00Z"
+        ])
+        .prop_map(Value::from),
+        ".{0,8}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop::sample::select(vec![
+                    "actor",
+                    "verb",
+                    "object",
+                    "id",
+                    "objectType",
+                    "mbox",
+                    "member",
+                    "result",
+                    "score",
+                    "scaled",
+                    "context",
+                    "definition",
+                    "extensions",
+                    "account",
+                    "name",
+                    "homePage",
+                    "duration",
+                    "timestamp",
+                    "x"
+                ]),
+                inner,
+                0..6
+            )
+            .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+        ]
+    })
+}
+
+/// Replaces the value at a random path of `v` with `replacement`.
+fn mutate(v: &mut Value, mut choice: usize, replacement: Value) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            let keys: Vec<String> = m.keys().cloned().collect();
+            let k = &keys[choice % keys.len()];
+            choice /= keys.len().max(1);
+            let child = m.get_mut(k).expect("key exists");
+            if choice % 3 == 0 {
+                *child = replacement
+            } else {
+                mutate(child, choice, replacement)
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            let n = a.len();
+            let child = &mut a[choice % n];
+            mutate(child, choice / n, replacement)
+        }
+        other => *other = replacement,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_statements_are_valid_and_round_trip(v in statement()) {
+        let bytes = serde_json::to_vec(&v).expect("serialize");
+        let parsed = xapi_model::parse_statement(&bytes);
+        prop_assert!(parsed.is_ok(), "rejected {}: {:?}", v, parsed.err().map(|e| e.errors()));
+        let parsed = parsed.expect("checked");
+        let normalized = serde_json::to_vec(&parsed).expect("serialize");
+        let reparsed = xapi_model::parse_statement(&normalized).expect("normalized form is valid");
+        prop_assert_eq!(&reparsed, &parsed);
+        // normalization is idempotent
+        prop_assert_eq!(serde_json::to_vec(&reparsed).expect("serialize"), normalized);
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics(v in arbitrary_json()) {
+        let bytes = serde_json::to_vec(&v).expect("serialize");
+        match xapi_model::parse_statement(&bytes) {
+            Ok(s) => { serde_json::to_vec(&s).expect("serialize"); }
+            Err(e) => prop_assert!(!e.errors().is_empty()),
+        }
+    }
+
+    #[test]
+    fn mutated_statements_never_panic(v in statement(), choice in any::<usize>(), replacement in arbitrary_json()) {
+        let mut v = v;
+        mutate(&mut v, choice, replacement);
+        let bytes = serde_json::to_vec(&v).expect("serialize");
+        if let Err(e) = xapi_model::parse_statement(&bytes) {
+            for err in e.errors() {
+                prop_assert!(!err.rule.is_empty() && !err.path.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = xapi_model::parse_statement(&bytes);
+    }
+
+    #[test]
+    fn durations_round_trip_through_millis(ms in 0u64..u64::MAX / 2) {
+        let d = xapi_model::Duration::from_millis(ms);
+        prop_assert_eq!(xapi_model::Duration::parse(d.as_str()).map(|d| d.millis()), Ok(ms));
+    }
+}
