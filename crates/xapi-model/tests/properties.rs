@@ -228,8 +228,6 @@ fn mutate(v: &mut Value, mut choice: usize, replacement: Value) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
     #[test]
     fn generated_statements_are_valid_and_round_trip(v in statement()) {
         let bytes = serde_json::to_vec(&v).expect("serialize");
