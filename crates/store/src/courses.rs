@@ -1,0 +1,269 @@
+//! Course records (catalog courses, and learning paths learned from statements)
+//! and the activity ids that match statements to them.
+
+use sqlx::any::AnyRow;
+
+use crate::{Ctx, Result, Tx, col, flag};
+
+/// The mapped fields of a course, as the LMS receives them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CourseFields {
+    pub name: String,
+    pub description: Option<String>,
+    pub image_url: Option<String>,
+    pub duration_minutes: Option<i64>,
+    pub author: Option<String>,
+    pub lang: Option<String>,
+    pub launch_url: Option<String>,
+    pub modified_at: Option<String>,
+    /// JSON array of subjects.
+    pub subjects: Vec<String>,
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Course {
+    pub id: i64,
+    pub integration_id: String,
+    /// `course` or `path`.
+    pub kind: String,
+    pub external_id: String,
+    pub fields: CourseFields,
+    pub archived: bool,
+    pub content_hash: String,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+}
+
+/// What a sync needs to diff a catalog: one row per known course.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEntry {
+    pub id: i64,
+    pub external_id: String,
+    pub content_hash: String,
+    pub archived: bool,
+}
+
+const COLS: &str = "id, integration_id, kind, external_id, name, description, image_url, duration_minutes, author, lang, launch_url, \
+                    modified_at, subjects, content_type, archived, content_hash, first_seen_ms, last_seen_ms";
+
+fn course(r: &AnyRow) -> Result<Course> {
+    let subjects: String = col(r, "subjects")?;
+    Ok(Course {
+        id: col(r, "id")?,
+        integration_id: col(r, "integration_id")?,
+        kind: col(r, "kind")?,
+        external_id: col(r, "external_id")?,
+        fields: CourseFields {
+            name: col(r, "name")?,
+            description: col(r, "description")?,
+            image_url: col(r, "image_url")?,
+            duration_minutes: col(r, "duration_minutes")?,
+            author: col(r, "author")?,
+            lang: col(r, "lang")?,
+            launch_url: col(r, "launch_url")?,
+            modified_at: col(r, "modified_at")?,
+            subjects: serde_json::from_str(&subjects).map_err(|e| crate::StoreError::Corrupt {
+                what: "courses.subjects",
+                detail: e.to_string(),
+            })?,
+            content_type: col(r, "content_type")?,
+        },
+        archived: col::<i64>(r, "archived")? != 0,
+        content_hash: col(r, "content_hash")?,
+        first_seen_ms: col(r, "first_seen_ms")?,
+        last_seen_ms: col(r, "last_seen_ms")?,
+    })
+}
+
+impl Tx<'_> {
+    /// Inserts or updates the course `(integration, external_id)`; the same
+    /// record is kept across archive and re-activation (never a duplicate).
+    /// Returns the course id.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upsert_course(
+        &mut self,
+        integration_id: &str,
+        kind: &str,
+        external_id: &str,
+        fields: &CourseFields,
+        archived: bool,
+        content_hash: &str,
+        now_ms: i64,
+    ) -> Result<i64> {
+        let q = self.sql(
+            "INSERT INTO courses (integration_id, kind, external_id, name, description, image_url, duration_minutes, author, lang, launch_url, \
+                                  modified_at, subjects, content_type, archived, content_hash, first_seen_ms, last_seen_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+             ON CONFLICT (integration_id, external_id) DO UPDATE SET \
+                kind = excluded.kind, name = excluded.name, description = excluded.description, image_url = excluded.image_url, \
+                duration_minutes = excluded.duration_minutes, author = excluded.author, lang = excluded.lang, launch_url = excluded.launch_url, \
+                modified_at = excluded.modified_at, subjects = excluded.subjects, content_type = excluded.content_type, \
+                archived = excluded.archived, content_hash = excluded.content_hash, last_seen_ms = excluded.last_seen_ms \
+             RETURNING id",
+        );
+        let subjects = serde_json::to_string(&fields.subjects).unwrap_or_else(|_| "[]".into());
+        let row = sqlx::query(&q)
+            .bind(integration_id)
+            .bind(kind)
+            .bind(external_id)
+            .bind(&fields.name)
+            .bind(&fields.description)
+            .bind(&fields.image_url)
+            .bind(fields.duration_minutes)
+            .bind(&fields.author)
+            .bind(&fields.lang)
+            .bind(&fields.launch_url)
+            .bind(&fields.modified_at)
+            .bind(subjects)
+            .bind(&fields.content_type)
+            .bind(flag(archived))
+            .bind(content_hash)
+            .bind(now_ms)
+            .fetch_one(&mut *self.tx)
+            .await
+            .ctx("saving a course")?;
+        col(&row, "id")
+    }
+
+    /// Marks courses seen in a sync without changing them.
+    pub async fn touch_course(&mut self, id: i64, now_ms: i64) -> Result<()> {
+        let q = self.sql("UPDATE courses SET last_seen_ms = $2 WHERE id = $1");
+        sqlx::query(&q)
+            .bind(id)
+            .bind(now_ms)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("touching a course")?;
+        Ok(())
+    }
+
+    pub async fn set_course_archived(&mut self, id: i64, archived: bool) -> Result<()> {
+        let q = self.sql("UPDATE courses SET archived = $2 WHERE id = $1");
+        sqlx::query(&q)
+            .bind(id)
+            .bind(flag(archived))
+            .execute(&mut *self.tx)
+            .await
+            .ctx("archiving a course")?;
+        Ok(())
+    }
+
+    /// Archives every course of an integration (deactivation); returns how many changed.
+    pub async fn archive_all_courses(&mut self, integration_id: &str) -> Result<u64> {
+        let q = self.sql("UPDATE courses SET archived = 1 WHERE integration_id = $1 AND archived = 0 AND kind = 'course'");
+        Ok(sqlx::query(&q)
+            .bind(integration_id)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("archiving courses")?
+            .rows_affected())
+    }
+
+    pub async fn course(&mut self, id: i64) -> Result<Option<Course>> {
+        let q = self.sql(&format!("SELECT {COLS} FROM courses WHERE id = $1"));
+        let row = sqlx::query(&q)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .ctx("reading a course")?;
+        row.as_ref().map(course).transpose()
+    }
+
+    pub async fn course_by_external_id(
+        &mut self,
+        integration_id: &str,
+        external_id: &str,
+    ) -> Result<Option<Course>> {
+        let q = self.sql(&format!(
+            "SELECT {COLS} FROM courses WHERE integration_id = $1 AND external_id = $2"
+        ));
+        let row = sqlx::query(&q)
+            .bind(integration_id)
+            .bind(external_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .ctx("reading a course")?;
+        row.as_ref().map(course).transpose()
+    }
+
+    /// The course a (normalized) activity id designates in an integration.
+    pub async fn course_by_activity_id(
+        &mut self,
+        integration_id: &str,
+        activity_id: &str,
+    ) -> Result<Option<Course>> {
+        let q = self.sql(&format!(
+            "SELECT {} FROM courses c JOIN course_activity_ids a ON a.course_id = c.id WHERE a.integration_id = $1 AND a.activity_id = $2",
+            COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
+        ));
+        let row = sqlx::query(&q)
+            .bind(integration_id)
+            .bind(activity_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .ctx("matching an activity id")?;
+        row.as_ref().map(course).transpose()
+    }
+
+    /// Replaces the activity ids (normalized) that designate a course.
+    pub async fn set_activity_ids(
+        &mut self,
+        integration_id: &str,
+        course_id: i64,
+        ids: &[String],
+    ) -> Result<()> {
+        let q = self.sql("DELETE FROM course_activity_ids WHERE course_id = $1");
+        sqlx::query(&q)
+            .bind(course_id)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("replacing activity ids")?;
+        let q = self.sql(
+            "INSERT INTO course_activity_ids (integration_id, activity_id, course_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (integration_id, activity_id) DO UPDATE SET course_id = excluded.course_id",
+        );
+        for id in ids {
+            sqlx::query(&q)
+                .bind(integration_id)
+                .bind(id)
+                .bind(course_id)
+                .execute(&mut *self.tx)
+                .await
+                .ctx("saving an activity id")?;
+        }
+        Ok(())
+    }
+
+    /// Every catalog course of an integration (for the sync diff), by external id.
+    pub async fn catalog(&mut self, integration_id: &str) -> Result<Vec<CatalogEntry>> {
+        let q = self.sql("SELECT id, external_id, content_hash, archived FROM courses WHERE integration_id = $1 AND kind = 'course' ORDER BY external_id");
+        let rows = sqlx::query(&q)
+            .bind(integration_id)
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("reading the catalog")?;
+        rows.iter()
+            .map(|r| {
+                Ok(CatalogEntry {
+                    id: col(r, "id")?,
+                    external_id: col(r, "external_id")?,
+                    content_hash: col(r, "content_hash")?,
+                    archived: col::<i64>(r, "archived")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn courses(&mut self, integration_id: &str) -> Result<Vec<Course>> {
+        let q = self.sql(&format!(
+            "SELECT {COLS} FROM courses WHERE integration_id = $1 ORDER BY id"
+        ));
+        let rows = sqlx::query(&q)
+            .bind(integration_id)
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("listing courses")?;
+        rows.iter().map(course).collect()
+    }
+}

@@ -1,0 +1,357 @@
+//! `store`: coursebridge's persistence, and the only crate that speaks SQL.
+//!
+//! One API over two engines through sqlx's `Any` driver with runtime queries:
+//! SQLite (the embedded default: WAL, foreign keys, busy timeout, created on
+//! first use) and PostgreSQL (several ingest instances and a sync against one
+//! database). Queries are written once with `$N` placeholders and bound
+//! parameters only; for SQLite they are rewritten to `?N`.
+//!
+//! Every operation runs in a [`Tx`]: [`Store::begin`] for writes,
+//! [`Store::read`] for reads. On SQLite, writers are serialized in-process and
+//! take the database write lock at `BEGIN`, so a transaction never fails
+//! half-way with `SQLITE_BUSY`; on PostgreSQL, rows that several instances
+//! update together are guarded by transaction-scoped advisory locks.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor};
+use tokio::sync::{Mutex, MutexGuard};
+
+mod courses;
+mod integrations;
+mod learners;
+mod migrate;
+mod pending;
+mod scorm;
+mod statements;
+mod stats;
+mod sync_runs;
+
+pub use courses::*;
+pub use integrations::*;
+pub use learners::*;
+pub use pending::*;
+pub use scorm::*;
+pub use statements::*;
+pub use stats::*;
+pub use sync_runs::*;
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error while {context}: {source}")]
+    Db {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database configuration: {0}")]
+    Config(String),
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(
+        "the database schema is at version {found}, newer than this program's {known}: upgrade coursebridge"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("stored data is corrupt ({what}): {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Adds context to a sqlx error.
+pub(crate) trait Ctx<T> {
+    fn ctx(self, context: &'static str) -> Result<T>;
+}
+
+impl<T> Ctx<T> for std::result::Result<T, sqlx::Error> {
+    fn ctx(self, context: &'static str) -> Result<T> {
+        self.map_err(|source| StoreError::Db { context, source })
+    }
+}
+
+/// The database: a pool, its engine, and (SQLite) the in-process writer lock.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    writer: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the database is: a `postgres://` or `postgresql://` URL selects
+/// PostgreSQL; a `sqlite:` URL or a plain file path selects SQLite (the file is
+/// created with its directory on first use).
+pub fn backend_of(location: &str) -> Backend {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
+impl Store {
+    /// Connects and applies pending migrations.
+    pub async fn open(location: &str) -> Result<Self> {
+        let store = Self::connect(location).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating (for `migrate --status` and tests).
+    pub async fn connect(location: &str) -> Result<Self> {
+        install_default_drivers();
+        let backend = backend_of(location);
+        let (url, max) = match backend {
+            // No statement cache: through the Any driver a statement first
+            // prepared with a NULL parameter keeps a wrong parameter type, and
+            // a cached statement reused with a value fails ("incorrect binary
+            // data format"). Unnamed statements are parsed with each call's types.
+            Backend::Postgres if location.contains("statement-cache-capacity") => {
+                (location.to_owned(), 16)
+            }
+            Backend::Postgres => (
+                format!(
+                    "{location}{}statement-cache-capacity=0",
+                    if location.contains('?') { '&' } else { '?' }
+                ),
+                16,
+            ),
+            Backend::Sqlite => {
+                let path = location
+                    .strip_prefix("sqlite://")
+                    .or_else(|| location.strip_prefix("sqlite:"))
+                    .unwrap_or(location);
+                if path.is_empty() || path.contains('?') {
+                    return Err(StoreError::Config(format!(
+                        "sqlite path {path:?}: give a plain file path"
+                    )));
+                }
+                if let Some(dir) = std::path::Path::new(path)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Config(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                (format!("sqlite://{path}?mode=rwc"), 8)
+            }
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .ctx("connecting")?;
+        Ok(Self {
+            pool,
+            backend,
+            writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A write transaction. On SQLite it holds the in-process writer lock and
+    /// the database write lock from the start.
+    pub async fn begin(&self) -> Result<Tx<'_>> {
+        self.begin_write(true).await
+    }
+
+    pub(crate) async fn begin_write(&self, take_lock_row: bool) -> Result<Tx<'_>> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.writer.lock().await),
+            Backend::Postgres => None,
+        };
+        let mut tx = Tx {
+            tx: self.pool.begin().await.ctx("beginning a transaction")?,
+            backend: self.backend,
+            _writer: guard,
+        };
+        if self.backend == Backend::Sqlite && take_lock_row {
+            // Take SQLite's write lock now rather than on the first write, so that
+            // a read-then-write transaction cannot fail with SQLITE_BUSY midway.
+            tx.exec(
+                "UPDATE write_lock SET n = n + 1 WHERE id = 1",
+                "taking the write lock",
+            )
+            .await?;
+        }
+        Ok(tx)
+    }
+
+    /// A read transaction (a consistent snapshot; no writer lock).
+    pub async fn read(&self) -> Result<Tx<'_>> {
+        Ok(Tx {
+            tx: self.pool.begin().await.ctx("beginning a read")?,
+            backend: self.backend,
+            _writer: None,
+        })
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .ctx("pinging the database")?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A transaction. Dropping it without [`Tx::commit`] rolls it back.
+pub struct Tx<'s> {
+    pub(crate) tx: sqlx::Transaction<'static, Any>,
+    pub(crate) backend: Backend,
+    _writer: Option<MutexGuard<'s, ()>>,
+}
+
+impl Tx<'_> {
+    /// Commits. A transaction in which a statement failed is never committed
+    /// half-way: PostgreSQL aborts it (and would turn `COMMIT` into a silent
+    /// rollback), so that case is detected and reported as an error.
+    pub async fn commit(mut self) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT 1")
+                .execute(&mut *self.tx)
+                .await
+                .ctx("committing (the transaction was aborted by an earlier error)")?;
+        }
+        self.tx.commit().await.ctx("committing")
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await.ctx("rolling back")
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The query text for this engine.
+    pub(crate) fn sql(&self, q: &str) -> String {
+        dialect(self.backend, q).into_owned()
+    }
+
+    pub(crate) async fn exec(&mut self, q: &str, context: &'static str) -> Result<u64> {
+        let q = self.sql(q);
+        Ok(sqlx::query(&q)
+            .execute(&mut *self.tx)
+            .await
+            .ctx(context)?
+            .rows_affected())
+    }
+
+    /// Serializes concurrent transactions (of any process) on one key until
+    /// this transaction ends: an advisory lock on PostgreSQL; on SQLite the
+    /// writer lock already serializes every write transaction.
+    pub async fn lock_key(&mut self, key: i64) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut *self.tx)
+                .await
+                .ctx("taking an advisory lock")?;
+        }
+        Ok(())
+    }
+}
+
+/// Rewrites `$N` placeholders to SQLite's `?N` (outside string literals).
+pub(crate) fn dialect(backend: Backend, q: &str) -> Cow<'_, str> {
+    if backend == Backend::Postgres || !q.contains('$') {
+        return Cow::Borrowed(q);
+    }
+    let mut out = String::with_capacity(q.len());
+    let mut in_str = false;
+    let mut chars = q.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_str = !in_str;
+                out.push(c);
+            }
+            '$' if !in_str && chars.peek().is_some_and(char::is_ascii_digit) => out.push('?'),
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Reads a column, naming it in the error.
+pub(crate) fn col<'r, T>(row: &'r sqlx::any::AnyRow, name: &'static str) -> Result<T>
+where
+    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    use sqlx::Row;
+    row.try_get::<T, _>(name).ctx(name)
+}
+
+/// Booleans are stored as 0/1 integers on both engines.
+pub(crate) fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders() {
+        assert_eq!(
+            dialect(
+                Backend::Sqlite,
+                "SELECT * FROM t WHERE a = $1 AND b = '$2' AND c = $10"
+            ),
+            "SELECT * FROM t WHERE a = ?1 AND b = '$2' AND c = ?10"
+        );
+        assert_eq!(dialect(Backend::Postgres, "a = $1"), "a = $1");
+    }
+
+    #[test]
+    fn backends() {
+        assert_eq!(backend_of("postgres://u@h/db"), Backend::Postgres);
+        assert_eq!(backend_of("postgresql://u@h/db"), Backend::Postgres);
+        assert_eq!(backend_of("data/coursebridge.db"), Backend::Sqlite);
+        assert_eq!(backend_of("sqlite:data/x.db"), Backend::Sqlite);
+    }
+}

@@ -1,0 +1,120 @@
+//! Versioned migrations, one file per version and engine, applied in order in
+//! one transaction each, recorded in `schema_migrations`. Concurrent starts are
+//! safe: PostgreSQL serializes them with an advisory lock, SQLite with its
+//! write lock.
+
+use sqlx::Row;
+
+use crate::{Backend, Ctx, Result, Store, StoreError};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// The newest schema version this program knows.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
+
+impl Store {
+    /// Applies every migration not applied yet; returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        let mut tx = self.begin_write(false).await?;
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *tx.tx)
+                .await
+                .ctx("locking migrations")?;
+        }
+        tx.exec(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
+            "creating schema_migrations",
+        )
+        .await?;
+        let q = tx.sql("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations");
+        let current: i64 = sqlx::query(&q)
+            .fetch_one(&mut *tx.tx)
+            .await
+            .ctx("reading the schema version")?
+            .try_get("v")
+            .ctx("reading the schema version")?;
+        if current > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                known: SCHEMA_VERSION,
+            });
+        }
+        let mut applied = Vec::new();
+        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+            let script = match self.backend() {
+                Backend::Sqlite => m.sqlite,
+                Backend::Postgres => m.postgres,
+            };
+            for statement in split_statements(script) {
+                sqlx::query(statement)
+                    .execute(&mut *tx.tx)
+                    .await
+                    .map_err(|source| StoreError::Migration {
+                        version: m.version,
+                        name: m.name,
+                        source,
+                    })?;
+            }
+            let q = tx.sql(
+                "INSERT INTO schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)",
+            );
+            sqlx::query(&q)
+                .bind(m.version)
+                .bind(m.name)
+                .bind(now_ms())
+                .execute(&mut *tx.tx)
+                .await
+                .ctx("recording a migration")?;
+            applied.push(m.version);
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// The schema version in the database (0 when none).
+    pub async fn schema_version(&self) -> Result<i64> {
+        let mut tx = self.read().await?;
+        let q = tx.sql("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations");
+        let v = sqlx::query(&q).fetch_one(&mut *tx.tx).await;
+        match v {
+            Ok(row) => row.try_get("v").ctx("reading the schema version"),
+            Err(_) => Ok(0),
+        }
+    }
+}
+
+/// Splits a migration script into statements at `;` line ends (the scripts
+/// hold no procedural code), skipping comments and blank statements.
+fn split_statements(script: &str) -> impl Iterator<Item = &str> {
+    script.split(";\n").map(str::trim).filter(|s| {
+        s.lines().any(|l| {
+            let l = l.trim();
+            !l.is_empty() && !l.starts_with("--")
+        })
+    })
+}
+
+/// Wall-clock time for bookkeeping columns (migrations only; everything else
+/// takes its time from the caller).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

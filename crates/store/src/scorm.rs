@@ -1,0 +1,220 @@
+//! SCORM Cloud state kept on our side (seed 003: "keep system state"):
+//! courses, import jobs, registrations with their latest results and overrides.
+
+use crate::{Ctx, Result, Tx, col};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScormCourse {
+    pub course_id: String,
+    pub title: Option<String>,
+    pub lms_course: Option<i64>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportJob {
+    pub token: String,
+    pub course_id: String,
+    /// `created`, `running`, `finished`, `error`.
+    pub status: String,
+    pub message: Option<String>,
+    /// JSON array of parser warnings.
+    pub warnings: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub registration_id: String,
+    pub scorm_course_id: String,
+    pub learner_id: i64,
+    /// The learner id sent to SCORM Cloud.
+    pub learner_ref: String,
+    pub postback_user: String,
+    pub postback_secret_hash: String,
+    pub created_ms: i64,
+    /// The latest registration result (JSON), from a postback or a refresh.
+    pub result: Option<String>,
+    pub result_ms: Option<i64>,
+    /// An administrator's override (JSON).
+    pub override_: Option<String>,
+}
+
+impl Tx<'_> {
+    pub async fn upsert_scorm_course(&mut self, c: &ScormCourse) -> Result<()> {
+        let q = self.sql(
+            "INSERT INTO scorm_courses (course_id, title, lms_course, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (course_id) DO UPDATE SET title = COALESCE(excluded.title, scorm_courses.title), \
+             lms_course = COALESCE(excluded.lms_course, scorm_courses.lms_course), updated_ms = excluded.updated_ms",
+        );
+        sqlx::query(&q)
+            .bind(&c.course_id)
+            .bind(&c.title)
+            .bind(c.lms_course)
+            .bind(c.created_ms)
+            .bind(c.updated_ms)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("saving a SCORM course")?;
+        Ok(())
+    }
+
+    pub async fn scorm_course(&mut self, course_id: &str) -> Result<Option<ScormCourse>> {
+        let q = self.sql("SELECT course_id, title, lms_course, created_ms, updated_ms FROM scorm_courses WHERE course_id = $1");
+        let r = sqlx::query(&q)
+            .bind(course_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .ctx("reading a SCORM course")?;
+        r.map(|r| {
+            Ok(ScormCourse {
+                course_id: col(&r, "course_id")?,
+                title: col(&r, "title")?,
+                lms_course: col(&r, "lms_course")?,
+                created_ms: col(&r, "created_ms")?,
+                updated_ms: col(&r, "updated_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn upsert_import_job(&mut self, j: &ImportJob) -> Result<()> {
+        let q = self.sql(
+            "INSERT INTO scorm_import_jobs (token, course_id, status, message, warnings, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (token) DO UPDATE SET status = excluded.status, message = excluded.message, warnings = excluded.warnings, updated_ms = excluded.updated_ms",
+        );
+        sqlx::query(&q)
+            .bind(&j.token)
+            .bind(&j.course_id)
+            .bind(&j.status)
+            .bind(&j.message)
+            .bind(&j.warnings)
+            .bind(j.created_ms)
+            .bind(j.updated_ms)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("saving an import job")?;
+        Ok(())
+    }
+
+    pub async fn import_job(&mut self, token: &str) -> Result<Option<ImportJob>> {
+        let q = self.sql("SELECT token, course_id, status, message, warnings, created_ms, updated_ms FROM scorm_import_jobs WHERE token = $1");
+        let r = sqlx::query(&q)
+            .bind(token)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .ctx("reading an import job")?;
+        r.map(|r| {
+            Ok(ImportJob {
+                token: col(&r, "token")?,
+                course_id: col(&r, "course_id")?,
+                status: col(&r, "status")?,
+                message: col(&r, "message")?,
+                warnings: col(&r, "warnings")?,
+                created_ms: col(&r, "created_ms")?,
+                updated_ms: col(&r, "updated_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Inserts a registration; false when the id exists already.
+    pub async fn insert_registration(&mut self, r: &Registration) -> Result<bool> {
+        let q = self.sql(
+            "INSERT INTO scorm_registrations (registration_id, scorm_course_id, learner_id, learner_ref, postback_user, postback_secret_hash, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (registration_id) DO NOTHING",
+        );
+        let n = sqlx::query(&q)
+            .bind(&r.registration_id)
+            .bind(&r.scorm_course_id)
+            .bind(r.learner_id)
+            .bind(&r.learner_ref)
+            .bind(&r.postback_user)
+            .bind(&r.postback_secret_hash)
+            .bind(r.created_ms)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("saving a registration")?;
+        Ok(n.rows_affected() == 1)
+    }
+
+    pub async fn registration(&mut self, id: &str) -> Result<Option<Registration>> {
+        let q = self.sql(
+            "SELECT registration_id, scorm_course_id, learner_id, learner_ref, postback_user, postback_secret_hash, created_ms, result, result_ms, override \
+             FROM scorm_registrations WHERE registration_id = $1",
+        );
+        let r = sqlx::query(&q)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .ctx("reading a registration")?;
+        r.map(|r| {
+            Ok(Registration {
+                registration_id: col(&r, "registration_id")?,
+                scorm_course_id: col(&r, "scorm_course_id")?,
+                learner_id: col(&r, "learner_id")?,
+                learner_ref: col(&r, "learner_ref")?,
+                postback_user: col(&r, "postback_user")?,
+                postback_secret_hash: col(&r, "postback_secret_hash")?,
+                created_ms: col(&r, "created_ms")?,
+                result: col(&r, "result")?,
+                result_ms: col(&r, "result_ms")?,
+                override_: col(&r, "override")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Stores a registration's latest result unless a newer one is stored already.
+    pub async fn set_registration_result(
+        &mut self,
+        id: &str,
+        result_json: &str,
+        at_ms: i64,
+    ) -> Result<bool> {
+        let q = self.sql(
+            "UPDATE scorm_registrations SET result = $2, result_ms = $3 WHERE registration_id = $1 AND (result_ms IS NULL OR result_ms <= $3)",
+        );
+        Ok(sqlx::query(&q)
+            .bind(id)
+            .bind(result_json)
+            .bind(at_ms)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("saving a registration result")?
+            .rows_affected()
+            == 1)
+    }
+
+    pub async fn set_registration_override(
+        &mut self,
+        id: &str,
+        override_json: Option<&str>,
+    ) -> Result<bool> {
+        let q = self.sql("UPDATE scorm_registrations SET override = $2 WHERE registration_id = $1");
+        Ok(sqlx::query(&q)
+            .bind(id)
+            .bind(override_json)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("saving an override")?
+            .rows_affected()
+            == 1)
+    }
+
+    /// Registrations whose latest result is older than `before_ms` (or missing).
+    pub async fn stale_registrations(&mut self, before_ms: i64, limit: i64) -> Result<Vec<String>> {
+        let q = self.sql(
+            "SELECT registration_id FROM scorm_registrations WHERE result_ms IS NULL OR result_ms < $1 ORDER BY COALESCE(result_ms, 0), registration_id LIMIT $2",
+        );
+        let rows = sqlx::query(&q)
+            .bind(before_ms)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("listing stale registrations")?;
+        rows.iter().map(|r| col(r, "registration_id")).collect()
+    }
+}

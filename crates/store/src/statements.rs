@@ -1,0 +1,335 @@
+//! The statement log (immutable: the statement as received never changes; only
+//! the voided flag and the resolved course/learner are set later) and the other
+//! learning events (launches, SCORM results, overrides).
+
+use sqlx::any::AnyRow;
+
+use crate::{Ctx, Result, Tx, col};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewStatement<'a> {
+    pub id: &'a str,
+    pub integration_id: &'a str,
+    /// The statement exactly as received.
+    pub raw: &'a str,
+    /// The statement as served back: normalized, with id, stored and authority set.
+    pub canonical: &'a str,
+    pub stored_ms: i64,
+    pub timestamp_ms: i64,
+    pub verb: &'a str,
+    pub activity_id: Option<&'a str>,
+    pub registration: Option<&'a str>,
+    /// The actor's identity key (for the `agent` filter).
+    pub actor_key: Option<&'a str>,
+    /// The id of the statement this one voids.
+    pub voids: Option<&'a str>,
+    pub course_id: Option<i64>,
+    pub learner_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredStatement {
+    pub seq: i64,
+    pub id: String,
+    pub integration_id: String,
+    pub raw: String,
+    pub canonical: String,
+    pub stored_ms: i64,
+    pub timestamp_ms: i64,
+    pub verb: String,
+    pub activity_id: Option<String>,
+    pub registration: Option<String>,
+    pub actor_key: Option<String>,
+    pub voided: bool,
+    pub voids: Option<String>,
+    pub course_id: Option<i64>,
+    pub learner_id: Option<i64>,
+}
+
+const COLS: &str = "seq, id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id";
+
+fn stored(r: &AnyRow) -> Result<StoredStatement> {
+    Ok(StoredStatement {
+        seq: col(r, "seq")?,
+        id: col(r, "id")?,
+        integration_id: col(r, "integration_id")?,
+        raw: col(r, "raw")?,
+        canonical: col(r, "canonical")?,
+        stored_ms: col(r, "stored_ms")?,
+        timestamp_ms: col(r, "timestamp_ms")?,
+        verb: col(r, "verb")?,
+        activity_id: col(r, "activity_id")?,
+        registration: col(r, "registration")?,
+        actor_key: col(r, "actor_key")?,
+        voided: col::<i64>(r, "voided")? != 0,
+        voids: col(r, "voids")?,
+        course_id: col(r, "course_id")?,
+        learner_id: col(r, "learner_id")?,
+    })
+}
+
+/// Filters of the xAPI statements list (all optional), with `seq` paging.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatementFilter {
+    pub integration_id: Option<String>,
+    pub actor_key: Option<String>,
+    pub verb: Option<String>,
+    pub activity_id: Option<String>,
+    pub registration: Option<String>,
+    /// Stored strictly after.
+    pub since_ms: Option<i64>,
+    /// Stored at or before.
+    pub until_ms: Option<i64>,
+    /// Continue after this `seq` (in the listing's direction).
+    pub cursor: Option<i64>,
+    pub ascending: bool,
+    pub limit: i64,
+}
+
+/// A non-statement learning event (launch, SCORM result, override), stored so
+/// that statistics can be rebuilt from the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearningEventRow {
+    pub id: String,
+    pub integration_id: String,
+    pub course_id: i64,
+    pub learner_id: i64,
+    pub statement_id: Option<String>,
+    pub kind: String,
+    pub at_ms: i64,
+    pub stored_ms: i64,
+    /// The `stats_rules::Event` as JSON.
+    pub payload: String,
+}
+
+impl Tx<'_> {
+    /// Inserts a statement; false when its id is already stored (the caller
+    /// compares contents to tell a retry from a conflict).
+    pub async fn insert_statement(&mut self, s: &NewStatement<'_>) -> Result<bool> {
+        let q = self.sql(
+            "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
+        );
+        let n = sqlx::query(&q)
+            .bind(s.id)
+            .bind(s.integration_id)
+            .bind(s.raw)
+            .bind(s.canonical)
+            .bind(s.stored_ms)
+            .bind(s.timestamp_ms)
+            .bind(s.verb)
+            .bind(s.activity_id)
+            .bind(s.registration)
+            .bind(s.actor_key)
+            .bind(s.voids)
+            .bind(s.course_id)
+            .bind(s.learner_id)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("inserting a statement")?;
+        Ok(n.rows_affected() == 1)
+    }
+
+    pub async fn statement(&mut self, id: &str) -> Result<Option<StoredStatement>> {
+        let q = self.sql(&format!("SELECT {COLS} FROM statements WHERE id = $1"));
+        let row = sqlx::query(&q)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .ctx("reading a statement")?;
+        row.as_ref().map(stored).transpose()
+    }
+
+    /// Marks a statement voided; false if it does not exist or is itself a voiding statement.
+    pub async fn void_statement(&mut self, id: &str) -> Result<bool> {
+        let q = self.sql("UPDATE statements SET voided = 1 WHERE id = $1 AND voids IS NULL");
+        Ok(sqlx::query(&q)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("voiding a statement")?
+            .rows_affected()
+            == 1)
+    }
+
+    /// Records which course and learner a (previously pending) statement belongs to.
+    pub async fn set_statement_target(
+        &mut self,
+        id: &str,
+        course_id: i64,
+        learner_id: i64,
+    ) -> Result<()> {
+        let q = self.sql("UPDATE statements SET course_id = $2, learner_id = $3 WHERE id = $1");
+        sqlx::query(&q)
+            .bind(id)
+            .bind(course_id)
+            .bind(learner_id)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("resolving a statement")?;
+        Ok(())
+    }
+
+    /// Statements matching the filter, in `seq` order (ascending or not), at most `limit`.
+    pub async fn statements(&mut self, f: &StatementFilter) -> Result<Vec<StoredStatement>> {
+        let mut q = format!("SELECT {COLS} FROM statements WHERE voided = 0");
+        let mut n = 0;
+        let mut arg = |q: &mut String, cond: &str| {
+            n += 1;
+            q.push_str(&format!(" AND {cond} ${n}"));
+        };
+        if f.integration_id.is_some() {
+            arg(&mut q, "integration_id =");
+        }
+        if f.actor_key.is_some() {
+            arg(&mut q, "actor_key =");
+        }
+        if f.verb.is_some() {
+            arg(&mut q, "verb =");
+        }
+        if f.activity_id.is_some() {
+            arg(&mut q, "activity_id =");
+        }
+        if f.registration.is_some() {
+            arg(&mut q, "registration =");
+        }
+        if f.since_ms.is_some() {
+            arg(&mut q, "stored_ms >");
+        }
+        if f.until_ms.is_some() {
+            arg(&mut q, "stored_ms <=");
+        }
+        if f.cursor.is_some() {
+            arg(&mut q, if f.ascending { "seq >" } else { "seq <" });
+        }
+        q.push_str(if f.ascending {
+            " ORDER BY seq ASC"
+        } else {
+            " ORDER BY seq DESC"
+        });
+        n += 1;
+        q.push_str(&format!(" LIMIT ${n}"));
+        let q = self.sql(&q);
+        let mut query = sqlx::query(&q);
+        for v in [
+            &f.integration_id,
+            &f.actor_key,
+            &f.verb,
+            &f.activity_id,
+            &f.registration,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            query = query.bind(v.clone());
+        }
+        for v in [f.since_ms, f.until_ms, f.cursor].into_iter().flatten() {
+            query = query.bind(v);
+        }
+        let rows = query
+            .bind(f.limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("listing statements")?;
+        rows.iter().map(stored).collect()
+    }
+
+    /// The live (not voided, not voiding) statements of one learner on one course.
+    pub async fn statements_for_target(
+        &mut self,
+        course_id: i64,
+        learner_id: i64,
+    ) -> Result<Vec<StoredStatement>> {
+        let q = self.sql(&format!("SELECT {COLS} FROM statements WHERE course_id = $1 AND learner_id = $2 AND voided = 0 AND voids IS NULL ORDER BY seq"));
+        let rows = sqlx::query(&q)
+            .bind(course_id)
+            .bind(learner_id)
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("reading a learner's statements")?;
+        rows.iter().map(stored).collect()
+    }
+
+    /// The latest `stored` time, for `X-Experience-API-Consistent-Through`.
+    pub async fn last_stored_ms(&mut self) -> Result<Option<i64>> {
+        let q = self.sql("SELECT MAX(stored_ms) AS m FROM statements");
+        let row = sqlx::query(&q)
+            .fetch_one(&mut *self.tx)
+            .await
+            .ctx("reading the last stored time")?;
+        col(&row, "m")
+    }
+
+    pub async fn insert_learning_event(&mut self, e: &LearningEventRow) -> Result<bool> {
+        let q = self.sql(
+            "INSERT INTO learning_events (id, integration_id, course_id, learner_id, statement_id, kind, at_ms, stored_ms, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+        );
+        let n = sqlx::query(&q)
+            .bind(&e.id)
+            .bind(&e.integration_id)
+            .bind(e.course_id)
+            .bind(e.learner_id)
+            .bind(&e.statement_id)
+            .bind(&e.kind)
+            .bind(e.at_ms)
+            .bind(e.stored_ms)
+            .bind(&e.payload)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("inserting a learning event")?;
+        Ok(n.rows_affected() == 1)
+    }
+
+    /// Every learning event of one learner on one course, oldest first.
+    pub async fn learning_events_for_target(
+        &mut self,
+        course_id: i64,
+        learner_id: i64,
+    ) -> Result<Vec<LearningEventRow>> {
+        let q = self.sql(
+            "SELECT e.id, e.integration_id, e.course_id, e.learner_id, e.statement_id, e.kind, e.at_ms, e.stored_ms, e.payload \
+             FROM learning_events e LEFT JOIN statements s ON s.id = e.statement_id \
+             WHERE e.course_id = $1 AND e.learner_id = $2 AND (s.id IS NULL OR s.voided = 0) ORDER BY e.at_ms, e.stored_ms, e.id",
+        );
+        let rows = sqlx::query(&q)
+            .bind(course_id)
+            .bind(learner_id)
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("reading learning events")?;
+        rows.iter()
+            .map(|r| {
+                Ok(LearningEventRow {
+                    id: col(r, "id")?,
+                    integration_id: col(r, "integration_id")?,
+                    course_id: col(r, "course_id")?,
+                    learner_id: col(r, "learner_id")?,
+                    statement_id: col(r, "statement_id")?,
+                    kind: col(r, "kind")?,
+                    at_ms: col(r, "at_ms")?,
+                    stored_ms: col(r, "stored_ms")?,
+                    payload: col(r, "payload")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every (course, learner) pair that has learning events (for `replay`).
+    pub async fn learning_targets(&mut self) -> Result<Vec<(String, i64, i64)>> {
+        let q = self.sql("SELECT DISTINCT integration_id, course_id, learner_id FROM learning_events ORDER BY course_id, learner_id");
+        let rows = sqlx::query(&q)
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("listing learning targets")?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    col(r, "integration_id")?,
+                    col(r, "course_id")?,
+                    col(r, "learner_id")?,
+                ))
+            })
+            .collect()
+    }
+}

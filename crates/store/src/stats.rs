@@ -1,0 +1,256 @@
+//! Derived statistics per learner and course (or path), and their attempts.
+//! Always rebuildable from the statement log and learning events.
+
+use sqlx::any::AnyRow;
+
+use crate::{Ctx, Result, Tx, col, flag};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsRow {
+    pub course_id: i64,
+    pub learner_id: i64,
+    pub integration_id: String,
+    pub progress: f64,
+    pub completed: bool,
+    pub result: Option<String>,
+    pub score: Option<f64>,
+    pub time_spent_ms: Option<i64>,
+    pub first_activity_ms: Option<i64>,
+    pub last_activity_ms: Option<i64>,
+    pub completed_at_ms: Option<i64>,
+    pub attempts: i64,
+    pub overridden: bool,
+    /// The full `stats_rules::LearnerStats` as JSON.
+    pub stats: String,
+    /// The `stats_rules::LearnerState` as JSON (for incremental application).
+    pub state: String,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRow {
+    pub number: i64,
+    pub entry: String,
+    pub started_ms: i64,
+    pub completed_ms: Option<i64>,
+    pub time_spent_ms: Option<i64>,
+    pub score: Option<f64>,
+    pub result: Option<String>,
+}
+
+/// A statistics row with the identifiers the LMS knows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsItem {
+    pub row: StatsRow,
+    pub course_external_id: String,
+    pub course_kind: String,
+    pub learner_lms_id: Option<String>,
+    pub learner_email: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatsFilter {
+    pub integration_id: Option<String>,
+    pub course_external_id: Option<String>,
+    pub learner_lms_id: Option<String>,
+    /// `course` or `path`.
+    pub kind: Option<String>,
+    pub updated_since_ms: Option<i64>,
+    /// Continue after (updated_ms, course_id, learner_id).
+    pub after: Option<(i64, i64, i64)>,
+    pub limit: i64,
+}
+
+const COLS: &str = "s.course_id, s.learner_id, s.integration_id, s.progress, s.completed, s.result, s.score, s.time_spent_ms, s.first_activity_ms, \
+                    s.last_activity_ms, s.completed_at_ms, s.attempts, s.overridden, s.stats, s.state, s.updated_ms";
+
+fn row(r: &AnyRow) -> Result<StatsRow> {
+    Ok(StatsRow {
+        course_id: col(r, "course_id")?,
+        learner_id: col(r, "learner_id")?,
+        integration_id: col(r, "integration_id")?,
+        progress: col(r, "progress")?,
+        completed: col::<i64>(r, "completed")? != 0,
+        result: col(r, "result")?,
+        score: col(r, "score")?,
+        time_spent_ms: col(r, "time_spent_ms")?,
+        first_activity_ms: col(r, "first_activity_ms")?,
+        last_activity_ms: col(r, "last_activity_ms")?,
+        completed_at_ms: col(r, "completed_at_ms")?,
+        attempts: col(r, "attempts")?,
+        overridden: col::<i64>(r, "overridden")? != 0,
+        stats: col(r, "stats")?,
+        state: col(r, "state")?,
+        updated_ms: col(r, "updated_ms")?,
+    })
+}
+
+impl Tx<'_> {
+    /// Writes a learner's statistics and replaces their attempts.
+    pub async fn upsert_stats(&mut self, s: &StatsRow, attempts: &[AttemptRow]) -> Result<()> {
+        let q = self.sql(
+            "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, first_activity_ms, \
+                                        last_activity_ms, completed_at_ms, attempts, overridden, stats, state, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ON CONFLICT (course_id, learner_id) DO UPDATE SET integration_id = excluded.integration_id, progress = excluded.progress, \
+                completed = excluded.completed, result = excluded.result, score = excluded.score, time_spent_ms = excluded.time_spent_ms, \
+                first_activity_ms = excluded.first_activity_ms, last_activity_ms = excluded.last_activity_ms, completed_at_ms = excluded.completed_at_ms, \
+                attempts = excluded.attempts, overridden = excluded.overridden, stats = excluded.stats, state = excluded.state, updated_ms = excluded.updated_ms",
+        );
+        sqlx::query(&q)
+            .bind(s.course_id)
+            .bind(s.learner_id)
+            .bind(&s.integration_id)
+            .bind(s.progress)
+            .bind(flag(s.completed))
+            .bind(&s.result)
+            .bind(s.score)
+            .bind(s.time_spent_ms)
+            .bind(s.first_activity_ms)
+            .bind(s.last_activity_ms)
+            .bind(s.completed_at_ms)
+            .bind(s.attempts)
+            .bind(flag(s.overridden))
+            .bind(&s.stats)
+            .bind(&s.state)
+            .bind(s.updated_ms)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("saving statistics")?;
+        let q = self.sql("DELETE FROM learner_attempts WHERE course_id = $1 AND learner_id = $2");
+        sqlx::query(&q)
+            .bind(s.course_id)
+            .bind(s.learner_id)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("replacing attempts")?;
+        let q = self.sql(
+            "INSERT INTO learner_attempts (course_id, learner_id, number, entry, started_ms, completed_ms, time_spent_ms, score, result) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        );
+        for a in attempts {
+            sqlx::query(&q)
+                .bind(s.course_id)
+                .bind(s.learner_id)
+                .bind(a.number)
+                .bind(&a.entry)
+                .bind(a.started_ms)
+                .bind(a.completed_ms)
+                .bind(a.time_spent_ms)
+                .bind(a.score)
+                .bind(&a.result)
+                .execute(&mut *self.tx)
+                .await
+                .ctx("saving an attempt")?;
+        }
+        Ok(())
+    }
+
+    pub async fn stats_for(&mut self, course_id: i64, learner_id: i64) -> Result<Option<StatsRow>> {
+        let q = self.sql(&format!(
+            "SELECT {COLS} FROM learner_stats s WHERE s.course_id = $1 AND s.learner_id = $2"
+        ));
+        let r = sqlx::query(&q)
+            .bind(course_id)
+            .bind(learner_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .ctx("reading statistics")?;
+        r.as_ref().map(row).transpose()
+    }
+
+    pub async fn attempts_for(
+        &mut self,
+        course_id: i64,
+        learner_id: i64,
+    ) -> Result<Vec<AttemptRow>> {
+        let q = self.sql(
+            "SELECT number, entry, started_ms, completed_ms, time_spent_ms, score, result FROM learner_attempts \
+             WHERE course_id = $1 AND learner_id = $2 ORDER BY number",
+        );
+        let rows = sqlx::query(&q)
+            .bind(course_id)
+            .bind(learner_id)
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("reading attempts")?;
+        rows.iter()
+            .map(|r| {
+                Ok(AttemptRow {
+                    number: col(r, "number")?,
+                    entry: col(r, "entry")?,
+                    started_ms: col(r, "started_ms")?,
+                    completed_ms: col(r, "completed_ms")?,
+                    time_spent_ms: col(r, "time_spent_ms")?,
+                    score: col(r, "score")?,
+                    result: col(r, "result")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Statistics matching the filter, ordered by (updated, course, learner) for cursor paging.
+    pub async fn list_stats(&mut self, f: &StatsFilter) -> Result<Vec<StatsItem>> {
+        let mut q = format!(
+            "SELECT {COLS}, c.external_id AS course_external_id, c.kind AS course_kind, l.lms_user_id AS learner_lms_id, l.email AS learner_email \
+             FROM learner_stats s JOIN courses c ON c.id = s.course_id JOIN learners l ON l.id = s.learner_id WHERE 1 = 1"
+        );
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        let mut texts: Vec<String> = Vec::new();
+        let mut ints: Vec<i64> = Vec::new();
+        for (v, c) in [
+            (&f.integration_id, "s.integration_id"),
+            (&f.course_external_id, "c.external_id"),
+            (&f.learner_lms_id, "l.lms_user_id"),
+            (&f.kind, "c.kind"),
+        ] {
+            if let Some(v) = v {
+                q.push_str(&format!(" AND {c} = ${}", next()));
+                texts.push(v.clone());
+            }
+        }
+        if let Some(t) = f.updated_since_ms {
+            q.push_str(&format!(" AND s.updated_ms >= ${}", next()));
+            ints.push(t);
+        }
+        if let Some((u, c, l)) = f.after {
+            let (a, b, d, e, g) = (next(), next(), next(), next(), next());
+            q.push_str(&format!(
+                " AND (s.updated_ms > ${a} OR (s.updated_ms = ${b} AND (s.course_id > ${d} OR (s.course_id = ${e} AND s.learner_id > ${g}))))"
+            ));
+            ints.extend([u, u, c, c, l]);
+        }
+        q.push_str(&format!(
+            " ORDER BY s.updated_ms, s.course_id, s.learner_id LIMIT ${}",
+            next()
+        ));
+        ints.push(f.limit);
+        let q = self.sql(&q);
+        let mut query = sqlx::query(&q);
+        for t in texts {
+            query = query.bind(t);
+        }
+        for i in ints {
+            query = query.bind(i);
+        }
+        let rows = query
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("listing statistics")?;
+        rows.iter()
+            .map(|r| {
+                Ok(StatsItem {
+                    row: row(r)?,
+                    course_external_id: col(r, "course_external_id")?,
+                    course_kind: col(r, "course_kind")?,
+                    learner_lms_id: col(r, "learner_lms_id")?,
+                    learner_email: col(r, "learner_email")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,150 @@
+//! Sync runs (history with counts and outcome) and the per-integration sync
+//! lock: a lease row, so that two syncs of one integration never overlap on
+//! either engine, and a crashed sync's lock expires.
+
+use crate::{Ctx, Result, Tx, col, flag};
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunCounts {
+    pub created: i64,
+    pub updated: i64,
+    pub archived: i64,
+    pub reactivated: i64,
+    pub unchanged: i64,
+    pub rejected: i64,
+    pub pages: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRun {
+    pub id: i64,
+    pub integration_id: String,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    /// `running`, `ok`, `failed`.
+    pub outcome: String,
+    pub dry_run: bool,
+    pub counts: RunCounts,
+    pub error: Option<String>,
+}
+
+impl Tx<'_> {
+    /// Takes the sync lock of an integration for `ttl_ms` unless another holder
+    /// has it and its lease has not expired. True when taken (or renewed by the same holder).
+    pub async fn acquire_sync_lock(
+        &mut self,
+        integration_id: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool> {
+        let q = self.sql(
+            "INSERT INTO sync_locks (integration_id, holder, expires_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (integration_id) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms \
+             WHERE sync_locks.expires_ms <= $4 OR sync_locks.holder = excluded.holder",
+        );
+        let n = sqlx::query(&q)
+            .bind(integration_id)
+            .bind(holder)
+            .bind(now_ms + ttl_ms)
+            .bind(now_ms)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("taking the sync lock")?;
+        Ok(n.rows_affected() == 1)
+    }
+
+    pub async fn release_sync_lock(&mut self, integration_id: &str, holder: &str) -> Result<()> {
+        let q = self.sql("DELETE FROM sync_locks WHERE integration_id = $1 AND holder = $2");
+        sqlx::query(&q)
+            .bind(integration_id)
+            .bind(holder)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("releasing the sync lock")?;
+        Ok(())
+    }
+
+    pub async fn start_run(
+        &mut self,
+        integration_id: &str,
+        now_ms: i64,
+        dry_run: bool,
+    ) -> Result<i64> {
+        let q = self.sql("INSERT INTO sync_runs (integration_id, started_ms, outcome, dry_run) VALUES ($1, $2, 'running', $3) RETURNING id");
+        let r = sqlx::query(&q)
+            .bind(integration_id)
+            .bind(now_ms)
+            .bind(flag(dry_run))
+            .fetch_one(&mut *self.tx)
+            .await
+            .ctx("starting a sync run")?;
+        col(&r, "id")
+    }
+
+    pub async fn finish_run(
+        &mut self,
+        id: i64,
+        now_ms: i64,
+        outcome: &str,
+        c: &RunCounts,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let q = self.sql(
+            "UPDATE sync_runs SET finished_ms = $2, outcome = $3, created = $4, updated = $5, archived = $6, reactivated = $7, \
+             unchanged = $8, rejected = $9, pages = $10, error = $11 WHERE id = $1",
+        );
+        sqlx::query(&q)
+            .bind(id)
+            .bind(now_ms)
+            .bind(outcome)
+            .bind(c.created)
+            .bind(c.updated)
+            .bind(c.archived)
+            .bind(c.reactivated)
+            .bind(c.unchanged)
+            .bind(c.rejected)
+            .bind(c.pages)
+            .bind(error)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("finishing a sync run")?;
+        Ok(())
+    }
+
+    /// The latest runs of an integration, newest first.
+    pub async fn runs(&mut self, integration_id: &str, limit: i64) -> Result<Vec<SyncRun>> {
+        let q = self.sql(
+            "SELECT id, integration_id, started_ms, finished_ms, outcome, dry_run, created, updated, archived, reactivated, unchanged, rejected, pages, error \
+             FROM sync_runs WHERE integration_id = $1 ORDER BY id DESC LIMIT $2",
+        );
+        let rows = sqlx::query(&q)
+            .bind(integration_id)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("listing sync runs")?;
+        rows.iter()
+            .map(|r| {
+                Ok(SyncRun {
+                    id: col(r, "id")?,
+                    integration_id: col(r, "integration_id")?,
+                    started_ms: col(r, "started_ms")?,
+                    finished_ms: col(r, "finished_ms")?,
+                    outcome: col(r, "outcome")?,
+                    dry_run: col::<i64>(r, "dry_run")? != 0,
+                    counts: RunCounts {
+                        created: col(r, "created")?,
+                        updated: col(r, "updated")?,
+                        archived: col(r, "archived")?,
+                        reactivated: col(r, "reactivated")?,
+                        unchanged: col(r, "unchanged")?,
+                        rejected: col(r, "rejected")?,
+                        pages: col(r, "pages")?,
+                    },
+                    error: col(r, "error")?,
+                })
+            })
+            .collect()
+    }
+}

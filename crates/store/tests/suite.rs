@@ -1,0 +1,956 @@
+//! One test-suite, two engines. Every check runs on SQLite (a temporary file);
+//! the PostgreSQL variants are ignored unless asked for (`cargo test -- --ignored`)
+//! and then need `COURSEBRIDGE_TEST_POSTGRES_URL` (an admin URL: each test
+//! creates and drops its own database). `.ci/run` starts a throwaway cluster and
+//! runs them every time.
+
+use std::future::Future;
+
+use store::*;
+
+const PG_ENV: &str = "COURSEBRIDGE_TEST_POSTGRES_URL";
+
+async fn sqlite_store() -> (Store, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("cb-store-{}", uuid::Uuid::new_v4()));
+    let path = dir.join("test.db");
+    let store = Store::open(path.to_str().expect("utf8 path"))
+        .await
+        .expect("open sqlite");
+    (store, dir)
+}
+
+async fn postgres_store() -> (Store, String, String) {
+    let admin_url = std::env::var(PG_ENV).unwrap_or_else(|_| {
+        panic!("{PG_ENV} is not set: the PostgreSQL suite needs a server (see .ci/run)")
+    });
+    let db = format!("cb_test_{}", uuid::Uuid::new_v4().simple());
+    admin_exec(&admin_url, &format!("CREATE DATABASE {db}")).await;
+    let url = with_database(&admin_url, &db);
+    let store = Store::open(&url).await.expect("open postgres");
+    (store, admin_url, db)
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+async fn admin_exec(admin_url: &str, sql: &str) {
+    use sqlx::Executor;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(admin_url).await.expect("admin pool");
+    pool.execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    pool.close().await;
+}
+
+async fn on_sqlite<F, Fut>(check: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (store, dir) = sqlite_store().await;
+    check(store.clone()).await;
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn on_postgres<F, Fut>(check: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (store, admin_url, db) = postgres_store().await;
+    check(store.clone()).await;
+    store.close().await;
+    admin_exec(
+        &admin_url,
+        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+    )
+    .await;
+}
+
+/// One check, run as `<name>::sqlite` and `<name>::postgres` (ignored without a server).
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::on_sqlite(super::checks::$name).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored (CI does)"]
+            async fn postgres() {
+                super::on_postgres(super::checks::$name).await;
+            }
+        }
+    };
+}
+
+both!(migrations_are_versioned_and_idempotent);
+both!(integrations_and_credentials);
+both!(courses_keep_one_record_per_external_id);
+both!(statements_log_duplicates_voiding_and_paging);
+both!(rolled_back_transactions_leave_nothing);
+both!(statistics_and_cursor_paging);
+both!(pending_statements_are_parked_and_listed);
+both!(sync_lock_is_exclusive_and_expires);
+both!(sync_runs_are_recorded);
+both!(scorm_state);
+both!(concurrent_read_modify_write_is_serialized);
+both!(concurrent_sync_lock_has_one_winner);
+
+mod checks {
+    use store::*;
+
+    pub const T0: i64 = 1_727_000_000_000;
+
+    pub async fn seed(store: &Store) -> (i64, i64) {
+        let mut tx = store.begin().await.expect("begin");
+        tx.insert_integration(&Integration {
+            id: "os-acme".into(),
+            provider: "opensesame".into(),
+            lms_group: "group-1".into(),
+            connector_author: "admin@acme.example".into(),
+            settings: serde_json::json!({"customer_integration_id": "ci-1"}),
+            active: true,
+            created_ms: T0,
+            updated_ms: T0,
+            deactivated_ms: None,
+        })
+        .await
+        .expect("integration");
+        let course = tx
+            .upsert_course(
+                "os-acme",
+                "course",
+                "ext-1",
+                &CourseFields {
+                    name: "Leading Teams".into(),
+                    ..CourseFields::default()
+                },
+                false,
+                "h1",
+                T0,
+            )
+            .await
+            .expect("course");
+        let learner = tx
+            .upsert_learner("u-1", Some("ada@example.com"), Some("Ada"), T0)
+            .await
+            .expect("learner");
+        tx.commit().await.expect("commit");
+        (course, learner)
+    }
+
+    pub async fn migrations_are_versioned_and_idempotent(store: Store) {
+        assert_eq!(store.schema_version().await.expect("version"), 1);
+        assert_eq!(
+            store.migrate().await.expect("again"),
+            Vec::<i64>::new(),
+            "nothing left to apply"
+        );
+        store.ping().await.expect("ping");
+    }
+
+    pub async fn integrations_and_credentials(store: Store) {
+        seed(&store).await;
+        let mut tx = store.begin().await.expect("begin");
+        let i = tx
+            .integration("os-acme")
+            .await
+            .expect("read")
+            .expect("exists");
+        assert!(i.active);
+        assert_eq!(i.settings["customer_integration_id"], "ci-1");
+        assert!(
+            tx.set_integration_active("os-acme", false, T0 + 1)
+                .await
+                .expect("deactivate")
+        );
+        assert!(
+            !tx.set_integration_active("nope", false, T0)
+                .await
+                .expect("missing")
+        );
+        assert!(tx.integrations(true).await.expect("list").is_empty());
+        assert_eq!(tx.integrations(false).await.expect("list").len(), 1);
+        let i = tx
+            .integration("os-acme")
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!((i.active, i.deactivated_ms), (false, Some(T0 + 1)));
+        assert!(
+            tx.set_integration_active("os-acme", true, T0 + 2)
+                .await
+                .expect("reactivate")
+        );
+        assert_eq!(
+            tx.integration("os-acme")
+                .await
+                .expect("read")
+                .expect("exists")
+                .deactivated_ms,
+            None
+        );
+
+        tx.insert_credential(&Credential {
+            client_id: "cid".into(),
+            integration_id: "os-acme".into(),
+            secret_hash: "h".into(),
+            created_ms: T0,
+            revoked_ms: None,
+        })
+        .await
+        .expect("credential");
+        tx.commit().await.expect("commit");
+        let mut tx = store.begin().await.expect("begin");
+        assert!(
+            tx.insert_credential(&Credential {
+                client_id: "cid".into(),
+                integration_id: "os-acme".into(),
+                secret_hash: "h2".into(),
+                created_ms: T0,
+                revoked_ms: None
+            })
+            .await
+            .is_err(),
+            "client ids are unique"
+        );
+        if store.backend() == Backend::Postgres {
+            assert!(
+                tx.commit().await.is_err(),
+                "a transaction with a failed statement is not committed silently"
+            );
+        } else {
+            drop(tx);
+        }
+        let mut tx = store.begin().await.expect("begin");
+        assert_eq!(
+            tx.credential("cid")
+                .await
+                .expect("read")
+                .expect("exists")
+                .secret_hash,
+            "h"
+        );
+        assert!(tx.revoke_credential("cid", T0 + 5).await.expect("revoke"));
+        assert!(
+            !tx.revoke_credential("cid", T0 + 6)
+                .await
+                .expect("revoke twice")
+        );
+        assert_eq!(
+            tx.credential("cid")
+                .await
+                .expect("read")
+                .expect("exists")
+                .revoked_ms,
+            Some(T0 + 5)
+        );
+        tx.commit().await.expect("commit");
+    }
+
+    pub async fn courses_keep_one_record_per_external_id(store: Store) {
+        let (course, _) = seed(&store).await;
+        let mut tx = store.begin().await.expect("begin");
+        let fields = CourseFields {
+            name: "Leading Teams 2".into(),
+            subjects: vec!["Leadership".into()],
+            duration_minutes: Some(90),
+            ..CourseFields::default()
+        };
+        let again = tx
+            .upsert_course("os-acme", "course", "ext-1", &fields, false, "h2", T0 + 10)
+            .await
+            .expect("update");
+        assert_eq!(again, course, "same record, no duplicate");
+        tx.set_activity_ids(
+            "os-acme",
+            course,
+            &["http://opensesame.com/c/ext-1".into(), "ext-1".into()],
+        )
+        .await
+        .expect("ids");
+        let found = tx
+            .course_by_activity_id("os-acme", "http://opensesame.com/c/ext-1")
+            .await
+            .expect("lookup")
+            .expect("found");
+        assert_eq!(
+            (
+                found.id,
+                found.fields.name.as_str(),
+                found.fields.subjects.clone()
+            ),
+            (course, "Leading Teams 2", vec!["Leadership".to_owned()])
+        );
+        assert!(
+            tx.course_by_activity_id("other", "ext-1")
+                .await
+                .expect("lookup")
+                .is_none(),
+            "activity ids are per integration"
+        );
+        assert_eq!(tx.archive_all_courses("os-acme").await.expect("archive"), 1);
+        let c = tx
+            .course_by_external_id("os-acme", "ext-1")
+            .await
+            .expect("read")
+            .expect("exists");
+        assert!(c.archived);
+        assert_eq!((c.first_seen_ms, c.last_seen_ms), (T0, T0 + 10));
+        assert_eq!(
+            tx.catalog("os-acme").await.expect("catalog"),
+            vec![CatalogEntry {
+                id: course,
+                external_id: "ext-1".into(),
+                content_hash: "h2".into(),
+                archived: true
+            }]
+        );
+        tx.commit().await.expect("commit");
+    }
+
+    fn new_statement<'a>(id: &'a str, stored: i64, verb: &'a str) -> NewStatement<'a> {
+        NewStatement {
+            id,
+            integration_id: "os-acme",
+            raw: "{\"raw\":true}",
+            canonical: "{}",
+            stored_ms: stored,
+            timestamp_ms: stored - 1000,
+            verb,
+            activity_id: Some("http://x/c"),
+            registration: None,
+            actor_key: Some("mbox:ada@example.com"),
+            voids: None,
+            course_id: None,
+            learner_id: None,
+        }
+    }
+
+    pub async fn statements_log_duplicates_voiding_and_paging(store: Store) {
+        let (course, learner) = seed(&store).await;
+        let mut tx = store.begin().await.expect("begin");
+        for i in 0..5 {
+            let id = format!("00000000-0000-4000-8000-00000000000{i}");
+            let verb = if i % 2 == 0 {
+                "completed"
+            } else {
+                "progressed"
+            };
+            assert!(
+                tx.insert_statement(&new_statement(&id, T0 + i, verb))
+                    .await
+                    .expect("insert")
+            );
+        }
+        assert!(
+            !tx.insert_statement(&new_statement(
+                "00000000-0000-4000-8000-000000000000",
+                T0,
+                "completed"
+            ))
+            .await
+            .expect("dup"),
+            "a stored id is not inserted twice"
+        );
+        tx.set_statement_target("00000000-0000-4000-8000-000000000001", course, learner)
+            .await
+            .expect("target");
+        tx.set_statement_target("00000000-0000-4000-8000-000000000002", course, learner)
+            .await
+            .expect("target");
+        assert!(
+            tx.void_statement("00000000-0000-4000-8000-000000000002")
+                .await
+                .expect("void")
+        );
+        let mut voiding = new_statement("00000000-0000-4000-8000-0000000000ff", T0 + 9, "voided");
+        voiding.voids = Some("00000000-0000-4000-8000-000000000002");
+        tx.insert_statement(&voiding).await.expect("voiding");
+        assert!(
+            !tx.void_statement("00000000-0000-4000-8000-0000000000ff")
+                .await
+                .expect("void a voiding statement"),
+            "voiding statements cannot be voided"
+        );
+        tx.commit().await.expect("commit");
+
+        let mut tx = store.read().await.expect("read");
+        let s = tx
+            .statement("00000000-0000-4000-8000-000000000002")
+            .await
+            .expect("get")
+            .expect("exists");
+        assert!(s.voided);
+        assert_eq!(s.raw, "{\"raw\":true}", "the statement as received is kept");
+        let all = tx
+            .statements(&StatementFilter {
+                limit: 100,
+                ..StatementFilter::default()
+            })
+            .await
+            .expect("list");
+        let ids: Vec<_> = all.iter().map(|s| &s.id[34..]).collect();
+        assert_eq!(
+            ids,
+            ["ff", "04", "03", "01", "00"],
+            "newest first, voided hidden"
+        );
+        let page1 = tx
+            .statements(&StatementFilter {
+                limit: 2,
+                ascending: true,
+                ..StatementFilter::default()
+            })
+            .await
+            .expect("page 1");
+        let page2 = tx
+            .statements(&StatementFilter {
+                limit: 2,
+                ascending: true,
+                cursor: Some(page1[1].seq),
+                ..StatementFilter::default()
+            })
+            .await
+            .expect("page 2");
+        assert_eq!(
+            [
+                &page1[0].id[34..],
+                &page1[1].id[34..],
+                &page2[0].id[34..],
+                &page2[1].id[34..]
+            ],
+            ["00", "01", "03", "04"]
+        );
+        let completed = tx
+            .statements(&StatementFilter {
+                verb: Some("completed".into()),
+                since_ms: Some(T0),
+                limit: 10,
+                ..StatementFilter::default()
+            })
+            .await
+            .expect("filter");
+        assert_eq!(
+            completed.iter().map(|s| &s.id[34..]).collect::<Vec<_>>(),
+            ["04"]
+        );
+        assert_eq!(
+            tx.statements_for_target(course, learner)
+                .await
+                .expect("target")
+                .len(),
+            1,
+            "voided statements are not folded"
+        );
+        assert_eq!(tx.last_stored_ms().await.expect("last"), Some(T0 + 9));
+    }
+
+    pub async fn rolled_back_transactions_leave_nothing(store: Store) {
+        let (course, learner) = seed(&store).await;
+        {
+            let mut tx = store.begin().await.expect("begin");
+            tx.insert_statement(&new_statement(
+                "00000000-0000-4000-8000-0000000000aa",
+                T0,
+                "completed",
+            ))
+            .await
+            .expect("insert");
+            tx.upsert_stats(&stats_row(course, learner, 1, T0), &[])
+                .await
+                .expect("stats");
+            tx.rollback().await.expect("rollback");
+        }
+        {
+            // dropped without commit
+            let mut tx = store.begin().await.expect("begin");
+            tx.insert_statement(&new_statement(
+                "00000000-0000-4000-8000-0000000000bb",
+                T0,
+                "completed",
+            ))
+            .await
+            .expect("insert");
+        }
+        {
+            // a failing statement does not leave the earlier ones behind once rolled back
+            let mut tx = store.begin().await.expect("begin");
+            tx.insert_statement(&new_statement(
+                "00000000-0000-4000-8000-0000000000cc",
+                T0,
+                "completed",
+            ))
+            .await
+            .expect("insert");
+            let bad = tx
+                .upsert_stats(&stats_row(course, 999_999, 1, T0), &[])
+                .await;
+            assert!(bad.is_err(), "foreign keys are enforced");
+            drop(tx);
+        }
+        let mut tx = store.read().await.expect("read");
+        for id in ["aa", "bb", "cc"] {
+            assert!(
+                tx.statement(&format!("00000000-0000-4000-8000-0000000000{id}"))
+                    .await
+                    .expect("get")
+                    .is_none(),
+                "{id} must not exist"
+            );
+        }
+        assert!(
+            tx.stats_for(course, learner)
+                .await
+                .expect("stats")
+                .is_none()
+        );
+    }
+
+    pub fn stats_row(course_id: i64, learner_id: i64, attempts: i64, updated_ms: i64) -> StatsRow {
+        StatsRow {
+            course_id,
+            learner_id,
+            integration_id: "os-acme".into(),
+            progress: 50.0,
+            completed: false,
+            result: None,
+            score: None,
+            time_spent_ms: None,
+            first_activity_ms: Some(T0),
+            last_activity_ms: Some(T0),
+            completed_at_ms: None,
+            attempts,
+            overridden: false,
+            stats: "{}".into(),
+            state: "{}".into(),
+            updated_ms,
+        }
+    }
+
+    pub async fn statistics_and_cursor_paging(store: Store) {
+        let (course, learner) = seed(&store).await;
+        let mut tx = store.begin().await.expect("begin");
+        let mut learners = vec![learner];
+        for i in 2..=4 {
+            learners.push(
+                tx.upsert_learner(&format!("u-{i}"), None, None, T0)
+                    .await
+                    .expect("learner"),
+            );
+        }
+        for (n, l) in learners.iter().enumerate() {
+            let attempt = AttemptRow {
+                number: 1,
+                entry: "catalog".into(),
+                started_ms: T0,
+                completed_ms: None,
+                time_spent_ms: Some(1000),
+                score: Some(80.0),
+                result: Some("success".into()),
+            };
+            tx.upsert_stats(&stats_row(course, *l, 1, T0 + n as i64 / 2), &[attempt])
+                .await
+                .expect("stats");
+        }
+        // an update replaces the row and its attempts
+        let mut row = stats_row(course, learner, 2, T0 + 5);
+        row.progress = 100.0;
+        row.completed = true;
+        row.score = Some(91.5);
+        let a1 = AttemptRow {
+            number: 1,
+            entry: "catalog".into(),
+            started_ms: T0,
+            completed_ms: Some(T0 + 1),
+            time_spent_ms: None,
+            score: None,
+            result: None,
+        };
+        let a2 = AttemptRow {
+            number: 2,
+            entry: "path:p".into(),
+            started_ms: T0 + 2,
+            completed_ms: None,
+            time_spent_ms: None,
+            score: None,
+            result: None,
+        };
+        tx.upsert_stats(&row, &[a1, a2.clone()])
+            .await
+            .expect("update");
+        tx.commit().await.expect("commit");
+
+        let mut tx = store.read().await.expect("read");
+        let s = tx
+            .stats_for(course, learner)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(
+            (s.progress, s.completed, s.score, s.attempts),
+            (100.0, true, Some(91.5), 2)
+        );
+        assert_eq!(
+            tx.attempts_for(course, learner).await.expect("attempts")[1],
+            a2
+        );
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = tx
+                .list_stats(&StatsFilter {
+                    integration_id: Some("os-acme".into()),
+                    after,
+                    limit: 3,
+                    ..StatsFilter::default()
+                })
+                .await
+                .expect("page");
+            if page.is_empty() {
+                break;
+            }
+            let last = &page[page.len() - 1].row;
+            after = Some((last.updated_ms, last.course_id, last.learner_id));
+            seen.extend(page.into_iter().map(|i| i.learner_lms_id.expect("lms id")));
+        }
+        assert_eq!(
+            seen,
+            ["u-2", "u-3", "u-4", "u-1"],
+            "ordered by update time, each row once"
+        );
+        let since = tx
+            .list_stats(&StatsFilter {
+                updated_since_ms: Some(T0 + 1),
+                learner_lms_id: Some("u-4".into()),
+                limit: 10,
+                ..StatsFilter::default()
+            })
+            .await
+            .expect("filter");
+        assert_eq!(since.len(), 1);
+        assert_eq!(since[0].course_external_id, "ext-1");
+    }
+
+    pub async fn pending_statements_are_parked_and_listed(store: Store) {
+        seed(&store).await;
+        let mut tx = store.begin().await.expect("begin");
+        for i in 0..3 {
+            let id = format!("00000000-0000-4000-8000-00000000010{i}");
+            tx.insert_statement(&new_statement(&id, T0 + i, "completed"))
+                .await
+                .expect("insert");
+            tx.park(&PendingRow {
+                statement_id: id,
+                integration_id: "os-acme".into(),
+                reason: "unknown-course".into(),
+                detail: "http://x/c".into(),
+                parked_ms: T0,
+            })
+            .await
+            .expect("park");
+        }
+        assert_eq!(tx.pending_count(Some("os-acme")).await.expect("count"), 3);
+        let first = tx.pending(None, None, 2).await.expect("list");
+        let rest = tx
+            .pending(Some("os-acme"), Some(&first[1].statement_id), 10)
+            .await
+            .expect("rest");
+        assert_eq!(first.len() + rest.len(), 3);
+        assert!(tx.unpark(&first[0].statement_id).await.expect("unpark"));
+        assert!(
+            !tx.unpark(&first[0].statement_id)
+                .await
+                .expect("unpark twice")
+        );
+        assert_eq!(tx.pending_count(None).await.expect("count"), 2);
+        assert_eq!(tx.pending_count(Some("other")).await.expect("count"), 0);
+        tx.commit().await.expect("commit");
+    }
+
+    pub async fn sync_lock_is_exclusive_and_expires(store: Store) {
+        seed(&store).await;
+        let mut tx = store.begin().await.expect("begin");
+        assert!(
+            tx.acquire_sync_lock("os-acme", "A", T0, 60_000)
+                .await
+                .expect("A")
+        );
+        assert!(
+            !tx.acquire_sync_lock("os-acme", "B", T0 + 1, 60_000)
+                .await
+                .expect("B"),
+            "held by A"
+        );
+        assert!(
+            tx.acquire_sync_lock("os-acme", "A", T0 + 2, 60_000)
+                .await
+                .expect("A renews")
+        );
+        assert!(
+            tx.acquire_sync_lock("os-acme", "B", T0 + 60_003, 60_000)
+                .await
+                .expect("B after expiry"),
+            "a crashed holder's lease expires"
+        );
+        tx.release_sync_lock("os-acme", "A")
+            .await
+            .expect("A releases nothing");
+        assert!(
+            !tx.acquire_sync_lock("os-acme", "A", T0 + 60_004, 60_000)
+                .await
+                .expect("still B's")
+        );
+        tx.release_sync_lock("os-acme", "B")
+            .await
+            .expect("B releases");
+        assert!(
+            tx.acquire_sync_lock("os-acme", "A", T0 + 60_005, 60_000)
+                .await
+                .expect("free again")
+        );
+        tx.commit().await.expect("commit");
+    }
+
+    pub async fn sync_runs_are_recorded(store: Store) {
+        seed(&store).await;
+        let mut tx = store.begin().await.expect("begin");
+        let run = tx.start_run("os-acme", T0, false).await.expect("start");
+        let counts = RunCounts {
+            created: 3,
+            updated: 1,
+            archived: 0,
+            reactivated: 0,
+            unchanged: 40,
+            rejected: 2,
+            pages: 1,
+        };
+        tx.finish_run(run, T0 + 500, "ok", &counts, None)
+            .await
+            .expect("finish");
+        let failed = tx
+            .start_run("os-acme", T0 + 1000, false)
+            .await
+            .expect("start");
+        tx.finish_run(
+            failed,
+            T0 + 1500,
+            "failed",
+            &RunCounts::default(),
+            Some("page 3: HTTP 502"),
+        )
+        .await
+        .expect("finish");
+        let runs = tx.runs("os-acme", 10).await.expect("runs");
+        assert_eq!(runs.len(), 2);
+        assert_eq!(
+            (runs[0].outcome.as_str(), runs[0].error.as_deref()),
+            ("failed", Some("page 3: HTTP 502"))
+        );
+        assert_eq!(
+            (runs[1].counts.clone(), runs[1].finished_ms),
+            (counts, Some(T0 + 500))
+        );
+        tx.commit().await.expect("commit");
+    }
+
+    pub async fn scorm_state(store: Store) {
+        let (course, learner) = seed(&store).await;
+        let mut tx = store.begin().await.expect("begin");
+        tx.upsert_scorm_course(&ScormCourse {
+            course_id: "sc-1".into(),
+            title: None,
+            lms_course: Some(course),
+            created_ms: T0,
+            updated_ms: T0,
+        })
+        .await
+        .expect("course");
+        tx.upsert_scorm_course(&ScormCourse {
+            course_id: "sc-1".into(),
+            title: Some("Golf".into()),
+            lms_course: None,
+            created_ms: T0,
+            updated_ms: T0 + 1,
+        })
+        .await
+        .expect("course");
+        let c = tx
+            .scorm_course("sc-1")
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!(
+            (c.title.as_deref(), c.lms_course),
+            (Some("Golf"), Some(course))
+        );
+        tx.upsert_import_job(&ImportJob {
+            token: "t1".into(),
+            course_id: "sc-1".into(),
+            status: "running".into(),
+            message: None,
+            warnings: "[]".into(),
+            created_ms: T0,
+            updated_ms: T0,
+        })
+        .await
+        .expect("job");
+        tx.upsert_import_job(&ImportJob {
+            token: "t1".into(),
+            course_id: "sc-1".into(),
+            status: "finished".into(),
+            message: Some("ok".into()),
+            warnings: "[\"w\"]".into(),
+            created_ms: T0,
+            updated_ms: T0 + 5,
+        })
+        .await
+        .expect("job");
+        assert_eq!(
+            tx.import_job("t1")
+                .await
+                .expect("job")
+                .expect("exists")
+                .status,
+            "finished"
+        );
+        let reg = Registration {
+            registration_id: "reg-1".into(),
+            scorm_course_id: "sc-1".into(),
+            learner_id: learner,
+            learner_ref: "u-1".into(),
+            postback_user: "pb".into(),
+            postback_secret_hash: "hash".into(),
+            created_ms: T0,
+            result: None,
+            result_ms: None,
+            override_: None,
+        };
+        assert!(tx.insert_registration(&reg).await.expect("reg"));
+        assert!(!tx.insert_registration(&reg).await.expect("reg again"));
+        assert_eq!(
+            tx.stale_registrations(T0, 10).await.expect("stale"),
+            ["reg-1"]
+        );
+        assert!(
+            tx.set_registration_result("reg-1", "{\"complete\":\"complete\"}", T0 + 10)
+                .await
+                .expect("result")
+        );
+        assert!(
+            !tx.set_registration_result("reg-1", "{\"complete\":\"incomplete\"}", T0 + 5)
+                .await
+                .expect("older result"),
+            "an older result never replaces a newer one"
+        );
+        assert!(
+            tx.set_registration_override("reg-1", Some("{\"complete\":true}"))
+                .await
+                .expect("override")
+        );
+        let r = tx
+            .registration("reg-1")
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!(
+            (r.result.as_deref(), r.result_ms, r.override_.as_deref()),
+            (
+                Some("{\"complete\":\"complete\"}"),
+                Some(T0 + 10),
+                Some("{\"complete\":true}")
+            )
+        );
+        assert!(
+            tx.stale_registrations(T0 + 5, 10)
+                .await
+                .expect("stale")
+                .is_empty()
+        );
+        tx.commit().await.expect("commit");
+    }
+
+    /// Many writers do read-modify-write on one statistics row under `lock_key`:
+    /// no update is lost on either engine.
+    pub async fn concurrent_read_modify_write_is_serialized(store: Store) {
+        let (course, learner) = seed(&store).await;
+        {
+            let mut tx = store.begin().await.expect("begin");
+            tx.upsert_stats(&stats_row(course, learner, 0, T0), &[])
+                .await
+                .expect("init");
+            tx.commit().await.expect("commit");
+        }
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..15 {
+                    let mut tx = store.begin().await.expect("begin");
+                    tx.lock_key(course * 1_000_003 + learner)
+                        .await
+                        .expect("lock");
+                    let n = tx
+                        .stats_for(course, learner)
+                        .await
+                        .expect("read")
+                        .expect("exists")
+                        .attempts;
+                    tokio::task::yield_now().await;
+                    tx.upsert_stats(&stats_row(course, learner, n + 1, T0), &[])
+                        .await
+                        .expect("write");
+                    tx.commit().await.expect("commit");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let mut tx = store.read().await.expect("read");
+        assert_eq!(
+            tx.stats_for(course, learner)
+                .await
+                .expect("read")
+                .expect("exists")
+                .attempts,
+            60
+        );
+    }
+
+    pub async fn concurrent_sync_lock_has_one_winner(store: Store) {
+        seed(&store).await;
+        let mut tasks = Vec::new();
+        for holder in ["A", "B", "C", "D"] {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = store.begin().await.expect("begin");
+                let won = tx
+                    .acquire_sync_lock("os-acme", holder, T0, 60_000)
+                    .await
+                    .expect("acquire");
+                tx.commit().await.expect("commit");
+                won
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            winners += usize::from(t.await.expect("task"));
+        }
+        assert_eq!(winners, 1);
+    }
+}
