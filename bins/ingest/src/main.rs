@@ -1,25 +1,39 @@
 //! `coursebridge-ingest`: the statement side of coursebridge.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-mod validate;
+use ingest::config::Config;
+use ingest::{auth, server, validate};
+use store::{Credential, Store};
 
 #[derive(Parser)]
 #[command(
     name = "coursebridge-ingest",
     version,
-    about = "coursebridge: xAPI statement ingest"
+    about = "coursebridge: xAPI statement ingest, launches and learner statistics"
 )]
 struct Cli {
+    /// A TOML configuration file (see docs/operations.md); environment variables override it.
+    #[arg(long, global = true, env = "COURSEBRIDGE_CONFIG")]
+    config: Option<PathBuf>,
+    /// The database: a SQLite file path or a postgres:// URL (overrides the config).
+    #[arg(long, global = true)]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the xAPI endpoint, launches and the statistics API.
+    Serve {
+        /// Address to listen on (overrides the config), e.g. 0.0.0.0:8080.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Validate xAPI statements (a statement, an array, or JSON lines) as ingest would.
     ///
     /// Prints `ok <id or index>` per valid statement and `error <index> <path>: <rule>`
@@ -28,12 +42,284 @@ enum Command {
         /// Files to read; `-` (or none) reads standard input.
         files: Vec<String>,
     },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create credentials; the secret is shown once and only its hash is stored.
+    Credentials {
+        #[command(subcommand)]
+        action: CredentialsAction,
+    },
+    /// Mint a signed launch link (what the LMS does for each learner).
+    LaunchLink {
+        #[arg(long)]
+        integration: String,
+        #[arg(long)]
+        course: String,
+        #[arg(long)]
+        learner: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// `catalog` or `path:<path id>`.
+        #[arg(long, default_value = "catalog")]
+        entry: String,
+        /// Validity in seconds.
+        #[arg(long, default_value_t = 300)]
+        ttl: i64,
+    },
+    /// Rebuild every statistic from the stored statements and learning events.
+    Replay,
+}
+
+#[derive(Subcommand)]
+enum CredentialsAction {
+    /// Webhook credentials for a provider (HTTP Basic, or the OAuth2 token endpoint).
+    Create {
+        /// The integration whose statements these credentials post.
+        #[arg(long, conflicts_with = "lms")]
+        integration: Option<String>,
+        /// Credentials for the LMS (statistics API, overrides, learners, metrics) instead.
+        #[arg(long)]
+        lms: bool,
+        /// Print JSON (for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke credentials by client id.
+    Revoke { client_id: String },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Validate { files } => run_validate(files),
+    if let Command::Validate { files } = &cli.command {
+        return run_validate(files.clone());
+    }
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("coursebridge-ingest: configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(db) = cli.database {
+        config.database = db;
+    }
+    init_logging(&config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("coursebridge-ingest: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, message)) => {
+            eprintln!("coursebridge-ingest: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COURSEBRIDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+type Failure = (u8, String);
+
+async fn open(config: &Config) -> Result<Store, Failure> {
+    Store::open(&config.database)
+        .await
+        .map_err(|e| (1, format!("database {}: {e}", redact(&config.database))))
+}
+
+/// A database location without its password, for messages.
+fn redact(location: &str) -> String {
+    match url::Url::parse(location) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => location.to_owned(),
+    }
+}
+
+fn now_ms() -> i64 {
+    ingest::state::now_ms()
+}
+
+async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
+    match command {
+        Command::Validate { .. } => Ok(()),
+        Command::Serve { listen } => {
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            if config.token_secret.is_none() {
+                tracing::warn!(
+                    "no token_secret configured: OAuth2 tokens are valid for this process only"
+                );
+            }
+            let store = open(&config).await?;
+            let running = server::start(store, config)
+                .await
+                .map_err(|e| (1, format!("cannot listen: {e}")))?;
+            tracing::info!(addr = %running.addr, "serving");
+            server::shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            running
+                .stop()
+                .await
+                .map_err(|e| (1, format!("server: {e}")))
+        }
+        Command::Migrate => {
+            let store = Store::connect(&config.database)
+                .await
+                .map_err(|e| (1, format!("database {}: {e}", redact(&config.database))))?;
+            let applied = store.migrate().await.map_err(|e| (1, e.to_string()))?;
+            println!(
+                "schema at version {} (applied: {:?})",
+                store
+                    .schema_version()
+                    .await
+                    .map_err(|e| (1, e.to_string()))?,
+                applied
+            );
+            Ok(())
+        }
+        Command::Credentials {
+            action:
+                CredentialsAction::Create {
+                    integration,
+                    lms,
+                    json,
+                },
+        } => {
+            let store = open(&config).await?;
+            let secret = auth::new_secret();
+            let mut tx = store.begin().await.map_err(|e| (1, e.to_string()))?;
+            let client_id = match (integration, lms) {
+                (Some(i), false) => {
+                    let integ = tx.integration(&i).await.map_err(|e| (1, e.to_string()))?.ok_or((2, format!("integration {i} does not exist (create it with coursebridge-sync activate)")))?;
+                    let client_id = auth::new_client_id("wh");
+                    tx.insert_credential(&Credential {
+                        client_id: client_id.clone(),
+                        integration_id: integ.id,
+                        secret_hash: auth::hash_secret(&secret),
+                        created_ms: now_ms(),
+                        revoked_ms: None,
+                    })
+                    .await
+                    .map_err(|e| (1, e.to_string()))?;
+                    client_id
+                }
+                (None, true) => {
+                    let client_id = auth::new_client_id("lms");
+                    tx.insert_api_client(&client_id, &auth::hash_secret(&secret), now_ms())
+                        .await
+                        .map_err(|e| (1, e.to_string()))?;
+                    client_id
+                }
+                _ => return Err((2, "give --integration ID or --lms".into())),
+            };
+            tx.commit().await.map_err(|e| (1, e.to_string()))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"client_id": client_id, "client_secret": secret})
+                );
+            } else {
+                println!(
+                    "client id:     {client_id}\nclient secret: {secret}\n\nThe secret is shown once; only its hash is stored."
+                );
+            }
+            Ok(())
+        }
+        Command::Credentials {
+            action: CredentialsAction::Revoke { client_id },
+        } => {
+            let store = open(&config).await?;
+            let mut tx = store.begin().await.map_err(|e| (1, e.to_string()))?;
+            let a = tx
+                .revoke_credential(&client_id, now_ms())
+                .await
+                .map_err(|e| (1, e.to_string()))?;
+            let b = tx
+                .revoke_api_client(&client_id, now_ms())
+                .await
+                .map_err(|e| (1, e.to_string()))?;
+            tx.commit().await.map_err(|e| (1, e.to_string()))?;
+            if a || b {
+                Ok(())
+            } else {
+                Err((
+                    1,
+                    format!("no active credentials with client id {client_id}"),
+                ))
+            }
+        }
+        Command::LaunchLink {
+            integration,
+            course,
+            learner,
+            email,
+            entry,
+            ttl,
+        } => {
+            let secret = config.launch_secret.as_deref().ok_or((
+                2,
+                "launch_secret is not configured (COURSEBRIDGE_LAUNCH_SECRET)".to_owned(),
+            ))?;
+            let claims = launch_link::LaunchClaims {
+                path: format!("/launch/{integration}/{course}"),
+                learner,
+                email,
+                entry,
+                exp: ingest::state::now().unix_timestamp() + ttl,
+            };
+            let link = launch_link::mint(&config.public_url, secret.as_bytes(), &claims)
+                .map_err(|e| (2, e.to_string()))?;
+            println!("{link}");
+            Ok(())
+        }
+        Command::Replay => {
+            let store = open(&config).await?;
+            let integrations = {
+                let mut tx = store.read().await.map_err(|e| (1, e.to_string()))?;
+                tx.integrations(false)
+                    .await
+                    .map_err(|e| (1, e.to_string()))?
+            };
+            let report = records::replay(
+                &store,
+                |id| match integrations.iter().find(|i| i.id == id) {
+                    Some(i) => records::IntegrationRules::for_integration(i),
+                    None => Err(records::RulesError::Settings {
+                        id: id.to_owned(),
+                        detail: "integration not found".into(),
+                    }),
+                },
+                now_ms(),
+            )
+            .await
+            .map_err(|e| (1, e.to_string()))?;
+            println!(
+                "replayed {} statements into {} learner statistics",
+                report.statements, report.targets
+            );
+            Ok(())
+        }
     }
 }
 

@@ -179,4 +179,49 @@ impl Tx<'_> {
             .ctx("revoking a credential")?;
         Ok(n.rows_affected() == 1)
     }
+
+    pub async fn insert_api_client(
+        &mut self,
+        client_id: &str,
+        secret_hash: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        let q = self.sql(
+            "INSERT INTO api_clients (client_id, secret_hash, created_ms) VALUES ($1, $2, $3)",
+        );
+        sqlx::query(&q)
+            .bind(client_id)
+            .bind(secret_hash)
+            .bind(now_ms)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("inserting an API client")?;
+        Ok(())
+    }
+
+    /// The secret hash of an API client that is not revoked.
+    pub async fn api_client_hash(&mut self, client_id: &str) -> Result<Option<String>> {
+        let q = self
+            .sql("SELECT secret_hash FROM api_clients WHERE client_id = $1 AND revoked_ms IS NULL");
+        let row = sqlx::query(&q)
+            .bind(client_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .ctx("reading an API client")?;
+        row.map(|r| col(&r, "secret_hash")).transpose()
+    }
+
+    pub async fn revoke_api_client(&mut self, client_id: &str, now_ms: i64) -> Result<bool> {
+        let q = self.sql(
+            "UPDATE api_clients SET revoked_ms = $2 WHERE client_id = $1 AND revoked_ms IS NULL",
+        );
+        Ok(sqlx::query(&q)
+            .bind(client_id)
+            .bind(now_ms)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("revoking an API client")?
+            .rows_affected()
+            == 1)
+    }
 }

@@ -233,6 +233,16 @@ impl Store {
         Ok(())
     }
 
+    /// Runs one administrative statement outside any transaction (e.g. `CREATE
+    /// DATABASE` in test set-up). Not for data: use a [`Tx`].
+    pub async fn execute_admin(&self, sql: &str) -> Result<()> {
+        self.pool
+            .execute(sql)
+            .await
+            .ctx("running an administrative statement")?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

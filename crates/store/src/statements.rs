@@ -332,4 +332,37 @@ impl Tx<'_> {
             })
             .collect()
     }
+
+    /// (learning event id, integration, the statement as served) of every
+    /// statement-derived learning event, for `replay`.
+    pub async fn statement_learning_events(&mut self) -> Result<Vec<(String, String, String)>> {
+        let q = self.sql(
+            "SELECT e.id, e.integration_id, s.canonical FROM learning_events e JOIN statements s ON s.id = e.statement_id \
+             WHERE e.kind = 'statement' ORDER BY s.seq",
+        );
+        let rows = sqlx::query(&q)
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("reading statement events")?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    col(r, "id")?,
+                    col(r, "integration_id")?,
+                    col(r, "canonical")?,
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn set_learning_event_payload(&mut self, id: &str, payload: &str) -> Result<()> {
+        let q = self.sql("UPDATE learning_events SET payload = $2 WHERE id = $1");
+        sqlx::query(&q)
+            .bind(id)
+            .bind(payload)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("updating a learning event")?;
+        Ok(())
+    }
 }

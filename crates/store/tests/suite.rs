@@ -154,7 +154,7 @@ mod checks {
     }
 
     pub async fn migrations_are_versioned_and_idempotent(store: Store) {
-        assert_eq!(store.schema_version().await.expect("version"), 1);
+        assert_eq!(store.schema_version().await.expect("version"), 2);
         assert_eq!(
             store.migrate().await.expect("again"),
             Vec::<i64>::new(),

@@ -61,6 +61,21 @@ pub fn parse_statement_batch(
     })
 }
 
+/// Validates an Agent or Group given as JSON (the `agent` parameter of a
+/// statements query, for example).
+pub fn actor_from_value(value: Value) -> Result<Actor, Vec<ValidationError>> {
+    let mut cx = error::Ctx::default();
+    match parse::actor_at_root(&mut cx, value) {
+        Some(a) if cx.errors.is_empty() => Ok(a),
+        _ => {
+            if cx.errors.is_empty() {
+                cx.error("invalid actor");
+            }
+            Err(cx.errors)
+        }
+    }
+}
+
 /// Parses an ISO 8601 timestamp as xAPI requires it (with an offset; not `-00:00`).
 pub fn parse_timestamp(s: &str) -> Result<Timestamp, &'static str> {
     parse::parse_timestamp(s).map(Timestamp)

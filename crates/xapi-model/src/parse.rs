@@ -480,6 +480,11 @@ fn actor(cx: &mut Ctx, v: Value) -> Option<Actor> {
     }
 }
 
+/// An Agent or Group at the root of a document (errors are reported at `statement`).
+pub(crate) fn actor_at_root(cx: &mut Ctx, v: Value) -> Option<Actor> {
+    actor(cx, v)
+}
+
 // ---------------------------------------------------------------- verb, object
 
 fn verb(cx: &mut Ctx, v: Value) -> Option<Verb> {

@@ -1,0 +1,14 @@
+//! `coursebridge-ingest` as a library: the server (for embedding and tests),
+//! its configuration, credentials and the QA validator.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod launch;
+pub mod metrics;
+pub mod oauth;
+pub mod server;
+pub mod state;
+pub mod validate;
+pub mod xapi;

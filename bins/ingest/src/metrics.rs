@@ -1,0 +1,93 @@
+//! Prometheus metrics, hand-rolled (a few counters and one histogram).
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+const BUCKETS_MS: [f64; 12] = [
+    1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 10000.0,
+];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub accepted: AtomicU64,
+    pub rejected: AtomicU64,
+    pub duplicate: AtomicU64,
+    pub pending: AtomicU64,
+    pub conflicts: AtomicU64,
+    pub launches: AtomicU64,
+    buckets: [AtomicU64; 12],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl Metrics {
+    pub fn observe_ms(&self, ms: f64) {
+        for (i, b) in BUCKETS_MS.iter().enumerate() {
+            if ms <= *b {
+                self.buckets[i].fetch_add(1, Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_us.fetch_add((ms * 1000.0) as u64, Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, help, v) in [
+            (
+                "coursebridge_statements_accepted_total",
+                "Statements stored.",
+                &self.accepted,
+            ),
+            (
+                "coursebridge_statements_rejected_total",
+                "Statements refused as invalid.",
+                &self.rejected,
+            ),
+            (
+                "coursebridge_statements_duplicate_total",
+                "Statements received again with the same content.",
+                &self.duplicate,
+            ),
+            (
+                "coursebridge_statements_pending_total",
+                "Statements stored but parked (unknown course or learner).",
+                &self.pending,
+            ),
+            (
+                "coursebridge_statements_conflict_total",
+                "Statements refused: another statement has their id.",
+                &self.conflicts,
+            ),
+            (
+                "coursebridge_launches_total",
+                "Launches recorded.",
+                &self.launches,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Relaxed)
+            );
+        }
+        let name = "coursebridge_request_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Request latency.\n# TYPE {name} histogram"
+        );
+        for (i, b) in BUCKETS_MS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {}",
+                b / 1000.0,
+                self.buckets[i].load(Relaxed)
+            );
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_us.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {count}");
+        out
+    }
+}

@@ -1,0 +1,145 @@
+//! The HTTP server: routes, limits, metrics middleware, graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use store::Store;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::state::{App, AppState};
+use crate::{api, launch, oauth, xapi};
+
+pub fn router(app: AppState) -> Router {
+    let limit = app.config.limits.max_body_bytes;
+    Router::new()
+        .route(
+            "/xapi/statements",
+            post(xapi::post_statements)
+                .put(xapi::put_statement)
+                .get(xapi::get_statements),
+        )
+        .route("/xapi/about", get(xapi::about))
+        .route("/oauth/token", post(oauth::token))
+        .route("/launch/{integration}/{course}", get(launch::launch))
+        .route("/api/v1/statistics", get(api::statistics))
+        .route("/api/v1/path-statistics", get(api::path_statistics))
+        .route("/api/v1/pending", get(api::pending))
+        .route("/api/v1/overrides", post(api::overrides))
+        .route("/api/v1/learners", post(api::learners))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(app.clone(), observe))
+        .with_state(app)
+}
+
+async fn readyz(State(app): State<AppState>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database not reachable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    match app.lms(&headers).await {
+        Ok(_) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            app.metrics.render(),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let r = next.run(req).await;
+    app.metrics
+        .observe_ms(start.elapsed().as_secs_f64() * 1000.0);
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && r.headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|c| c != "application/json")
+    {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "body: larger than {} bytes",
+                app.config.limits.max_body_bytes
+            ),
+        )
+        .into_response();
+    }
+    r
+}
+
+/// A running server (for tests and `serve`).
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub app: AppState,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes in-flight requests, returns.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        self.handle.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Binds and serves in the background until [`Running::stop`].
+pub async fn start(store: Store, config: Config) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let app = Arc::new(App::new(store, config));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = router(app.clone());
+    let handle = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        app,
+        shutdown: tx,
+        handle,
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

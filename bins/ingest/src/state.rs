@@ -1,0 +1,139 @@
+//! Shared state and authentication.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, header};
+use store::{Integration, Store};
+use time::OffsetDateTime;
+
+use crate::auth;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+pub struct App {
+    pub store: Store,
+    pub config: Config,
+    pub token_secret: Vec<u8>,
+    pub metrics: Metrics,
+    pub in_flight: crate::xapi::InFlight,
+    /// A hash to compare against when a client id is unknown, so that unknown
+    /// and known ids take the same time.
+    dummy_hash: String,
+}
+
+pub type AppState = Arc<App>;
+
+/// The integration a provider authenticated as, and the client id it used.
+pub struct Provider {
+    pub integration: Integration,
+    pub client_id: String,
+}
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+pub fn now_ms() -> i64 {
+    i64::try_from(now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+impl App {
+    pub fn new(store: Store, config: Config) -> Self {
+        let token_secret = match &config.token_secret {
+            Some(s) => s.as_bytes().to_vec(),
+            None => auth::random_bytes::<32>().to_vec(),
+        };
+        Self {
+            store,
+            config,
+            token_secret,
+            metrics: Metrics::default(),
+            in_flight: crate::xapi::InFlight::default(),
+            dummy_hash: auth::hash_secret(&auth::new_secret()),
+        }
+    }
+
+    /// Checks a webhook client id and secret; returns the integration.
+    pub async fn check_provider_secret(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<Integration, ApiError> {
+        let mut tx = self.store.read().await?;
+        let cred = tx.credential(client_id).await?;
+        let (hash, usable) = match &cred {
+            Some(c) => (c.secret_hash.as_str(), c.revoked_ms.is_none()),
+            None => (self.dummy_hash.as_str(), false),
+        };
+        let ok = auth::verify_secret(secret, hash) && usable;
+        let Some(cred) = cred.filter(|_| ok) else {
+            return Err(ApiError::unauthorized());
+        };
+        self.active_integration(&mut tx, &cred.integration_id).await
+    }
+
+    async fn active_integration(
+        &self,
+        tx: &mut store::Tx<'_>,
+        id: &str,
+    ) -> Result<Integration, ApiError> {
+        match tx.integration(id).await? {
+            Some(i) if i.active => Ok(i),
+            Some(_) => Err(ApiError::forbidden("the integration is deactivated")),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+
+    /// A content provider: HTTP Basic with webhook credentials, or a bearer
+    /// token from `/oauth/token`.
+    pub async fn provider(&self, headers: &HeaderMap) -> Result<Provider, ApiError> {
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(ApiError::unauthorized)?;
+        if let Some(token) = value.strip_prefix("Bearer ") {
+            let client_id =
+                auth::verify_token(&self.token_secret, token.trim(), now().unix_timestamp())
+                    .ok_or_else(ApiError::unauthorized)?;
+            let mut tx = self.store.read().await?;
+            let cred = tx
+                .credential(&client_id)
+                .await?
+                .filter(|c| c.revoked_ms.is_none())
+                .ok_or_else(ApiError::unauthorized)?;
+            let integration = self
+                .active_integration(&mut tx, &cred.integration_id)
+                .await?;
+            return Ok(Provider {
+                integration,
+                client_id,
+            });
+        }
+        let (client_id, secret) = auth::parse_basic(value).ok_or_else(ApiError::unauthorized)?;
+        let integration = self.check_provider_secret(&client_id, &secret).await?;
+        Ok(Provider {
+            integration,
+            client_id,
+        })
+    }
+
+    /// The LMS (statistics API, overrides, learner mappings, metrics): HTTP Basic
+    /// with API-client credentials.
+    pub async fn lms(&self, headers: &HeaderMap) -> Result<String, ApiError> {
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(ApiError::unauthorized)?;
+        let (client_id, secret) = auth::parse_basic(value).ok_or_else(ApiError::unauthorized)?;
+        let mut tx = self.store.read().await?;
+        let stored = tx.api_client_hash(&client_id).await?;
+        let ok = auth::verify_secret(&secret, stored.as_deref().unwrap_or(&self.dummy_hash))
+            && stored.is_some();
+        if ok {
+            Ok(client_id)
+        } else {
+            Err(ApiError::unauthorized())
+        }
+    }
+}

@@ -1,0 +1,572 @@
+//! The xAPI statements resource (1.0.3, accepting 2.0.0) and About.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use records::{IntegrationRules, Outcome, Prepared, RecordError};
+use serde_json::json;
+use serde_json::value::RawValue;
+use std::sync::atomic::Ordering::Relaxed;
+use store::StatementFilter;
+use time::OffsetDateTime;
+use xapi_model::{Account, Actor, Agent, Ifi, LearnerKey};
+
+use crate::error::ApiError;
+use crate::state::{AppState, now, now_ms};
+
+pub const VERSION_HEADER: &str = "x-experience-api-version";
+
+/// The version to answer with, from the request's `X-Experience-API-Version`.
+pub fn xapi_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
+    let v = headers
+        .get(VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "X-Experience-API-Version: the header is required (1.0.x or 2.0.x)",
+            )
+        })?;
+    let v = v.trim();
+    if v == "1.0" || v.starts_with("1.0.") {
+        Ok("1.0.3")
+    } else if v == "2.0" || v.starts_with("2.0.") {
+        Ok("2.0.0")
+    } else {
+        Err(ApiError::bad_request(format!(
+            "X-Experience-API-Version: {v:?} is not supported (1.0.x or 2.0.x)"
+        )))
+    }
+}
+
+fn with_version(mut r: Response, version: &'static str) -> Response {
+    r.headers_mut()
+        .insert(VERSION_HEADER, HeaderValue::from_static(version));
+    r
+}
+
+/// Answers with the version header whatever the outcome.
+fn answer(version: &'static str, r: Result<Response, ApiError>) -> Response {
+    with_version(r.unwrap_or_else(IntoResponse::into_response), version)
+}
+
+/// Nesting depth of a JSON text (outside strings); stops counting past `max`.
+pub fn json_depth_exceeds(bytes: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    for &b in bytes {
+        if in_str {
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Splits a body into statements, each with its exact text: one statement or an array.
+fn split_body(
+    app: &AppState,
+    body: &[u8],
+    single_only: bool,
+) -> Result<Vec<Box<RawValue>>, ApiError> {
+    let limits = &app.config.limits;
+    if json_depth_exceeds(body, limits.max_json_depth) {
+        return Err(ApiError::bad_request(format!(
+            "body: JSON nested deeper than {} levels",
+            limits.max_json_depth
+        )));
+    }
+    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let raws: Vec<Box<RawValue>> = if first == Some(b'[') && !single_only {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("body: invalid JSON: {e}")))?
+    } else {
+        vec![
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("body: invalid JSON: {e}")))?,
+        ]
+    };
+    if raws.is_empty() {
+        return Err(ApiError::bad_request("body: the array holds no statement"));
+    }
+    if raws.len() > limits.max_statements {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "body: {} statements in one request; at most {} are accepted",
+                raws.len(),
+                limits.max_statements
+            ),
+        ));
+    }
+    Ok(raws)
+}
+
+fn authority(app: &AppState, client_id: &str) -> Actor {
+    Actor::Agent(Agent {
+        name: None,
+        ifi: Ifi::Account(Account {
+            home_page: app.config.public_url.clone(),
+            name: client_id.to_owned(),
+        }),
+    })
+}
+
+/// Validates every statement; all errors of all statements, or the statements.
+fn validate(
+    app: &AppState,
+    raws: &[Box<RawValue>],
+) -> Result<Vec<(xapi_model::Statement, String)>, ApiError> {
+    let mut ok = Vec::with_capacity(raws.len());
+    let mut details = Vec::new();
+    for (i, raw) in raws.iter().enumerate() {
+        match xapi_model::parse_statement(raw.get().as_bytes()) {
+            Ok(s) => ok.push((s, raw.get().to_owned())),
+            Err(e) => details.extend(
+                e.errors()
+                    .into_iter()
+                    .map(|err| json!({"index": i, "path": err.path, "rule": err.rule})),
+            ),
+        }
+    }
+    if details.is_empty() {
+        return Ok(ok);
+    }
+    app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
+    let first = details[0].clone();
+    Err(ApiError::bad_request(format!(
+        "invalid statement (index {}): {}: {}{}; nothing from this request was stored",
+        first["index"],
+        first["path"].as_str().unwrap_or_default(),
+        first["rule"].as_str().unwrap_or_default(),
+        if details.len() > 1 {
+            format!(" (and {} more)", details.len() - 1)
+        } else {
+            String::new()
+        }
+    ))
+    .with_details(details))
+}
+
+async fn store_batch(
+    app: &AppState,
+    headers: &HeaderMap,
+    version: &'static str,
+    body: &[u8],
+    single: Option<&str>,
+) -> Result<Vec<String>, ApiError> {
+    let provider = app.provider(headers).await?;
+    if headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("multipart/"))
+    {
+        return Err(ApiError::bad_request(
+            "Content-Type: statements with attachment content (multipart/mixed) are not accepted; send application/json",
+        ));
+    }
+    let raws = split_body(app, body, single.is_some())?;
+    let mut parsed = validate(app, &raws)?;
+    if let Some(id) = single {
+        let id = xapi_model::syntax::parse_uuid(id)
+            .ok_or_else(|| ApiError::bad_request("statementId: must be a UUID"))?;
+        let (s, _) = &mut parsed[0];
+        match s.id {
+            Some(existing) if existing != id => {
+                return Err(ApiError::bad_request(
+                    "id: differs from the statementId parameter",
+                ));
+            }
+            _ => s.id = Some(id),
+        }
+    }
+    let rules =
+        IntegrationRules::for_integration(&provider.integration).map_err(ApiError::internal)?;
+    let statement_version = if version == "2.0.0" { "2.0.0" } else { "1.0.0" };
+    let authority = authority(app, &provider.client_id);
+    let stored_at = now();
+    let prepared: Vec<Prepared> = parsed
+        .into_iter()
+        .map(|(s, raw)| records::prepare(s, raw, stored_at, &authority, statement_version))
+        .collect();
+    let ids: Vec<String> = prepared
+        .iter()
+        .filter_map(|p| p.statement.id)
+        .map(|id| id.to_string())
+        .collect();
+    let guard = app.in_flight.enter(stored_at);
+    let mut tx = app.store.begin().await?;
+    let outcomes = match records::record_statements(&mut tx, &rules, &prepared, now_ms()).await {
+        Ok(o) => o,
+        Err(RecordError::Conflict { id }) => {
+            app.metrics.conflicts.fetch_add(1, Relaxed);
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "statement {id}: a different statement is already stored under this id; nothing from this request was stored"
+                ),
+            ));
+        }
+        Err(e @ (RecordError::BatchConflict { .. } | RecordError::VoidsVoiding { .. })) => {
+            return Err(ApiError::bad_request(format!(
+                "{e}; nothing from this request was stored"
+            )));
+        }
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+    tx.commit().await?;
+    drop(guard);
+    for o in &outcomes {
+        match o {
+            Outcome::Duplicate => app.metrics.duplicate.fetch_add(1, Relaxed),
+            Outcome::Stored { parked: Some(_) } => {
+                app.metrics.accepted.fetch_add(1, Relaxed);
+                app.metrics.pending.fetch_add(1, Relaxed)
+            }
+            Outcome::Stored { parked: None } => app.metrics.accepted.fetch_add(1, Relaxed),
+        };
+    }
+    tracing::info!(integration = %provider.integration.id, statements = outcomes.len(), "statements stored");
+    Ok(ids)
+}
+
+pub async fn post_statements(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let version = match xapi_version(&headers) {
+        Ok(v) => v,
+        Err(e) => return answer("1.0.3", Err(e)),
+    };
+    let r = store_batch(&app, &headers, version, &body, None)
+        .await
+        .map(|ids| {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                serde_json::Value::from(ids).to_string(),
+            )
+                .into_response()
+        });
+    answer(version, r)
+}
+
+pub async fn put_statement(
+    State(app): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let version = match xapi_version(&headers) {
+        Ok(v) => v,
+        Err(e) => return answer("1.0.3", Err(e)),
+    };
+    let r = async {
+        let id = q.get("statementId").ok_or_else(|| {
+            ApiError::bad_request("statementId: the parameter is required for PUT")
+        })?;
+        store_batch(&app, &headers, version, &body, Some(id)).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    answer(version, r)
+}
+
+fn http_date(t: OffsetDateTime) -> String {
+    let f = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_default()
+}
+
+fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn ts_param(q: &HashMap<String, String>, name: &'static str) -> Result<Option<i64>, ApiError> {
+    q.get(name)
+        .map(|v| {
+            xapi_model::parse_timestamp(v)
+                .map(|t| i64::try_from(t.0.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+                .map_err(|rule| ApiError::bad_request(format!("{name}: {rule}")))
+        })
+        .transpose()
+}
+
+const LIST_PARAMS: &[&str] = &[
+    "agent",
+    "verb",
+    "activity",
+    "registration",
+    "since",
+    "until",
+    "limit",
+    "ascending",
+    "format",
+    "attachments",
+    "related_activities",
+    "related_agents",
+    "cursor",
+];
+
+pub async fn get_statements(
+    State(app): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let version = match xapi_version(&headers) {
+        Ok(v) => v,
+        Err(e) => return answer("1.0.3", Err(e)),
+    };
+    let r = get_inner(&app, &q, &headers).await;
+    answer(version, r)
+}
+
+async fn get_inner(
+    app: &AppState,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let provider = app.provider(headers).await?;
+    let consistent = http_date(app.in_flight.consistent_through(now()));
+    let single = match (q.get("statementId"), q.get("voidedStatementId")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "statementId and voidedStatementId cannot be used together",
+            ));
+        }
+        (Some(id), None) => Some((id, false)),
+        (None, Some(id)) => Some((id, true)),
+        (None, None) => None,
+    };
+    let mut tx = app.store.read().await?;
+    if let Some((id, voided)) = single {
+        if let Some(other) = q.keys().find(|k| {
+            !matches!(
+                k.as_str(),
+                "statementId" | "voidedStatementId" | "format" | "attachments"
+            )
+        }) {
+            return Err(ApiError::bad_request(format!(
+                "{other}: not allowed with statementId/voidedStatementId"
+            )));
+        }
+        let s = tx
+            .statement(id)
+            .await?
+            .filter(|s| s.integration_id == provider.integration.id && s.voided == voided)
+            .ok_or_else(|| ApiError::not_found(format!("statement {id} not found")))?;
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "application/json".to_owned()),
+                (header::LAST_MODIFIED, http_date(from_ms(s.stored_ms))),
+                (
+                    header::HeaderName::from_static("x-experience-api-consistent-through"),
+                    consistent,
+                ),
+            ],
+            s.canonical,
+        )
+            .into_response());
+    }
+    if let Some(bad) = q.keys().find(|k| !LIST_PARAMS.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!("{bad}: unknown parameter")));
+    }
+    for p in ["related_activities", "related_agents"] {
+        if q.get(p).is_some_and(|v| v == "true") {
+            return Err(ApiError::bad_request(format!(
+                "{p}=true is not supported by this LRS"
+            )));
+        }
+    }
+    if q.get("attachments").is_some_and(|v| v == "true") {
+        return Err(ApiError::bad_request(
+            "attachments=true is not supported: statements are stored without attachment content",
+        ));
+    }
+    let agent = match q.get("agent") {
+        Some(a) => {
+            let v: serde_json::Value = serde_json::from_str(a)
+                .map_err(|e| ApiError::bad_request(format!("agent: invalid JSON: {e}")))?;
+            let actor = xapi_model::actor_from_value(v).map_err(|errs| {
+                ApiError::bad_request(format!(
+                    "agent: {}",
+                    errs.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ))
+            })?;
+            Some(
+                LearnerKey::from_actor(&actor)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "agent: an anonymous group cannot be used as a filter",
+                        )
+                    })?
+                    .to_string(),
+            )
+        }
+        None => None,
+    };
+    let max = app.config.limits.max_page;
+    let limit = match q.get("limit").map(|l| l.parse::<i64>()) {
+        None | Some(Ok(0)) => max,
+        Some(Ok(n)) if n > 0 => n.min(max),
+        _ => {
+            return Err(ApiError::bad_request(
+                "limit: must be a non-negative integer",
+            ));
+        }
+    };
+    let ascending = match q.get("ascending").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::bad_request("ascending: must be true or false")),
+    };
+    let cursor = q
+        .get("cursor")
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("cursor: malformed"))
+        })
+        .transpose()?;
+    if let Some(r) = q.get("registration") {
+        xapi_model::syntax::parse_uuid(r)
+            .ok_or_else(|| ApiError::bad_request("registration: must be a UUID"))?;
+    }
+    let filter = StatementFilter {
+        integration_id: Some(provider.integration.id.clone()),
+        actor_key: agent,
+        verb: q.get("verb").cloned(),
+        activity_id: q.get("activity").cloned(),
+        registration: q.get("registration").map(|r| r.to_lowercase()),
+        since_ms: ts_param(q, "since")?,
+        until_ms: ts_param(q, "until")?,
+        cursor,
+        ascending,
+        limit: limit + 1,
+    };
+    let mut rows = tx.statements(&filter).await?;
+    let more = if rows.len() as i64 > limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let last = rows.last().map(|r| r.seq).unwrap_or_default();
+        let mut qs = url::form_urlencoded::Serializer::new(String::new());
+        let mut keys: Vec<_> = q.iter().filter(|(k, _)| k.as_str() != "cursor").collect();
+        keys.sort();
+        for (k, v) in keys {
+            qs.append_pair(k, v);
+        }
+        qs.append_pair("cursor", &last.to_string());
+        format!("/xapi/statements?{}", qs.finish())
+    } else {
+        String::new()
+    };
+    let last_modified = rows.iter().map(|r| r.stored_ms).max();
+    let mut body = String::from("{\"statements\":[");
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&r.canonical);
+    }
+    body.push_str("],\"more\":");
+    body.push_str(&serde_json::Value::from(more).to_string());
+    body.push('}');
+    let mut resp = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&consistent) {
+        h.insert("x-experience-api-consistent-through", v);
+    }
+    if let Some(Ok(v)) = last_modified.map(|m| HeaderValue::from_str(&http_date(from_ms(m)))) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    Ok(resp)
+}
+
+pub async fn about() -> Response {
+    with_version(
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({"version": ["1.0.3", "2.0.0"], "extensions": {}}).to_string(),
+        )
+            .into_response(),
+        "1.0.3",
+    )
+}
+
+/// Tracks the `stored` times of write transactions still open in this process,
+/// so that `X-Experience-API-Consistent-Through` never claims a time before
+/// which a statement could still appear.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    open: std::sync::Mutex<std::collections::BTreeMap<i128, usize>>,
+}
+
+pub struct InFlightGuard<'a> {
+    set: &'a InFlight,
+    key: i128,
+}
+
+impl InFlight {
+    pub fn enter(&self, stored: OffsetDateTime) -> InFlightGuard<'_> {
+        let key = stored.unix_timestamp_nanos();
+        if let Ok(mut m) = self.open.lock() {
+            *m.entry(key).or_default() += 1;
+        }
+        InFlightGuard { set: self, key }
+    }
+
+    /// Everything stored before this time is visible.
+    pub fn consistent_through(&self, now: OffsetDateTime) -> OffsetDateTime {
+        let oldest = self.open.lock().ok().and_then(|m| m.keys().next().copied());
+        match oldest.and_then(|k| OffsetDateTime::from_unix_timestamp_nanos(k - 1_000_000).ok()) {
+            Some(t) if t < now => t,
+            _ => now,
+        }
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.set.open.lock() {
+            if let Some(n) = m.get_mut(&self.key) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&self.key);
+                }
+            }
+        }
+    }
+}
+
+pub fn rfc3339_ms(ms: Option<i64>) -> serde_json::Value {
+    ms.map_or(serde_json::Value::Null, |m| {
+        serde_json::Value::String(rfc3339(from_ms(m)))
+    })
+}

@@ -1,0 +1,1025 @@
+//! The ingest server end to end, over real HTTP on loopback, on SQLite and on
+//! PostgreSQL (the latter with `--ignored` and COURSEBRIDGE_TEST_POSTGRES_URL).
+
+use std::future::Future;
+use std::path::Path;
+
+use base64::Engine;
+use ingest::config::Config;
+use ingest::server::{self, Running};
+use serde_json::{Value, json};
+use store::{CourseFields, Credential, Integration, Store};
+
+const PG_ENV: &str = "COURSEBRIDGE_TEST_POSTGRES_URL";
+const LAUNCH_SECRET: &str = "test-launch-secret-0123456789abcdef";
+const T0: i64 = 1_727_000_000_000;
+
+fn fixture(name: &str) -> Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/statements/valid")
+        .join(format!("{name}.json"));
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .expect("json")
+}
+
+struct Env {
+    server: Running,
+    base: String,
+    client: reqwest::Client,
+    os: (String, String),
+    ub: (String, String),
+    lms: (String, String),
+    store: Store,
+}
+
+fn basic((u, p): &(String, String)) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+    )
+}
+
+impl Env {
+    async fn post(&self, path: &str, auth: &str, body: &Value) -> (u16, Value) {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("Authorization", auth)
+                .header("X-Experience-API-Version", "1.0.3")
+                .header("Content-Type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+    async fn get(&self, path: &str, auth: &str) -> (u16, Value) {
+        self.send(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .header("Authorization", auth)
+                .header("X-Experience-API-Version", "1.0.3"),
+        )
+        .await
+    }
+    async fn send(&self, rb: reqwest::RequestBuilder) -> (u16, Value) {
+        let r = rb.send().await.expect("request");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+    async fn stats(&self, query: &str) -> Vec<Value> {
+        let (s, body) = self
+            .get(&format!("/api/v1/statistics?{query}"), &basic(&self.lms))
+            .await;
+        assert_eq!(s, 200, "{body}");
+        body["items"].as_array().expect("items").clone()
+    }
+}
+
+async fn seed(store: &Store) -> ((String, String), (String, String), (String, String)) {
+    let mut tx = store.begin().await.expect("begin");
+    for (id, provider) in [("os-acme", "opensesame"), ("ub-acme", "udemy-business")] {
+        tx.insert_integration(&Integration {
+            id: id.into(),
+            provider: provider.into(),
+            lms_group: "g1".into(),
+            connector_author: "admin@acme.example".into(),
+            settings: json!({}),
+            active: true,
+            created_ms: T0,
+            updated_ms: T0,
+            deactivated_ms: None,
+        })
+        .await
+        .expect("integration");
+    }
+    let os_course = tx
+        .upsert_course(
+            "os-acme",
+            "course",
+            "3f6c2b51-9a0e-4a55-8d7e-0c2f1e4b9a10",
+            &CourseFields {
+                name: "Leading Remote Teams".into(),
+                launch_url: Some("https://opensesame.example/launch/3f6c2b51".into()),
+                ..CourseFields::default()
+            },
+            false,
+            "h",
+            T0,
+        )
+        .await
+        .expect("course");
+    tx.set_activity_ids(
+        "os-acme",
+        os_course,
+        &["https://www.opensesame.com/c/3f6c2b51-9a0e-4a55-8d7e-0c2f1e4b9a10".into()],
+    )
+    .await
+    .expect("ids");
+    let ub_course = tx
+        .upsert_course(
+            "ub-acme",
+            "course",
+            "1565838",
+            &CourseFields {
+                name: "JavaScript".into(),
+                ..CourseFields::default()
+            },
+            false,
+            "h",
+            T0,
+        )
+        .await
+        .expect("course");
+    tx.set_activity_ids(
+        "ub-acme",
+        ub_course,
+        &["http://udemy.com/course/1565838".into()],
+    )
+    .await
+    .expect("ids");
+    let mut creds = Vec::new();
+    for (integration, id) in [("os-acme", "wh_os"), ("ub-acme", "wh_ub")] {
+        let secret = ingest::auth::new_secret();
+        tx.insert_credential(&Credential {
+            client_id: id.into(),
+            integration_id: integration.into(),
+            secret_hash: ingest::auth::hash_secret(&secret),
+            created_ms: T0,
+            revoked_ms: None,
+        })
+        .await
+        .expect("cred");
+        creds.push((id.to_owned(), secret));
+    }
+    let lms_secret = ingest::auth::new_secret();
+    tx.insert_api_client("lms_test", &ingest::auth::hash_secret(&lms_secret), T0)
+        .await
+        .expect("lms");
+    tx.commit().await.expect("commit");
+    let ub = creds.pop().expect("ub");
+    let os = creds.pop().expect("os");
+    (os, ub, ("lms_test".into(), lms_secret))
+}
+
+async fn start(store: Store) -> Env {
+    let (os, ub, lms) = seed(&store).await;
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        launch_secret: Some(LAUNCH_SECRET.into()),
+        limits: ingest::config::Limits { max_body_bytes: 256 * 1024, max_statements: 50, ..Default::default() },
+        ..Default::default()
+    };
+    let server = server::start(store.clone(), config).await.expect("start");
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    Env {
+        server,
+        base,
+        client,
+        os,
+        ub,
+        lms,
+        store,
+    }
+}
+
+async fn map_learner(env: &Env) {
+    let body = json!({"lms_user_id": "u-1", "email": "Ada.Lovelace@example.com", "accounts": [{"homePage": "https://lms.example.com", "name": "lms-user-4711"}]});
+    let (s, r) = env.post("/api/v1/learners", &basic(&env.lms), &body).await;
+    assert_eq!(s, 200, "{r}");
+}
+
+async fn on_sqlite<F, Fut>(check: F)
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Env>,
+{
+    let dir = std::env::temp_dir().join(format!("cb-ingest-{}", uuid::Uuid::new_v4()));
+    let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
+        .await
+        .expect("sqlite");
+    let env = check(start(store).await).await;
+    env.server.stop().await.expect("graceful stop");
+    env.store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn on_postgres<F, Fut>(check: F)
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Env>,
+{
+    use sqlx_free::admin_exec;
+    let admin = std::env::var(PG_ENV).unwrap_or_else(|_| panic!("{PG_ENV} is not set"));
+    let db = format!("cb_http_{}", uuid::Uuid::new_v4().simple());
+    admin_exec(&admin, &format!("CREATE DATABASE {db}")).await;
+    let url = format!(
+        "{}/{db}",
+        admin.rsplit_once('/').expect("url with a database").0
+    );
+    let store = Store::open(&url).await.expect("postgres");
+    let env = check(start(store).await).await;
+    env.server.stop().await.expect("graceful stop");
+    env.store.close().await;
+    admin_exec(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+    )
+    .await;
+}
+
+/// Creating and dropping test databases through the store's own connection.
+mod sqlx_free {
+    pub async fn admin_exec(admin_url: &str, sql: &str) {
+        let s = store::Store::connect(admin_url)
+            .await
+            .expect("admin connect");
+        s.execute_admin(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        s.close().await;
+    }
+}
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::on_sqlite(super::$name).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored (CI does)"]
+            async fn postgres() {
+                super::on_postgres(super::$name).await;
+            }
+        }
+    };
+}
+
+both!(udemy_statements_with_mbox_and_account_actors);
+both!(oauth_client_credentials_flow);
+both!(opensesame_launch_then_completion);
+both!(duplicates_and_conflicts);
+both!(pending_then_resolved);
+both!(auth_failures);
+both!(bad_bodies_are_refused_whole);
+both!(get_void_and_paging);
+both!(replay_equals_live);
+
+async fn udemy_statements_with_mbox_and_account_actors(env: Env) -> Env {
+    map_learner(&env).await;
+    for who in ["mbox", "account"] {
+        for name in [
+            "course-progressed",
+            "course-completed",
+            "path-progressed",
+            "path-completed",
+        ] {
+            let (s, ids) = env
+                .post(
+                    "/xapi/statements",
+                    &basic(&env.ub),
+                    &fixture(&format!("udemy-{name}-{who}")),
+                )
+                .await;
+            assert_eq!(s, 200, "udemy-{name}-{who}: {ids}");
+            assert_eq!(ids.as_array().map(Vec::len), Some(1));
+        }
+    }
+    let course = env.stats("integration=ub-acme").await;
+    assert_eq!(
+        course.len(),
+        1,
+        "mbox and account actors are one learner: {course:?}"
+    );
+    let c = &course[0];
+    assert_eq!(
+        (
+            c["course"].as_str(),
+            c["learner"].as_str(),
+            c["progress"].as_f64(),
+            c["completed"].as_bool()
+        ),
+        (Some("1565838"), Some("u-1"), Some(100.0), Some(true))
+    );
+    assert_eq!(
+        c["score"],
+        Value::Null,
+        "Udemy's scaled score is progress, not a score"
+    );
+    let (s, paths) = env
+        .get(
+            "/api/v1/path-statistics?integration=ub-acme",
+            &basic(&env.lms),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let p = &paths["items"][0];
+    assert_eq!(
+        (
+            p["kind"].as_str(),
+            p["progress"].as_f64(),
+            p["completed"].as_bool()
+        ),
+        (Some("path"), Some(100.0), Some(true))
+    );
+    // CSV
+    let r = env
+        .client
+        .get(format!(
+            "{}/api/v1/statistics?integration=ub-acme",
+            env.base
+        ))
+        .header("Authorization", basic(&env.lms))
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .expect("csv");
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = r.text().await.expect("text");
+    assert!(
+        text.starts_with(
+            "integration,course,kind,learner,progress,completed,result,score,time_spent_ms"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("ub-acme,1565838,course,u-1,100.0,true,,,")),
+        "{text}"
+    );
+    env
+}
+
+async fn oauth_client_credentials_flow(env: Env) -> Env {
+    map_learner(&env).await;
+    let form = |extra: &str| format!("grant_type=client_credentials&scope=xapi%3Awrite{extra}");
+    let r = env
+        .client
+        .post(format!("{}/oauth/token", env.base))
+        .header("Authorization", basic(&env.ub))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form(""))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 200);
+    let tok: Value = r.json_value().await;
+    assert_eq!(
+        (
+            tok["token_type"].as_str(),
+            tok["scope"].as_str(),
+            tok["expires_in"].as_i64()
+        ),
+        (Some("Bearer"), Some("xapi:write"), Some(3600))
+    );
+    let bearer = format!("Bearer {}", tok["access_token"].as_str().expect("token"));
+    let (s, _) = env
+        .post(
+            "/xapi/statements",
+            &bearer,
+            &fixture("udemy-course-progressed-mbox"),
+        )
+        .await;
+    assert_eq!(s, 200);
+    // credentials in the form body work too
+    let body = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        env.ub.0, env.ub.1
+    );
+    let r = env
+        .client
+        .post(format!("{}/oauth/token", env.base))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 200);
+    for (auth, body, status, error) in [
+        (
+            basic(&(env.ub.0.clone(), "wrong".into())),
+            form(""),
+            401,
+            "invalid_client",
+        ),
+        (
+            basic(&env.ub),
+            "grant_type=password".to_owned(),
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            basic(&env.ub),
+            "grant_type=client_credentials&scope=admin".to_owned(),
+            400,
+            "invalid_scope",
+        ),
+    ] {
+        let r = env
+            .client
+            .post(format!("{}/oauth/token", env.base))
+            .header("Authorization", auth)
+            .body(body)
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(r.status().as_u16(), status);
+        assert_eq!(r.json_value().await["error"], error);
+    }
+    let (s, _) = env
+        .post(
+            "/xapi/statements",
+            &format!("{bearer}x"),
+            &fixture("udemy-course-progressed-mbox"),
+        )
+        .await;
+    assert_eq!(s, 401, "an edited token is refused");
+    env
+}
+
+trait JsonValue {
+    async fn json_value(self) -> Value;
+}
+
+impl JsonValue for reqwest::Response {
+    async fn json_value(self) -> Value {
+        serde_json::from_str(&self.text().await.expect("body")).expect("json body")
+    }
+}
+
+fn launch_url(
+    env: &Env,
+    course: &str,
+    learner: &str,
+    email: Option<&str>,
+    exp_offset: i64,
+) -> String {
+    let claims = launch_link::LaunchClaims {
+        path: format!("/launch/os-acme/{course}"),
+        learner: learner.into(),
+        email: email.map(str::to_owned),
+        entry: "catalog".into(),
+        exp: time::OffsetDateTime::now_utc().unix_timestamp() + exp_offset,
+    };
+    launch_link::mint(&env.base, LAUNCH_SECRET.as_bytes(), &claims).expect("mint")
+}
+
+async fn opensesame_launch_then_completion(env: Env) -> Env {
+    let course = "3f6c2b51-9a0e-4a55-8d7e-0c2f1e4b9a10";
+    let link = launch_url(&env, course, "u-7", Some("Alan.Turing@example.com"), 300);
+    let r = env.client.get(&link).send().await.expect("launch");
+    assert_eq!(r.status(), 302);
+    assert_eq!(
+        r.headers()["location"],
+        "https://opensesame.example/launch/3f6c2b51",
+        "the catalog's launch URL, never one from the request"
+    );
+    let s = env.stats("integration=os-acme").await;
+    assert_eq!(
+        (
+            s[0]["progress"].as_f64(),
+            s[0]["completed"].as_bool(),
+            s[0]["launched_from_lms"].as_bool()
+        ),
+        (Some(50.0), Some(false), Some(true))
+    );
+    // The completion identifies the learner by the email the launch link carried.
+    let mut st = fixture("opensesame-completed-success");
+    st["timestamp"] = json!(
+        time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("ts")
+    );
+    let (code, body) = env.post("/xapi/statements", &basic(&env.os), &st).await;
+    assert_eq!(code, 200, "{body}");
+    let s = env.stats("integration=os-acme&learner=u-7").await;
+    let c = &s[0];
+    assert_eq!(
+        (
+            c["progress"].as_f64(),
+            c["result"].as_str(),
+            c["score"].as_f64(),
+            c["time_spent_ms"].as_i64()
+        ),
+        (Some(100.0), Some("success"), Some(87.0), Some(4_350_500))
+    );
+    assert!(c["completed_at"].is_string() && c["last_activity_at"] == c["completed_at"]);
+    // edited and expired links
+    let edited = launch_url(&env, course, "u-7", None, 300).replace("learner=u-7", "learner=u-8");
+    assert_eq!(
+        env.client
+            .get(&edited)
+            .send()
+            .await
+            .expect("launch")
+            .status(),
+        403
+    );
+    let expired = launch_url(&env, course, "u-7", None, -1);
+    assert_eq!(
+        env.client
+            .get(&expired)
+            .send()
+            .await
+            .expect("launch")
+            .status(),
+        403
+    );
+    let other = launch_url(&env, "no-such-course", "u-7", None, 300);
+    assert_eq!(
+        env.client
+            .get(&other)
+            .send()
+            .await
+            .expect("launch")
+            .status(),
+        404
+    );
+    env
+}
+
+async fn duplicates_and_conflicts(env: Env) -> Env {
+    map_learner(&env).await;
+    let st = fixture("udemy-course-progressed-mbox");
+    let (s1, ids1) = env.post("/xapi/statements", &basic(&env.ub), &st).await;
+    let before = env.stats("integration=ub-acme").await;
+    let (s2, ids2) = env.post("/xapi/statements", &basic(&env.ub), &st).await;
+    assert_eq!(
+        (s1, s2),
+        (200, 200),
+        "a retry with the same content is accepted"
+    );
+    assert_eq!(ids1, ids2);
+    let after = env.stats("integration=ub-acme").await;
+    assert_eq!(before[0]["progress"], after[0]["progress"]);
+    // the same id with other content: 409, and nothing of the batch is stored
+    let mut changed = st.clone();
+    changed["result"]["score"]["scaled"] = json!(0.9);
+    let fresh = fixture("udemy-course-completed-mbox");
+    let (s, body) = env
+        .post(
+            "/xapi/statements",
+            &basic(&env.ub),
+            &json!([fresh, changed]),
+        )
+        .await;
+    assert_eq!(s, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("6f1c2d9e-4a2b-4c1e-9d3a-1b2c3d4e5f60"))
+    );
+    let (g, _) = env
+        .get(
+            &format!(
+                "/xapi/statements?statementId={}",
+                fresh["id"].as_str().expect("id")
+            ),
+            &basic(&env.ub),
+        )
+        .await;
+    assert_eq!(
+        g, 404,
+        "the valid statement of a refused batch is not stored"
+    );
+    let (s, _) = env
+        .post(
+            "/xapi/statements",
+            &basic(&env.ub),
+            &json!([fresh.clone(), fresh]),
+        )
+        .await;
+    assert_eq!(
+        s, 200,
+        "the same statement twice in a batch is one statement"
+    );
+    env
+}
+
+async fn pending_then_resolved(env: Env) -> Env {
+    // unknown learner
+    let mut st = fixture("udemy-course-completed-mbox");
+    st["actor"]["mbox"] = json!("mailto:grace@example.com");
+    let (s, _) = env.post("/xapi/statements", &basic(&env.ub), &st).await;
+    assert_eq!(s, 200, "acknowledged even though the learner is unknown");
+    // unknown course
+    let mut st2 = fixture("udemy-course-progressed-mbox");
+    st2["object"]["id"] = json!("https://www.udemy.com/course/999/");
+    st2["actor"]["mbox"] = json!("mailto:grace@example.com");
+    let (s, _) = env.post("/xapi/statements", &basic(&env.ub), &st2).await;
+    assert_eq!(s, 200);
+    let (_, pending) = env
+        .get("/api/v1/pending?integration=ub-acme", &basic(&env.lms))
+        .await;
+    assert_eq!(pending["total"], 2, "{pending}");
+    let reasons: Vec<&str> = pending["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["reason"].as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["unknown-learner", "unknown-course,unknown-learner"]
+    );
+    // the mapping arrives: the first is applied at once
+    let (s, r) = env
+        .post(
+            "/api/v1/learners",
+            &basic(&env.lms),
+            &json!({"lms_user_id": "u-9", "email": "grace@example.com"}),
+        )
+        .await;
+    assert_eq!((s, r["applied"].as_i64()), (200, Some(1)), "{r}");
+    let stats = env.stats("learner=u-9").await;
+    assert_eq!(stats[0]["progress"].as_f64(), Some(100.0));
+    // the course arrives (as a sync would record it): the second is applied
+    {
+        let mut tx = env.store.begin().await.expect("begin");
+        let c = tx
+            .upsert_course(
+                "ub-acme",
+                "course",
+                "999",
+                &CourseFields {
+                    name: "New".into(),
+                    ..CourseFields::default()
+                },
+                false,
+                "h",
+                T0,
+            )
+            .await
+            .expect("course");
+        tx.set_activity_ids("ub-acme", c, &["http://udemy.com/course/999".into()])
+            .await
+            .expect("ids");
+        let integ = tx
+            .integration("ub-acme")
+            .await
+            .expect("read")
+            .expect("exists");
+        let rules = records::IntegrationRules::for_integration(&integ).expect("rules");
+        assert_eq!(
+            records::apply_pending(&mut tx, &rules, T0)
+                .await
+                .expect("apply"),
+            1
+        );
+        tx.commit().await.expect("commit");
+    }
+    let (_, pending) = env.get("/api/v1/pending", &basic(&env.lms)).await;
+    assert_eq!(pending["total"], 0);
+    assert_eq!(
+        env.stats("learner=u-9&course=999").await[0]["progress"].as_f64(),
+        Some(25.0)
+    );
+    env
+}
+
+async fn auth_failures(env: Env) -> Env {
+    let st = fixture("udemy-course-progressed-mbox");
+    let r = env
+        .client
+        .post(format!("{}/xapi/statements", env.base))
+        .header("X-Experience-API-Version", "1.0.3")
+        .body(st.to_string())
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+    assert_eq!(r.headers()["x-experience-api-version"], "1.0.3");
+    for auth in [
+        basic(&(env.ub.0.clone(), "nope".into())),
+        basic(&("wh_unknown".into(), env.ub.1.clone())),
+        basic(&env.lms),
+        "Bearer cbt1.wh_ub.9999999999.00".to_owned(),
+    ] {
+        assert_eq!(
+            env.post("/xapi/statements", &auth, &st).await.0,
+            401,
+            "{auth}"
+        );
+    }
+    assert_eq!(
+        env.get("/api/v1/statistics", &basic(&env.ub)).await.0,
+        401,
+        "provider credentials do not open the LMS API"
+    );
+    assert_eq!(env.get("/metrics", "").await.0, 401);
+    assert_eq!(env.get("/metrics", &basic(&env.lms)).await.0, 200);
+    assert_eq!(
+        env.get("/healthz", "").await.0,
+        200,
+        "health needs no credentials"
+    );
+    assert_eq!(env.get("/readyz", "").await.0, 200);
+    {
+        let mut tx = env.store.begin().await.expect("begin");
+        tx.set_integration_active("ub-acme", false, T0)
+            .await
+            .expect("deactivate");
+        tx.commit().await.expect("commit");
+    }
+    assert_eq!(
+        env.post("/xapi/statements", &basic(&env.ub), &st).await.0,
+        403
+    );
+    {
+        let mut tx = env.store.begin().await.expect("begin");
+        tx.set_integration_active("ub-acme", true, T0)
+            .await
+            .expect("reactivate");
+        tx.revoke_credential("wh_ub", T0).await.expect("revoke");
+        tx.commit().await.expect("commit");
+    }
+    assert_eq!(
+        env.post("/xapi/statements", &basic(&env.ub), &st).await.0,
+        401,
+        "revoked credentials"
+    );
+    env
+}
+
+async fn bad_bodies_are_refused_whole(env: Env) -> Env {
+    map_learner(&env).await;
+    let good = fixture("udemy-course-progressed-mbox");
+    let mut bad = fixture("udemy-course-completed-mbox");
+    bad["actor"]["mbox"] = json!("grace@example.com");
+    bad["result"]["score"]["scaled"] = json!(3);
+    let (s, body) = env
+        .post("/xapi/statements", &basic(&env.ub), &json!([good, bad]))
+        .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        body["details"],
+        json!([{"index": 1, "path": "actor.mbox", "rule": "must be a mailto: IRI"}, {"index": 1, "path": "result.score.scaled", "rule": "must be between -1 and 1"}])
+    );
+    assert!(
+        env.stats("integration=ub-acme").await.is_empty(),
+        "nothing from the batch was stored"
+    );
+    let big = json!({"pad": "x".repeat(300 * 1024)});
+    assert_eq!(
+        env.post("/xapi/statements", &basic(&env.ub), &big).await.0,
+        413
+    );
+    let many = Value::Array(vec![fixture("udemy-course-progressed-mbox"); 51]);
+    assert_eq!(
+        env.post("/xapi/statements", &basic(&env.ub), &many).await.0,
+        413
+    );
+    let r = env
+        .client
+        .post(format!("{}/xapi/statements", env.base))
+        .header("Authorization", basic(&env.ub))
+        .header("X-Experience-API-Version", "1.0.3")
+        .body("{\"actor\":")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.json_value().await["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("body: invalid JSON"))
+    );
+    let deep = format!("{}1{}", "[".repeat(40), "]".repeat(40));
+    let r = env
+        .client
+        .post(format!("{}/xapi/statements", env.base))
+        .header("Authorization", basic(&env.ub))
+        .header("X-Experience-API-Version", "1.0.3")
+        .body(deep)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 400);
+    let r = env
+        .client
+        .post(format!("{}/xapi/statements", env.base))
+        .header("Authorization", basic(&env.ub))
+        .body(fixture("udemy-course-progressed-mbox").to_string())
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 400, "the version header is required");
+    let r = env
+        .client
+        .post(format!("{}/xapi/statements", env.base))
+        .header("Authorization", basic(&env.ub))
+        .header("X-Experience-API-Version", "0.95")
+        .body("{}")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 400);
+    env
+}
+
+async fn get_void_and_paging(env: Env) -> Env {
+    map_learner(&env).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut st = fixture("udemy-course-progressed-mbox");
+        st.as_object_mut().expect("object").remove("id");
+        st["result"]["score"]["scaled"] = json!(0.1 * f64::from(i + 1));
+        let (s, r) = env.post("/xapi/statements", &basic(&env.ub), &st).await;
+        assert_eq!(s, 200);
+        ids.push(r[0].as_str().expect("generated id").to_owned());
+    }
+    // PUT with an id
+    let put_id = "0d5a3f8e-1111-4b2c-9d3e-5f6a7b8c9d0e";
+    let mut st = fixture("udemy-course-progressed-mbox");
+    st.as_object_mut().expect("object").remove("id");
+    st.as_object_mut().expect("object").remove("version"); // the LRS sets it from the request's version
+    let r = env
+        .client
+        .put(format!("{}/xapi/statements?statementId={put_id}", env.base))
+        .header("Authorization", basic(&env.ub))
+        .header("X-Experience-API-Version", "2.0.0")
+        .body(st.to_string())
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["x-experience-api-version"], "2.0.0");
+    let (s, got) = env
+        .get(
+            &format!("/xapi/statements?statementId={put_id}"),
+            &basic(&env.ub),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (got["id"].as_str(), got["version"].as_str()),
+        (Some(put_id), Some("2.0.0"))
+    );
+    assert_eq!(
+        got["authority"]["account"]["name"], "wh_ub",
+        "authority is set by the LRS"
+    );
+    assert!(got["stored"].is_string());
+    // void the first
+    let void = json!({"actor": {"mbox": "mailto:admin@example.com"}, "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"}, "object": {"objectType": "StatementRef", "id": ids[0]}});
+    assert_eq!(
+        env.post("/xapi/statements", &basic(&env.ub), &void).await.0,
+        200
+    );
+    assert_eq!(
+        env.get(
+            &format!("/xapi/statements?statementId={}", ids[0]),
+            &basic(&env.ub)
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        env.get(
+            &format!("/xapi/statements?voidedStatementId={}", ids[0]),
+            &basic(&env.ub)
+        )
+        .await
+        .0,
+        200
+    );
+    // list with paging, oldest first, filtered by verb and agent
+    let agent = url::form_urlencoded::byte_serialize(
+        json!({"mbox": "mailto:ada.lovelace@example.com"})
+            .to_string()
+            .as_bytes(),
+    )
+    .collect::<String>();
+    let mut seen = Vec::new();
+    let mut next = format!(
+        "/xapi/statements?verb=http%3A%2F%2Fadlnet.gov%2Fexpapi%2Fverbs%2Fprogressed&agent={agent}&limit=2&ascending=true"
+    );
+    loop {
+        let r = env
+            .client
+            .get(format!("{}{next}", env.base))
+            .header("Authorization", basic(&env.ub))
+            .header("X-Experience-API-Version", "1.0.3")
+            .send()
+            .await
+            .expect("get");
+        assert!(
+            r.headers()
+                .contains_key("x-experience-api-consistent-through")
+        );
+        let page = r.json_value().await;
+        seen.extend(
+            page["statements"]
+                .as_array()
+                .expect("statements")
+                .iter()
+                .map(|s| s["id"].as_str().expect("id").to_owned()),
+        );
+        match page["more"].as_str() {
+            Some("") | None => break,
+            Some(m) => next = m.to_owned(),
+        }
+    }
+    let mut expected: Vec<String> = ids[1..].to_vec();
+    expected.push(put_id.to_owned());
+    assert_eq!(
+        seen, expected,
+        "voided statements are hidden; every other one appears once"
+    );
+    let (s, about) = env.get("/xapi/about", "").await;
+    assert_eq!(
+        (s, about["version"].clone()),
+        (200, json!(["1.0.3", "2.0.0"]))
+    );
+    env
+}
+
+async fn replay_equals_live(env: Env) -> Env {
+    map_learner(&env).await;
+    for name in [
+        "udemy-course-progressed-mbox",
+        "udemy-course-completed-account",
+        "udemy-path-progressed-mbox",
+    ] {
+        assert_eq!(
+            env.post("/xapi/statements", &basic(&env.ub), &fixture(name))
+                .await
+                .0,
+            200
+        );
+    }
+    let link = launch_url(
+        &env,
+        "3f6c2b51-9a0e-4a55-8d7e-0c2f1e4b9a10",
+        "u-1",
+        None,
+        300,
+    );
+    assert_eq!(
+        env.client.get(&link).send().await.expect("launch").status(),
+        302
+    );
+    assert_eq!(
+        env.post(
+            "/xapi/statements",
+            &basic(&env.os),
+            &fixture("opensesame-completed-failed-spec-duration")
+        )
+        .await
+        .0,
+        200
+    );
+    // compared without update times, keyed by (integration, course, learner)
+    let strip = |mut v: Vec<Value>| {
+        for i in &mut v {
+            i.as_object_mut().expect("item").remove("updated_at");
+        }
+        v.sort_by_key(|i| {
+            (
+                i["integration"].to_string(),
+                i["course"].to_string(),
+                i["learner"].to_string(),
+            )
+        });
+        v
+    };
+    let live = strip(env.stats("limit=100").await);
+    let integrations = {
+        let mut tx = env.store.read().await.expect("read");
+        tx.integrations(false).await.expect("list")
+    };
+    let report = records::replay(
+        &env.store,
+        |id| {
+            records::IntegrationRules::for_integration(
+                integrations
+                    .iter()
+                    .find(|i| i.id == id)
+                    .expect("integration"),
+            )
+        },
+        T0,
+    )
+    .await
+    .expect("replay");
+    // three Udemy statements are folded (the OpenSesame one is parked: its actor
+    // is not mapped); three learner statistics: course, path, and the launched course
+    assert_eq!((report.statements, report.targets), (3, 3), "{report:?}");
+    let rebuilt = strip(env.stats("limit=100").await);
+    assert_eq!(
+        rebuilt, live,
+        "statistics rebuilt from the log equal live ingestion"
+    );
+    env
+}

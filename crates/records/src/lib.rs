@@ -1,0 +1,601 @@
+//! `records`: what happens to a learning record between "received" and
+//! "statistics updated", shared by both binaries.
+//!
+//! - [`record_statements`]: store a batch of prepared statements in the caller's
+//!   transaction — retries accepted, conflicts refused, voiding applied — match
+//!   each to a course (by the integration's activity-id rules) and a learner (by
+//!   identity key), park what does not match, and refold the statistics of every
+//!   learner/course touched.
+//! - [`record_event`]: a launch, a SCORM result or an override, then refold.
+//! - [`apply_pending`]: retry parked statements after a sync or a new mapping.
+//! - [`replay`]: rebuild every statistic from the log (after a policy change).
+//!
+//! The statement log and the learning events are the source of truth; the
+//! statistics rows are derived and rebuilt by [`refold`].
+
+use std::collections::{BTreeSet, HashMap};
+
+use stats_rules::{Event, EventKind, LearnerStats, TargetKind, fold};
+use store::{
+    AttemptRow, CourseFields, LearningEventRow, NewStatement, PendingRow, StatsRow, Store,
+    StoreError, Tx,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use xapi_model::{Actor, LearnerKey, Statement};
+
+mod rules;
+
+pub use rules::{IntegrationRules, RulesError, provider_of};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("statement {id}: a different statement is already stored under this id")]
+    Conflict { id: Uuid },
+    #[error("statement {id}: the batch holds two different statements with this id")]
+    BatchConflict { id: Uuid },
+    #[error("statement {id}: voids {target}, which is itself a voiding statement")]
+    VoidsVoiding { id: Uuid, target: Uuid },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A validated statement completed by the receiving side (id, stored,
+/// authority, version, timestamp), with the JSON it arrived as.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub statement: Statement,
+    pub raw: String,
+}
+
+/// Sets what the LRS sets: an id when absent, `stored` (now), `authority`, the
+/// version, and `timestamp` = `stored` when absent (xAPI §2.4.7/§2.4.8).
+pub fn prepare(
+    mut statement: Statement,
+    raw: String,
+    now: OffsetDateTime,
+    authority: &Actor,
+    version: &str,
+) -> Prepared {
+    let stored = xapi_model::Timestamp(now);
+    statement.id.get_or_insert_with(Uuid::new_v4);
+    statement.stored = Some(stored);
+    statement.authority = Some(authority.clone());
+    statement.version.get_or_insert_with(|| version.to_owned());
+    statement.timestamp.get_or_insert(stored);
+    Prepared { statement, raw }
+}
+
+/// What happened to one statement of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored; applied to statistics unless parked (with the reason).
+    Stored { parked: Option<String> },
+    /// Already stored with the same content (a sender's retry): nothing changed.
+    Duplicate,
+}
+
+/// The statement's content for "same id, same content?": the normalized form
+/// without what the LRS sets (`stored`, `authority`, `version`).
+fn comparable(canonical: &str) -> Option<serde_json::Value> {
+    let mut v: serde_json::Value = serde_json::from_str(canonical).ok()?;
+    if let Some(m) = v.as_object_mut() {
+        for k in ["stored", "authority", "version"] {
+            m.remove(k);
+        }
+    }
+    Some(v)
+}
+
+fn ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// How a statement relates to courses and learners.
+enum Resolution {
+    /// Not about an activity (voiding, about an agent, …): stored, never parked.
+    NotLearning,
+    Learning {
+        course: Option<i64>,
+        learner: Option<i64>,
+        kind: TargetKind,
+        activity: String,
+        learner_key: Option<String>,
+    },
+}
+
+impl Resolution {
+    fn pending_reason(&self) -> Option<(String, String)> {
+        match self {
+            Resolution::NotLearning => None,
+            Resolution::Learning {
+                course,
+                learner,
+                activity,
+                learner_key,
+                ..
+            } => {
+                let mut reasons = Vec::new();
+                let mut details = Vec::new();
+                if course.is_none() {
+                    reasons.push("unknown-course");
+                    details.push(format!("activity {activity}"));
+                }
+                if learner.is_none() {
+                    reasons.push("unknown-learner");
+                    details.push(match learner_key {
+                        Some(k) => format!("learner {k}"),
+                        None => "learner: anonymous group".to_owned(),
+                    });
+                }
+                (!reasons.is_empty()).then(|| (reasons.join(","), details.join("; ")))
+            }
+        }
+    }
+}
+
+async fn resolve(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    s: &Statement,
+    now_ms: i64,
+) -> Result<Resolution, RecordError> {
+    let Some(activity) = s.activity().filter(|_| !s.is_voiding()) else {
+        return Ok(Resolution::NotLearning);
+    };
+    let kind = rules.stats.provider.target_kind(s);
+    let norm = rules.normalize(&activity.id);
+    let course = match tx
+        .course_by_activity_id(&rules.integration_id, &norm)
+        .await?
+    {
+        Some(c) => Some(c.id),
+        None if kind == TargetKind::Path => {
+            // Providers' learning paths are not in the course catalog: the first
+            // statement about one registers it (seed 001).
+            let name = activity
+                .definition
+                .as_ref()
+                .and_then(|d| d.name.as_ref())
+                .and_then(|n| n.best(&["en-US", "en"]))
+                .unwrap_or(&activity.id)
+                .to_owned();
+            let fields = CourseFields {
+                name,
+                ..CourseFields::default()
+            };
+            let id = tx
+                .upsert_course(
+                    &rules.integration_id,
+                    "path",
+                    &norm,
+                    &fields,
+                    false,
+                    "",
+                    now_ms,
+                )
+                .await?;
+            tx.set_activity_ids(&rules.integration_id, id, std::slice::from_ref(&norm))
+                .await?;
+            Some(id)
+        }
+        None => None,
+    };
+    let key = LearnerKey::from_actor(&s.actor);
+    let learner = match &key {
+        Some(k) => tx.learner_by_identity(k.as_str()).await?,
+        None => None,
+    };
+    Ok(Resolution::Learning {
+        course,
+        learner,
+        kind,
+        activity: norm,
+        learner_key: key.map(|k| k.to_string()),
+    })
+}
+
+fn statement_event(
+    rules: &IntegrationRules,
+    s: &Statement,
+    kind: TargetKind,
+) -> Result<Event, RecordError> {
+    let (Some(id), Some(at), Some(stored)) = (s.id, s.timestamp, s.stored) else {
+        return Err(RecordError::Corrupt(
+            "a prepared statement lacks id, timestamp or stored".into(),
+        ));
+    };
+    Ok(Event {
+        id,
+        at: at.0,
+        stored: stored.0,
+        kind: EventKind::Statement(rules.stats.provider.statement_facts(s, kind)),
+    })
+}
+
+async fn add_statement_event(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    s: &Statement,
+    kind: TargetKind,
+    course: i64,
+    learner: i64,
+) -> Result<(), RecordError> {
+    let event = statement_event(rules, s, kind)?;
+    let payload = serde_json::to_string(&event).map_err(|e| RecordError::Corrupt(e.to_string()))?;
+    tx.insert_learning_event(&LearningEventRow {
+        id: event.id.to_string(),
+        integration_id: rules.integration_id.clone(),
+        course_id: course,
+        learner_id: learner,
+        statement_id: Some(event.id.to_string()),
+        kind: "statement".into(),
+        at_ms: ms(event.at),
+        stored_ms: ms(event.stored),
+        payload,
+    })
+    .await?;
+    Ok(())
+}
+
+/// Stores a batch in the caller's transaction (all or nothing: on error the
+/// caller rolls back). Statements are written in id order, so that concurrent
+/// batches on PostgreSQL never deadlock on the id index; statistics of the
+/// learners and courses touched are refolded once each, in key order.
+pub async fn record_statements(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    batch: &[Prepared],
+    now_ms: i64,
+) -> Result<Vec<Outcome>, RecordError> {
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by_key(|&i| batch[i].statement.id);
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
+    let mut seen: HashMap<Uuid, serde_json::Value> = HashMap::new();
+    let mut touched: BTreeSet<(i64, i64)> = BTreeSet::new();
+    for i in order {
+        let p = &batch[i];
+        let s = &p.statement;
+        let id = s.id.ok_or_else(|| {
+            RecordError::Corrupt("statement without id: call prepare() first".into())
+        })?;
+        let canonical =
+            serde_json::to_string(s).map_err(|e| RecordError::Corrupt(e.to_string()))?;
+        let comparable_new = comparable(&canonical)
+            .ok_or_else(|| RecordError::Corrupt("unserializable statement".into()))?;
+        if let Some(prev) = seen.get(&id) {
+            if *prev != comparable_new {
+                return Err(RecordError::BatchConflict { id });
+            }
+            outcomes[i] = Some(Outcome::Duplicate);
+            continue;
+        }
+        seen.insert(id, comparable_new.clone());
+        if let Some(target) = s.voided_target() {
+            if let Some(t) = tx.statement(&target.to_string()).await? {
+                if t.voids.is_some() {
+                    return Err(RecordError::VoidsVoiding { id, target });
+                }
+            }
+        }
+        let resolution = resolve(tx, rules, s, now_ms).await?;
+        let (course, learner) = match &resolution {
+            Resolution::Learning {
+                course: Some(c),
+                learner: Some(l),
+                ..
+            } => (Some(*c), Some(*l)),
+            _ => (None, None),
+        };
+        let id_text = id.to_string();
+        let activity = s.activity().map(|a| a.id.clone());
+        let registration = s
+            .context
+            .as_ref()
+            .and_then(|c| c.registration)
+            .map(|r| r.to_string());
+        let actor_key = LearnerKey::from_actor(&s.actor).map(|k| k.to_string());
+        let voids = s.voided_target().map(|t| t.to_string());
+        let inserted = tx
+            .insert_statement(&NewStatement {
+                id: &id_text,
+                integration_id: &rules.integration_id,
+                raw: &p.raw,
+                canonical: &canonical,
+                stored_ms: s.stored.map_or(now_ms, |t| ms(t.0)),
+                timestamp_ms: s.timestamp.map_or(now_ms, |t| ms(t.0)),
+                verb: &s.verb.id,
+                activity_id: activity.as_deref(),
+                registration: registration.as_deref(),
+                actor_key: actor_key.as_deref(),
+                voids: voids.as_deref(),
+                course_id: course,
+                learner_id: learner,
+            })
+            .await?;
+        if !inserted {
+            let existing = tx
+                .statement(&id_text)
+                .await?
+                .ok_or_else(|| RecordError::Corrupt(format!("statement {id} vanished")))?;
+            if comparable(&existing.canonical).as_ref() != Some(&comparable_new) {
+                return Err(RecordError::Conflict { id });
+            }
+            outcomes[i] = Some(Outcome::Duplicate);
+            continue;
+        }
+        if let Some(target) = &voids {
+            if tx.void_statement(target).await? {
+                if let Some(t) = tx.statement(target).await? {
+                    if let (Some(c), Some(l)) = (t.course_id, t.learner_id) {
+                        touched.insert((c, l));
+                    }
+                }
+            }
+        }
+        // A statement stored earlier may have been voided before it arrived.
+        let parked = match (&resolution, course, learner) {
+            (Resolution::Learning { kind, .. }, Some(c), Some(l)) => {
+                add_statement_event(tx, rules, s, *kind, c, l).await?;
+                touched.insert((c, l));
+                None
+            }
+            _ => match resolution.pending_reason() {
+                Some((reason, detail)) => {
+                    tx.park(&PendingRow {
+                        statement_id: id_text,
+                        integration_id: rules.integration_id.clone(),
+                        reason: reason.clone(),
+                        detail,
+                        parked_ms: now_ms,
+                    })
+                    .await?;
+                    Some(reason)
+                }
+                None => None,
+            },
+        };
+        outcomes[i] = Some(Outcome::Stored { parked });
+    }
+    for (course, learner) in touched {
+        refold(tx, rules, course, learner, now_ms).await?;
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.ok_or_else(|| RecordError::Corrupt("a statement was not processed".into())))
+        .collect()
+}
+
+/// Records a launch, a SCORM result or an override for a known learner and
+/// course, then refolds their statistics.
+pub async fn record_event(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    course: i64,
+    learner: i64,
+    event: &Event,
+    now_ms: i64,
+) -> Result<LearnerStats, RecordError> {
+    let kind = match &event.kind {
+        EventKind::Statement(_) => "statement",
+        EventKind::Launch(_) => "launch",
+        EventKind::Scorm(_) => "scorm",
+        EventKind::Override(_) => "override",
+    };
+    let payload = serde_json::to_string(event).map_err(|e| RecordError::Corrupt(e.to_string()))?;
+    tx.insert_learning_event(&LearningEventRow {
+        id: event.id.to_string(),
+        integration_id: rules.integration_id.clone(),
+        course_id: course,
+        learner_id: learner,
+        statement_id: None,
+        kind: kind.into(),
+        at_ms: ms(event.at),
+        stored_ms: ms(event.stored),
+        payload,
+    })
+    .await?;
+    refold(tx, rules, course, learner, now_ms).await
+}
+
+fn outcome_name(o: stats_rules::Outcome) -> String {
+    match o {
+        stats_rules::Outcome::Success => "success".to_owned(),
+        stats_rules::Outcome::Failed => "failed".to_owned(),
+    }
+}
+
+/// The advisory-lock key of one learner's statistics on one course.
+fn target_key(course: i64, learner: i64) -> i64 {
+    course.wrapping_mul(0x9E37_79B9).wrapping_add(learner)
+}
+
+/// Rebuilds one learner's statistics on one course from the log.
+pub async fn refold(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    course: i64,
+    learner: i64,
+    now_ms: i64,
+) -> Result<LearnerStats, RecordError> {
+    tx.lock_key(target_key(course, learner)).await?;
+    let rows = tx.learning_events_for_target(course, learner).await?;
+    let events = rows
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Event>(&r.payload)
+                .map_err(|e| RecordError::Corrupt(format!("learning event {}: {e}", r.id)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let state = fold(events, &rules.stats);
+    let stats = state.stats(&rules.stats);
+    let opt_ms = |t: Option<OffsetDateTime>| t.map(ms);
+    let row = StatsRow {
+        course_id: course,
+        learner_id: learner,
+        integration_id: rules.integration_id.clone(),
+        progress: stats.progress,
+        completed: stats.completed,
+        result: stats.result.map(outcome_name),
+        score: stats.score,
+        time_spent_ms: stats.time_spent_ms.and_then(|t| i64::try_from(t).ok()),
+        first_activity_ms: opt_ms(stats.first_activity_at),
+        last_activity_ms: opt_ms(stats.last_activity_at),
+        completed_at_ms: opt_ms(stats.completed_at),
+        attempts: i64::try_from(stats.attempts.len()).unwrap_or(i64::MAX),
+        overridden: stats.overridden.is_some(),
+        stats: serde_json::to_string(&stats).map_err(|e| RecordError::Corrupt(e.to_string()))?,
+        state: serde_json::to_string(&state).map_err(|e| RecordError::Corrupt(e.to_string()))?,
+        updated_ms: now_ms,
+    };
+    let attempts: Vec<AttemptRow> = stats
+        .attempts
+        .iter()
+        .map(|a| AttemptRow {
+            number: i64::from(a.number),
+            entry: match &a.entry {
+                stats_rules::EntryPoint::Catalog => "catalog".to_owned(),
+                stats_rules::EntryPoint::Path(p) => format!("path:{p}"),
+                stats_rules::EntryPoint::Unknown => "unknown".to_owned(),
+            },
+            started_ms: ms(a.started_at),
+            completed_ms: opt_ms(a.completed_at),
+            time_spent_ms: a.time_spent_ms.and_then(|t| i64::try_from(t).ok()),
+            score: a.score,
+            result: a.result.map(outcome_name),
+        })
+        .collect();
+    tx.upsert_stats(&row, &attempts).await?;
+    Ok(stats)
+}
+
+/// Retries every parked statement of an integration: those that now match a
+/// course and a learner are applied (and unparked); the others stay parked
+/// with an updated reason. Returns how many were applied.
+pub async fn apply_pending(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    now_ms: i64,
+) -> Result<usize, RecordError> {
+    let mut applied = 0;
+    let mut touched = BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = tx
+            .pending(Some(&rules.integration_id), after.as_deref(), 500)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.statement_id.clone());
+        for p in page {
+            let stored = tx.statement(&p.statement_id).await?.ok_or_else(|| {
+                RecordError::Corrupt(format!("pending {} has no statement", p.statement_id))
+            })?;
+            if stored.voided {
+                tx.unpark(&p.statement_id).await?;
+                continue;
+            }
+            let s = xapi_model::parse_statement(stored.canonical.as_bytes())
+                .map_err(|e| RecordError::Corrupt(format!("statement {}: {e}", p.statement_id)))?;
+            let resolution = resolve(tx, rules, &s, now_ms).await?;
+            if let Resolution::Learning {
+                course: Some(c),
+                learner: Some(l),
+                kind,
+                ..
+            } = &resolution
+            {
+                tx.set_statement_target(&p.statement_id, *c, *l).await?;
+                tx.unpark(&p.statement_id).await?;
+                add_statement_event(tx, rules, &s, *kind, *c, *l).await?;
+                touched.insert((*c, *l));
+                applied += 1;
+            } else if let Some((reason, detail)) = resolution.pending_reason() {
+                if reason != p.reason || detail != p.detail {
+                    tx.park(&PendingRow {
+                        reason,
+                        detail,
+                        ..p
+                    })
+                    .await?;
+                }
+            }
+        }
+    }
+    for (course, learner) in touched {
+        refold(tx, rules, course, learner, now_ms).await?;
+    }
+    Ok(applied)
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    pub statements: usize,
+    pub targets: usize,
+}
+
+/// Rebuilds every statistic from the log with the current rules: statement
+/// facts are derived again from the stored statements, then every learner's
+/// statistics on every course are refolded.
+pub async fn replay(
+    store: &Store,
+    rules_for: impl Fn(&str) -> Result<IntegrationRules, RulesError>,
+    now_ms: i64,
+) -> Result<ReplayReport, ReplayError> {
+    let mut report = ReplayReport::default();
+    let mut rules_cache: HashMap<String, IntegrationRules> = HashMap::new();
+    let mut tx = store.begin().await.map_err(RecordError::from)?;
+    for (event_id, integration, canonical) in tx
+        .statement_learning_events()
+        .await
+        .map_err(RecordError::from)?
+    {
+        if !rules_cache.contains_key(&integration) {
+            rules_cache.insert(integration.clone(), rules_for(&integration)?);
+        }
+        let rules = &rules_cache[&integration];
+        let s = xapi_model::parse_statement(canonical.as_bytes())
+            .map_err(|e| RecordError::Corrupt(format!("statement {event_id}: {e}")))?;
+        let event = statement_event(rules, &s, rules.stats.provider.target_kind(&s))?;
+        let payload =
+            serde_json::to_string(&event).map_err(|e| RecordError::Corrupt(e.to_string()))?;
+        tx.set_learning_event_payload(&event_id, &payload)
+            .await
+            .map_err(RecordError::from)?;
+        report.statements += 1;
+    }
+    tx.commit().await.map_err(RecordError::from)?;
+    let targets = {
+        let mut tx = store.read().await.map_err(RecordError::from)?;
+        tx.learning_targets().await.map_err(RecordError::from)?
+    };
+    for chunk in targets.chunks(500) {
+        let mut tx = store.begin().await.map_err(RecordError::from)?;
+        for (integration, course, learner) in chunk {
+            if !rules_cache.contains_key(integration) {
+                rules_cache.insert(integration.clone(), rules_for(integration)?);
+            }
+            refold(
+                &mut tx,
+                &rules_cache[integration],
+                *course,
+                *learner,
+                now_ms,
+            )
+            .await?;
+            report.targets += 1;
+        }
+        tx.commit().await.map_err(RecordError::from)?;
+    }
+    Ok(report)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+}
