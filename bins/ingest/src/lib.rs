@@ -11,4 +11,5 @@ pub mod oauth;
 pub mod server;
 pub mod state;
 pub mod validate;
+pub mod writer;
 pub mod xapi;

@@ -17,6 +17,7 @@ pub struct App {
     pub token_secret: Vec<u8>,
     pub metrics: Metrics,
     pub in_flight: crate::xapi::InFlight,
+    pub writer: crate::writer::Writer,
     /// A hash to compare against when a client id is unknown, so that unknown
     /// and known ids take the same time.
     dummy_hash: String,
@@ -44,12 +45,19 @@ impl App {
             Some(s) => s.as_bytes().to_vec(),
             None => auth::random_bytes::<32>().to_vec(),
         };
+        // SQLite has one writer; on PostgreSQL several group writers overlap.
+        let writers = match store.backend() {
+            store::Backend::Sqlite => 1,
+            store::Backend::Postgres => 4,
+        };
+        let writer = crate::writer::Writer::spawn(store.clone(), writers);
         Self {
             store,
             config,
             token_secret,
             metrics: Metrics::default(),
             in_flight: crate::xapi::InFlight::default(),
+            writer,
             dummy_hash: auth::hash_secret(&auth::new_secret()),
         }
     }

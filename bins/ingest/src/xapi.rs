@@ -7,6 +7,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use records::{IntegrationRules, Outcome, Prepared, RecordError};
+
+use crate::writer::WriteError;
 use serde_json::json;
 use serde_json::value::RawValue;
 use std::sync::atomic::Ordering::Relaxed;
@@ -15,7 +17,7 @@ use time::OffsetDateTime;
 use xapi_model::{Account, Actor, Agent, Ifi, LearnerKey};
 
 use crate::error::ApiError;
-use crate::state::{AppState, now, now_ms};
+use crate::state::{AppState, now};
 
 pub const VERSION_HEADER: &str = "x-experience-api-version";
 
@@ -212,10 +214,13 @@ async fn store_batch(
         .map(|id| id.to_string())
         .collect();
     let guard = app.in_flight.enter(stored_at);
-    let mut tx = app.store.begin().await?;
-    let outcomes = match records::record_statements(&mut tx, &rules, &prepared, now_ms()).await {
+    let outcomes = match app
+        .writer
+        .submit(std::sync::Arc::new(rules), prepared)
+        .await
+    {
         Ok(o) => o,
-        Err(RecordError::Conflict { id }) => {
+        Err(WriteError::Record(RecordError::Conflict { id })) => {
             app.metrics.conflicts.fetch_add(1, Relaxed);
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -224,14 +229,15 @@ async fn store_batch(
                 ),
             ));
         }
-        Err(e @ (RecordError::BatchConflict { .. } | RecordError::VoidsVoiding { .. })) => {
+        Err(WriteError::Record(
+            e @ (RecordError::BatchConflict { .. } | RecordError::VoidsVoiding { .. }),
+        )) => {
             return Err(ApiError::bad_request(format!(
                 "{e}; nothing from this request was stored"
             )));
         }
         Err(e) => return Err(ApiError::internal(e)),
     };
-    tx.commit().await?;
     drop(guard);
     for o in &outcomes {
         match o {

@@ -169,7 +169,11 @@ async fn start(store: Store) -> Env {
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         launch_secret: Some(LAUNCH_SECRET.into()),
-        limits: ingest::config::Limits { max_body_bytes: 256 * 1024, max_statements: 50, ..Default::default() },
+        limits: ingest::config::Limits {
+            max_body_bytes: 256 * 1024,
+            max_statements: 50,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let server = server::start(store.clone(), config).await.expect("start");
@@ -272,6 +276,7 @@ both!(auth_failures);
 both!(bad_bodies_are_refused_whole);
 both!(get_void_and_paging);
 both!(replay_equals_live);
+both!(concurrent_requests_are_isolated);
 
 async fn udemy_statements_with_mbox_and_account_actors(env: Env) -> Env {
     map_learner(&env).await;
@@ -1020,6 +1025,58 @@ async fn replay_equals_live(env: Env) -> Env {
     assert_eq!(
         rebuilt, live,
         "statistics rebuilt from the log equal live ingestion"
+    );
+    env
+}
+
+/// Many requests at once (they share group-commit transactions): the one that
+/// conflicts gets 409, every other one is stored and folded.
+async fn concurrent_requests_are_isolated(env: Env) -> Env {
+    map_learner(&env).await;
+    let original = fixture("udemy-course-progressed-mbox");
+    assert_eq!(
+        env.post("/xapi/statements", &basic(&env.ub), &original)
+            .await
+            .0,
+        200
+    );
+    let mut conflicting = original.clone();
+    conflicting["result"]["score"]["scaled"] = json!(0.99);
+    let env = std::sync::Arc::new(env);
+    let mut tasks = Vec::new();
+    for i in 0..40u32 {
+        let env = env.clone();
+        let body = if i == 17 {
+            conflicting.clone()
+        } else {
+            let mut st = original.clone();
+            st["id"] = json!(uuid::Uuid::new_v4().to_string());
+            st["result"]["score"]["scaled"] = json!(f64::from(i) / 100.0);
+            st
+        };
+        tasks.push(tokio::spawn(async move {
+            (
+                i,
+                env.post("/xapi/statements", &basic(&env.ub), &body).await.0,
+            )
+        }));
+    }
+    for t in tasks {
+        let (i, status) = t.await.expect("task");
+        assert_eq!(status, if i == 17 { 409 } else { 200 }, "request {i}");
+    }
+    let env = std::sync::Arc::into_inner(env).expect("sole owner");
+    let stats = env.stats("integration=ub-acme").await;
+    assert_eq!(
+        stats[0]["progress"].as_f64(),
+        Some(39.0),
+        "the highest progress of the stored requests"
+    );
+    let (_, page) = env.get("/xapi/statements?limit=100", &basic(&env.ub)).await;
+    assert_eq!(
+        page["statements"].as_array().map(Vec::len),
+        Some(40),
+        "the original and the 39 accepted ones"
     );
     env
 }

@@ -136,7 +136,11 @@ pub fn verify(
     if now >= claims.exp {
         return Err(LaunchError::Expired);
     }
-    let entry_ok = claims.entry == "catalog" || claims.entry.strip_prefix("path:").is_some_and(|p| !p.is_empty());
+    let entry_ok = claims.entry == "catalog"
+        || claims
+            .entry
+            .strip_prefix("path:")
+            .is_some_and(|p| !p.is_empty());
     if !entry_ok {
         return Err(LaunchError::Malformed("entry (catalog or path:<id>)"));
     }

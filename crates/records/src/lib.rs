@@ -13,9 +13,9 @@
 //! The statement log and the learning events are the source of truth; the
 //! statistics rows are derived and rebuilt by [`refold`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use stats_rules::{Event, EventKind, LearnerStats, TargetKind, fold};
+use stats_rules::{Event, EventKind, LearnerState, LearnerStats, TargetKind, fold};
 use store::{
     AttemptRow, CourseFields, LearningEventRow, NewStatement, PendingRow, StatsRow, Store,
     StoreError, Tx,
@@ -136,22 +136,35 @@ impl Resolution {
     }
 }
 
+/// Course and learner lookups already made in this transaction (a batch
+/// usually names the same course and learners many times).
+#[derive(Default)]
+struct Lookups {
+    courses: HashMap<String, Option<i64>>,
+    learners: HashMap<String, Option<i64>>,
+}
+
 async fn resolve(
     tx: &mut Tx<'_>,
     rules: &IntegrationRules,
     s: &Statement,
     now_ms: i64,
+    seen: &mut Lookups,
 ) -> Result<Resolution, RecordError> {
     let Some(activity) = s.activity().filter(|_| !s.is_voiding()) else {
         return Ok(Resolution::NotLearning);
     };
     let kind = rules.stats.provider.target_kind(s);
     let norm = rules.normalize(&activity.id);
-    let course = match tx
-        .course_by_activity_id(&rules.integration_id, &norm)
-        .await?
-    {
-        Some(c) => Some(c.id),
+    let known = match seen.courses.get(&norm) {
+        Some(c) => *c,
+        None => tx
+            .course_by_activity_id(&rules.integration_id, &norm)
+            .await?
+            .map(|c| c.id),
+    };
+    let course = match known {
+        Some(c) => Some(c),
         None if kind == TargetKind::Path => {
             // Providers' learning paths are not in the course catalog: the first
             // statement about one registers it (seed 001).
@@ -183,9 +196,19 @@ async fn resolve(
         }
         None => None,
     };
+    if let Some(c) = course {
+        seen.courses.insert(norm.clone(), Some(c));
+    }
     let key = LearnerKey::from_actor(&s.actor);
     let learner = match &key {
-        Some(k) => tx.learner_by_identity(k.as_str()).await?,
+        Some(k) => match seen.learners.get(k.as_str()) {
+            Some(l) => *l,
+            None => {
+                let l = tx.learner_by_identity(k.as_str()).await?;
+                seen.learners.insert(k.as_str().to_owned(), l);
+                l
+            }
+        },
         None => None,
     };
     Ok(Resolution::Learning {
@@ -222,42 +245,107 @@ async fn add_statement_event(
     kind: TargetKind,
     course: i64,
     learner: i64,
-) -> Result<(), RecordError> {
+) -> Result<Event, RecordError> {
     let event = statement_event(rules, s, kind)?;
-    let payload = serde_json::to_string(&event).map_err(|e| RecordError::Corrupt(e.to_string()))?;
-    tx.insert_learning_event(&LearningEventRow {
-        id: event.id.to_string(),
-        integration_id: rules.integration_id.clone(),
-        course_id: course,
-        learner_id: learner,
-        statement_id: Some(event.id.to_string()),
-        kind: "statement".into(),
-        at_ms: ms(event.at),
-        stored_ms: ms(event.stored),
-        payload,
-    })
+    tx.insert_learning_event(&event_row(
+        rules,
+        &event,
+        course,
+        learner,
+        "statement",
+        true,
+    )?)
     .await?;
-    Ok(())
+    Ok(event)
 }
 
 /// Stores a batch in the caller's transaction (all or nothing: on error the
-/// caller rolls back). Statements are written in id order, so that concurrent
-/// batches on PostgreSQL never deadlock on the id index; statistics of the
-/// learners and courses touched are refolded once each, in key order.
+/// caller rolls back) and refolds the statistics of every learner and course it
+/// touched, once each, in key order.
 pub async fn record_statements(
     tx: &mut Tx<'_>,
     rules: &IntegrationRules,
     batch: &[Prepared],
     now_ms: i64,
 ) -> Result<Vec<Outcome>, RecordError> {
+    let (outcomes, touched) = store_statements(tx, rules, batch, now_ms).await?;
+    let targets: Vec<_> = touched
+        .iter()
+        .map(|(key, change)| (*key, change, rules))
+        .collect();
+    update_many(tx, &targets, now_ms).await?;
+    Ok(outcomes)
+}
+
+/// How a learner's statistics on a course must be brought up to date.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// New events, to apply to the stored state when they all sort after it.
+    Append(Vec<Event>),
+    /// Something was removed or is out of order: fold the whole log again.
+    Rebuild,
+}
+
+/// The (course, learner) pairs whose statistics a batch changed, and how.
+pub type Touched = BTreeMap<(i64, i64), Change>;
+
+/// Records a change for a target; a rebuild absorbs everything else.
+pub fn touch(touched: &mut Touched, key: (i64, i64), event: Option<Event>) {
+    let entry = touched
+        .entry(key)
+        .or_insert_with(|| Change::Append(Vec::new()));
+    match (entry, event) {
+        (Change::Append(events), Some(e)) => events.push(e),
+        (c @ Change::Append(_), None) => *c = Change::Rebuild,
+        (Change::Rebuild, _) => {}
+    }
+}
+
+/// Stores a batch without refolding; returns what must be refolded. Used by a
+/// group commit that refolds the union of several batches at the end, in key
+/// order, so that concurrent writers take their locks in one global order.
+/// Statements are written in id order, for the same reason.
+pub async fn store_statements(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    batch: &[Prepared],
+    now_ms: i64,
+) -> Result<(Vec<Outcome>, Touched), RecordError> {
     let mut order: Vec<usize> = (0..batch.len()).collect();
     order.sort_by_key(|&i| batch[i].statement.id);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
     let mut seen: HashMap<Uuid, serde_json::Value> = HashMap::new();
-    let mut touched: BTreeSet<(i64, i64)> = BTreeSet::new();
+    let mut touched = Touched::new();
+    let mut lookups = Lookups::default();
+
+    // Every learner of the batch in one query.
+    let keys: Vec<String> = batch
+        .iter()
+        .filter_map(|p| LearnerKey::from_actor(&p.statement.actor).map(|k| k.to_string()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let found = tx.learners_by_identities(&keys).await?;
+    for k in keys {
+        let l = found.get(&k).copied();
+        lookups.learners.insert(k, l);
+    }
+
+    // 1. What each new statement is: checked, resolved, serialized.
+    struct Row {
+        index: usize,
+        id: Uuid,
+        canonical: String,
+        comparable: serde_json::Value,
+        resolution: Resolution,
+        activity: Option<String>,
+        registration: Option<String>,
+        actor_key: Option<String>,
+        voids: Option<String>,
+    }
+    let mut rows: Vec<Row> = Vec::with_capacity(batch.len());
     for i in order {
-        let p = &batch[i];
-        let s = &p.statement;
+        let s = &batch[i].statement;
         let id = s.id.ok_or_else(|| {
             RecordError::Corrupt("statement without id: call prepare() first".into())
         })?;
@@ -280,72 +368,94 @@ pub async fn record_statements(
                 }
             }
         }
-        let resolution = resolve(tx, rules, s, now_ms).await?;
-        let (course, learner) = match &resolution {
-            Resolution::Learning {
-                course: Some(c),
-                learner: Some(l),
-                ..
-            } => (Some(*c), Some(*l)),
-            _ => (None, None),
-        };
-        let id_text = id.to_string();
-        let activity = s.activity().map(|a| a.id.clone());
-        let registration = s
-            .context
-            .as_ref()
-            .and_then(|c| c.registration)
-            .map(|r| r.to_string());
-        let actor_key = LearnerKey::from_actor(&s.actor).map(|k| k.to_string());
-        let voids = s.voided_target().map(|t| t.to_string());
-        let inserted = tx
-            .insert_statement(&NewStatement {
-                id: &id_text,
+        let resolution = resolve(tx, rules, s, now_ms, &mut lookups).await?;
+        rows.push(Row {
+            index: i,
+            id,
+            canonical,
+            comparable: comparable_new,
+            resolution,
+            activity: s.activity().map(|a| a.id.clone()),
+            registration: s
+                .context
+                .as_ref()
+                .and_then(|c| c.registration)
+                .map(|r| r.to_string()),
+            actor_key: LearnerKey::from_actor(&s.actor).map(|k| k.to_string()),
+            voids: s.voided_target().map(|t| t.to_string()),
+        });
+    }
+
+    // 2. All statements in one insert; ids already stored come back missing.
+    let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
+    let targets = |r: &Row| match &r.resolution {
+        Resolution::Learning {
+            course: Some(c),
+            learner: Some(l),
+            ..
+        } => (Some(*c), Some(*l)),
+        _ => (None, None),
+    };
+    let new_rows: Vec<NewStatement<'_>> = rows
+        .iter()
+        .zip(&ids)
+        .map(|(r, id)| {
+            let s = &batch[r.index].statement;
+            let (course_id, learner_id) = targets(r);
+            NewStatement {
+                id,
                 integration_id: &rules.integration_id,
-                raw: &p.raw,
-                canonical: &canonical,
+                raw: &batch[r.index].raw,
+                canonical: &r.canonical,
                 stored_ms: s.stored.map_or(now_ms, |t| ms(t.0)),
                 timestamp_ms: s.timestamp.map_or(now_ms, |t| ms(t.0)),
                 verb: &s.verb.id,
-                activity_id: activity.as_deref(),
-                registration: registration.as_deref(),
-                actor_key: actor_key.as_deref(),
-                voids: voids.as_deref(),
-                course_id: course,
-                learner_id: learner,
-            })
-            .await?;
-        if !inserted {
-            let existing = tx
-                .statement(&id_text)
-                .await?
-                .ok_or_else(|| RecordError::Corrupt(format!("statement {id} vanished")))?;
-            if comparable(&existing.canonical).as_ref() != Some(&comparable_new) {
-                return Err(RecordError::Conflict { id });
+                activity_id: r.activity.as_deref(),
+                registration: r.registration.as_deref(),
+                actor_key: r.actor_key.as_deref(),
+                voids: r.voids.as_deref(),
+                course_id,
+                learner_id,
             }
-            outcomes[i] = Some(Outcome::Duplicate);
+        })
+        .collect();
+    let inserted = tx.insert_statements(&new_rows).await?;
+    drop(new_rows);
+
+    // 3. Per statement: retry or conflict, voiding, event or parking.
+    let mut events: Vec<LearningEventRow> = Vec::new();
+    for (r, id_text) in rows.iter().zip(&ids) {
+        if !inserted.contains(id_text) {
+            let existing = tx
+                .statement(id_text)
+                .await?
+                .ok_or_else(|| RecordError::Corrupt(format!("statement {} vanished", r.id)))?;
+            if comparable(&existing.canonical).as_ref() != Some(&r.comparable) {
+                return Err(RecordError::Conflict { id: r.id });
+            }
+            outcomes[r.index] = Some(Outcome::Duplicate);
             continue;
         }
-        if let Some(target) = &voids {
+        if let Some(target) = &r.voids {
             if tx.void_statement(target).await? {
                 if let Some(t) = tx.statement(target).await? {
                     if let (Some(c), Some(l)) = (t.course_id, t.learner_id) {
-                        touched.insert((c, l));
+                        touch(&mut touched, (c, l), None);
                     }
                 }
             }
         }
-        // A statement stored earlier may have been voided before it arrived.
-        let parked = match (&resolution, course, learner) {
-            (Resolution::Learning { kind, .. }, Some(c), Some(l)) => {
-                add_statement_event(tx, rules, s, *kind, c, l).await?;
-                touched.insert((c, l));
+        let parked = match (&r.resolution, targets(r)) {
+            (Resolution::Learning { kind, .. }, (Some(c), Some(l))) => {
+                let event = statement_event(rules, &batch[r.index].statement, *kind)?;
+                events.push(event_row(rules, &event, c, l, "statement", true)?);
+                touch(&mut touched, (c, l), Some(event));
                 None
             }
-            _ => match resolution.pending_reason() {
+            _ => match r.resolution.pending_reason() {
                 Some((reason, detail)) => {
                     tx.park(&PendingRow {
-                        statement_id: id_text,
+                        statement_id: id_text.clone(),
                         integration_id: rules.integration_id.clone(),
                         reason: reason.clone(),
                         detail,
@@ -357,15 +467,35 @@ pub async fn record_statements(
                 None => None,
             },
         };
-        outcomes[i] = Some(Outcome::Stored { parked });
+        outcomes[r.index] = Some(Outcome::Stored { parked });
     }
-    for (course, learner) in touched {
-        refold(tx, rules, course, learner, now_ms).await?;
-    }
-    outcomes
+    tx.insert_learning_events(&events).await?;
+    let outcomes = outcomes
         .into_iter()
         .map(|o| o.ok_or_else(|| RecordError::Corrupt("a statement was not processed".into())))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((outcomes, touched))
+}
+
+fn event_row(
+    rules: &IntegrationRules,
+    event: &Event,
+    course: i64,
+    learner: i64,
+    kind: &str,
+    from_statement: bool,
+) -> Result<LearningEventRow, RecordError> {
+    Ok(LearningEventRow {
+        id: event.id.to_string(),
+        integration_id: rules.integration_id.clone(),
+        course_id: course,
+        learner_id: learner,
+        statement_id: from_statement.then(|| event.id.to_string()),
+        kind: kind.into(),
+        at_ms: ms(event.at),
+        stored_ms: ms(event.stored),
+        payload: serde_json::to_string(event).map_err(|e| RecordError::Corrupt(e.to_string()))?,
+    })
 }
 
 /// Records a launch, a SCORM result or an override for a known learner and
@@ -384,20 +514,38 @@ pub async fn record_event(
         EventKind::Scorm(_) => "scorm",
         EventKind::Override(_) => "override",
     };
-    let payload = serde_json::to_string(event).map_err(|e| RecordError::Corrupt(e.to_string()))?;
-    tx.insert_learning_event(&LearningEventRow {
-        id: event.id.to_string(),
-        integration_id: rules.integration_id.clone(),
-        course_id: course,
-        learner_id: learner,
-        statement_id: None,
-        kind: kind.into(),
-        at_ms: ms(event.at),
-        stored_ms: ms(event.stored),
-        payload,
-    })
-    .await?;
-    refold(tx, rules, course, learner, now_ms).await
+    tx.insert_learning_event(&event_row(rules, event, course, learner, kind, false)?)
+        .await?;
+    update_stats(
+        tx,
+        rules,
+        course,
+        learner,
+        &Change::Append(vec![event.clone()]),
+        now_ms,
+    )
+    .await
+}
+
+fn attempt_rows(stats: &LearnerStats) -> Vec<AttemptRow> {
+    let opt_ms = |t: Option<OffsetDateTime>| t.map(ms);
+    stats
+        .attempts
+        .iter()
+        .map(|a| AttemptRow {
+            number: i64::from(a.number),
+            entry: match &a.entry {
+                stats_rules::EntryPoint::Catalog => "catalog".to_owned(),
+                stats_rules::EntryPoint::Path(p) => format!("path:{p}"),
+                stats_rules::EntryPoint::Unknown => "unknown".to_owned(),
+            },
+            started_ms: ms(a.started_at),
+            completed_ms: opt_ms(a.completed_at),
+            time_spent_ms: a.time_spent_ms.and_then(|t| i64::try_from(t).ok()),
+            score: a.score,
+            result: a.result.map(outcome_name),
+        })
+        .collect()
 }
 
 fn outcome_name(o: stats_rules::Outcome) -> String {
@@ -412,7 +560,76 @@ fn target_key(course: i64, learner: i64) -> i64 {
     course.wrapping_mul(0x9E37_79B9).wrapping_add(learner)
 }
 
-/// Rebuilds one learner's statistics on one course from the log.
+/// Brings one learner's statistics on one course up to date (see [`update_many`]).
+pub async fn update_stats(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    course: i64,
+    learner: i64,
+    change: &Change,
+    now_ms: i64,
+) -> Result<LearnerStats, RecordError> {
+    let mut out = update_many(tx, &[((course, learner), change, rules)], now_ms).await?;
+    out.pop()
+        .ok_or_else(|| RecordError::Corrupt("no statistics computed".into()))
+}
+
+/// Brings many learners' statistics up to date, locking them in key order:
+/// new events that all sort after a stored state are applied to it (the live
+/// case: constant cost, one read and one write for the whole set); anything
+/// else — no state yet, an earlier event, a voided one — folds that learner's
+/// whole log again. Returns the statistics in the order given.
+pub async fn update_many(
+    tx: &mut Tx<'_>,
+    targets: &[((i64, i64), &Change, &IntegrationRules)],
+    now_ms: i64,
+) -> Result<Vec<LearnerStats>, RecordError> {
+    let keys: Vec<i64> = targets
+        .iter()
+        .map(|((c, l), _, _)| target_key(*c, *l))
+        .collect();
+    tx.lock_keys(&keys).await?;
+    let appendable: Vec<(i64, i64)> = targets
+        .iter()
+        .filter(|(_, c, _)| matches!(c, Change::Append(_)))
+        .map(|(k, _, _)| *k)
+        .collect();
+    let stored = tx.stats_for_many(&appendable).await?;
+    let mut out = Vec::with_capacity(targets.len());
+    let mut bulk = Vec::new();
+    for ((course, learner), change, rules) in targets {
+        let incremental = match change {
+            Change::Append(events) => stored.get(&(*course, *learner)).and_then(|row| {
+                let mut state = serde_json::from_str::<LearnerState>(&row.state).ok()?;
+                let attempts_before = attempt_rows(&state.stats(&rules.stats));
+                let mut sorted = events.clone();
+                sorted.sort_by_key(Event::key);
+                // `apply` refuses an event that sorts before the state; then refold.
+                sorted
+                    .iter()
+                    .all(|e| state.apply(e, &rules.stats).is_ok())
+                    .then_some((state, attempts_before))
+            }),
+            Change::Rebuild => None,
+        };
+        match incremental {
+            Some((state, attempts_before)) => {
+                let (row, attempts, stats) = stats_row(rules, *course, *learner, &state, now_ms)?;
+                if attempts == attempts_before {
+                    bulk.push(row);
+                } else {
+                    tx.upsert_stats(&row, Some(&attempts)).await?;
+                }
+                out.push(stats);
+            }
+            None => out.push(refold(tx, rules, *course, *learner, now_ms).await?),
+        }
+    }
+    tx.upsert_stats_many(&bulk).await?;
+    Ok(out)
+}
+
+/// Rebuilds one learner's statistics on one course from the whole log.
 pub async fn refold(
     tx: &mut Tx<'_>,
     rules: &IntegrationRules,
@@ -430,6 +647,19 @@ pub async fn refold(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let state = fold(events, &rules.stats);
+    let (row, attempts, stats) = stats_row(rules, course, learner, &state, now_ms)?;
+    tx.upsert_stats(&row, Some(&attempts)).await?;
+    Ok(stats)
+}
+
+/// The rows that store a state's statistics.
+fn stats_row(
+    rules: &IntegrationRules,
+    course: i64,
+    learner: i64,
+    state: &LearnerState,
+    now_ms: i64,
+) -> Result<(StatsRow, Vec<AttemptRow>, LearnerStats), RecordError> {
     let stats = state.stats(&rules.stats);
     let opt_ms = |t: Option<OffsetDateTime>| t.map(ms);
     let row = StatsRow {
@@ -447,28 +677,10 @@ pub async fn refold(
         attempts: i64::try_from(stats.attempts.len()).unwrap_or(i64::MAX),
         overridden: stats.overridden.is_some(),
         stats: serde_json::to_string(&stats).map_err(|e| RecordError::Corrupt(e.to_string()))?,
-        state: serde_json::to_string(&state).map_err(|e| RecordError::Corrupt(e.to_string()))?,
+        state: serde_json::to_string(state).map_err(|e| RecordError::Corrupt(e.to_string()))?,
         updated_ms: now_ms,
     };
-    let attempts: Vec<AttemptRow> = stats
-        .attempts
-        .iter()
-        .map(|a| AttemptRow {
-            number: i64::from(a.number),
-            entry: match &a.entry {
-                stats_rules::EntryPoint::Catalog => "catalog".to_owned(),
-                stats_rules::EntryPoint::Path(p) => format!("path:{p}"),
-                stats_rules::EntryPoint::Unknown => "unknown".to_owned(),
-            },
-            started_ms: ms(a.started_at),
-            completed_ms: opt_ms(a.completed_at),
-            time_spent_ms: a.time_spent_ms.and_then(|t| i64::try_from(t).ok()),
-            score: a.score,
-            result: a.result.map(outcome_name),
-        })
-        .collect();
-    tx.upsert_stats(&row, &attempts).await?;
-    Ok(stats)
+    Ok((row, attempt_rows(&stats), stats))
 }
 
 /// Retries every parked statement of an integration: those that now match a
@@ -480,7 +692,8 @@ pub async fn apply_pending(
     now_ms: i64,
 ) -> Result<usize, RecordError> {
     let mut applied = 0;
-    let mut touched = BTreeSet::new();
+    let mut touched = Touched::new();
+    let mut lookups = Lookups::default();
     let mut after: Option<String> = None;
     loop {
         let page = tx
@@ -498,7 +711,7 @@ pub async fn apply_pending(
             }
             let s = xapi_model::parse_statement(stored.canonical.as_bytes())
                 .map_err(|e| RecordError::Corrupt(format!("statement {}: {e}", p.statement_id)))?;
-            let resolution = resolve(tx, rules, &s, now_ms).await?;
+            let resolution = resolve(tx, rules, &s, now_ms, &mut lookups).await?;
             if let Resolution::Learning {
                 course: Some(c),
                 learner: Some(l),
@@ -508,8 +721,8 @@ pub async fn apply_pending(
             {
                 tx.set_statement_target(&p.statement_id, *c, *l).await?;
                 tx.unpark(&p.statement_id).await?;
-                add_statement_event(tx, rules, &s, *kind, *c, *l).await?;
-                touched.insert((*c, *l));
+                let event = add_statement_event(tx, rules, &s, *kind, *c, *l).await?;
+                touch(&mut touched, (*c, *l), Some(event));
                 applied += 1;
             } else if let Some((reason, detail)) = resolution.pending_reason() {
                 if reason != p.reason || detail != p.detail {
@@ -523,9 +736,11 @@ pub async fn apply_pending(
             }
         }
     }
-    for (course, learner) in touched {
-        refold(tx, rules, course, learner, now_ms).await?;
-    }
+    let targets: Vec<_> = touched
+        .iter()
+        .map(|(key, change)| (*key, change, rules))
+        .collect();
+    update_many(tx, &targets, now_ms).await?;
     Ok(applied)
 }
 

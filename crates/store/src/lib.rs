@@ -277,6 +277,34 @@ impl Tx<'_> {
         self.backend
     }
 
+    /// Marks a point to roll back to without abandoning the transaction
+    /// (several requests share one transaction in a group commit).
+    pub async fn savepoint(&mut self) -> Result<()> {
+        self.exec("SAVEPOINT request", "setting a savepoint")
+            .await
+            .map(drop)
+    }
+
+    /// Undoes everything since [`Tx::savepoint`]; the transaction goes on (on
+    /// PostgreSQL this also clears an error state).
+    pub async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.exec(
+            "ROLLBACK TO SAVEPOINT request",
+            "rolling back to the savepoint",
+        )
+        .await?;
+        self.exec("RELEASE SAVEPOINT request", "releasing the savepoint")
+            .await
+            .map(drop)
+    }
+
+    /// Keeps everything since [`Tx::savepoint`].
+    pub async fn release_savepoint(&mut self) -> Result<()> {
+        self.exec("RELEASE SAVEPOINT request", "releasing the savepoint")
+            .await
+            .map(drop)
+    }
+
     /// The query text for this engine.
     pub(crate) fn sql(&self, q: &str) -> String {
         dialect(self.backend, q).into_owned()

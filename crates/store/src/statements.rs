@@ -365,4 +365,114 @@ impl Tx<'_> {
             .ctx("updating a learning event")?;
         Ok(())
     }
+
+    /// Inserts many statements with one query per chunk; returns the ids that
+    /// were inserted (ids already stored are skipped: the caller compares them).
+    pub async fn insert_statements(
+        &mut self,
+        rows: &[NewStatement<'_>],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut inserted = std::collections::HashSet::with_capacity(rows.len());
+        for chunk in rows.chunks(500) {
+            let mut q = String::from(
+                "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 13;
+                if i > 0 {
+                    q.push(',');
+                }
+                q.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 0, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9,
+                    b + 10,
+                    b + 11,
+                    b + 12,
+                    b + 13
+                ));
+            }
+            q.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
+            let q = self.sql(&q);
+            let mut query = sqlx::query(&q);
+            for s in chunk {
+                query = query
+                    .bind(s.id)
+                    .bind(s.integration_id)
+                    .bind(s.raw)
+                    .bind(s.canonical)
+                    .bind(s.stored_ms)
+                    .bind(s.timestamp_ms)
+                    .bind(s.verb)
+                    .bind(s.activity_id)
+                    .bind(s.registration)
+                    .bind(s.actor_key)
+                    .bind(s.voids)
+                    .bind(s.course_id)
+                    .bind(s.learner_id);
+            }
+            for r in query
+                .fetch_all(&mut *self.tx)
+                .await
+                .ctx("inserting statements")?
+            {
+                inserted.insert(col::<String>(&r, "id")?);
+            }
+        }
+        Ok(inserted)
+    }
+
+    /// Inserts many learning events with one query per chunk (existing ids are skipped).
+    pub async fn insert_learning_events(&mut self, rows: &[LearningEventRow]) -> Result<()> {
+        for chunk in rows.chunks(500) {
+            let mut q = String::from(
+                "INSERT INTO learning_events (id, integration_id, course_id, learner_id, statement_id, kind, at_ms, stored_ms, payload) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 9;
+                if i > 0 {
+                    q.push(',');
+                }
+                q.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9
+                ));
+            }
+            q.push_str(" ON CONFLICT (id) DO NOTHING");
+            let q = self.sql(&q);
+            let mut query = sqlx::query(&q);
+            for e in chunk {
+                query = query
+                    .bind(&e.id)
+                    .bind(&e.integration_id)
+                    .bind(e.course_id)
+                    .bind(e.learner_id)
+                    .bind(&e.statement_id)
+                    .bind(&e.kind)
+                    .bind(e.at_ms)
+                    .bind(e.stored_ms)
+                    .bind(&e.payload);
+            }
+            query
+                .execute(&mut *self.tx)
+                .await
+                .ctx("inserting learning events")?;
+        }
+        Ok(())
+    }
 }

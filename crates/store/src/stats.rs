@@ -86,8 +86,12 @@ fn row(r: &AnyRow) -> Result<StatsRow> {
 }
 
 impl Tx<'_> {
-    /// Writes a learner's statistics and replaces their attempts.
-    pub async fn upsert_stats(&mut self, s: &StatsRow, attempts: &[AttemptRow]) -> Result<()> {
+    /// Writes a learner's statistics and, when given, replaces their attempts.
+    pub async fn upsert_stats(
+        &mut self,
+        s: &StatsRow,
+        attempts: Option<&[AttemptRow]>,
+    ) -> Result<()> {
         let q = self.sql(
             "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, first_activity_ms, \
                                         last_activity_ms, completed_at_ms, attempts, overridden, stats, state, updated_ms) \
@@ -117,6 +121,9 @@ impl Tx<'_> {
             .execute(&mut *self.tx)
             .await
             .ctx("saving statistics")?;
+        let Some(attempts) = attempts else {
+            return Ok(());
+        };
         let q = self.sql("DELETE FROM learner_attempts WHERE course_id = $1 AND learner_id = $2");
         sqlx::query(&q)
             .bind(s.course_id)
@@ -252,5 +259,145 @@ impl Tx<'_> {
                 })
             })
             .collect()
+    }
+
+    /// The statistics rows of many (course, learner) pairs, one query per chunk.
+    pub async fn stats_for_many(
+        &mut self,
+        keys: &[(i64, i64)],
+    ) -> Result<std::collections::HashMap<(i64, i64), StatsRow>> {
+        let mut out = std::collections::HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(400) {
+            let mut q = format!("SELECT {COLS} FROM learner_stats s WHERE ");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    q.push_str(" OR ");
+                }
+                q.push_str(&format!(
+                    "(s.course_id = ${} AND s.learner_id = ${})",
+                    2 * i + 1,
+                    2 * i + 2
+                ));
+            }
+            let q = self.sql(&q);
+            let mut query = sqlx::query(&q);
+            for (c, l) in chunk {
+                query = query.bind(*c).bind(*l);
+            }
+            for r in query
+                .fetch_all(&mut *self.tx)
+                .await
+                .ctx("reading statistics")?
+            {
+                let r = row(&r)?;
+                out.insert((r.course_id, r.learner_id), r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes many statistics rows (attempts untouched), one query per chunk.
+    pub async fn upsert_stats_many(&mut self, rows: &[StatsRow]) -> Result<()> {
+        for chunk in rows.chunks(200) {
+            let mut q = String::from(
+                "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, first_activity_ms, \
+                 last_activity_ms, completed_at_ms, attempts, overridden, stats, state, updated_ms) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 16;
+                if i > 0 {
+                    q.push(',');
+                }
+                let ps: Vec<String> = (1..=16).map(|k| format!("${}", b + k)).collect();
+                q.push_str(&format!("({})", ps.join(", ")));
+            }
+            q.push_str(
+                " ON CONFLICT (course_id, learner_id) DO UPDATE SET integration_id = excluded.integration_id, progress = excluded.progress, \
+                completed = excluded.completed, result = excluded.result, score = excluded.score, time_spent_ms = excluded.time_spent_ms, \
+                first_activity_ms = excluded.first_activity_ms, last_activity_ms = excluded.last_activity_ms, completed_at_ms = excluded.completed_at_ms, \
+                attempts = excluded.attempts, overridden = excluded.overridden, stats = excluded.stats, state = excluded.state, updated_ms = excluded.updated_ms",
+            );
+            let q = self.sql(&q);
+            let mut query = sqlx::query(&q);
+            for s in chunk {
+                query = query
+                    .bind(s.course_id)
+                    .bind(s.learner_id)
+                    .bind(&s.integration_id)
+                    .bind(s.progress)
+                    .bind(flag(s.completed))
+                    .bind(&s.result)
+                    .bind(s.score)
+                    .bind(s.time_spent_ms)
+                    .bind(s.first_activity_ms)
+                    .bind(s.last_activity_ms)
+                    .bind(s.completed_at_ms)
+                    .bind(s.attempts)
+                    .bind(flag(s.overridden))
+                    .bind(&s.stats)
+                    .bind(&s.state)
+                    .bind(s.updated_ms);
+            }
+            query
+                .execute(&mut *self.tx)
+                .await
+                .ctx("saving statistics")?;
+        }
+        Ok(())
+    }
+
+    /// The learners of many identity keys, one query per chunk.
+    pub async fn learners_by_identities(
+        &mut self,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        let mut out = std::collections::HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            let ps: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
+            let q = self.sql(&format!("SELECT identity_key, learner_id FROM learner_identities WHERE identity_key IN ({})", ps.join(", ")));
+            let mut query = sqlx::query(&q);
+            for k in chunk {
+                query = query.bind(k);
+            }
+            for r in query
+                .fetch_all(&mut *self.tx)
+                .await
+                .ctx("resolving learners")?
+            {
+                out.insert(
+                    col::<String>(&r, "identity_key")?,
+                    col::<i64>(&r, "learner_id")?,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Takes the advisory locks of many keys, in ascending order, one query (PostgreSQL).
+    pub async fn lock_keys(&mut self, keys: &[i64]) -> Result<()> {
+        if self.backend != crate::Backend::Postgres || keys.is_empty() {
+            return Ok(());
+        }
+        let mut sorted = keys.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        for chunk in sorted.chunks(1000) {
+            let ps: Vec<String> = (1..=chunk.len())
+                .map(|k| format!("(${k}::bigint)"))
+                .collect();
+            let q = format!(
+                "SELECT pg_advisory_xact_lock(k) FROM (VALUES {}) AS v(k) ORDER BY k",
+                ps.join(", ")
+            );
+            let mut query = sqlx::query(&q);
+            for k in chunk {
+                query = query.bind(*k);
+            }
+            query
+                .fetch_all(&mut *self.tx)
+                .await
+                .ctx("taking advisory locks")?;
+        }
+        Ok(())
     }
 }

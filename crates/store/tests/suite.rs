@@ -471,7 +471,7 @@ mod checks {
             ))
             .await
             .expect("insert");
-            tx.upsert_stats(&stats_row(course, learner, 1, T0), &[])
+            tx.upsert_stats(&stats_row(course, learner, 1, T0), Some(&[]))
                 .await
                 .expect("stats");
             tx.rollback().await.expect("rollback");
@@ -498,7 +498,7 @@ mod checks {
             .await
             .expect("insert");
             let bad = tx
-                .upsert_stats(&stats_row(course, 999_999, 1, T0), &[])
+                .upsert_stats(&stats_row(course, 999_999, 1, T0), Some(&[]))
                 .await;
             assert!(bad.is_err(), "foreign keys are enforced");
             drop(tx);
@@ -563,9 +563,12 @@ mod checks {
                 score: Some(80.0),
                 result: Some("success".into()),
             };
-            tx.upsert_stats(&stats_row(course, *l, 1, T0 + n as i64 / 2), &[attempt])
-                .await
-                .expect("stats");
+            tx.upsert_stats(
+                &stats_row(course, *l, 1, T0 + n as i64 / 2),
+                Some(&[attempt]),
+            )
+            .await
+            .expect("stats");
         }
         // an update replaces the row and its attempts
         let mut row = stats_row(course, learner, 2, T0 + 5);
@@ -590,7 +593,7 @@ mod checks {
             score: None,
             result: None,
         };
-        tx.upsert_stats(&row, &[a1, a2.clone()])
+        tx.upsert_stats(&row, Some(&[a1, a2.clone()]))
             .await
             .expect("update");
         tx.commit().await.expect("commit");
@@ -609,6 +612,19 @@ mod checks {
             tx.attempts_for(course, learner).await.expect("attempts")[1],
             a2
         );
+        drop(tx);
+        let mut tx = store.begin().await.expect("begin");
+        tx.upsert_stats(&row, None).await.expect("without attempts");
+        assert_eq!(
+            tx.attempts_for(course, learner)
+                .await
+                .expect("attempts")
+                .len(),
+            2,
+            "None keeps the attempts"
+        );
+        tx.commit().await.expect("commit");
+        let mut tx = store.read().await.expect("read");
         let mut seen = Vec::new();
         let mut after = None;
         loop {
@@ -890,7 +906,7 @@ mod checks {
         let (course, learner) = seed(&store).await;
         {
             let mut tx = store.begin().await.expect("begin");
-            tx.upsert_stats(&stats_row(course, learner, 0, T0), &[])
+            tx.upsert_stats(&stats_row(course, learner, 0, T0), Some(&[]))
                 .await
                 .expect("init");
             tx.commit().await.expect("commit");
@@ -911,7 +927,7 @@ mod checks {
                         .expect("exists")
                         .attempts;
                     tokio::task::yield_now().await;
-                    tx.upsert_stats(&stats_row(course, learner, n + 1, T0), &[])
+                    tx.upsert_stats(&stats_row(course, learner, n + 1, T0), Some(&[]))
                         .await
                         .expect("write");
                     tx.commit().await.expect("commit");

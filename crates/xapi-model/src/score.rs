@@ -8,6 +8,8 @@ impl Score {
     /// - otherwise `(raw − min) / (max − min)` × 100 when raw, min and max are present;
     /// - otherwise `raw / max` × 100 when raw and max are present (min taken as 0);
     /// - otherwise unknown (`None`): a bare raw number has no scale.
+    ///
+    /// Rounded to two decimals.
     pub fn percent(&self) -> Option<f64> {
         let pct = match (self.scaled, self.raw, self.min, self.max) {
             (Some(scaled), ..) => scaled * 100.0,
@@ -17,7 +19,8 @@ impl Score {
             (None, Some(raw), None, Some(max)) if max > 0.0 => raw / max * 100.0,
             _ => return None,
         };
-        Some(pct.clamp(0.0, 100.0))
+        // Two decimals: 0.28 × 100 is 28, not 28.000000000000004.
+        Some((pct.clamp(0.0, 100.0) * 100.0).round() / 100.0)
     }
 }
 
@@ -47,6 +50,11 @@ mod tests {
         assert_eq!(
             s(Some(0.5), Some(1.0), Some(0.0), Some(10.0)).percent(),
             Some(50.0)
+        );
+        assert_eq!(s(Some(0.28), None, None, None).percent(), Some(28.0));
+        assert_eq!(
+            s(None, Some(1.0), Some(0.0), Some(3.0)).percent(),
+            Some(33.33)
         );
     }
 }

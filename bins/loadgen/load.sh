@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Measures coursebridge-ingest with coursebridge-loadgen (numbers for docs/PERFORMANCE.md).
+#   bash bins/loadgen/load.sh sqlite
+#   bash bins/loadgen/load.sh postgres    # starts a throwaway cluster with .ci/postgres.sh
+# Builds in release, prepares a database (1,000 learners, one course), starts the
+# server on 127.0.0.1:18080, runs single-statement POSTs at 32 and 64 connections
+# and batches of 100 at 4 and 8 connections, 10 s each, then stops the server.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ENGINE="${1:-sqlite}"
+SECONDS_EACH="${SECONDS_EACH:-10}"
+cargo build --release -q -p coursebridge-ingest -p coursebridge-loadgen
+BIN=target/release
+WORK=$(mktemp -d)
+case "$ENGINE" in
+sqlite) DB="$WORK/load.db" ;;
+postgres)
+    ADMIN=$(bash .ci/postgres.sh start)
+    NAME="cb_load_$$"
+    psql "$ADMIN" -qc "CREATE DATABASE $NAME" >/dev/null
+    DB="${ADMIN%/*}/$NAME"
+    ;;
+*) echo "usage: $0 sqlite|postgres" >&2; exit 2 ;;
+esac
+SECRET=$("$BIN/coursebridge-loadgen" setup --database "$DB" --learners 1000 | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+COURSEBRIDGE_LOG=warn "$BIN/coursebridge-ingest" --database "$DB" serve --listen 127.0.0.1:18080 2>"$WORK/server.log" &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+sleep 1
+run() { "$BIN/coursebridge-loadgen" run --url http://127.0.0.1:18080 --client-id wh_load --secret "$SECRET" --seconds "$SECONDS_EACH" "$@"; }
+echo "engine: $ENGINE"
+run --concurrency 32
+run --concurrency 64
+run --concurrency 4 --batch 100
+run --concurrency 8 --batch 100

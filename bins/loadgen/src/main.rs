@@ -1,0 +1,301 @@
+//! `coursebridge-loadgen`: measures `coursebridge-ingest serve`.
+//!
+//! 1. `setup --database D --learners N`: an OpenSesame-like integration, one
+//!    course, N learners with mapped emails, webhook credentials (printed).
+//! 2. `run --url U --client-id C --secret S --concurrency K --seconds T [--batch B]`:
+//!    K connections post statements (single or batches of B) for T seconds;
+//!    prints statements/s and request latency p50/p90/p99/max.
+//!
+//! Statements are Udemy-style progress statements for random learners, so each
+//! one is validated, stored, matched and folded into statistics: the full path.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(
+    name = "coursebridge-loadgen",
+    about = "Load generator for coursebridge-ingest"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Prepare a database: integration `load`, course `c-1`, learners, credentials.
+    Setup {
+        #[arg(long)]
+        database: String,
+        #[arg(long, default_value_t = 1000)]
+        learners: u32,
+    },
+    /// Post statements and measure.
+    Run {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        secret: String,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Statements per request (1 = single-statement POSTs).
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        #[arg(long, default_value_t = 1000)]
+        learners: u32,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("runtime: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match rt.block_on(async {
+        match cli.command {
+            Cmd::Setup { database, learners } => setup(&database, learners).await,
+            Cmd::Run {
+                url,
+                client_id,
+                secret,
+                concurrency,
+                seconds,
+                batch,
+                learners,
+            } => {
+                run(
+                    url,
+                    client_id,
+                    secret,
+                    concurrency,
+                    seconds,
+                    batch,
+                    learners,
+                )
+                .await
+            }
+        }
+    }) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coursebridge-loadgen: {e}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn setup(database: &str, learners: u32) -> Result<(), String> {
+    let store = store::Store::open(database)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+    let now = ingest::state::now_ms();
+    tx.insert_integration(&store::Integration {
+        id: "load".into(),
+        provider: "udemy-business".into(),
+        lms_group: "load".into(),
+        connector_author: "load@example.com".into(),
+        settings: json!({}),
+        active: true,
+        created_ms: now,
+        updated_ms: now,
+        deactivated_ms: None,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let course = tx
+        .upsert_course(
+            "load",
+            "course",
+            "c-1",
+            &store::CourseFields {
+                name: "Load course".into(),
+                ..Default::default()
+            },
+            false,
+            "h",
+            now,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    tx.set_activity_ids("load", course, &["http://udemy.com/course/1".into()])
+        .await
+        .map_err(|e| e.to_string())?;
+    for i in 0..learners {
+        let id = tx
+            .upsert_learner(
+                &format!("u-{i}"),
+                Some(&format!("learner{i}@example.com")),
+                None,
+                now,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.map_identity(&format!("mbox:learner{i}@example.com"), id)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let secret = ingest::auth::new_secret();
+    tx.insert_credential(&store::Credential {
+        client_id: "wh_load".into(),
+        integration_id: "load".into(),
+        secret_hash: ingest::auth::hash_secret(&secret),
+        created_ms: now,
+        revoked_ms: None,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    println!("{}", json!({"client_id": "wh_load", "secret": secret}));
+    Ok(())
+}
+
+fn statement(learner: u32, scaled: f64) -> serde_json::Value {
+    json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "actor": {"mbox": format!("mailto:learner{learner}@example.com")},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/progressed", "display": {"en-US": "progressed"}},
+        "object": {"id": "https://www.udemy.com/course/1/", "definition": {"type": "http://adlnet.gov/expapi/activities/course", "name": {"en-US": "Load course"}}},
+        "result": {"completion": false, "score": {"scaled": scaled}},
+        "timestamp": "2024-10-02T09:14:03.120Z",
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    url: String,
+    client_id: String,
+    secret: String,
+    concurrency: usize,
+    seconds: u64,
+    batch: usize,
+    learners: u32,
+) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"))
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let endpoint = format!("{}/xapi/statements", url.trim_end_matches('/'));
+    let mut tasks = Vec::new();
+    let start = Instant::now();
+    for t in 0..concurrency {
+        let (client, auth, stop, errors, endpoint) = (
+            client.clone(),
+            auth.clone(),
+            stop.clone(),
+            errors.clone(),
+            endpoint.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies: Vec<Duration> = Vec::new();
+            let mut n: u64 = t as u64;
+            while !stop.load(Relaxed) {
+                let body = if batch == 1 {
+                    n = n
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    statement(
+                        (n >> 33) as u32 % learners,
+                        ((n >> 20) % 100) as f64 / 100.0,
+                    )
+                } else {
+                    serde_json::Value::Array(
+                        (0..batch)
+                            .map(|_| {
+                                n = n
+                                    .wrapping_mul(6364136223846793005)
+                                    .wrapping_add(1442695040888963407);
+                                statement(
+                                    (n >> 33) as u32 % learners,
+                                    ((n >> 20) % 100) as f64 / 100.0,
+                                )
+                            })
+                            .collect(),
+                    )
+                };
+                let sent = Instant::now();
+                let r = client
+                    .post(&endpoint)
+                    .header("Authorization", &auth)
+                    .header("X-Experience-API-Version", "1.0.3")
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        latencies.push(sent.elapsed());
+                    }
+                    Ok(r) => {
+                        errors.fetch_add(1, Relaxed);
+                        if errors.load(Relaxed) < 5 {
+                            eprintln!(
+                                "HTTP {}: {}",
+                                r.status(),
+                                r.text().await.unwrap_or_default()
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        errors.fetch_add(1, Relaxed);
+                        if errors.load(Relaxed) < 5 {
+                            eprintln!("request failed: {e}");
+                        }
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.map_err(|e| e.to_string())?);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    let requests = all.len();
+    println!(
+        "{}",
+        json!({
+            "concurrency": concurrency,
+            "batch": batch,
+            "seconds": (elapsed * 10.0).round() / 10.0,
+            "requests": requests,
+            "errors": errors.load(Relaxed),
+            "statements_per_sec": ((requests * batch) as f64 / elapsed).round(),
+            "requests_per_sec": (requests as f64 / elapsed).round(),
+            "latency_ms": {"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": all.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)},
+        })
+    );
+    Ok(())
+}
