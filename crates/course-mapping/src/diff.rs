@@ -12,8 +12,25 @@ use crate::MappedCourse;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Known {
     pub archived: bool,
-    pub field_hashes: BTreeMap<String, String>,
+    /// The per-field hashes as stored: a JSON object of field name → hash. Kept
+    /// as text (parsed only for a course whose content changed) so that a
+    /// catalog of 50,000 known courses stays small in memory.
+    pub field_hashes: String,
     pub content_hash: String,
+}
+
+impl Known {
+    pub fn new(
+        archived: bool,
+        field_hashes: &BTreeMap<String, String>,
+        content_hash: String,
+    ) -> Self {
+        Self {
+            archived,
+            field_hashes: serde_json::to_string(field_hashes).unwrap_or_else(|_| "{}".into()),
+            content_hash,
+        }
+    }
 }
 
 /// What a fetched course means.
@@ -34,18 +51,14 @@ pub enum Change {
 }
 
 fn changed_fields(known: &Known, fetched: &BTreeMap<String, String>) -> Vec<String> {
+    let old: BTreeMap<String, String> =
+        serde_json::from_str(&known.field_hashes).unwrap_or_default();
     let mut names: Vec<String> = fetched
         .iter()
-        .filter(|(k, v)| known.field_hashes.get(*k) != Some(v))
+        .filter(|(k, v)| old.get(*k) != Some(v))
         .map(|(k, _)| k.clone())
         .collect();
-    names.extend(
-        known
-            .field_hashes
-            .keys()
-            .filter(|k| !fetched.contains_key(*k))
-            .cloned(),
-    );
+    names.extend(old.keys().filter(|k| !fetched.contains_key(*k)).cloned());
     names.sort();
     names.dedup();
     names
@@ -98,11 +111,7 @@ pub fn apply(known: &HashMap<String, Known>, fetched: &[MappedCourse]) -> HashMa
             | Change::Deactivated(_) => {
                 next.insert(
                     c.external_id.clone(),
-                    Known {
-                        archived: c.archived,
-                        field_hashes: c.field_hashes(),
-                        content_hash: c.content_hash(),
-                    },
+                    Known::new(c.archived, &c.field_hashes(), c.content_hash()),
                 );
             }
         }

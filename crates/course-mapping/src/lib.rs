@@ -90,6 +90,18 @@ impl MappedCourse {
     }
 }
 
+/// Bumped whenever a mapping rule changes, so that every course is mapped again.
+pub const MAPPING_VERSION: &str = "1";
+
+/// A hash of a provider's raw course object and the mapping version: equal
+/// hashes mean an unchanged course, without mapping it again.
+pub fn source_hash(item: &serde_json::Value) -> String {
+    let mut h = Sha256::new();
+    h.update(MAPPING_VERSION.as_bytes());
+    h.update(item.to_string().as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
 /// The LMS's content types (360Learning API v2).
 pub const CONTENT_TYPES: &[&str] = &[
     "article",

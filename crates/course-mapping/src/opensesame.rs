@@ -46,6 +46,11 @@ fn active(v: &Value, warnings: &mut Vec<String>) -> bool {
     }
 }
 
+/// The external id [`map`] would give this course, without mapping it.
+pub fn external_id(v: &Value) -> Option<String> {
+    text(v, "id", &mut Vec::new())
+}
+
 /// Maps one OpenSesame course, or says why it cannot be mapped.
 pub fn map(v: &Value) -> Result<MappedCourse, Rejected> {
     let mut w = Vec::new();

@@ -23,13 +23,18 @@ fn largest_image(v: &Value, w: &mut Vec<String>) -> Option<String> {
     url(&holder, "image", w)
 }
 
-pub fn map(v: &Value) -> Result<MappedCourse, Rejected> {
-    let mut w = Vec::new();
-    let external_id = match v.get("id") {
+/// The external id [`map`] would give this course, without mapping it.
+pub fn external_id(v: &Value) -> Option<String> {
+    match v.get("id") {
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         _ => None,
-    };
+    }
+}
+
+pub fn map(v: &Value) -> Result<MappedCourse, Rejected> {
+    let mut w = Vec::new();
+    let external_id = external_id(v);
     let Some(external_id) = external_id else {
         return Err(Rejected {
             id: None,

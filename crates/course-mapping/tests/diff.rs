@@ -44,11 +44,7 @@ fn catalog() -> impl Strategy<Value = Vec<MappedCourse>> {
 }
 
 fn known_of(c: &MappedCourse) -> Known {
-    Known {
-        archived: c.archived,
-        field_hashes: c.field_hashes(),
-        content_hash: c.content_hash(),
-    }
+    Known::new(c.archived, &c.field_hashes(), c.content_hash())
 }
 
 proptest! {

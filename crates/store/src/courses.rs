@@ -41,6 +41,10 @@ pub struct CatalogEntry {
     pub id: i64,
     pub external_id: String,
     pub content_hash: String,
+    /// JSON object: field name → short hash of its value.
+    pub field_hashes: String,
+    /// Hash of the provider's raw course object (empty when unknown).
+    pub source_hash: String,
     pub archived: bool,
 }
 
@@ -237,7 +241,7 @@ impl Tx<'_> {
 
     /// Every catalog course of an integration (for the sync diff), by external id.
     pub async fn catalog(&mut self, integration_id: &str) -> Result<Vec<CatalogEntry>> {
-        let q = self.sql("SELECT id, external_id, content_hash, archived FROM courses WHERE integration_id = $1 AND kind = 'course' ORDER BY external_id");
+        let q = self.sql("SELECT id, external_id, content_hash, field_hashes, source_hash, archived FROM courses WHERE integration_id = $1 AND kind = 'course' ORDER BY external_id");
         let rows = sqlx::query(&q)
             .bind(integration_id)
             .fetch_all(&mut *self.tx)
@@ -249,6 +253,8 @@ impl Tx<'_> {
                     id: col(r, "id")?,
                     external_id: col(r, "external_id")?,
                     content_hash: col(r, "content_hash")?,
+                    field_hashes: col(r, "field_hashes")?,
+                    source_hash: col(r, "source_hash")?,
                     archived: col::<i64>(r, "archived")? != 0,
                 })
             })
@@ -265,5 +271,24 @@ impl Tx<'_> {
             .await
             .ctx("listing courses")?;
         rows.iter().map(course).collect()
+    }
+
+    /// Records the per-field hashes of a course and the hash of the provider's
+    /// raw object (see `course_mapping`).
+    pub async fn set_hashes(
+        &mut self,
+        id: i64,
+        field_hashes: &str,
+        source_hash: &str,
+    ) -> Result<()> {
+        let q = self.sql("UPDATE courses SET field_hashes = $2, source_hash = $3 WHERE id = $1");
+        sqlx::query(&q)
+            .bind(id)
+            .bind(field_hashes)
+            .bind(source_hash)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("saving course hashes")?;
+        Ok(())
     }
 }

@@ -27,10 +27,22 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_api_clients.sql"),
         postgres: include_str!("../migrations/postgres/0002_api_clients.sql"),
     },
+    Migration {
+        version: 3,
+        name: "course_field_hashes",
+        sqlite: include_str!("../migrations/sqlite/0003_course_field_hashes.sql"),
+        postgres: include_str!("../migrations/postgres/0003_course_field_hashes.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "course_source_hash",
+        sqlite: include_str!("../migrations/sqlite/0004_course_source_hash.sql"),
+        postgres: include_str!("../migrations/postgres/0004_course_source_hash.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 

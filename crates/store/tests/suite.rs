@@ -154,7 +154,7 @@ mod checks {
     }
 
     pub async fn migrations_are_versioned_and_idempotent(store: Store) {
-        assert_eq!(store.schema_version().await.expect("version"), 2);
+        assert_eq!(store.schema_version().await.expect("version"), 4);
         assert_eq!(
             store.migrate().await.expect("again"),
             Vec::<i64>::new(),
@@ -304,6 +304,9 @@ mod checks {
             "activity ids are per integration"
         );
         assert_eq!(tx.archive_all_courses("os-acme").await.expect("archive"), 1);
+        tx.set_hashes(course, "{\"name\":\"ab\"}", "src")
+            .await
+            .expect("hashes");
         let c = tx
             .course_by_external_id("os-acme", "ext-1")
             .await
@@ -317,6 +320,8 @@ mod checks {
                 id: course,
                 external_id: "ext-1".into(),
                 content_hash: "h2".into(),
+                field_hashes: "{\"name\":\"ab\"}".into(),
+                source_hash: "src".into(),
                 archived: true
             }]
         );

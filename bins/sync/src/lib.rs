@@ -1,0 +1,8 @@
+//! `coursebridge-sync` as a library: catalog sources, the sync run, the
+//! integration lifecycle.
+
+pub mod config;
+pub mod lifecycle;
+pub mod providers;
+pub mod retry;
+pub mod run;

@@ -1,0 +1,122 @@
+//! Activating, deactivating and re-activating an integration (seed 000:
+//! re-activate in the same group, or duplicates appear; deactivation archives
+//! every course and keeps every statistic).
+
+use store::{Integration, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("integration {0} is already active")]
+    AlreadyActive(String),
+    #[error(
+        "integration {id} was activated in group {previous}; re-activating it in group {requested} is refused (it would look like new courses to learners). Use --force to move it"
+    )]
+    OtherGroup {
+        id: String,
+        previous: String,
+        requested: String,
+    },
+    #[error("integration {0} does not exist")]
+    Unknown(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Activated {
+    Created,
+    Reactivated,
+}
+
+pub struct Activation {
+    pub id: String,
+    pub provider: String,
+    pub group: String,
+    pub author: String,
+    pub settings: serde_json::Value,
+    pub force: bool,
+}
+
+pub async fn activate(
+    store: &Store,
+    a: &Activation,
+    now_ms: i64,
+) -> Result<Activated, LifecycleError> {
+    if records::provider_of(&a.provider).is_none() || a.provider == "generic" {
+        return Err(LifecycleError::Invalid(format!(
+            "provider {:?}: must be opensesame or udemy-business",
+            a.provider
+        )));
+    }
+    if a.settings.get("catalog_file").is_none() {
+        let missing: Vec<&str> = crate::config::required(&a.provider)
+            .iter()
+            .copied()
+            .filter(|k| a.settings.get(*k).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(LifecycleError::Invalid(format!(
+                "settings missing for {}: {} (or catalog_file)",
+                a.provider,
+                missing.join(", ")
+            )));
+        }
+    }
+    let mut tx = store.begin().await?;
+    let result = match tx.integration(&a.id).await? {
+        None => {
+            tx.insert_integration(&Integration {
+                id: a.id.clone(),
+                provider: a.provider.clone(),
+                lms_group: a.group.clone(),
+                connector_author: a.author.clone(),
+                settings: a.settings.clone(),
+                active: true,
+                created_ms: now_ms,
+                updated_ms: now_ms,
+                deactivated_ms: None,
+            })
+            .await?;
+            Activated::Created
+        }
+        Some(i) if i.active => return Err(LifecycleError::AlreadyActive(a.id.clone())),
+        Some(i) if i.lms_group != a.group && !a.force => {
+            return Err(LifecycleError::OtherGroup {
+                id: a.id.clone(),
+                previous: i.lms_group,
+                requested: a.group.clone(),
+            });
+        }
+        Some(i) => {
+            tx.update_integration(&Integration {
+                provider: a.provider.clone(),
+                lms_group: a.group.clone(),
+                connector_author: a.author.clone(),
+                settings: a.settings.clone(),
+                updated_ms: now_ms,
+                ..i
+            })
+            .await?;
+            tx.set_integration_active(&a.id, true, now_ms).await?;
+            // The same course records come back with the next sync: their rows
+            // were kept, archived, and are matched by external id.
+            Activated::Reactivated
+        }
+    };
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// Stops syncing and archives every course; statistics are kept. Returns how
+/// many courses were archived.
+pub async fn deactivate(store: &Store, id: &str, now_ms: i64) -> Result<u64, LifecycleError> {
+    let mut tx = store.begin().await?;
+    if !tx.set_integration_active(id, false, now_ms).await? {
+        return Err(LifecycleError::Unknown(id.to_owned()));
+    }
+    let n = tx.archive_all_courses(id).await?;
+    tx.commit().await?;
+    Ok(n)
+}

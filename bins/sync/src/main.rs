@@ -1,0 +1,393 @@
+//! `coursebridge-sync`: provider catalogs into LMS course records.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use store::Store;
+use sync::lifecycle::{self, Activation};
+use sync::retry::RetryPolicy;
+use sync::run::{self, Options, Progress, Report};
+
+#[derive(Parser)]
+#[command(
+    name = "coursebridge-sync",
+    version,
+    about = "coursebridge: sync provider catalogs into LMS course records"
+)]
+struct Cli {
+    /// The database: a SQLite file path or a postgres:// URL.
+    #[arg(
+        long,
+        global = true,
+        env = "COURSEBRIDGE_DATABASE",
+        default_value = "data/coursebridge.db"
+    )]
+    database: String,
+    /// Log format: text or json.
+    #[arg(
+        long,
+        global = true,
+        env = "COURSEBRIDGE_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Activate (or re-activate) an integration.
+    Activate {
+        #[arg(long)]
+        integration: String,
+        /// opensesame or udemy-business.
+        #[arg(long)]
+        provider: String,
+        /// The LMS group whose catalog receives the courses.
+        #[arg(long)]
+        group: String,
+        /// The connector admin who authors the courses.
+        #[arg(long)]
+        author: String,
+        /// Provider settings, KEY=VALUE (base_url, token_url, customer_integration_id,
+        /// org_id, client_id, client_secret_env, catalog_file, page_size, rules.launch_progress …).
+        #[arg(long = "setting", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// Re-activate in another group than the first activation.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Stop syncing an integration and archive its courses (statistics are kept).
+    Deactivate {
+        #[arg(long)]
+        integration: String,
+    },
+    /// List integrations.
+    Integrations,
+    /// Sync one integration, or every active one.
+    Run {
+        #[arg(long)]
+        integration: Option<String>,
+        /// Print what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print a machine-readable report.
+        #[arg(long)]
+        json: bool,
+        /// Archive even above --max-archive-share.
+        #[arg(long)]
+        allow_mass_archive: bool,
+        /// Largest share of the active catalog one run may archive (0–1).
+        #[arg(long, default_value_t = 0.2)]
+        max_archive_share: f64,
+    },
+    /// Sync the sample OpenSesame catalog (fixtures/catalog/opensesame/sample.json) into the database: no credentials needed.
+    Demo {
+        #[arg(long, default_value = "fixtures/catalog/opensesame/sample.json")]
+        catalog: String,
+    },
+}
+
+struct Bar(indicatif::ProgressBar);
+
+impl Progress for Bar {
+    fn page(&self, integration: &str, page: u32, courses: i64) {
+        self.0
+            .set_message(format!("{integration}: page {page}, {courses} courses"));
+        self.0.inc(1);
+    }
+}
+
+struct Lines;
+
+impl Progress for Lines {
+    fn page(&self, integration: &str, page: u32, courses: i64) {
+        tracing::info!(integration, page, courses, "page synced");
+    }
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COURSEBRIDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("coursebridge-sync: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(run_cli(cli))
+}
+
+fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("coursebridge-sync: {message}");
+    ExitCode::from(code)
+}
+
+fn parse_settings(pairs: &[String]) -> Result<serde_json::Value, String> {
+    let mut m = serde_json::Map::new();
+    let mut rules = serde_json::Map::new();
+    for p in pairs {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| format!("--setting {p:?}: expected KEY=VALUE"))?;
+        let value = match v.parse::<f64>() {
+            Ok(n) if k.starts_with("rules.") || k == "page_size" => serde_json::json!(n),
+            _ => serde_json::Value::String(v.to_owned()),
+        };
+        match k.strip_prefix("rules.") {
+            Some(r) => {
+                rules.insert(r.to_owned(), value);
+            }
+            None => {
+                m.insert(k.to_owned(), value);
+            }
+        }
+    }
+    if !rules.is_empty() {
+        m.insert("rules".into(), serde_json::Value::Object(rules));
+    }
+    Ok(serde_json::Value::Object(m))
+}
+
+async fn run_cli(cli: Cli) -> ExitCode {
+    let store = match Store::open(&cli.database).await {
+        Ok(s) => s,
+        Err(e) => return fail(2, format!("database: {e}")),
+    };
+    match cli.command {
+        Command::Migrate => match store.schema_version().await {
+            Ok(v) => {
+                println!("schema at version {v}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(1, e),
+        },
+        Command::Activate {
+            integration,
+            provider,
+            group,
+            author,
+            settings,
+            force,
+        } => {
+            let settings = match parse_settings(&settings) {
+                Ok(s) => s,
+                Err(e) => return fail(2, e),
+            };
+            match lifecycle::activate(
+                &store,
+                &Activation {
+                    id: integration.clone(),
+                    provider,
+                    group,
+                    author,
+                    settings,
+                    force,
+                },
+                now_ms(),
+            )
+            .await
+            {
+                Ok(lifecycle::Activated::Created) => {
+                    println!(
+                        "integration {integration} activated; its courses arrive with the next run"
+                    );
+                    ExitCode::SUCCESS
+                }
+                Ok(lifecycle::Activated::Reactivated) => {
+                    println!(
+                        "integration {integration} re-activated; its existing course records return with the next run"
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e @ lifecycle::LifecycleError::Store(_)) => fail(1, e),
+                Err(e) => fail(2, e),
+            }
+        }
+        Command::Deactivate { integration } => {
+            match lifecycle::deactivate(&store, &integration, now_ms()).await {
+                Ok(n) => {
+                    println!(
+                        "integration {integration} deactivated; {n} courses archived; statistics kept"
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(lifecycle::LifecycleError::Unknown(id)) => {
+                    fail(2, format!("integration {id} does not exist"))
+                }
+                Err(e) => fail(1, e),
+            }
+        }
+        Command::Integrations => {
+            let list = async {
+                let mut tx = store.read().await?;
+                tx.integrations(false).await
+            }
+            .await;
+            match list {
+                Ok(list) => {
+                    for i in list {
+                        println!(
+                            "{}\t{}\t{}\tgroup={}\tauthor={}",
+                            i.id,
+                            i.provider,
+                            if i.active { "active" } else { "inactive" },
+                            i.lms_group,
+                            i.connector_author
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(1, e),
+            }
+        }
+        Command::Run {
+            integration,
+            dry_run,
+            json,
+            allow_mass_archive,
+            max_archive_share,
+        } => {
+            if !(0.0..=1.0).contains(&max_archive_share) {
+                return fail(2, "--max-archive-share: must be within 0..1");
+            }
+            let opts = Options {
+                dry_run,
+                allow_mass_archive,
+                max_archive_share,
+                ..Options::default()
+            };
+            run_integrations(&store, integration.as_deref(), &opts, json).await
+        }
+        Command::Demo { catalog } => {
+            if !std::path::Path::new(&catalog).is_file() {
+                return fail(
+                    2,
+                    format!("{catalog}: not found (run from the repository root)"),
+                );
+            }
+            let activation = Activation {
+                id: "opensesame-sample".into(),
+                provider: "opensesame".into(),
+                group: "demo".into(),
+                author: "demo-admin@example.com".into(),
+                settings: serde_json::json!({ "catalog_file": catalog }),
+                force: false,
+            };
+            match lifecycle::activate(&store, &activation, now_ms()).await {
+                Ok(_) | Err(lifecycle::LifecycleError::AlreadyActive(_)) => {}
+                Err(e) => return fail(1, e),
+            }
+            run_integrations(
+                &store,
+                Some("opensesame-sample"),
+                &Options::default(),
+                false,
+            )
+            .await
+        }
+    }
+}
+
+async fn run_integrations(
+    store: &Store,
+    only: Option<&str>,
+    opts: &Options,
+    json: bool,
+) -> ExitCode {
+    let integrations = async {
+        let mut tx = store.read().await?;
+        tx.integrations(only.is_none()).await
+    }
+    .await;
+    let integrations = match integrations {
+        Ok(list) => list
+            .into_iter()
+            .filter(|i| only.is_none_or(|o| o == i.id))
+            .collect::<Vec<_>>(),
+        Err(e) => return fail(1, e),
+    };
+    if let Some(o) = only {
+        match integrations.first() {
+            None => return fail(2, format!("integration {o} does not exist")),
+            Some(i) if !i.active => return fail(2, format!("integration {o} is deactivated")),
+            Some(_) => {}
+        }
+    }
+    let mut reports: Vec<Report> = Vec::new();
+    for i in &integrations {
+        let source = match sync::config::source(i, RetryPolicy::default()) {
+            Ok(s) => s,
+            Err(e) => return fail(2, e),
+        };
+        let report = if std::io::stderr().is_terminal() && !json {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            let r = run::run(store, i, source, opts, &Bar(bar.clone())).await;
+            bar.finish_and_clear();
+            r
+        } else {
+            run::run(store, i, source, opts, &Lines).await
+        };
+        reports.push(report);
+    }
+    for r in &reports {
+        if json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        } else {
+            println!(
+                "{}{}: {} — {} created, {} updated, {} archived, {} reactivated, {} unchanged, {} rejected, {} pages{}",
+                r.integration,
+                if r.dry_run { " (dry run)" } else { "" },
+                r.outcome,
+                r.created,
+                r.updated,
+                r.archived,
+                r.reactivated,
+                r.unchanged,
+                r.rejected,
+                r.pages,
+                r.error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
+            for rej in &r.rejected_courses {
+                println!(
+                    "  rejected {}: {}",
+                    rej.id.as_deref().unwrap_or("(no id)"),
+                    rej.reason
+                );
+            }
+        }
+    }
+    if reports.iter().any(|r| r.outcome != "ok") {
+        ExitCode::from(1)
+    } else if reports.iter().any(|r| r.rejected > 0) {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
