@@ -6,3 +6,4 @@ pub mod lifecycle;
 pub mod providers;
 pub mod retry;
 pub mod run;
+pub mod schedule;

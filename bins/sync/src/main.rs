@@ -84,6 +84,12 @@ enum Command {
         /// Largest share of the active catalog one run may archive (0–1).
         #[arg(long, default_value_t = 0.2)]
         max_archive_share: f64,
+        /// Keep running, and sync every day at this time (HH:MM), in --tz.
+        #[arg(long, requires = "tz")]
+        daily_at: Option<String>,
+        /// The time zone of --daily-at, e.g. Europe/Paris.
+        #[arg(long, requires = "daily_at")]
+        tz: Option<String>,
     },
     /// Sync the sample OpenSesame catalog (fixtures/catalog/opensesame/sample.json) into the database: no credentials needed.
     Demo {
@@ -269,6 +275,8 @@ async fn run_cli(cli: Cli) -> ExitCode {
             json,
             allow_mass_archive,
             max_archive_share,
+            daily_at,
+            tz,
         } => {
             if !(0.0..=1.0).contains(&max_archive_share) {
                 return fail(2, "--max-archive-share: must be within 0..1");
@@ -279,7 +287,31 @@ async fn run_cli(cli: Cli) -> ExitCode {
                 max_archive_share,
                 ..Options::default()
             };
-            run_integrations(&store, integration.as_deref(), &opts, json).await
+            let (Some(at), Some(tz)) = (daily_at, tz) else {
+                return run_integrations(&store, integration.as_deref(), &opts, json).await;
+            };
+            let daily = match sync::schedule::Daily::parse(&at, &tz) {
+                Ok(d) => d,
+                Err(e) => return fail(2, e),
+            };
+            loop {
+                let next = match daily.next_after(jiff::Timestamp::now()) {
+                    Ok(n) => n,
+                    Err(e) => return fail(1, e),
+                };
+                tracing::info!(next = %next, "waiting for the next daily run");
+                let wait = std::time::Duration::try_from(
+                    next.timestamp().duration_since(jiff::Timestamp::now()),
+                )
+                .unwrap_or_default();
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+                }
+                // A failed run is reported, and the loop goes on to the next day.
+                let code = run_integrations(&store, integration.as_deref(), &opts, json).await;
+                tracing::info!(exit = ?code, "daily run finished");
+            }
         }
         Command::Demo { catalog } => {
             if !std::path::Path::new(&catalog).is_file() {
