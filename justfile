@@ -14,13 +14,21 @@ snapshots:
     git status --short -- '*.snap'
     git diff --stat -- '*.snap'
 
-# Benchmarks (numbers go to docs/PERFORMANCE.md with the command that produced them).
+# Benchmarks and load tests (numbers go to docs/PERFORMANCE.md with the command).
 bench:
     cargo bench -p xapi-model --bench parse
+    cargo bench -p stats-rules --bench fold
+    bash bins/sync/perf.sh 50000
+    bash bins/loadgen/load.sh sqlite
 
-# The demo: validate every statement fixture the way ingest will.
+# The demo: sync the sample catalog into the embedded database; validate the statement fixtures.
 demo:
+    cargo run -p coursebridge-sync -- demo
     cargo run -p coursebridge-ingest -- validate fixtures/statements/valid/*.json
+
+# The PostgreSQL variants of the suites, against a throwaway cluster.
+test-postgres:
+    COURSEBRIDGE_TEST_POSTGRES_URL=$(bash .ci/postgres.sh start) cargo test --workspace -- --ignored
 
 # Format and lint as CI does.
 lint:

@@ -287,6 +287,8 @@ async fn sync_pages(
                 .await
                 .map_err(err)?;
         }
+        let mut writes: Vec<store::CourseUpsert> = Vec::new();
+        let mut activity_ids: Vec<(String, Vec<String>)> = Vec::new();
         for item in &page.items {
             // Fast path: an active stored course whose raw object has not changed
             // is unchanged, without mapping (and sanitizing) it again.
@@ -329,45 +331,48 @@ async fn sync_pages(
                     .changes
                     .push(serde_json::json!({"course": course.external_id, "change": change}));
             }
-            let Some(tx) = tx.as_mut() else { continue };
-            if matches!(change, Change::Unchanged) {
+            if tx.is_none() || matches!(change, Change::Unchanged) {
                 continue;
             }
-            // A deactivation keeps the course active until the end of the run.
-            let archived = course.archived && !matches!(change, Change::Deactivated(_));
-            let id = tx
-                .upsert_course(
-                    &integration.id,
-                    "course",
-                    &course.external_id,
-                    &fields(&course),
-                    archived,
-                    &course.content_hash(),
-                    now_ms(),
-                )
+            // A deactivation keeps the course active until the end of the run,
+            // and is mapped again next time (until it is archived).
+            let deactivation = matches!(change, Change::Deactivated(_));
+            let archived = course.archived && !deactivation;
+            activity_ids.push((
+                course.external_id.clone(),
+                course
+                    .activity_ids
+                    .iter()
+                    .map(|a| rules.normalize(a))
+                    .collect::<Vec<_>>(),
+            ));
+            let hashes = course.field_hashes();
+            writes.push(store::CourseUpsert {
+                external_id: course.external_id.clone(),
+                fields: fields(&course),
+                archived,
+                content_hash: course.content_hash_from(&hashes),
+                field_hashes: Known::new(archived, &hashes, String::new()).field_hashes,
+                source_hash: if deactivation {
+                    String::new()
+                } else {
+                    source_hash
+                },
+            });
+        }
+        // The page's courses in one upsert, their activity ids in one replace.
+        if let Some(tx) = tx.as_mut() {
+            let ids = tx
+                .upsert_courses(&integration.id, now_ms(), &writes)
                 .await
                 .map_err(err)?;
-            let activity_ids: Vec<String> = course
-                .activity_ids
-                .iter()
-                .map(|a| rules.normalize(a))
+            let by_id: Vec<(i64, Vec<String>)> = activity_ids
+                .drain(..)
+                .filter_map(|(ext, a)| ids.get(&ext).map(|id| (*id, a)))
                 .collect();
-            tx.set_activity_ids(&integration.id, id, &activity_ids)
+            tx.replace_activity_ids(&integration.id, &by_id)
                 .await
                 .map_err(err)?;
-            // A deactivation is mapped again next time (until it is archived).
-            let stored_source = if matches!(change, Change::Deactivated(_)) {
-                ""
-            } else {
-                source_hash.as_str()
-            };
-            tx.set_hashes(
-                id,
-                &Known::new(archived, &course.field_hashes(), String::new()).field_hashes,
-                stored_source,
-            )
-            .await
-            .map_err(err)?;
         }
         if let Some(tx) = tx {
             tx.commit().await.map_err(err)?;

@@ -69,9 +69,19 @@ fn exit_codes_and_json_report() {
     // 2: usage and configuration errors
     assert_eq!(sync(&db, &["run", "--integration", "nope"]).0, 2);
     assert_eq!(sync(&db, &["run", "--max-archive-share", "7"]).0, 2);
-    assert_eq!(sync(&db, &["run", "--daily-at", "25:00", "--tz", "Europe/Paris"]).0, 2);
-    assert_eq!(sync(&db, &["run", "--daily-at", "06:50", "--tz", "Mars/Olympus"]).0, 2);
-    assert_eq!(sync(&db, &["run", "--daily-at", "06:50"]).0, 2, "--daily-at needs --tz");
+    assert_eq!(
+        sync(&db, &["run", "--daily-at", "25:00", "--tz", "Europe/Paris"]).0,
+        2
+    );
+    assert_eq!(
+        sync(&db, &["run", "--daily-at", "06:50", "--tz", "Mars/Olympus"]).0,
+        2
+    );
+    assert_eq!(
+        sync(&db, &["run", "--daily-at", "06:50"]).0,
+        2,
+        "--daily-at needs --tz"
+    );
     let (code, _, err) = sync(
         &db,
         &[

@@ -78,8 +78,13 @@ impl MappedCourse {
 
     /// A hash of every mapped field together (and the activity ids).
     pub fn content_hash(&self) -> String {
+        self.content_hash_from(&self.field_hashes())
+    }
+
+    /// [`MappedCourse::content_hash`] from already computed field hashes.
+    pub fn content_hash_from(&self, field_hashes: &BTreeMap<String, String>) -> String {
         let mut h = Sha256::new();
-        for (k, v) in self.field_hashes() {
+        for (k, v) in field_hashes {
             h.update(k.as_bytes());
             h.update(v.as_bytes());
         }

@@ -291,4 +291,127 @@ impl Tx<'_> {
             .ctx("saving course hashes")?;
         Ok(())
     }
+
+    /// Inserts or updates many catalog courses of one integration in one query
+    /// per chunk (external ids must be distinct), with their hashes; returns
+    /// external id → course id.
+    pub async fn upsert_courses(
+        &mut self,
+        integration_id: &str,
+        now_ms: i64,
+        courses: &[CourseUpsert],
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        let mut ids = std::collections::HashMap::with_capacity(courses.len());
+        for chunk in courses.chunks(200) {
+            let mut q = String::from(
+                "INSERT INTO courses (integration_id, kind, external_id, name, description, image_url, duration_minutes, author, lang, launch_url, \
+                 modified_at, subjects, content_type, archived, content_hash, field_hashes, source_hash, first_seen_ms, last_seen_ms) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 15;
+                if i > 0 {
+                    q.push(',');
+                }
+                let ps: Vec<String> = (1..=15).map(|k| format!("${}", b + k + 2)).collect();
+                q.push_str(&format!("($1, 'course', {}, $2, $2)", ps.join(", ")));
+            }
+            q.push_str(
+                " ON CONFLICT (integration_id, external_id) DO UPDATE SET \
+                kind = excluded.kind, name = excluded.name, description = excluded.description, image_url = excluded.image_url, \
+                duration_minutes = excluded.duration_minutes, author = excluded.author, lang = excluded.lang, launch_url = excluded.launch_url, \
+                modified_at = excluded.modified_at, subjects = excluded.subjects, content_type = excluded.content_type, \
+                archived = excluded.archived, content_hash = excluded.content_hash, field_hashes = excluded.field_hashes, \
+                source_hash = excluded.source_hash, last_seen_ms = excluded.last_seen_ms \
+                RETURNING id, external_id",
+            );
+            let q = self.sql(&q);
+            let mut query = sqlx::query(&q).bind(integration_id).bind(now_ms);
+            for c in chunk {
+                let f = &c.fields;
+                query = query
+                    .bind(&c.external_id)
+                    .bind(&f.name)
+                    .bind(&f.description)
+                    .bind(&f.image_url)
+                    .bind(f.duration_minutes)
+                    .bind(&f.author)
+                    .bind(&f.lang)
+                    .bind(&f.launch_url)
+                    .bind(&f.modified_at)
+                    .bind(serde_json::to_string(&f.subjects).unwrap_or_else(|_| "[]".into()))
+                    .bind(&f.content_type)
+                    .bind(flag(c.archived))
+                    .bind(&c.content_hash)
+                    .bind(&c.field_hashes)
+                    .bind(&c.source_hash);
+            }
+            for r in query.fetch_all(&mut *self.tx).await.ctx("saving courses")? {
+                ids.insert(col::<String>(&r, "external_id")?, col::<i64>(&r, "id")?);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Replaces the activity ids of many courses of one integration.
+    pub async fn replace_activity_ids(
+        &mut self,
+        integration_id: &str,
+        courses: &[(i64, Vec<String>)],
+    ) -> Result<()> {
+        for chunk in courses.chunks(400) {
+            let ps: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
+            let q = self.sql(&format!(
+                "DELETE FROM course_activity_ids WHERE course_id IN ({})",
+                ps.join(", ")
+            ));
+            let mut query = sqlx::query(&q);
+            for (id, _) in chunk {
+                query = query.bind(*id);
+            }
+            query
+                .execute(&mut *self.tx)
+                .await
+                .ctx("replacing activity ids")?;
+            // One row per activity id: when two courses claim one, the first keeps it.
+            let mut claimed = std::collections::HashSet::new();
+            let rows: Vec<(i64, &String)> = chunk
+                .iter()
+                .flat_map(|(id, ids)| ids.iter().map(move |a| (*id, a)))
+                .filter(|(_, a)| claimed.insert(*a))
+                .collect();
+            for rows in rows.chunks(300) {
+                let mut q = String::from(
+                    "INSERT INTO course_activity_ids (integration_id, activity_id, course_id) VALUES ",
+                );
+                for i in 0..rows.len() {
+                    if i > 0 {
+                        q.push(',');
+                    }
+                    q.push_str(&format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3));
+                }
+                q.push_str(" ON CONFLICT (integration_id, activity_id) DO UPDATE SET course_id = excluded.course_id");
+                let q = self.sql(&q);
+                let mut query = sqlx::query(&q).bind(integration_id);
+                for (id, a) in rows {
+                    query = query.bind(*a).bind(*id);
+                }
+                query
+                    .execute(&mut *self.tx)
+                    .await
+                    .ctx("saving activity ids")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One catalog course to write with [`Tx::upsert_courses`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CourseUpsert {
+    pub external_id: String,
+    pub fields: CourseFields,
+    pub archived: bool,
+    pub content_hash: String,
+    pub field_hashes: String,
+    pub source_hash: String,
 }

@@ -109,6 +109,7 @@ both!(sync_runs_are_recorded);
 both!(scorm_state);
 both!(concurrent_read_modify_write_is_serialized);
 both!(concurrent_sync_lock_has_one_winner);
+both!(bulk_course_writes);
 
 mod checks {
     use store::*;
@@ -973,5 +974,87 @@ mod checks {
             winners += usize::from(t.await.expect("task"));
         }
         assert_eq!(winners, 1);
+    }
+
+    pub async fn bulk_course_writes(store: Store) {
+        let (existing, _) = seed(&store).await;
+        let upsert = |ext: &str, name: &str, archived: bool| CourseUpsert {
+            external_id: ext.into(),
+            fields: CourseFields {
+                name: name.into(),
+                subjects: vec!["S".into()],
+                duration_minutes: Some(5),
+                ..CourseFields::default()
+            },
+            archived,
+            content_hash: format!("h-{name}"),
+            field_hashes: "{}".into(),
+            source_hash: format!("s-{name}"),
+        };
+        let mut tx = store.begin().await.expect("begin");
+        let ids = tx
+            .upsert_courses(
+                "os-acme",
+                T0 + 1,
+                &[
+                    upsert("ext-1", "Renamed", false),
+                    upsert("ext-2", "Two", false),
+                    upsert("ext-3", "Three", true),
+                ],
+            )
+            .await
+            .expect("bulk upsert");
+        assert_eq!(ids.len(), 3);
+        assert_eq!(
+            ids["ext-1"], existing,
+            "an existing course keeps its record"
+        );
+        tx.replace_activity_ids(
+            "os-acme",
+            &[
+                (ids["ext-1"], vec!["a-1".into(), "shared".into()]),
+                (ids["ext-2"], vec!["a-2".into(), "shared".into()]),
+                (ids["ext-3"], vec![]),
+            ],
+        )
+        .await
+        .expect("activity ids");
+        tx.commit().await.expect("commit");
+        let mut tx = store.read().await.expect("read");
+        let c = tx
+            .course_by_activity_id("os-acme", "a-1")
+            .await
+            .expect("lookup")
+            .expect("found");
+        assert_eq!(
+            (
+                c.id,
+                c.fields.name.as_str(),
+                c.first_seen_ms,
+                c.last_seen_ms
+            ),
+            (existing, "Renamed", T0, T0 + 1)
+        );
+        assert_eq!(
+            tx.course_by_activity_id("os-acme", "shared")
+                .await
+                .expect("lookup")
+                .expect("found")
+                .id,
+            existing,
+            "a shared activity id stays with the first course"
+        );
+        let catalog = tx.catalog("os-acme").await.expect("catalog");
+        assert_eq!(
+            catalog
+                .iter()
+                .map(|e| (e.external_id.as_str(), e.archived, e.source_hash.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("ext-1", false, "s-Renamed"),
+                ("ext-2", false, "s-Two"),
+                ("ext-3", true, "s-Three")
+            ]
+        );
     }
 }
