@@ -106,28 +106,10 @@ impl Tx<'_> {
     /// Inserts a statement; false when its id is already stored (the caller
     /// compares contents to tell a retry from a conflict).
     pub async fn insert_statement(&mut self, s: &NewStatement<'_>) -> Result<bool> {
-        let q = self.sql(
-            "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
-        );
-        let n = sqlx::query(&q)
-            .bind(s.id)
-            .bind(s.integration_id)
-            .bind(s.raw)
-            .bind(s.canonical)
-            .bind(s.stored_ms)
-            .bind(s.timestamp_ms)
-            .bind(s.verb)
-            .bind(s.activity_id)
-            .bind(s.registration)
-            .bind(s.actor_key)
-            .bind(s.voids)
-            .bind(s.course_id)
-            .bind(s.learner_id)
-            .execute(&mut *self.tx)
-            .await
-            .ctx("inserting a statement")?;
-        Ok(n.rows_affected() == 1)
+        Ok(self
+            .insert_statements(std::slice::from_ref(s))
+            .await?
+            .contains(s.id))
     }
 
     pub async fn statement(&mut self, id: &str) -> Result<Option<StoredStatement>> {
@@ -260,25 +242,8 @@ impl Tx<'_> {
         col(&row, "m")
     }
 
-    pub async fn insert_learning_event(&mut self, e: &LearningEventRow) -> Result<bool> {
-        let q = self.sql(
-            "INSERT INTO learning_events (id, integration_id, course_id, learner_id, statement_id, kind, at_ms, stored_ms, payload) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
-        );
-        let n = sqlx::query(&q)
-            .bind(&e.id)
-            .bind(&e.integration_id)
-            .bind(e.course_id)
-            .bind(e.learner_id)
-            .bind(&e.statement_id)
-            .bind(&e.kind)
-            .bind(e.at_ms)
-            .bind(e.stored_ms)
-            .bind(&e.payload)
-            .execute(&mut *self.tx)
-            .await
-            .ctx("inserting a learning event")?;
-        Ok(n.rows_affected() == 1)
+    pub async fn insert_learning_event(&mut self, e: &LearningEventRow) -> Result<()> {
+        self.insert_learning_events(std::slice::from_ref(e)).await
     }
 
     /// Every learning event of one learner on one course, oldest first.

@@ -92,35 +92,7 @@ impl Tx<'_> {
         s: &StatsRow,
         attempts: Option<&[AttemptRow]>,
     ) -> Result<()> {
-        let q = self.sql(
-            "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, first_activity_ms, \
-                                        last_activity_ms, completed_at_ms, attempts, overridden, stats, state, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-             ON CONFLICT (course_id, learner_id) DO UPDATE SET integration_id = excluded.integration_id, progress = excluded.progress, \
-                completed = excluded.completed, result = excluded.result, score = excluded.score, time_spent_ms = excluded.time_spent_ms, \
-                first_activity_ms = excluded.first_activity_ms, last_activity_ms = excluded.last_activity_ms, completed_at_ms = excluded.completed_at_ms, \
-                attempts = excluded.attempts, overridden = excluded.overridden, stats = excluded.stats, state = excluded.state, updated_ms = excluded.updated_ms",
-        );
-        sqlx::query(&q)
-            .bind(s.course_id)
-            .bind(s.learner_id)
-            .bind(&s.integration_id)
-            .bind(s.progress)
-            .bind(flag(s.completed))
-            .bind(&s.result)
-            .bind(s.score)
-            .bind(s.time_spent_ms)
-            .bind(s.first_activity_ms)
-            .bind(s.last_activity_ms)
-            .bind(s.completed_at_ms)
-            .bind(s.attempts)
-            .bind(flag(s.overridden))
-            .bind(&s.stats)
-            .bind(&s.state)
-            .bind(s.updated_ms)
-            .execute(&mut *self.tx)
-            .await
-            .ctx("saving statistics")?;
+        self.upsert_stats_many(std::slice::from_ref(s)).await?;
         let Some(attempts) = attempts else {
             return Ok(());
         };
