@@ -1,0 +1,33 @@
+//! `scorm-cloud-client`: a sans-IO client for SCORM Cloud's API V1, in the
+//! manner of quinn-proto: operations build [`Request`] descriptions (signed,
+//! with the time passed in), parsers turn response bytes into typed results or
+//! typed errors, and postbacks are read and authenticated. The caller owns the
+//! sockets, the files (uploads are streamed by the caller) and the clock.
+//!
+//! Wire facts: `../shared/reference/scorm-cloud.md`; the integration guidance
+//! this follows: seed 003.
+
+pub mod parse;
+pub mod postback;
+pub mod request;
+pub mod sign;
+
+pub use parse::{
+    Completion, CourseInfo, Error, ErrorCode, ImportJob, ImportResult, ImportStatus,
+    RegistrationReport, Success,
+};
+pub use request::{
+    AuthType, Client, HttpMethod, IdError, NewRegistration, Postback, Request, ResultsFormat,
+    check_id,
+};
+
+/// The polling schedule of the official Java library for import jobs: 2 s,
+/// times 1.6 each try, at most 30 s, at most 60 tries.
+pub fn import_poll_delays() -> impl Iterator<Item = std::time::Duration> {
+    let mut d = 2.0f64;
+    (0..60).map(move |_| {
+        let cur = d;
+        d = (d * 1.6).min(30.0);
+        std::time::Duration::from_secs_f64(cur)
+    })
+}

@@ -1,0 +1,375 @@
+//! Typed operations → request descriptions. The caller sends them (and streams
+//! the file of an upload); nothing here does I/O or reads a clock.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::sign::{signed_query, timestamp};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum HttpMethod {
+    Get,
+    Post,
+}
+
+/// What to send. The URL can carry postback credentials (`urlpass`): its
+/// `Debug` form shows only the method name, never the query.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Request {
+    pub method: HttpMethod,
+    pub url: String,
+    /// For an upload: a `multipart/form-data` body with one file part of this
+    /// name, which the caller streams from disk (never held in memory).
+    pub file_part: Option<String>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let method =
+            url::form_urlencoded::parse(self.url.split_once('?').map_or("", |(_, q)| q).as_bytes())
+                .find(|(k, _)| k == "method")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("api", &method)
+            .field("file_part", &self.file_part)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where and as whom.
+#[derive(Clone)]
+pub struct Client {
+    pub base: Url,
+    pub app_id: String,
+    secret: String,
+    /// `origin` parameter (`org.app.version`, lower case), when set.
+    pub origin: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .field("app_id", &self.app_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How SCORM Cloud authenticates postbacks to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AuthType {
+    Form,
+    HttpBasic,
+}
+
+impl AuthType {
+    fn name(self) -> &'static str {
+        match self {
+            AuthType::Form => "form",
+            AuthType::HttpBasic => "httpbasic",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ResultsFormat {
+    Course,
+    Activity,
+    Full,
+}
+
+impl ResultsFormat {
+    fn name(self) -> &'static str {
+        match self {
+            ResultsFormat::Course => "course",
+            ResultsFormat::Activity => "activity",
+            ResultsFormat::Full => "full",
+        }
+    }
+}
+
+/// Where SCORM Cloud posts registration results, with the credentials it sends.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Postback {
+    pub url: String,
+    pub auth: AuthType,
+    pub user: String,
+    pub password: String,
+    pub format: ResultsFormat,
+}
+
+impl std::fmt::Debug for Postback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postback")
+            .field("url", &self.url)
+            .field("auth", &self.auth)
+            .field("user", &self.user)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRegistration {
+    pub course_id: String,
+    pub registration_id: String,
+    pub learner_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub postback: Option<Postback>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("{0}: must not be empty")]
+    Empty(&'static str),
+    #[error("{0}: at most 255 characters (SCORM Cloud stores ids as strings up to 255)")]
+    TooLong(&'static str),
+    #[error("{0}: control characters are not allowed")]
+    Control(&'static str),
+}
+
+/// Seed 003: "IDs are yours" — course, registration and learner ids are
+/// strings of at most 255 characters.
+pub fn check_id(what: &'static str, id: &str) -> Result<(), IdError> {
+    if id.is_empty() {
+        return Err(IdError::Empty(what));
+    }
+    if id.chars().count() > 255 {
+        return Err(IdError::TooLong(what));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(IdError::Control(what));
+    }
+    Ok(())
+}
+
+impl Client {
+    pub fn new(base: Url, app_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            base,
+            app_id: app_id.into(),
+            secret: secret.into(),
+            origin: None,
+        }
+    }
+
+    /// The signed URL of a V1 call.
+    fn url(&self, method: &str, params: &[(&str, &str)], now: OffsetDateTime) -> String {
+        let mut all: Vec<(String, String)> = vec![
+            ("method".into(), method.into()),
+            ("appid".into(), self.app_id.clone()),
+            ("ts".into(), timestamp(now)),
+        ];
+        if let Some(o) = &self.origin {
+            all.push(("origin".into(), o.clone()));
+        }
+        all.extend(
+            params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let base = self.base.as_str().trim_end_matches('/');
+        format!("{base}?{}", signed_query(&self.secret, &all))
+    }
+
+    fn get(&self, method: &str, params: &[(&str, &str)], now: OffsetDateTime) -> Request {
+        Request {
+            method: HttpMethod::Get,
+            url: self.url(method, params, now),
+            file_part: None,
+        }
+    }
+
+    /// `rustici.course.importCourseAsync`: a multipart POST whose file part
+    /// (`filedata`) the caller streams.
+    pub fn import_course_async(
+        &self,
+        course_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Request, IdError> {
+        check_id("courseid", course_id)?;
+        Ok(Request {
+            method: HttpMethod::Post,
+            url: self.url(
+                "rustici.course.importCourseAsync",
+                &[("courseid", course_id)],
+                now,
+            ),
+            file_part: Some("filedata".into()),
+        })
+    }
+
+    /// A freshly signed URL a browser form can POST a package to directly
+    /// (valid about 15 minutes: build it when the user submits, not before);
+    /// SCORM Cloud then redirects the browser to `redirect_url`.
+    pub fn import_upload_url(
+        &self,
+        course_id: &str,
+        redirect_url: &str,
+        now: OffsetDateTime,
+    ) -> Result<String, IdError> {
+        check_id("courseid", course_id)?;
+        Ok(self.url(
+            "rustici.course.importCourseAsync",
+            &[("courseid", course_id), ("redirecturl", redirect_url)],
+            now,
+        ))
+    }
+
+    pub fn get_async_import_result(&self, token: &str, now: OffsetDateTime) -> Request {
+        self.get(
+            "rustici.course.getAsyncImportResult",
+            &[("token", token)],
+            now,
+        )
+    }
+
+    pub fn course_exists(&self, course_id: &str, now: OffsetDateTime) -> Request {
+        self.get("rustici.course.exists", &[("courseid", course_id)], now)
+    }
+
+    pub fn get_course_list(&self, filter: Option<&str>, now: OffsetDateTime) -> Request {
+        self.get(
+            "rustici.course.getCourseList",
+            &[("filter", filter.unwrap_or(""))],
+            now,
+        )
+    }
+
+    pub fn delete_course(&self, course_id: &str, now: OffsetDateTime) -> Request {
+        self.get(
+            "rustici.course.deleteCourse",
+            &[("courseid", course_id)],
+            now,
+        )
+    }
+
+    pub fn create_registration(
+        &self,
+        r: &NewRegistration,
+        now: OffsetDateTime,
+    ) -> Result<Request, IdError> {
+        check_id("courseid", &r.course_id)?;
+        check_id("regid", &r.registration_id)?;
+        check_id("learnerid", &r.learner_id)?;
+        let mut p: Vec<(&str, &str)> = vec![
+            ("courseid", &r.course_id),
+            ("regid", &r.registration_id),
+            ("learnerid", &r.learner_id),
+            ("fname", &r.first_name),
+            ("lname", &r.last_name),
+            ("email", r.email.as_deref().unwrap_or("")),
+        ];
+        if let Some(pb) = &r.postback {
+            p.extend([
+                ("postbackurl", pb.url.as_str()),
+                ("authtype", pb.auth.name()),
+                ("urlname", &pb.user),
+                ("urlpass", &pb.password),
+                ("resultsformat", pb.format.name()),
+            ]);
+        }
+        Ok(self.get("rustici.registration.createRegistration", &p, now))
+    }
+
+    pub fn get_registration_result(
+        &self,
+        registration_id: &str,
+        format: ResultsFormat,
+        now: OffsetDateTime,
+    ) -> Request {
+        self.get(
+            "rustici.registration.getRegistrationResult",
+            &[("regid", registration_id), ("resultsformat", format.name())],
+            now,
+        )
+    }
+
+    /// The launch URL the learner's browser is redirected to — build it at
+    /// launch time, never embed it in a page (it expires in ~15 minutes).
+    pub fn launch_url(
+        &self,
+        registration_id: &str,
+        redirect_url: &str,
+        now: OffsetDateTime,
+    ) -> String {
+        self.url(
+            "rustici.registration.launch",
+            &[("regid", registration_id), ("redirecturl", redirect_url)],
+            now,
+        )
+    }
+
+    pub fn registration_exists(&self, registration_id: &str, now: OffsetDateTime) -> Request {
+        self.get(
+            "rustici.registration.exists",
+            &[("regid", registration_id)],
+            now,
+        )
+    }
+
+    pub fn delete_registration(&self, registration_id: &str, now: OffsetDateTime) -> Request {
+        self.get(
+            "rustici.registration.deleteRegistration",
+            &[("regid", registration_id)],
+            now,
+        )
+    }
+
+    pub fn reset_registration(&self, registration_id: &str, now: OffsetDateTime) -> Request {
+        self.get(
+            "rustici.registration.resetRegistration",
+            &[("regid", registration_id)],
+            now,
+        )
+    }
+
+    /// Note the parameter names differ from createRegistration's (`url`, `name`, `password`).
+    pub fn update_postback_info(
+        &self,
+        registration_id: &str,
+        pb: &Postback,
+        now: OffsetDateTime,
+    ) -> Request {
+        self.get(
+            "rustici.registration.updatePostbackInfo",
+            &[
+                ("regid", registration_id),
+                ("url", &pb.url),
+                ("authtype", pb.auth.name()),
+                ("name", &pb.user),
+                ("password", &pb.password),
+                ("resultsformat", pb.format.name()),
+            ],
+            now,
+        )
+    }
+
+    pub fn test_registration_post_url(&self, pb: &Postback, now: OffsetDateTime) -> Request {
+        self.get(
+            "rustici.registration.testRegistrationPostUrl",
+            &[
+                ("postbackurl", &pb.url),
+                ("authtype", pb.auth.name()),
+                ("urlname", &pb.user),
+                ("urlpass", &pb.password),
+            ],
+            now,
+        )
+    }
+
+    /// `rustici.debug.getTime` needs no signature (for clock-skew checks).
+    pub fn get_time(&self) -> Request {
+        let base = self.base.as_str().trim_end_matches('/');
+        Request {
+            method: HttpMethod::Get,
+            url: format!("{base}?method=rustici.debug.getTime"),
+            file_part: None,
+        }
+    }
+}

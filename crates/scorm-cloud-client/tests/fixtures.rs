@@ -1,0 +1,216 @@
+//! Response fixtures (`fixtures/scorm-cloud/<parser>--<case>.xml`) → one
+//! snapshot each; request building at a fixed time → one snapshot.
+
+use std::path::Path;
+
+use scorm_cloud_client::{AuthType, Client, NewRegistration, Postback, ResultsFormat, parse};
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path("snapshots");
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+fn json<T: serde::Serialize, E: serde::Serialize>(r: Result<T, E>) -> String {
+    let v = match r {
+        Ok(t) => serde_json::json!({ "ok": t }),
+        Err(e) => serde_json::json!({ "err": e }),
+    };
+    serde_json::to_string_pretty(&v).expect("json")
+}
+
+#[test]
+fn responses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scorm-cloud");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20);
+    for f in files {
+        let name = f.file_stem().expect("stem").to_string_lossy().into_owned();
+        let bytes = std::fs::read(&f).expect("read");
+        let out = match name.split("--").next().expect("prefix") {
+            "report" => json(parse::registration_report(&bytes)),
+            "import" => json(parse::import_job(&bytes)),
+            "success" => json(parse::success(&bytes)),
+            "exists" => json(parse::exists(&bytes)),
+            "token" => json(parse::import_token(&bytes)),
+            "courses" => json(parse::course_list(&bytes)),
+            "time" => json(parse::server_time(&bytes)),
+            other => panic!("{name}: no parser for prefix {other}"),
+        };
+        settings().bind(|| insta::assert_snapshot!(format!("response__{name}"), out));
+    }
+}
+
+#[test]
+fn requests() {
+    let client = Client::new(
+        "https://cloud.scorm.com/api".parse().expect("url"),
+        "MYAPPID",
+        "SECRETKEY123",
+    );
+    let now = time::macros::datetime!(2024-01-01 12:00:00 UTC);
+    let pb = Postback {
+        url: "https://lms.example.com/scorm/postback".into(),
+        auth: AuthType::Form,
+        user: "reg-1".into(),
+        password: "s3cret".into(),
+        format: ResultsFormat::Course,
+    };
+    let reg = NewRegistration {
+        course_id: "course-1".into(),
+        registration_id: "reg-1".into(),
+        learner_id: "u-42".into(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        email: None,
+        postback: Some(pb.clone()),
+    };
+    let lines = [
+        format!(
+            "import            {}",
+            client
+                .import_course_async("course-1", now)
+                .expect("valid id")
+                .url
+        ),
+        format!(
+            "upload url        {}",
+            client
+                .import_upload_url("course-1", "https://lms.example.com/imports/pending", now)
+                .expect("valid id")
+        ),
+        format!(
+            "import result     {}",
+            client.get_async_import_result("tok-1", now).url
+        ),
+        format!(
+            "course exists     {}",
+            client.course_exists("course-1", now).url
+        ),
+        format!(
+            "course list       {}",
+            client.get_course_list(None, now).url
+        ),
+        format!(
+            "delete course     {}",
+            client.delete_course("course-1", now).url
+        ),
+        format!(
+            "create reg        {}",
+            client
+                .create_registration(&reg, now)
+                .expect("valid ids")
+                .url
+        ),
+        format!(
+            "reg result        {}",
+            client
+                .get_registration_result("reg 42", ResultsFormat::Course, now)
+                .url
+        ),
+        format!(
+            "launch            {}",
+            client.launch_url("reg-1", "https://lms.example.com/scorm/return/reg-1", now)
+        ),
+        format!(
+            "reg exists        {}",
+            client.registration_exists("reg-1", now).url
+        ),
+        format!(
+            "delete reg        {}",
+            client.delete_registration("reg-1", now).url
+        ),
+        format!(
+            "reset reg         {}",
+            client.reset_registration("reg-1", now).url
+        ),
+        format!(
+            "update postback   {}",
+            client.update_postback_info("reg-1", &pb, now).url
+        ),
+        format!(
+            "test postback     {}",
+            client.test_registration_post_url(&pb, now).url
+        ),
+        format!("time              {}", client.get_time().url),
+    ];
+    settings().bind(|| insta::assert_snapshot!("requests", lines.join("\n")));
+    let upload = client
+        .import_course_async("course-1", now)
+        .expect("valid id");
+    assert_eq!(
+        (upload.method.clone(), upload.file_part.as_deref()),
+        (scorm_cloud_client::HttpMethod::Post, Some("filedata")),
+        "a multipart upload the caller streams"
+    );
+    let shown = format!(
+        "{:?}",
+        client.create_registration(&reg, now).expect("valid ids")
+    );
+    assert!(
+        shown.contains("rustici.registration.createRegistration") && !shown.contains("s3cret"),
+        "Debug never shows credentials: {shown}"
+    );
+}
+
+#[test]
+fn ids_are_checked() {
+    use scorm_cloud_client::{IdError, check_id};
+    assert_eq!(check_id("regid", ""), Err(IdError::Empty("regid")));
+    assert_eq!(
+        check_id("regid", &"x".repeat(256)),
+        Err(IdError::TooLong("regid"))
+    );
+    assert_eq!(check_id("regid", "a\nb"), Err(IdError::Control("regid")));
+    assert_eq!(check_id("regid", &"é".repeat(255)), Ok(()));
+}
+
+#[test]
+fn postbacks_form_and_basic() {
+    use base64::Engine;
+    use scorm_cloud_client::postback::{PostbackError, authenticate, read};
+    let xml = "<registrationreport regid=\"reg-1\"><complete>complete</complete><success>passed</success><score>90</score><totaltime>60</totaltime></registrationreport>";
+    let check = |p: &str| scorm_cloud_client::postback::same(p, "s3cret");
+    for user_field in ["username", "userName"] {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("data", xml)
+            .append_pair(user_field, "reg-1")
+            .append_pair("password", "s3cret")
+            .finish();
+        let d = read(
+            Some("application/x-www-form-urlencoded"),
+            None,
+            body.as_bytes(),
+        )
+        .expect("form");
+        let r = authenticate(&d, "reg-1", check).expect("authentic");
+        assert_eq!((r.score, r.total_time_secs), (Some(90.0), Some(60.0)));
+    }
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("reg-1:s3cret")
+    );
+    let wrapped = format!("<rsp stat=\"ok\">{xml}</rsp>");
+    let d = read(Some("text/xml"), Some(&auth), wrapped.as_bytes()).expect("basic");
+    assert!(authenticate(&d, "reg-1", check).is_ok());
+    let bad = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("reg-1:wrong")
+    );
+    let d = read(Some("text/xml"), Some(&bad), xml.as_bytes()).expect("basic");
+    assert_eq!(
+        authenticate(&d, "reg-1", check).err(),
+        Some(PostbackError::BadCredentials)
+    );
+    assert_eq!(
+        read(Some("text/xml"), None, xml.as_bytes())
+            .err()
+            .map(|e| e.to_string()),
+        Some("postback credentials missing".into())
+    );
+}
