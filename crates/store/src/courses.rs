@@ -307,14 +307,12 @@ impl Tx<'_> {
                 "INSERT INTO courses (integration_id, kind, external_id, name, description, image_url, duration_minutes, author, lang, launch_url, \
                  modified_at, subjects, content_type, archived, content_hash, field_hashes, source_hash, first_seen_ms, last_seen_ms) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let b = i * 15;
-                if i > 0 {
-                    q.push(',');
-                }
-                let ps: Vec<String> = (1..=15).map(|k| format!("${}", b + k + 2)).collect();
-                q.push_str(&format!("($1, 'course', {}, $2, $2)", ps.join(", ")));
-            }
+            q.push_str(&crate::repeat_row(
+                "($1, 'course', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, $2, $2)",
+                chunk.len(),
+                3,
+                ",",
+            ));
             q.push_str(
                 " ON CONFLICT (integration_id, external_id) DO UPDATE SET \
                 kind = excluded.kind, name = excluded.name, description = excluded.description, image_url = excluded.image_url, \
@@ -359,10 +357,10 @@ impl Tx<'_> {
         courses: &[(i64, Vec<String>)],
     ) -> Result<()> {
         for chunk in courses.chunks(400) {
-            let ps: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
+            let ps = crate::repeat_row("?", chunk.len(), 1, ", ");
             let q = self.sql(&format!(
                 "DELETE FROM course_activity_ids WHERE course_id IN ({})",
-                ps.join(", ")
+                ps
             ));
             let mut query = sqlx::query(&q);
             for (id, _) in chunk {
@@ -383,12 +381,7 @@ impl Tx<'_> {
                 let mut q = String::from(
                     "INSERT INTO course_activity_ids (integration_id, activity_id, course_id) VALUES ",
                 );
-                for i in 0..rows.len() {
-                    if i > 0 {
-                        q.push(',');
-                    }
-                    q.push_str(&format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3));
-                }
+                q.push_str(&crate::repeat_row("($1, ?, ?)", rows.len(), 2, ","));
                 q.push_str(" ON CONFLICT (integration_id, activity_id) DO UPDATE SET course_id = excluded.course_id");
                 let q = self.sql(&q);
                 let mut query = sqlx::query(&q).bind(integration_id);

@@ -364,6 +364,29 @@ where
     row.try_get::<T, _>(name).ctx(name)
 }
 
+/// `rows` copies of a row template joined by `sep`, each `?` numbered in order
+/// from `$first`: `repeat_row("(?, 0, ?)", 2, 3, ", ")` is `($3, 0, $4), ($5, 0, $6)`.
+/// (Engine rewriting to SQLite's `?N` happens afterwards, in [`Tx::sql`].)
+pub(crate) fn repeat_row(template: &str, rows: usize, first: usize, sep: &str) -> String {
+    let mut out = String::with_capacity(rows * (template.len() + 8));
+    let mut n = first;
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(sep);
+        }
+        for c in template.chars() {
+            if c == '?' {
+                out.push('$');
+                out.push_str(&n.to_string());
+                n += 1;
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 /// Booleans are stored as 0/1 integers on both engines.
 pub(crate) fn flag(b: bool) -> i64 {
     i64::from(b)
@@ -383,6 +406,16 @@ mod tests {
             "SELECT * FROM t WHERE a = ?1 AND b = '$2' AND c = ?10"
         );
         assert_eq!(dialect(Backend::Postgres, "a = $1"), "a = $1");
+    }
+
+    #[test]
+    fn row_templates() {
+        assert_eq!(
+            repeat_row("(?, 0, ?)", 2, 3, ", "),
+            "($3, 0, $4), ($5, 0, $6)"
+        );
+        assert_eq!(repeat_row("?", 3, 1, ", "), "$1, $2, $3");
+        assert_eq!(repeat_row("(?)", 0, 1, ", "), "");
     }
 
     #[test]

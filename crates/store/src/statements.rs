@@ -342,28 +342,12 @@ impl Tx<'_> {
             let mut q = String::from(
                 "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let b = i * 13;
-                if i > 0 {
-                    q.push(',');
-                }
-                q.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 0, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9,
-                    b + 10,
-                    b + 11,
-                    b + 12,
-                    b + 13
-                ));
-            }
+            q.push_str(&crate::repeat_row(
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                chunk.len(),
+                1,
+                ",",
+            ));
             q.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
             let q = self.sql(&q);
             let mut query = sqlx::query(&q);
@@ -400,24 +384,12 @@ impl Tx<'_> {
             let mut q = String::from(
                 "INSERT INTO learning_events (id, integration_id, course_id, learner_id, statement_id, kind, at_ms, stored_ms, payload) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let b = i * 9;
-                if i > 0 {
-                    q.push(',');
-                }
-                q.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9
-                ));
-            }
+            q.push_str(&crate::repeat_row(
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                chunk.len(),
+                1,
+                ",",
+            ));
             q.push_str(" ON CONFLICT (id) DO NOTHING");
             let q = self.sql(&q);
             let mut query = sqlx::query(&q);

@@ -241,16 +241,12 @@ impl Tx<'_> {
         let mut out = std::collections::HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(400) {
             let mut q = format!("SELECT {COLS} FROM learner_stats s WHERE ");
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    q.push_str(" OR ");
-                }
-                q.push_str(&format!(
-                    "(s.course_id = ${} AND s.learner_id = ${})",
-                    2 * i + 1,
-                    2 * i + 2
-                ));
-            }
+            q.push_str(&crate::repeat_row(
+                "(s.course_id = ? AND s.learner_id = ?)",
+                chunk.len(),
+                1,
+                " OR ",
+            ));
             let q = self.sql(&q);
             let mut query = sqlx::query(&q);
             for (c, l) in chunk {
@@ -275,14 +271,12 @@ impl Tx<'_> {
                 "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, first_activity_ms, \
                  last_activity_ms, completed_at_ms, attempts, overridden, stats, state, updated_ms) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let b = i * 16;
-                if i > 0 {
-                    q.push(',');
-                }
-                let ps: Vec<String> = (1..=16).map(|k| format!("${}", b + k)).collect();
-                q.push_str(&format!("({})", ps.join(", ")));
-            }
+            q.push_str(&crate::repeat_row(
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                chunk.len(),
+                1,
+                ",",
+            ));
             q.push_str(
                 " ON CONFLICT (course_id, learner_id) DO UPDATE SET integration_id = excluded.integration_id, progress = excluded.progress, \
                 completed = excluded.completed, result = excluded.result, score = excluded.score, time_spent_ms = excluded.time_spent_ms, \
@@ -325,8 +319,8 @@ impl Tx<'_> {
     ) -> Result<std::collections::HashMap<String, i64>> {
         let mut out = std::collections::HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(500) {
-            let ps: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
-            let q = self.sql(&format!("SELECT identity_key, learner_id FROM learner_identities WHERE identity_key IN ({})", ps.join(", ")));
+            let ps = crate::repeat_row("?", chunk.len(), 1, ", ");
+            let q = self.sql(&format!("SELECT identity_key, learner_id FROM learner_identities WHERE identity_key IN ({})", ps));
             let mut query = sqlx::query(&q);
             for k in chunk {
                 query = query.bind(k);
@@ -354,12 +348,10 @@ impl Tx<'_> {
         sorted.sort_unstable();
         sorted.dedup();
         for chunk in sorted.chunks(1000) {
-            let ps: Vec<String> = (1..=chunk.len())
-                .map(|k| format!("(${k}::bigint)"))
-                .collect();
+            let ps = crate::repeat_row("(?::bigint)", chunk.len(), 1, ", ");
             let q = format!(
                 "SELECT pg_advisory_xact_lock(k) FROM (VALUES {}) AS v(k) ORDER BY k",
-                ps.join(", ")
+                ps
             );
             let mut query = sqlx::query(&q);
             for k in chunk {
