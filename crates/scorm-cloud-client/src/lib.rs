@@ -6,11 +6,16 @@
 //!
 //! Wire facts: `../shared/reference/scorm-cloud.md`; the integration guidance
 //! this follows: seed 003.
+//!
+//! The version switch: [`ApiVersion`]. V1 ([`Client`]) covers every operation;
+//! V2 ([`v2::ClientV2`], Rustici's recommended REST API) covers import,
+//! registrations, results and the launch link, parsed into the same types.
 
 pub mod parse;
 pub mod postback;
 pub mod request;
 pub mod sign;
+pub mod v2;
 
 pub use parse::{
     Completion, CourseInfo, Error, ErrorCode, ImportJob, ImportResult, ImportStatus,
@@ -20,6 +25,13 @@ pub use request::{
     AuthType, Client, HttpMethod, IdError, NewRegistration, Postback, Request, ResultsFormat,
     check_id,
 };
+
+/// Which SCORM Cloud API an integration talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum ApiVersion {
+    V1,
+    V2,
+}
 
 /// The polling schedule of the official Java library for import jobs: 2 s,
 /// times 1.6 each try, at most 30 s, at most 60 tries.

@@ -26,6 +26,7 @@ fn responses() {
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("dir")
         .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
         .collect();
     files.sort();
     assert!(files.len() >= 20);
@@ -212,5 +213,93 @@ fn postbacks_form_and_basic() {
             .err()
             .map(|e| e.to_string()),
         Some("postback credentials missing".into())
+    );
+}
+
+#[test]
+fn v2_responses() {
+    use scorm_cloud_client::v2;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scorm-cloud/v2");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    for f in files {
+        let name = f.file_stem().expect("stem").to_string_lossy().into_owned();
+        let bytes = std::fs::read(&f).expect("read");
+        let status = if name.ends_with("not-found") {
+            404
+        } else {
+            200
+        };
+        let out = match name.split("--").next().expect("prefix") {
+            "job-id" => json(v2::parse_job_id(status, &bytes)),
+            "import" => json(v2::parse_import_job(status, &bytes)),
+            "registration" => json(v2::parse_registration(status, &bytes)),
+            "launch" => json(v2::parse_launch_link(status, &bytes)),
+            other => panic!("{name}: no parser for {other}"),
+        };
+        settings().bind(|| insta::assert_snapshot!(format!("v2__{name}"), out));
+    }
+    assert_eq!(v2::parse_exists(404), Ok(false));
+    assert_eq!(v2::parse_exists(200), Ok(true));
+}
+
+#[test]
+fn v2_requests() {
+    use scorm_cloud_client::v2::ClientV2;
+    let c = ClientV2::new(
+        "https://cloud.scorm.com/api/v2".parse().expect("url"),
+        "MYAPPID",
+        "SECRETKEY123",
+    );
+    let reg = NewRegistration {
+        course_id: "course 1".into(),
+        registration_id: "reg-1".into(),
+        learner_id: "u-42".into(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        email: Some("ada@example.com".into()),
+        postback: Some(Postback {
+            url: "https://lms.example.com/scorm/postback".into(),
+            auth: AuthType::HttpBasic,
+            user: "reg-1".into(),
+            password: "s3cret".into(),
+            format: ResultsFormat::Course,
+        }),
+    };
+    let rs = [
+        c.import_upload("course 1").expect("valid"),
+        c.import_from_url("course-1", "https://files.example.com/pkg.zip")
+            .expect("valid"),
+        c.import_job("job-1"),
+        c.create_registration(&reg).expect("valid"),
+        c.registration_exists("reg-1"),
+        c.registration("reg-1"),
+        c.delete_registration("reg-1"),
+        c.reset_registration("reg-1"),
+        c.launch_link("reg-1", "https://lms.example.com/scorm/return/reg-1", 120),
+    ];
+    let lines: Vec<String> = rs
+        .iter()
+        .map(|r| {
+            format!(
+                "{:?} {} {}",
+                r.method,
+                r.url,
+                r.json.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    settings().bind(|| insta::assert_snapshot!("v2_requests", lines.join("\n")));
+    assert_eq!(
+        rs[0].authorization, "Basic TVlBUFBJRDpTRUNSRVRLRVkxMjM=",
+        "HTTP Basic appId:secret"
+    );
+    assert_eq!(rs[0].file_part.as_deref(), Some("file"));
+    assert!(
+        !format!("{:?}", rs[3]).contains("TVlBUFBJRDpTRUNSRVRLRVkxMjM"),
+        "Debug never shows the credentials"
     );
 }
