@@ -108,8 +108,8 @@ async fn write_group(store: &Store, jobs: Vec<Job>) {
         Err(e) => return fail_all(jobs, &e.to_string()),
     };
     let mut results = Vec::with_capacity(jobs.len());
-    let mut touched: BTreeMap<(i64, i64), (records::Change, Arc<IntegrationRules>)> =
-        BTreeMap::new();
+    let mut touched = records::Touched::new();
+    let mut rules_of: BTreeMap<(i64, i64), Arc<IntegrationRules>> = BTreeMap::new();
     for job in &jobs {
         if let Err(e) = tx.savepoint().await {
             drop(tx);
@@ -121,18 +121,10 @@ async fn write_group(store: &Store, jobs: Vec<Job>) {
                     drop(tx);
                     return fail_all(jobs, &e.to_string());
                 }
-                for (key, change) in t {
-                    match (touched.get_mut(&key), change) {
-                        (None, change) => {
-                            touched.insert(key, (change, job.rules.clone()));
-                        }
-                        (
-                            Some((records::Change::Append(events), _)),
-                            records::Change::Append(more),
-                        ) => events.extend(more),
-                        (Some((existing, _)), _) => *existing = records::Change::Rebuild,
-                    }
+                for key in t.keys() {
+                    rules_of.entry(*key).or_insert_with(|| job.rules.clone());
                 }
+                records::merge(&mut touched, t);
                 results.push(Ok(outcomes));
             }
             Err(e) => {
@@ -146,7 +138,7 @@ async fn write_group(store: &Store, jobs: Vec<Job>) {
     }
     let targets: Vec<_> = touched
         .iter()
-        .map(|(key, (change, rules))| (*key, change, rules.as_ref()))
+        .filter_map(|(key, change)| Some((*key, change, rules_of.get(key)?.as_ref())))
         .collect();
     if let Err(e) = records::update_many(&mut tx, &targets, now).await {
         drop(tx);

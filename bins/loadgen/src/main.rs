@@ -213,7 +213,7 @@ async fn run(
             let mut latencies: Vec<Duration> = Vec::new();
             let mut n: u64 = t as u64;
             while !stop.load(Relaxed) {
-                let body = if batch == 1 {
+                let mut next = || {
                     n = n
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
@@ -221,20 +221,11 @@ async fn run(
                         (n >> 33) as u32 % learners,
                         ((n >> 20) % 100) as f64 / 100.0,
                     )
+                };
+                let body = if batch == 1 {
+                    next()
                 } else {
-                    serde_json::Value::Array(
-                        (0..batch)
-                            .map(|_| {
-                                n = n
-                                    .wrapping_mul(6364136223846793005)
-                                    .wrapping_add(1442695040888963407);
-                                statement(
-                                    (n >> 33) as u32 % learners,
-                                    ((n >> 20) % 100) as f64 / 100.0,
-                                )
-                            })
-                            .collect(),
-                    )
+                    serde_json::Value::Array((0..batch).map(|_| next()).collect())
                 };
                 let sent = Instant::now();
                 let r = client

@@ -289,6 +289,24 @@ pub enum Change {
 /// The (course, learner) pairs whose statistics a batch changed, and how.
 pub type Touched = BTreeMap<(i64, i64), Change>;
 
+/// Adds the changes of `from` to `into`, by the rules of [`touch`].
+pub fn merge(into: &mut Touched, from: Touched) {
+    for (key, change) in from {
+        match change {
+            Change::Append(events) if events.is_empty() => {
+                into.entry(key)
+                    .or_insert_with(|| Change::Append(Vec::new()));
+            }
+            Change::Append(events) => {
+                for e in events {
+                    touch(into, key, Some(e));
+                }
+            }
+            Change::Rebuild => touch(into, key, None),
+        }
+    }
+}
+
 /// Records a change for a target; a rebuild absorbs everything else.
 pub fn touch(touched: &mut Touched, key: (i64, i64), event: Option<Event>) {
     let entry = touched

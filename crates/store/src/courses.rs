@@ -130,18 +130,6 @@ impl Tx<'_> {
         col(&row, "id")
     }
 
-    /// Marks courses seen in a sync without changing them.
-    pub async fn touch_course(&mut self, id: i64, now_ms: i64) -> Result<()> {
-        let q = self.sql("UPDATE courses SET last_seen_ms = $2 WHERE id = $1");
-        sqlx::query(&q)
-            .bind(id)
-            .bind(now_ms)
-            .execute(&mut *self.tx)
-            .await
-            .ctx("touching a course")?;
-        Ok(())
-    }
-
     pub async fn set_course_archived(&mut self, id: i64, archived: bool) -> Result<()> {
         let q = self.sql("UPDATE courses SET archived = $2 WHERE id = $1");
         sqlx::query(&q)
@@ -162,16 +150,6 @@ impl Tx<'_> {
             .await
             .ctx("archiving courses")?
             .rows_affected())
-    }
-
-    pub async fn course(&mut self, id: i64) -> Result<Option<Course>> {
-        let q = self.sql(&format!("SELECT {COLS} FROM courses WHERE id = $1"));
-        let row = sqlx::query(&q)
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .ctx("reading a course")?;
-        row.as_ref().map(course).transpose()
     }
 
     pub async fn course_by_external_id(

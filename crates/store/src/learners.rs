@@ -33,16 +33,6 @@ impl Tx<'_> {
         row.map(|r| learner(&r)).transpose()
     }
 
-    pub async fn learner(&mut self, id: i64) -> Result<Option<Learner>> {
-        let q = self.sql("SELECT id, lms_user_id, email, name FROM learners WHERE id = $1");
-        let row = sqlx::query(&q)
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .ctx("reading a learner")?;
-        row.map(|r| learner(&r)).transpose()
-    }
-
     /// Creates a learner, or returns the existing one with this LMS user id.
     pub async fn upsert_learner(
         &mut self,
