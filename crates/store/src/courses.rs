@@ -152,6 +152,16 @@ impl Tx<'_> {
             .rows_affected())
     }
 
+    pub async fn course_by_id(&mut self, id: i64) -> Result<Option<Course>> {
+        let q = self.sql(&format!("SELECT {COLS} FROM courses WHERE id = $1"));
+        let row = sqlx::query(&q)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .ctx("reading a course")?;
+        row.as_ref().map(course).transpose()
+    }
+
     pub async fn course_by_external_id(
         &mut self,
         integration_id: &str,

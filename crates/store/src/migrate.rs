@@ -39,10 +39,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_course_source_hash.sql"),
         postgres: include_str!("../migrations/postgres/0004_course_source_hash.sql"),
     },
+    Migration {
+        version: 5,
+        name: "scorm_flows",
+        sqlite: include_str!("../migrations/sqlite/0005_scorm_flows.sql"),
+        postgres: include_str!("../migrations/postgres/0005_scorm_flows.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 

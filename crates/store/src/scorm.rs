@@ -6,7 +6,10 @@ use crate::{Ctx, Result, Tx, col};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScormCourse {
     pub course_id: String,
+    /// The `scorm-cloud` integration the course was imported through.
+    pub integration_id: Option<String>,
     pub title: Option<String>,
+    /// Its LMS course record (statistics are kept against it).
     pub lms_course: Option<i64>,
     pub created_ms: i64,
     pub updated_ms: i64,
@@ -19,6 +22,8 @@ pub struct ImportJob {
     /// `created`, `running`, `finished`, `error`.
     pub status: String,
     pub message: Option<String>,
+    /// The title SCORM Cloud extracted from the package, once finished.
+    pub title: Option<String>,
     /// JSON array of parser warnings.
     pub warnings: String,
     pub created_ms: i64,
@@ -35,6 +40,9 @@ pub struct Registration {
     pub postback_user: String,
     pub postback_secret_hash: String,
     pub created_ms: i64,
+    /// When SCORM Cloud accepted the registration; `None` while it is only
+    /// assigned here (created remotely at the first launch).
+    pub remote_created_ms: Option<i64>,
     /// The latest registration result (JSON), from a postback or a refresh.
     pub result: Option<String>,
     pub result_ms: Option<i64>,
@@ -42,11 +50,31 @@ pub struct Registration {
     pub override_: Option<String>,
 }
 
+const REG_COLS: &str = "registration_id, scorm_course_id, learner_id, learner_ref, postback_user, postback_secret_hash, \
+                        created_ms, remote_created_ms, result, result_ms, override";
+
+fn registration(r: &sqlx::any::AnyRow) -> Result<Registration> {
+    Ok(Registration {
+        registration_id: col(r, "registration_id")?,
+        scorm_course_id: col(r, "scorm_course_id")?,
+        learner_id: col(r, "learner_id")?,
+        learner_ref: col(r, "learner_ref")?,
+        postback_user: col(r, "postback_user")?,
+        postback_secret_hash: col(r, "postback_secret_hash")?,
+        created_ms: col(r, "created_ms")?,
+        remote_created_ms: col(r, "remote_created_ms")?,
+        result: col(r, "result")?,
+        result_ms: col(r, "result_ms")?,
+        override_: col(r, "override")?,
+    })
+}
+
 impl Tx<'_> {
     pub async fn upsert_scorm_course(&mut self, c: &ScormCourse) -> Result<()> {
         let q = self.sql(
-            "INSERT INTO scorm_courses (course_id, title, lms_course, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO scorm_courses (course_id, title, lms_course, created_ms, updated_ms, integration_id) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (course_id) DO UPDATE SET title = COALESCE(excluded.title, scorm_courses.title), \
+             integration_id = COALESCE(excluded.integration_id, scorm_courses.integration_id), \
              lms_course = COALESCE(excluded.lms_course, scorm_courses.lms_course), updated_ms = excluded.updated_ms",
         );
         sqlx::query(&q)
@@ -55,6 +83,7 @@ impl Tx<'_> {
             .bind(c.lms_course)
             .bind(c.created_ms)
             .bind(c.updated_ms)
+            .bind(&c.integration_id)
             .execute(&mut *self.tx)
             .await
             .ctx("saving a SCORM course")?;
@@ -62,7 +91,7 @@ impl Tx<'_> {
     }
 
     pub async fn scorm_course(&mut self, course_id: &str) -> Result<Option<ScormCourse>> {
-        let q = self.sql("SELECT course_id, title, lms_course, created_ms, updated_ms FROM scorm_courses WHERE course_id = $1");
+        let q = self.sql("SELECT course_id, integration_id, title, lms_course, created_ms, updated_ms FROM scorm_courses WHERE course_id = $1");
         let r = sqlx::query(&q)
             .bind(course_id)
             .fetch_optional(&mut *self.tx)
@@ -71,6 +100,7 @@ impl Tx<'_> {
         r.map(|r| {
             Ok(ScormCourse {
                 course_id: col(&r, "course_id")?,
+                integration_id: col(&r, "integration_id")?,
                 title: col(&r, "title")?,
                 lms_course: col(&r, "lms_course")?,
                 created_ms: col(&r, "created_ms")?,
@@ -82,8 +112,9 @@ impl Tx<'_> {
 
     pub async fn upsert_import_job(&mut self, j: &ImportJob) -> Result<()> {
         let q = self.sql(
-            "INSERT INTO scorm_import_jobs (token, course_id, status, message, warnings, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (token) DO UPDATE SET status = excluded.status, message = excluded.message, warnings = excluded.warnings, updated_ms = excluded.updated_ms",
+            "INSERT INTO scorm_import_jobs (token, course_id, status, message, warnings, created_ms, updated_ms, title) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (token) DO UPDATE SET status = excluded.status, message = excluded.message, warnings = excluded.warnings, \
+             updated_ms = excluded.updated_ms, title = COALESCE(excluded.title, scorm_import_jobs.title)",
         );
         sqlx::query(&q)
             .bind(&j.token)
@@ -93,6 +124,7 @@ impl Tx<'_> {
             .bind(&j.warnings)
             .bind(j.created_ms)
             .bind(j.updated_ms)
+            .bind(&j.title)
             .execute(&mut *self.tx)
             .await
             .ctx("saving an import job")?;
@@ -100,7 +132,7 @@ impl Tx<'_> {
     }
 
     pub async fn import_job(&mut self, token: &str) -> Result<Option<ImportJob>> {
-        let q = self.sql("SELECT token, course_id, status, message, warnings, created_ms, updated_ms FROM scorm_import_jobs WHERE token = $1");
+        let q = self.sql("SELECT token, course_id, status, message, title, warnings, created_ms, updated_ms FROM scorm_import_jobs WHERE token = $1");
         let r = sqlx::query(&q)
             .bind(token)
             .fetch_optional(&mut *self.tx)
@@ -112,6 +144,7 @@ impl Tx<'_> {
                 course_id: col(&r, "course_id")?,
                 status: col(&r, "status")?,
                 message: col(&r, "message")?,
+                title: col(&r, "title")?,
                 warnings: col(&r, "warnings")?,
                 created_ms: col(&r, "created_ms")?,
                 updated_ms: col(&r, "updated_ms")?,
@@ -123,8 +156,8 @@ impl Tx<'_> {
     /// Inserts a registration; false when the id exists already.
     pub async fn insert_registration(&mut self, r: &Registration) -> Result<bool> {
         let q = self.sql(
-            "INSERT INTO scorm_registrations (registration_id, scorm_course_id, learner_id, learner_ref, postback_user, postback_secret_hash, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (registration_id) DO NOTHING",
+            "INSERT INTO scorm_registrations (registration_id, scorm_course_id, learner_id, learner_ref, postback_user, postback_secret_hash, created_ms, remote_created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         );
         let n = sqlx::query(&q)
             .bind(&r.registration_id)
@@ -134,6 +167,7 @@ impl Tx<'_> {
             .bind(&r.postback_user)
             .bind(&r.postback_secret_hash)
             .bind(r.created_ms)
+            .bind(r.remote_created_ms)
             .execute(&mut *self.tx)
             .await
             .ctx("saving a registration")?;
@@ -141,30 +175,79 @@ impl Tx<'_> {
     }
 
     pub async fn registration(&mut self, id: &str) -> Result<Option<Registration>> {
-        let q = self.sql(
-            "SELECT registration_id, scorm_course_id, learner_id, learner_ref, postback_user, postback_secret_hash, created_ms, result, result_ms, override \
-             FROM scorm_registrations WHERE registration_id = $1",
-        );
+        let q = self.sql(&format!(
+            "SELECT {REG_COLS} FROM scorm_registrations WHERE registration_id = $1"
+        ));
         let r = sqlx::query(&q)
             .bind(id)
             .fetch_optional(&mut *self.tx)
             .await
             .ctx("reading a registration")?;
-        r.map(|r| {
-            Ok(Registration {
-                registration_id: col(&r, "registration_id")?,
-                scorm_course_id: col(&r, "scorm_course_id")?,
-                learner_id: col(&r, "learner_id")?,
-                learner_ref: col(&r, "learner_ref")?,
-                postback_user: col(&r, "postback_user")?,
-                postback_secret_hash: col(&r, "postback_secret_hash")?,
-                created_ms: col(&r, "created_ms")?,
-                result: col(&r, "result")?,
-                result_ms: col(&r, "result_ms")?,
-                override_: col(&r, "override")?,
-            })
-        })
-        .transpose()
+        r.as_ref().map(registration).transpose()
+    }
+
+    /// The registration of a learner on a SCORM course, if any.
+    pub async fn registration_for(
+        &mut self,
+        scorm_course_id: &str,
+        learner_id: i64,
+    ) -> Result<Option<Registration>> {
+        let q = self.sql(&format!(
+            "SELECT {REG_COLS} FROM scorm_registrations WHERE scorm_course_id = $1 AND learner_id = $2"
+        ));
+        let r = sqlx::query(&q)
+            .bind(scorm_course_id)
+            .bind(learner_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .ctx("reading a registration")?;
+        r.as_ref().map(registration).transpose()
+    }
+
+    /// Registrations, in id order, after `after` (keyset paging), optionally of one course.
+    pub async fn registrations(
+        &mut self,
+        scorm_course_id: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Registration>> {
+        let mut sql = format!("SELECT {REG_COLS} FROM scorm_registrations WHERE registration_id > $1");
+        if scorm_course_id.is_some() {
+            sql.push_str(" AND scorm_course_id = $3");
+        }
+        sql.push_str(" ORDER BY registration_id LIMIT $2");
+        let q = self.sql(&sql);
+        let mut query = sqlx::query(&q).bind(after.unwrap_or("")).bind(limit);
+        if let Some(c) = scorm_course_id {
+            query = query.bind(c);
+        }
+        let rows = query
+            .fetch_all(&mut *self.tx)
+            .await
+            .ctx("listing registrations")?;
+        rows.iter().map(registration).collect()
+    }
+
+    /// Records that SCORM Cloud accepted the registration, with the hash of the
+    /// postback password it was given.
+    pub async fn set_registration_remote(
+        &mut self,
+        id: &str,
+        postback_secret_hash: &str,
+        at_ms: i64,
+    ) -> Result<bool> {
+        let q = self.sql(
+            "UPDATE scorm_registrations SET postback_secret_hash = $2, remote_created_ms = $3 WHERE registration_id = $1",
+        );
+        Ok(sqlx::query(&q)
+            .bind(id)
+            .bind(postback_secret_hash)
+            .bind(at_ms)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("saving a registration")?
+            .rows_affected()
+            == 1)
     }
 
     /// Stores a registration's latest result unless a newer one is stored already.
@@ -204,10 +287,10 @@ impl Tx<'_> {
             == 1)
     }
 
-    /// Registrations whose latest result is older than `before_ms` (or missing).
+    /// Registrations SCORM Cloud knows whose latest result is older than `before_ms` (or missing).
     pub async fn stale_registrations(&mut self, before_ms: i64, limit: i64) -> Result<Vec<String>> {
         let q = self.sql(
-            "SELECT registration_id FROM scorm_registrations WHERE result_ms IS NULL OR result_ms < $1 ORDER BY COALESCE(result_ms, 0), registration_id LIMIT $2",
+            "SELECT registration_id FROM scorm_registrations WHERE remote_created_ms IS NOT NULL AND (result_ms IS NULL OR result_ms < $1) ORDER BY COALESCE(result_ms, 0), registration_id LIMIT $2",
         );
         let rows = sqlx::query(&q)
             .bind(before_ms)

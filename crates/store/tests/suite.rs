@@ -155,7 +155,7 @@ mod checks {
     }
 
     pub async fn migrations_are_versioned_and_idempotent(store: Store) {
-        assert_eq!(store.schema_version().await.expect("version"), 4);
+        assert_eq!(store.schema_version().await.expect("version"), 5);
         assert_eq!(
             store.migrate().await.expect("again"),
             Vec::<i64>::new(),
@@ -795,6 +795,7 @@ mod checks {
         let mut tx = store.begin().await.expect("begin");
         tx.upsert_scorm_course(&ScormCourse {
             course_id: "sc-1".into(),
+            integration_id: Some("os-acme".into()),
             title: None,
             lms_course: Some(course),
             created_ms: T0,
@@ -804,6 +805,7 @@ mod checks {
         .expect("course");
         tx.upsert_scorm_course(&ScormCourse {
             course_id: "sc-1".into(),
+            integration_id: None,
             title: Some("Golf".into()),
             lms_course: None,
             created_ms: T0,
@@ -817,14 +819,15 @@ mod checks {
             .expect("read")
             .expect("exists");
         assert_eq!(
-            (c.title.as_deref(), c.lms_course),
-            (Some("Golf"), Some(course))
+            (c.title.as_deref(), c.lms_course, c.integration_id.as_deref()),
+            (Some("Golf"), Some(course), Some("os-acme"))
         );
         tx.upsert_import_job(&ImportJob {
             token: "t1".into(),
             course_id: "sc-1".into(),
             status: "running".into(),
             message: None,
+            title: None,
             warnings: "[]".into(),
             created_ms: T0,
             updated_ms: T0,
@@ -836,6 +839,7 @@ mod checks {
             course_id: "sc-1".into(),
             status: "finished".into(),
             message: Some("ok".into()),
+            title: Some("Golf".into()),
             warnings: "[\"w\"]".into(),
             created_ms: T0,
             updated_ms: T0 + 5,
@@ -858,15 +862,53 @@ mod checks {
             postback_user: "pb".into(),
             postback_secret_hash: "hash".into(),
             created_ms: T0,
+            remote_created_ms: None,
             result: None,
             result_ms: None,
             override_: None,
         };
         assert!(tx.insert_registration(&reg).await.expect("reg"));
         assert!(!tx.insert_registration(&reg).await.expect("reg again"));
+        let other_id = Registration {
+            registration_id: "reg-2".into(),
+            ..reg.clone()
+        };
+        assert!(
+            !tx.insert_registration(&other_id).await.expect("reg twice"),
+            "one registration per learner and course"
+        );
+        assert!(
+            tx.stale_registrations(T0, 10).await.expect("stale").is_empty(),
+            "a registration SCORM Cloud does not know yet is never refreshed"
+        );
+        assert!(
+            tx.set_registration_remote("reg-1", "hash2", T0)
+                .await
+                .expect("remote")
+        );
         assert_eq!(
             tx.stale_registrations(T0, 10).await.expect("stale"),
             ["reg-1"]
+        );
+        assert_eq!(
+            tx.registration_for("sc-1", learner)
+                .await
+                .expect("for")
+                .map(|r| (r.registration_id, r.postback_secret_hash, r.remote_created_ms)),
+            Some(("reg-1".to_owned(), "hash2".to_owned(), Some(T0)))
+        );
+        assert_eq!(
+            tx.registrations(Some("sc-1"), None, 10)
+                .await
+                .expect("list")
+                .len(),
+            1
+        );
+        assert!(
+            tx.registrations(Some("sc-1"), Some("reg-1"), 10)
+                .await
+                .expect("list")
+                .is_empty()
         );
         assert!(
             tx.set_registration_result("reg-1", "{\"complete\":\"complete\"}", T0 + 10)
