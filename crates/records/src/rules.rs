@@ -9,7 +9,7 @@ use xapi_model::{ActivityIdNormalizer, ActivityIdRules};
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     #[error(
-        "integration {id}: provider {provider:?} is not one of opensesame, udemy-business, generic"
+        "integration {id}: provider {provider:?} is not one of opensesame, udemy-business, scorm-cloud, generic"
     )]
     UnknownProvider { id: String, provider: String },
     #[error("integration {id}: settings: {detail}")]
@@ -43,6 +43,9 @@ pub fn provider_of(name: &str) -> Option<Provider> {
         "opensesame" => Some(Provider::OpenSesame),
         "udemy-business" => Some(Provider::UdemyBusiness),
         "generic" => Some(Provider::Generic),
+        // SCORM Cloud results arrive as registration reports, not statements:
+        // the generic rules apply to the launches and overrides around them.
+        "scorm-cloud" => Some(Provider::Generic),
         _ => None,
     }
 }

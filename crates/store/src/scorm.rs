@@ -211,7 +211,8 @@ impl Tx<'_> {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Registration>> {
-        let mut sql = format!("SELECT {REG_COLS} FROM scorm_registrations WHERE registration_id > $1");
+        let mut sql =
+            format!("SELECT {REG_COLS} FROM scorm_registrations WHERE registration_id > $1");
         if scorm_course_id.is_some() {
             sql.push_str(" AND scorm_course_id = $3");
         }

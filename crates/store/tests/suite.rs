@@ -819,7 +819,11 @@ mod checks {
             .expect("read")
             .expect("exists");
         assert_eq!(
-            (c.title.as_deref(), c.lms_course, c.integration_id.as_deref()),
+            (
+                c.title.as_deref(),
+                c.lms_course,
+                c.integration_id.as_deref()
+            ),
             (Some("Golf"), Some(course), Some("os-acme"))
         );
         tx.upsert_import_job(&ImportJob {
@@ -878,7 +882,10 @@ mod checks {
             "one registration per learner and course"
         );
         assert!(
-            tx.stale_registrations(T0, 10).await.expect("stale").is_empty(),
+            tx.stale_registrations(T0, 10)
+                .await
+                .expect("stale")
+                .is_empty(),
             "a registration SCORM Cloud does not know yet is never refreshed"
         );
         assert!(
@@ -894,7 +901,11 @@ mod checks {
             tx.registration_for("sc-1", learner)
                 .await
                 .expect("for")
-                .map(|r| (r.registration_id, r.postback_secret_hash, r.remote_created_ms)),
+                .map(|r| (
+                    r.registration_id,
+                    r.postback_secret_hash,
+                    r.remote_created_ms
+                )),
             Some(("reg-1".to_owned(), "hash2".to_owned(), Some(T0)))
         );
         assert_eq!(

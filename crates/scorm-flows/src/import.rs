@@ -1,0 +1,268 @@
+//! Importing a package (seed 003 "Importing Courses"): `importCourseAsync` with
+//! the file streamed, then `getAsyncImportResult` until `finished` or `error`.
+//! The job is recorded as soon as SCORM Cloud answers with its token, so an
+//! interrupted import can be followed up ([`follow`]) rather than lost.
+
+use std::path::Path;
+use std::time::Duration;
+
+use scorm_cloud_client::{ImportJob, ImportStatus, check_id, parse};
+use store::{CourseFields, Integration, ScormCourse, Store};
+
+use crate::{Remote, ScormError, ms};
+
+/// What an import produced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Imported {
+    pub course_id: String,
+    pub token: String,
+    pub title: String,
+    pub warnings: Vec<String>,
+    /// The LMS course record the SCORM course is reported under.
+    pub lms_course: i64,
+}
+
+/// Observes the polling (e.g. a progress bar).
+pub trait Observer: Send + Sync {
+    fn uploaded(&self, _token: &str) {}
+    fn polled(&self, _job: &ImportJob) {}
+}
+
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// Uploads `package` as course `course_id` and follows the job to its end.
+pub async fn import_package(
+    store: &Store,
+    remote: &Remote,
+    integration: &Integration,
+    course_id: &str,
+    package: &Path,
+    delays: impl IntoIterator<Item = Duration>,
+    observer: &dyn Observer,
+) -> Result<Imported, ScormError> {
+    check_id("courseid", course_id)?;
+    let meta = tokio::fs::metadata(package)
+        .await
+        .map_err(|e| ScormError::Io {
+            path: package.display().to_string(),
+            detail: e.to_string(),
+        })?;
+    if !meta.is_file() {
+        return Err(ScormError::Io {
+            path: package.display().to_string(),
+            detail: "not a file".into(),
+        });
+    }
+    let req = remote.client.import_course_async(course_id, remote.now())?;
+    let body = remote.upload("importCourseAsync", &req, package).await?;
+    let token = parse::import_token(&body).map_err(ScormError::api("importCourseAsync"))?;
+    observer.uploaded(&token);
+    record_job(store, course_id, &token, "created", None, None, &[], remote).await?;
+    follow(
+        store,
+        remote,
+        integration,
+        course_id,
+        &token,
+        delays,
+        observer,
+    )
+    .await
+}
+
+/// A freshly signed URL a browser form can POST the package to (valid about
+/// 15 minutes: make it when the user submits). Follow up with [`follow`] and
+/// the token SCORM Cloud gives.
+pub fn browser_upload_url(
+    remote: &Remote,
+    course_id: &str,
+    redirect_url: &str,
+) -> Result<String, ScormError> {
+    Ok(remote
+        .client
+        .import_upload_url(course_id, redirect_url, remote.now())?)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_job(
+    store: &Store,
+    course_id: &str,
+    token: &str,
+    status: &str,
+    message: Option<&str>,
+    title: Option<&str>,
+    warnings: &[String],
+    remote: &Remote,
+) -> Result<(), ScormError> {
+    let now = ms(remote.now());
+    let mut tx = store.begin().await?;
+    let created_ms = tx.import_job(token).await?.map_or(now, |j| j.created_ms);
+    tx.upsert_import_job(&store::ImportJob {
+        token: token.to_owned(),
+        course_id: course_id.to_owned(),
+        status: status.to_owned(),
+        message: message.map(str::to_owned),
+        title: title.map(str::to_owned),
+        warnings: serde_json::to_string(warnings).unwrap_or_else(|_| "[]".into()),
+        created_ms,
+        updated_ms: now,
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn status_name(s: &ImportStatus) -> String {
+    match s {
+        ImportStatus::Created => "created".into(),
+        ImportStatus::Running => "running".into(),
+        ImportStatus::Finished => "finished".into(),
+        ImportStatus::Error => "error".into(),
+        ImportStatus::Other(o) => o.clone(),
+    }
+}
+
+/// Polls an import job (by its token) until it is finished or failed, then
+/// records the course — the SCORM course row and its LMS course record in the
+/// integration's catalog — in one transaction.
+pub async fn follow(
+    store: &Store,
+    remote: &Remote,
+    integration: &Integration,
+    course_id: &str,
+    token: &str,
+    delays: impl IntoIterator<Item = Duration>,
+    observer: &dyn Observer,
+) -> Result<Imported, ScormError> {
+    check_id("courseid", course_id)?;
+    let mut polls = 0usize;
+    let mut delays = delays.into_iter();
+    let job = loop {
+        let req = remote.client.get_async_import_result(token, remote.now());
+        let body = remote.call("getAsyncImportResult", &req).await?;
+        let job = parse::import_job(&body).map_err(ScormError::api("getAsyncImportResult"))?;
+        polls += 1;
+        observer.polled(&job);
+        if job.is_done() {
+            break job;
+        }
+        record_job(
+            store,
+            course_id,
+            token,
+            &status_name(&job.status),
+            job.message.as_deref(),
+            None,
+            &[],
+            remote,
+        )
+        .await?;
+        match delays.next() {
+            Some(d) => tokio::time::sleep(d).await,
+            None => return Err(ScormError::ImportTimeout(polls)),
+        }
+    };
+    let result = job.results.iter().find(|r| r.successful);
+    let failure = match (&job.status, result) {
+        (ImportStatus::Finished, Some(_)) => None,
+        (ImportStatus::Finished, None) => Some(
+            job.results
+                .iter()
+                .find_map(|r| r.message.clone())
+                .unwrap_or_else(|| "SCORM Cloud reported no successful import".into()),
+        ),
+        _ => Some(
+            job.error
+                .as_ref()
+                .map(|(code, m)| format!("{m} (code {code})"))
+                .or_else(|| job.message.clone())
+                .unwrap_or_else(|| "the import failed".into()),
+        ),
+    };
+    if let Some(message) = failure {
+        record_job(
+            store,
+            course_id,
+            token,
+            "error",
+            Some(&message),
+            None,
+            &[],
+            remote,
+        )
+        .await?;
+        return Err(ScormError::ImportFailed(message));
+    }
+    let result = result.ok_or_else(|| ScormError::ImportFailed("no result".into()))?;
+    let title = result
+        .title
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| course_id.to_owned());
+    let warnings = result.warnings.clone();
+    let now = ms(remote.now());
+    let mut tx = store.begin().await?;
+    let created_ms = tx.import_job(token).await?.map_or(now, |j| j.created_ms);
+    tx.upsert_import_job(&store::ImportJob {
+        token: token.to_owned(),
+        course_id: course_id.to_owned(),
+        status: "finished".into(),
+        message: result.message.clone(),
+        title: Some(title.clone()),
+        warnings: serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()),
+        created_ms,
+        updated_ms: now,
+    })
+    .await?;
+    let fields = CourseFields {
+        name: title.clone(),
+        content_type: Some("SCORM".into()),
+        ..CourseFields::default()
+    };
+    let content_hash = format!("scorm:{token}");
+    let lms_course = tx
+        .upsert_course(
+            &integration.id,
+            "course",
+            course_id,
+            &fields,
+            false,
+            &content_hash,
+            now,
+        )
+        .await?;
+    let created = tx
+        .scorm_course(course_id)
+        .await?
+        .map_or(now, |c| c.created_ms);
+    if let Some(existing) = tx.scorm_course(course_id).await? {
+        if existing
+            .integration_id
+            .as_deref()
+            .is_some_and(|i| i != integration.id)
+        {
+            return Err(ScormError::Conflict(format!(
+                "SCORM course {course_id} belongs to another integration"
+            )));
+        }
+    }
+    tx.upsert_scorm_course(&ScormCourse {
+        course_id: course_id.to_owned(),
+        integration_id: Some(integration.id.clone()),
+        title: Some(title.clone()),
+        lms_course: Some(lms_course),
+        created_ms: created,
+        updated_ms: now,
+    })
+    .await?;
+    tx.commit().await?;
+    tracing::info!(integration = %integration.id, course = course_id, polls, "SCORM course imported");
+    Ok(Imported {
+        course_id: course_id.to_owned(),
+        token: token.to_owned(),
+        title,
+        warnings,
+        lms_course,
+    })
+}

@@ -1,0 +1,172 @@
+//! A `scorm-cloud` integration's settings, read from the integration record
+//! (secrets by the name of the environment variable that holds them).
+
+use scorm_cloud_client::{AuthType, ResultsFormat};
+use store::Integration;
+use url::Url;
+
+use crate::ScormError;
+
+/// When the registration is created in SCORM Cloud (seed 003: "either way is fine").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creation {
+    /// When the course is assigned to the learner.
+    AtAssignment,
+    /// Right before the learner's first launch (costs nothing if never launched).
+    AtLaunch,
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    pub integration_id: String,
+    /// The V1 API endpoint, `https://cloud.scorm.com/api` by default.
+    pub base_url: Url,
+    pub app_id: String,
+    pub(crate) secret: String,
+    /// How SCORM Cloud and learners' browsers reach the ingest server
+    /// (postbacks go to `{public_url}/scorm/postback`).
+    pub public_url: Url,
+    pub creation: Creation,
+    pub postback_auth: AuthType,
+    /// The results format postbacks use (`course` by default: the big four).
+    pub results_format: ResultsFormat,
+    /// Where the return page sends the learner after a course, if anywhere
+    /// (a fixed setting, never taken from a request).
+    pub return_url: Option<Url>,
+    /// The `origin` parameter (`org.app.version`).
+    pub origin: Option<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("integration_id", &self.integration_id)
+            .field("base_url", &self.base_url.as_str())
+            .field("app_id", &self.app_id)
+            .field("public_url", &self.public_url.as_str())
+            .field("creation", &self.creation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The settings a `scorm-cloud` integration must have.
+pub const REQUIRED: &[&str] = &["app_id", "secret_env", "public_url"];
+
+fn http_url(integration: &str, name: &'static str, v: &str) -> Result<Url, ScormError> {
+    let u = Url::parse(v).map_err(|e| ScormError::Settings {
+        integration: integration.to_owned(),
+        name,
+        problem: format!("{v:?}: {e}"),
+    })?;
+    if !matches!(u.scheme(), "https" | "http") {
+        return Err(ScormError::Settings {
+            integration: integration.to_owned(),
+            name,
+            problem: "must be an http(s) URL".into(),
+        });
+    }
+    Ok(u)
+}
+
+impl Settings {
+    /// Reads the settings of a `scorm-cloud` integration; `env` looks up the
+    /// secret by the name in `secret_env`.
+    pub fn from_integration(
+        i: &Integration,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ScormError> {
+        if i.provider != "scorm-cloud" {
+            return Err(ScormError::NotScorm(i.id.clone()));
+        }
+        let get = |name: &'static str| {
+            i.settings
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let need = |name: &'static str| {
+            get(name).ok_or_else(|| ScormError::Settings {
+                integration: i.id.clone(),
+                name,
+                problem: "missing".into(),
+            })
+        };
+        let secret_env = need("secret_env")?;
+        let secret =
+            env(secret_env)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ScormError::Settings {
+                    integration: i.id.clone(),
+                    name: "secret_env",
+                    problem: format!("environment variable {secret_env} is not set"),
+                })?;
+        let creation = match get("registrations").unwrap_or("at-launch") {
+            "at-launch" => Creation::AtLaunch,
+            "at-assignment" => Creation::AtAssignment,
+            other => {
+                return Err(ScormError::Settings {
+                    integration: i.id.clone(),
+                    name: "registrations",
+                    problem: format!("{other:?}: must be at-launch or at-assignment"),
+                });
+            }
+        };
+        let postback_auth = match get("postback_auth").unwrap_or("form") {
+            "form" => AuthType::Form,
+            "httpbasic" => AuthType::HttpBasic,
+            other => {
+                return Err(ScormError::Settings {
+                    integration: i.id.clone(),
+                    name: "postback_auth",
+                    problem: format!("{other:?}: must be form or httpbasic"),
+                });
+            }
+        };
+        let results_format = match get("results_format").unwrap_or("course") {
+            "course" => ResultsFormat::Course,
+            "activity" => ResultsFormat::Activity,
+            "full" => ResultsFormat::Full,
+            other => {
+                return Err(ScormError::Settings {
+                    integration: i.id.clone(),
+                    name: "results_format",
+                    problem: format!("{other:?}: must be course, activity or full"),
+                });
+            }
+        };
+        let public_url = http_url(&i.id, "public_url", need("public_url")?)?;
+        Ok(Self {
+            integration_id: i.id.clone(),
+            base_url: http_url(
+                &i.id,
+                "base_url",
+                get("base_url").unwrap_or("https://cloud.scorm.com/api"),
+            )?,
+            app_id: need("app_id")?.to_owned(),
+            secret,
+            public_url,
+            creation,
+            postback_auth,
+            results_format,
+            return_url: get("return_url")
+                .map(|u| http_url(&i.id, "return_url", u))
+                .transpose()?,
+            origin: get("origin").map(str::to_owned),
+        })
+    }
+
+    /// Where SCORM Cloud posts registration results.
+    pub fn postback_url(&self) -> String {
+        format!(
+            "{}/scorm/postback",
+            self.public_url.as_str().trim_end_matches('/')
+        )
+    }
+
+    pub fn client(&self) -> scorm_cloud_client::Client {
+        let mut c =
+            scorm_cloud_client::Client::new(self.base_url.clone(), &self.app_id, &self.secret);
+        c.origin.clone_from(&self.origin);
+        c
+    }
+}

@@ -1,0 +1,659 @@
+//! The SCORM Cloud flows against the fake SCORM Cloud on loopback (which
+//! checks every signature and the 15-minute window), on SQLite and — with
+//! `--ignored` and COURSEBRIDGE_TEST_POSTGRES_URL — PostgreSQL.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake_scorm_cloud::FakeScormCloud;
+use scorm_flows::import::{self, Quiet};
+use scorm_flows::registrations::{self, Assignment, Launcher};
+use scorm_flows::results::{self, Applied};
+use scorm_flows::{Remote, ScormError, Settings};
+use serde_json::json;
+use stats_rules::{EntryPoint, Override};
+use store::{Integration, Store};
+
+const PG_ENV: &str = "COURSEBRIDGE_TEST_POSTGRES_URL";
+const SECRET: &str = "fake-secret-key";
+
+struct Env {
+    store: Store,
+    fake: FakeScormCloud,
+    dir: std::path::PathBuf,
+}
+
+impl Env {
+    fn integration(&self, creation: &str, auth: &str) -> Integration {
+        Integration {
+            id: format!("scorm-{creation}"),
+            provider: "scorm-cloud".into(),
+            lms_group: "g1".into(),
+            connector_author: "admin@acme.example".into(),
+            settings: json!({
+                "base_url": self.fake.api_url(),
+                "app_id": "APP1",
+                "secret_env": "FAKE_SCORM_SECRET",
+                "public_url": "http://127.0.0.1:9/",
+                "registrations": creation,
+                "postback_auth": auth,
+            }),
+            active: true,
+            created_ms: 0,
+            updated_ms: 0,
+            deactivated_ms: None,
+        }
+    }
+
+    async fn setup(&self, creation: &str, auth: &str) -> (Integration, Settings, Remote) {
+        let i = self.integration(creation, auth);
+        let mut tx = self.store.begin().await.expect("begin");
+        if tx.integration(&i.id).await.expect("read").is_none() {
+            tx.insert_integration(&i).await.expect("integration");
+        }
+        tx.commit().await.expect("commit");
+        let settings = Settings::from_integration(&i, &|name| {
+            (name == "FAKE_SCORM_SECRET").then(|| SECRET.to_owned())
+        })
+        .expect("settings");
+        let remote = Remote::new(&settings, scorm_flows::http_client().expect("http"));
+        (i, settings, remote)
+    }
+
+    fn package(&self, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = self.dir.join(name);
+        std::fs::write(&p, bytes).expect("write package");
+        p
+    }
+
+    async fn import(&self, i: &Integration, remote: &Remote, course: &str) -> import::Imported {
+        let p = self.package(
+            &format!("{course}.zip"),
+            &fake_scorm_cloud::package("Safety Basics"),
+        );
+        import::import_package(&self.store, remote, i, course, &p, fast_polls(), &Quiet)
+            .await
+            .expect("import")
+    }
+}
+
+fn fast_polls() -> Vec<Duration> {
+    vec![Duration::from_millis(10); 5]
+}
+
+fn who(learner: &str) -> Launcher {
+    Launcher {
+        learner: learner.into(),
+        email: Some(format!("{learner}@example.com")),
+        entry: EntryPoint::Catalog,
+    }
+}
+
+async fn on_sqlite<F, Fut>(check: F)
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Env>,
+{
+    let dir = std::env::temp_dir().join(format!("cb-scorm-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
+        .await
+        .expect("sqlite");
+    let fake = FakeScormCloud::start("APP1", SECRET).await.expect("fake");
+    let env = check(Env { store, fake, dir }).await;
+    env.store.close().await;
+    let _ = std::fs::remove_dir_all(&env.dir);
+}
+
+async fn on_postgres<F, Fut>(check: F)
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Env>,
+{
+    let admin = std::env::var(PG_ENV).unwrap_or_else(|_| panic!("{PG_ENV} is not set"));
+    let db = format!("cb_scorm_{}", uuid::Uuid::new_v4().simple());
+    let a = Store::connect(&admin).await.expect("admin");
+    a.execute_admin(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create");
+    let url = format!("{}/{db}", admin.rsplit_once('/').expect("url").0);
+    let store = Store::open(&url).await.expect("postgres");
+    let dir = std::env::temp_dir().join(format!("cb-scorm-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let fake = FakeScormCloud::start("APP1", SECRET).await.expect("fake");
+    let env = check(Env { store, fake, dir }).await;
+    env.store.close().await;
+    let _ = std::fs::remove_dir_all(&env.dir);
+    a.execute_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await
+        .expect("drop");
+    a.close().await;
+}
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::on_sqlite(super::$name).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored"]
+            async fn postgres() {
+                super::on_postgres(super::$name).await;
+            }
+        }
+    };
+}
+
+both!(import_streams_polls_and_records_the_course);
+async fn import_streams_polls_and_records_the_course(env: Env) -> Env {
+    let (i, _, remote) = env.setup("at-launch", "form").await;
+    env.fake.set_polls_before_done(2);
+    let imported = env.import(&i, &remote, "course-1").await;
+    assert_eq!(imported.title, "Safety Basics");
+    assert!(imported.warnings.is_empty(), "{:?}", imported.warnings);
+    assert_eq!(
+        env.fake.calls(),
+        [
+            "rustici.course.importCourseAsync",
+            "rustici.course.getAsyncImportResult",
+            "rustici.course.getAsyncImportResult",
+            "rustici.course.getAsyncImportResult"
+        ],
+        "polled until finished"
+    );
+    let size = fake_scorm_cloud::package("Safety Basics").len() as u64;
+    assert_eq!(env.fake.course("course-1").map(|c| c.bytes), Some(size));
+    let mut tx = env.store.read().await.expect("read");
+    let job = tx
+        .import_job(&imported.token)
+        .await
+        .expect("job")
+        .expect("recorded");
+    assert_eq!(
+        (job.status.as_str(), job.title.as_deref()),
+        ("finished", Some("Safety Basics"))
+    );
+    let course = tx
+        .course_by_id(imported.lms_course)
+        .await
+        .expect("course")
+        .expect("LMS course record");
+    assert_eq!(
+        (
+            course.integration_id.as_str(),
+            course.external_id.as_str(),
+            course.fields.name.as_str()
+        ),
+        (i.id.as_str(), "course-1", "Safety Basics")
+    );
+    drop(tx);
+
+    // not a package: the job ends in error, nothing is recorded as a course
+    let bad = env.package("bad.zip", b"this is not a zip");
+    let err = import::import_package(
+        &env.store,
+        &remote,
+        &i,
+        "course-bad",
+        &bad,
+        fast_polls(),
+        &Quiet,
+    )
+    .await
+    .expect_err("refused");
+    assert!(
+        matches!(&err, ScormError::ImportFailed(m) if m.contains("not a zip")),
+        "{err}"
+    );
+    let mut tx = env.store.read().await.expect("read");
+    assert!(tx.scorm_course("course-bad").await.expect("read").is_none());
+    // an id SCORM Cloud cannot store is refused before anything is sent
+    let long = "x".repeat(256);
+    let calls = env.fake.calls().len();
+    drop(tx);
+    assert!(matches!(
+        import::import_package(&env.store, &remote, &i, &long, &bad, fast_polls(), &Quiet).await,
+        Err(ScormError::Id(_))
+    ));
+    assert_eq!(env.fake.calls().len(), calls);
+    env
+}
+
+both!(a_refused_registration_leaves_no_local_record);
+async fn a_refused_registration_leaves_no_local_record(env: Env) -> Env {
+    let (i, settings, remote) = env.setup("at-assignment", "form").await;
+    env.import(&i, &remote, "course-1").await;
+    env.fake.fail_next(
+        "rustici.registration.createRegistration",
+        1,
+        "simulated refusal",
+    );
+    let a = Assignment {
+        course_id: "course-1".into(),
+        learner: "u-1".into(),
+        registration_id: Some("reg-1".into()),
+        ..Assignment::default()
+    };
+    let err = registrations::assign(&env.store, &remote, &settings, &a)
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("simulated refusal"), "{err}");
+    {
+        let mut tx = env.store.read().await.expect("read");
+        assert!(
+            tx.registration("reg-1").await.expect("read").is_none(),
+            "rolled back with the remote refusal"
+        );
+    }
+    // again, accepted: local and remote agree, with postback settings
+    let ok = registrations::assign(&env.store, &remote, &settings, &a)
+        .await
+        .expect("assigned");
+    assert!(ok.created && ok.registration.remote_created_ms.is_some());
+    let remote_reg = env.fake.registration("reg-1").expect("in SCORM Cloud");
+    let pb = remote_reg.postback.expect("postback settings");
+    assert_eq!(pb.url, "http://127.0.0.1:9/scorm/postback");
+    assert_eq!((pb.user.as_str(), pb.auth.as_str()), ("reg-1", "form"));
+    assert!(
+        scorm_flows::verify_secret(&pb.password, &ok.registration.postback_secret_hash),
+        "only the hash of the postback password is stored"
+    );
+    assert_ne!(ok.registration.postback_secret_hash, pb.password);
+    // assigning again gives the same registration, with no second remote call
+    let calls = env.fake.calls().len();
+    let again = registrations::assign(&env.store, &remote, &settings, &a)
+        .await
+        .expect("again");
+    assert!(!again.created);
+    assert_eq!(again.registration.registration_id, "reg-1");
+    assert_eq!(env.fake.calls().len(), calls);
+    env
+}
+
+both!(launch_creates_lazily_and_signs_at_launch_time);
+async fn launch_creates_lazily_and_signs_at_launch_time(env: Env) -> Env {
+    let (i, settings, remote) = env.setup("at-launch", "form").await;
+    env.import(&i, &remote, "course-1").await;
+    let assigned = registrations::assign(
+        &env.store,
+        &remote,
+        &settings,
+        &Assignment {
+            course_id: "course-1".into(),
+            learner: "u-1".into(),
+            ..Assignment::default()
+        },
+    )
+    .await
+    .expect("assign");
+    let id = assigned.registration.registration_id.clone();
+    assert!(assigned.registration.remote_created_ms.is_none());
+    assert!(
+        env.fake.registration(&id).is_none(),
+        "not created before the launch"
+    );
+    // another learner's link is refused
+    let err = registrations::launch(
+        &env.store,
+        &remote,
+        &settings,
+        &id,
+        &who("u-2"),
+        "https://back.example/",
+    )
+    .await
+    .expect_err("not theirs");
+    assert!(matches!(err, ScormError::Forbidden(_)));
+    // a refused creation at launch rolls back and can be tried again
+    env.fake
+        .fail_next("rustici.registration.createRegistration", 1, "busy");
+    assert!(
+        registrations::launch(
+            &env.store,
+            &remote,
+            &settings,
+            &id,
+            &who("u-1"),
+            "https://back.example/"
+        )
+        .await
+        .is_err()
+    );
+    assert!(env.fake.registration(&id).is_none());
+    let url = registrations::launch(
+        &env.store,
+        &remote,
+        &settings,
+        &id,
+        &who("u-1"),
+        "https://back.example/r",
+    )
+    .await
+    .expect("launch");
+    assert!(
+        env.fake.registration(&id).is_some(),
+        "created at the first launch"
+    );
+    // the URL works now: the fake checks its signature and timestamp
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = http.get(&url).send().await.expect("launch");
+    assert_eq!(r.status().as_u16(), 302);
+    let player = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(player.contains("/player/"), "{player}");
+    // … and not 16 minutes later: why it is built at launch time, never embedded
+    env.fake.set_clock_offset(16 * 60);
+    let r = http.get(&url).send().await.expect("late launch");
+    let body = r.text().await.expect("body");
+    assert!(body.contains("outside of expiration limit"), "{body}");
+    env.fake.set_clock_offset(0);
+    // a second launch does not create again, and records a launch
+    let calls = env.fake.calls();
+    registrations::launch(
+        &env.store,
+        &remote,
+        &settings,
+        &id,
+        &who("u-1"),
+        "https://back.example/r",
+    )
+    .await
+    .expect("launch again");
+    assert_eq!(env.fake.calls(), calls, "the launch URL is signed locally");
+    let view = results::view(&env.store, &id).await.expect("view");
+    let stats = view.statistics.expect("statistics");
+    assert!(stats["first_activity_at"].is_string(), "{stats}");
+    assert_eq!(stats["attempts"].as_array().map(Vec::len), Some(1));
+    // a client whose clock is 20 minutes off makes URLs SCORM Cloud refuses
+    let skewed = remote.clone().with_clock(Arc::new(|| {
+        time::OffsetDateTime::now_utc() - time::Duration::minutes(20)
+    }));
+    let url = skewed
+        .client
+        .launch_url(&id, "https://back.example/r", skewed.now());
+    let body = http
+        .get(&url)
+        .send()
+        .await
+        .expect("skewed")
+        .text()
+        .await
+        .expect("body");
+    assert!(body.contains("outside of expiration limit"), "{body}");
+    // a course launch assigns on the way (seed 003's lazy workflow)
+    let (id2, _) = registrations::launch_course(
+        &env.store,
+        &remote,
+        &settings,
+        "course-1",
+        &who("u-3"),
+        &|_| "https://back.example/".into(),
+    )
+    .await
+    .expect("launch course");
+    assert!(env.fake.registration(&id2).is_some());
+    env
+}
+
+async fn assigned(
+    env: &Env,
+    settings: &Settings,
+    remote: &Remote,
+    learner: &str,
+) -> store::Registration {
+    registrations::assign(
+        &env.store,
+        remote,
+        settings,
+        &Assignment {
+            course_id: "course-1".into(),
+            learner: learner.into(),
+            ..Assignment::default()
+        },
+    )
+    .await
+    .expect("assign")
+    .registration
+}
+
+both!(postbacks_are_authenticated_idempotent_and_order_safe);
+async fn postbacks_are_authenticated_idempotent_and_order_safe(env: Env) -> Env {
+    let (i, settings, remote) = env.setup("at-assignment", "form").await;
+    env.import(&i, &remote, "course-1").await;
+    let reg = assigned(&env, &settings, &remote, "u-1").await;
+    let id = reg.registration_id.clone();
+    let pb = env
+        .fake
+        .registration(&id)
+        .and_then(|r| r.postback)
+        .expect("postback");
+    let form = |xml: &str, password: &str| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("data", xml)
+            .append_pair("username", &id)
+            .append_pair("password", password)
+            .finish()
+    };
+    let post = |body: String| {
+        let store = env.store.clone();
+        async move {
+            results::accept_postback(
+                &store,
+                Some("application/x-www-form-urlencoded"),
+                None,
+                body.as_bytes(),
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+        }
+    };
+    env.fake
+        .update(&id, "incomplete", "unknown", None, 120.0)
+        .expect("update");
+    let early = env.fake.report(&id).expect("report");
+    env.fake
+        .update(&id, "complete", "passed", Some(88.0), 600.0)
+        .expect("update");
+    let late = env.fake.report(&id).expect("report");
+    // wrong password: refused, nothing stored
+    let err = post(form(&late, "wrong")).await.expect_err("refused");
+    assert!(err.to_string().contains("do not match"), "{err}");
+    // the complete report first …
+    let (_, applied) = post(form(&late, &pb.password)).await.expect("postback");
+    let Applied::Recorded { stats } = applied else {
+        panic!("expected recorded, got {applied:?}")
+    };
+    assert!(stats.completed);
+    assert_eq!(stats.score, Some(88.0));
+    assert_eq!(stats.time_spent_ms, Some(600_000));
+    // … the same again is harmless, the older one delivered late is ignored
+    assert_eq!(
+        post(form(&late, &pb.password)).await.expect("dup").1,
+        Applied::Unchanged
+    );
+    assert_eq!(
+        post(form(&early, &pb.password)).await.expect("old").1,
+        Applied::Stale
+    );
+    let view = results::view(&env.store, &id).await.expect("view");
+    assert_eq!(
+        view.result.as_ref().map(|r| r.total_time_secs),
+        Some(Some(600.0))
+    );
+    assert_eq!(
+        view.statistics.as_ref().map(|s| s["score"].clone()),
+        Some(json!(88.0))
+    );
+    // a report about another registration, with this one's credentials: refused
+    let other = assigned(&env, &settings, &remote, "u-2").await;
+    env.fake
+        .update(
+            &other.registration_id,
+            "complete",
+            "failed",
+            Some(10.0),
+            50.0,
+        )
+        .expect("update");
+    let foreign = env.fake.report(&other.registration_id).expect("report");
+    assert!(matches!(
+        post(form(&foreign, &pb.password)).await,
+        Err(ScormError::Forbidden(_))
+    ));
+    // httpbasic delivery, without the <rsp> wrapper
+    let (_, settings_b, remote_b) = env.setup("at-assignment", "httpbasic").await;
+    let _ = (settings_b, remote_b);
+    let inner = late
+        .split_once("<rsp stat=\"ok\">")
+        .and_then(|(_, r)| r.strip_suffix("</rsp>"))
+        .expect("wrapped");
+    let auth = format!("Basic {}", base64_encode(&format!("{id}:{}", pb.password)));
+    let (_, applied) = results::accept_postback(
+        &env.store,
+        Some("text/xml"),
+        Some(&auth),
+        inner.as_bytes(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .expect("httpbasic");
+    assert_eq!(
+        applied,
+        Applied::Unchanged,
+        "same state as the form delivery"
+    );
+    env
+}
+
+fn base64_encode(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+both!(refresh_and_override_share_the_result_path);
+async fn refresh_and_override_share_the_result_path(env: Env) -> Env {
+    let (i, settings, remote) = env.setup("at-assignment", "form").await;
+    env.import(&i, &remote, "course-1").await;
+    let reg = assigned(&env, &settings, &remote, "u-1").await;
+    let id = reg.registration_id.clone();
+    // the postback was lost: a refresh fetches the state
+    env.fake
+        .update(&id, "incomplete", "unknown", Some(40.0), 300.0)
+        .expect("update");
+    let applied = results::refresh(&env.store, &remote, &id)
+        .await
+        .expect("refresh");
+    assert!(matches!(applied, Applied::Recorded { .. }), "{applied:?}");
+    assert_eq!(
+        results::refresh(&env.store, &remote, &id)
+            .await
+            .expect("again"),
+        Applied::Unchanged
+    );
+    // a reset arrives through refresh, which is authoritative
+    env.fake
+        .update(&id, "unknown", "unknown", None, 0.0)
+        .expect("reset");
+    assert!(matches!(
+        results::refresh(&env.store, &remote, &id)
+            .await
+            .expect("after reset"),
+        Applied::Recorded { .. }
+    ));
+    // --all-stale: everything SCORM Cloud knows that is older than the bound
+    let other = assigned(&env, &settings, &remote, "u-2").await;
+    env.fake
+        .update(
+            &other.registration_id,
+            "complete",
+            "passed",
+            Some(95.0),
+            900.0,
+        )
+        .expect("update");
+    let refreshed = results::refresh_stale(&env.store, &remote, 0, 100)
+        .await
+        .expect("stale");
+    let ids: Vec<&str> = refreshed.iter().map(|r| r.registration.as_str()).collect();
+    assert!(ids.contains(&other.registration_id.as_str()), "{ids:?}");
+    assert!(refreshed.iter().all(|r| r.result.is_ok()), "{refreshed:?}");
+    let v = results::view(&env.store, &other.registration_id)
+        .await
+        .expect("view");
+    assert_eq!(
+        v.statistics.as_ref().map(|s| s["completed"].clone()),
+        Some(json!(true))
+    );
+    // an administrator forces completion and a score
+    let stats = results::set_override(
+        &env.store,
+        &id,
+        &Override {
+            complete: true,
+            success: Some(true),
+            score: Some(100.0),
+            by: "admin@acme.example".into(),
+            reason: Some("completed on paper".into()),
+        },
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .expect("override");
+    assert!(stats.completed && stats.overridden.is_some());
+    assert_eq!(stats.score, Some(100.0));
+    let v = results::view(&env.store, &id).await.expect("view");
+    assert_eq!(
+        v.overridden.as_ref().map(|o| o.by.as_str()),
+        Some("admin@acme.example")
+    );
+    // the override holds against later reports
+    env.fake
+        .update(&id, "incomplete", "failed", Some(20.0), 400.0)
+        .expect("update");
+    let Applied::Recorded { stats } = results::refresh(&env.store, &remote, &id)
+        .await
+        .expect("refresh")
+    else {
+        panic!("recorded")
+    };
+    assert_eq!((stats.completed, stats.score), (true, Some(100.0)));
+    assert!(
+        results::set_override(
+            &env.store,
+            &id,
+            &Override {
+                complete: false,
+                success: None,
+                score: Some(101.0),
+                by: "a".into(),
+                reason: None
+            },
+            time::OffsetDateTime::now_utc()
+        )
+        .await
+        .is_err()
+    );
+    env
+}
