@@ -51,10 +51,17 @@ enum Command {
     },
     /// Mint a signed launch link (what the LMS does for each learner).
     LaunchLink {
-        #[arg(long)]
-        integration: String,
-        #[arg(long)]
-        course: String,
+        /// With --course: a catalog course launch.
+        #[arg(long, requires = "course")]
+        integration: Option<String>,
+        #[arg(long, requires = "integration")]
+        course: Option<String>,
+        /// A SCORM Cloud registration launch (`/scorm/launch/{registration}`).
+        #[arg(long, conflicts_with_all = ["integration", "scorm_course"])]
+        scorm_registration: Option<String>,
+        /// A SCORM course launch: the learner's registration, created if needed.
+        #[arg(long, conflicts_with = "integration")]
+        scorm_course: Option<String>,
         #[arg(long)]
         learner: String,
         #[arg(long)]
@@ -272,6 +279,8 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
         Command::LaunchLink {
             integration,
             course,
+            scorm_registration,
+            scorm_course,
             learner,
             email,
             entry,
@@ -281,8 +290,20 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
                 2,
                 "launch_secret is not configured (COURSEBRIDGE_LAUNCH_SECRET)".to_owned(),
             ))?;
+            let path = match (integration, course, scorm_registration, scorm_course) {
+                (Some(i), Some(c), None, None) => format!("/launch/{i}/{c}"),
+                (None, None, Some(r), None) => ingest::scorm::launch_path(&r),
+                (None, None, None, Some(c)) => ingest::scorm::course_launch_path(&c),
+                _ => {
+                    return Err((
+                        2,
+                        "give --integration and --course, or --scorm-registration, or --scorm-course"
+                            .to_owned(),
+                    ));
+                }
+            };
             let claims = launch_link::LaunchClaims {
-                path: format!("/launch/{integration}/{course}"),
+                path,
                 learner,
                 email,
                 entry,

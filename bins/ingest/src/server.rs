@@ -14,7 +14,7 @@ use store::Store;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::{App, AppState};
-use crate::{api, launch, oauth, xapi};
+use crate::{api, launch, oauth, scorm, xapi};
 
 pub fn router(app: AppState) -> Router {
     let limit = app.config.limits.max_body_bytes;
@@ -28,6 +28,20 @@ pub fn router(app: AppState) -> Router {
         .route("/xapi/about", get(xapi::about))
         .route("/oauth/token", post(oauth::token))
         .route("/launch/{integration}/{course}", get(launch::launch))
+        .route("/scorm/launch/{registration}", get(scorm::launch))
+        .route("/scorm/courses/{course}/launch", get(scorm::launch_course))
+        .route("/scorm/return/{registration}", get(scorm::return_page))
+        .route("/scorm/postback", post(scorm::postback))
+        .route("/api/v1/scorm/registrations", post(scorm::assign))
+        .route("/api/v1/scorm/registrations/{id}", get(scorm::registration))
+        .route(
+            "/api/v1/scorm/registrations/{id}/refresh",
+            post(scorm::refresh),
+        )
+        .route(
+            "/api/v1/scorm/registrations/{id}/override",
+            post(scorm::set_override),
+        )
         .route("/api/v1/statistics", get(api::statistics))
         .route("/api/v1/path-statistics", get(api::path_statistics))
         .route("/api/v1/pending", get(api::pending))

@@ -18,6 +18,9 @@ pub struct App {
     pub metrics: Metrics,
     pub in_flight: crate::xapi::InFlight,
     pub writer: crate::writer::Writer,
+    /// The HTTP client for SCORM Cloud calls (launch-time registration
+    /// creation, refresh on return, refresh by the LMS).
+    pub scorm_http: reqwest::Client,
     /// A hash to compare against when a client id is unknown, so that unknown
     /// and known ids take the same time.
     dummy_hash: String,
@@ -58,6 +61,7 @@ impl App {
             metrics: Metrics::default(),
             in_flight: crate::xapi::InFlight::default(),
             writer,
+            scorm_http: scorm_flows::http_client().unwrap_or_default(),
             dummy_hash: auth::hash_secret(&auth::new_secret()),
         }
     }

@@ -49,8 +49,9 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-/// The settings a `scorm-cloud` integration must have.
-pub const REQUIRED: &[&str] = &["app_id", "secret_env", "public_url"];
+/// The settings a `scorm-cloud` integration must have (and `secret_env` or
+/// `secret_file`: the name of the variable, or the file, holding the secret key).
+pub const REQUIRED: &[&str] = &["app_id", "public_url"];
 
 fn http_url(integration: &str, name: &'static str, v: &str) -> Result<Url, ScormError> {
     let u = Url::parse(v).map_err(|e| ScormError::Settings {
@@ -91,15 +92,33 @@ impl Settings {
                 problem: "missing".into(),
             })
         };
-        let secret_env = need("secret_env")?;
-        let secret =
-            env(secret_env)
+        let secret = match (get("secret_env"), get("secret_file")) {
+            (Some(name), _) => {
+                env(name)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| ScormError::Settings {
+                        integration: i.id.clone(),
+                        name: "secret_env",
+                        problem: format!("environment variable {name} is not set"),
+                    })?
+            }
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|s| s.trim().to_owned())
+                .ok()
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| ScormError::Settings {
                     integration: i.id.clone(),
+                    name: "secret_file",
+                    problem: format!("{path}: not readable or empty"),
+                })?,
+            (None, None) => {
+                return Err(ScormError::Settings {
+                    integration: i.id.clone(),
                     name: "secret_env",
-                    problem: format!("environment variable {secret_env} is not set"),
-                })?;
+                    problem: "missing (or secret_file)".into(),
+                });
+            }
+        };
         let creation = match get("registrations").unwrap_or("at-launch") {
             "at-launch" => Creation::AtLaunch,
             "at-assignment" => Creation::AtAssignment,

@@ -1,0 +1,376 @@
+//! The SCORM Cloud routes (seed 003), thin over `scorm-flows`:
+//!
+//! - `GET /scorm/launch/{registration}` and `GET /scorm/courses/{course}/launch`:
+//!   LMS-signed links (as for other launches); the SCORM Cloud launch URL is
+//!   built at that moment and answered as a 302 — never embedded in a page.
+//! - `GET /scorm/return/{registration}`: the `redirecturl` the learner may come
+//!   back to; it triggers a refresh in the background. Nothing depends on it.
+//! - `POST /scorm/postback`: SCORM Cloud's webhook; 200 once the result and
+//!   the statistics it changes are committed.
+//! - `/api/v1/scorm/registrations…`: the LMS assigns, reads, refreshes and
+//!   overrides registrations.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use scorm_cloud_client::postback::PostbackError;
+use scorm_flows::registrations::{self, Assignment, Launcher};
+use scorm_flows::{Remote, ScormError, Settings, results};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::launch::entry_point;
+use crate::state::{AppState, now};
+
+/// How long the return link in a launch stays valid (a learner may stay in a
+/// course for hours; after that the page still answers, without a refresh).
+const RETURN_LINK_SECS: i64 = 24 * 3600;
+
+impl From<ScormError> for ApiError {
+    fn from(e: ScormError) -> Self {
+        match e {
+            ScormError::NotFound(m) => ApiError::not_found(m),
+            ScormError::Forbidden(m) => ApiError::forbidden(m),
+            ScormError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            ScormError::Id(e) => ApiError::bad_request(e.to_string()),
+            ScormError::Postback(PostbackError::BadCredentials | PostbackError::NoCredentials) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "postback credentials refused")
+            }
+            ScormError::Postback(e) => ApiError::bad_request(e.to_string()),
+            e @ (ScormError::Settings { .. } | ScormError::NotScorm(_)) => {
+                tracing::error!(error = %e, "SCORM Cloud integration misconfigured");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the SCORM Cloud integration is not configured correctly",
+                )
+            }
+            e @ (ScormError::Api { .. }
+            | ScormError::Http { .. }
+            | ScormError::ImportFailed(_)
+            | ScormError::ImportTimeout(_)) => {
+                tracing::warn!(error = %e, "SCORM Cloud call failed");
+                ApiError::new(StatusCode::BAD_GATEWAY, e.to_string())
+            }
+            ScormError::Store(e) => ApiError::from(e),
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+/// The settings and client of the integration a SCORM course belongs to.
+async fn remote_for_course(app: &AppState, course: &str) -> Result<(Settings, Remote), ApiError> {
+    let integration = {
+        let mut tx = app.store.read().await?;
+        registrations::target(&mut tx, course).await?.integration
+    };
+    if !integration.active {
+        return Err(ApiError::forbidden("the integration is deactivated"));
+    }
+    let settings = Settings::from_integration(&integration, &|n| std::env::var(n).ok())?;
+    let remote = Remote::new(&settings, app.scorm_http.clone());
+    Ok((settings, remote))
+}
+
+async fn remote_for_registration(
+    app: &AppState,
+    registration: &str,
+) -> Result<(Settings, Remote), ApiError> {
+    let course = {
+        let mut tx = app.store.read().await?;
+        tx.registration(registration)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such registration"))?
+            .scorm_course_id
+    };
+    remote_for_course(app, &course).await
+}
+
+fn launch_secret(app: &AppState) -> Result<&[u8], ApiError> {
+    app.config
+        .launch_secret
+        .as_deref()
+        .map(str::as_bytes)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "launch links are not configured (launch_secret)",
+            )
+        })
+}
+
+fn verify(app: &AppState, path: &str, query: Option<&str>) -> Result<Launcher, ApiError> {
+    let claims = launch_link::verify(
+        launch_secret(app)?,
+        path,
+        query.unwrap_or(""),
+        now().unix_timestamp(),
+    )
+    .map_err(|e| ApiError::forbidden(format!("launch link refused: {e}")))?;
+    Ok(Launcher {
+        entry: entry_point(&claims.entry),
+        learner: claims.learner,
+        email: claims.email,
+    })
+}
+
+/// The signed return link for a registration's launch.
+fn return_link(
+    app: &AppState,
+    settings: &Settings,
+    registration: &str,
+    who: &Launcher,
+) -> Result<String, ApiError> {
+    let claims = launch_link::LaunchClaims {
+        path: format!("/scorm/return/{}", path_segment(registration)),
+        learner: who.learner.clone(),
+        email: None,
+        entry: "catalog".into(),
+        exp: now().unix_timestamp() + RETURN_LINK_SECS,
+    };
+    launch_link::mint(settings.public_url.as_str(), launch_secret(app)?, &claims)
+        .map_err(ApiError::internal)
+}
+
+/// The signed path of a registration launch (ids percent-encoded as in the URL).
+pub fn launch_path(registration: &str) -> String {
+    format!("/scorm/launch/{}", path_segment(registration))
+}
+
+/// The signed path of a SCORM course launch.
+pub fn course_launch_path(course: &str) -> String {
+    format!("/scorm/courses/{}/launch", path_segment(course))
+}
+
+fn path_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+fn redirect(to: &str) -> Response {
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, to.to_owned()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
+pub async fn launch(
+    State(app): State<AppState>,
+    Path(registration): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    async {
+        let who = verify(&app, &launch_path(&registration), query.as_deref())?;
+        let (settings, remote) = remote_for_registration(&app, &registration).await?;
+        let back = return_link(&app, &settings, &registration, &who)?;
+        let url = registrations::launch(&app.store, &remote, &settings, &registration, &who, &back)
+            .await?;
+        tracing::info!(registration = %registration, "SCORM launch");
+        Ok::<_, ApiError>(redirect(&url))
+    }
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn launch_course(
+    State(app): State<AppState>,
+    Path(course): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    async {
+        let who = verify(&app, &course_launch_path(&course), query.as_deref())?;
+        let (settings, remote) = remote_for_course(&app, &course).await?;
+        // seed 003: launch the learner's registration, creating it if there is none
+        let assigned = registrations::assign(
+            &app.store,
+            &remote,
+            &settings,
+            &Assignment {
+                course_id: course.clone(),
+                learner: who.learner.clone(),
+                email: who.email.clone(),
+                ..Assignment::default()
+            },
+        )
+        .await?;
+        let registration = assigned.registration.registration_id;
+        let back = return_link(&app, &settings, &registration, &who)?;
+        let url = registrations::launch(&app.store, &remote, &settings, &registration, &who, &back)
+            .await?;
+        tracing::info!(registration = %registration, course = %course, "SCORM course launch");
+        Ok::<_, ApiError>(redirect(&url))
+    }
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn return_page(
+    State(app): State<AppState>,
+    Path(registration): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    async {
+        verify(
+            &app,
+            &format!("/scorm/return/{}", path_segment(&registration)),
+            query.as_deref(),
+        )?;
+        let (settings, remote) = remote_for_registration(&app, &registration).await?;
+        // The refresh runs on its own: the learner's page does not wait for
+        // SCORM Cloud, and postbacks cover what it might miss.
+        let store = app.store.clone();
+        let id = registration.clone();
+        tokio::spawn(async move {
+            match results::refresh(&store, &remote, &id).await {
+                Ok(applied) => tracing::info!(registration = %id, ?applied, "refreshed on return"),
+                Err(e) => {
+                    tracing::warn!(registration = %id, error = %e, "refresh on return failed")
+                }
+            }
+        });
+        Ok::<_, ApiError>(match &settings.return_url {
+            Some(u) => redirect(u.as_str()),
+            None => (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                "<!doctype html><meta charset=\"utf-8\"><title>Saved</title>\
+                 <p>Your progress is being saved. You can close this window.</p>",
+            )
+                .into_response(),
+        })
+    }
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn postback(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let header_str = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
+    match results::accept_postback(
+        &app.store,
+        header_str(header::CONTENT_TYPE),
+        header_str(header::AUTHORIZATION),
+        &body,
+        now(),
+    )
+    .await
+    {
+        Ok((registration, applied)) => {
+            tracing::info!(registration = %registration, ?applied, "SCORM postback");
+            (StatusCode::OK, "ok").into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "SCORM postback refused");
+            ApiError::from(e).into_response()
+        }
+    }
+}
+
+fn json(value: &impl serde::Serialize, status: StatusCode) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(value).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+pub async fn assign(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    async {
+        app.lms(&headers).await?;
+        let a: Assignment = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+        let (settings, remote) = remote_for_course(&app, &a.course_id).await?;
+        let assigned = registrations::assign(&app.store, &remote, &settings, &a).await?;
+        let view = results::view(&app.store, &assigned.registration.registration_id).await?;
+        Ok::<_, ApiError>(json(
+            &view,
+            if assigned.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+        ))
+    }
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn registration(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    async {
+        app.lms(&headers).await?;
+        Ok::<_, ApiError>(json(&results::view(&app.store, &id).await?, StatusCode::OK))
+    }
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn refresh(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    async {
+        app.lms(&headers).await?;
+        let (_, remote) = remote_for_registration(&app, &id).await?;
+        results::refresh(&app.store, &remote, &id).await?;
+        Ok::<_, ApiError>(json(&results::view(&app.store, &id).await?, StatusCode::OK))
+    }
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideBody {
+    #[serde(default)]
+    complete: bool,
+    success: Option<bool>,
+    score: Option<f64>,
+    by: String,
+    reason: Option<String>,
+}
+
+pub async fn set_override(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    async {
+        let client = app.lms(&headers).await?;
+        let b: OverrideBody = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+        if b.score.is_some_and(|s| !(0.0..=100.0).contains(&s)) {
+            return Err(ApiError::bad_request("score: must be within 0..100"));
+        }
+        if b.by.trim().is_empty() {
+            return Err(ApiError::bad_request(
+                "by: who overrides must be given (it is audited)",
+            ));
+        }
+        let value = stats_rules::Override {
+            complete: b.complete,
+            success: b.success,
+            score: b.score,
+            by: b.by,
+            reason: b.reason,
+        };
+        results::set_override(&app.store, &id, &value, now()).await?;
+        tracing::info!(registration = %id, client = %client, "registration override recorded");
+        Ok(json(&results::view(&app.store, &id).await?, StatusCode::OK))
+    }
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}

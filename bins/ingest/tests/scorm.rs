@@ -1,0 +1,441 @@
+//! The SCORM Cloud routes end to end over real HTTP: the ingest server and the
+//! fake SCORM Cloud on loopback; the fake checks every signature and the
+//! 15-minute window, and posts registration results back to the server.
+//! SQLite always; PostgreSQL with `--ignored` and COURSEBRIDGE_TEST_POSTGRES_URL.
+
+use std::future::Future;
+use std::time::Duration;
+
+use base64::Engine;
+use fake_scorm_cloud::FakeScormCloud;
+use ingest::config::Config;
+use ingest::server::{self, Running};
+use serde_json::{Value, json};
+use store::{Integration, Store};
+
+const PG_ENV: &str = "COURSEBRIDGE_TEST_POSTGRES_URL";
+const LAUNCH_SECRET: &str = "test-launch-secret-0123456789abcdef";
+const SCORM_SECRET: &str = "scorm-secret-key";
+
+struct Env {
+    server: Running,
+    base: String,
+    http: reqwest::Client,
+    fake: FakeScormCloud,
+    store: Store,
+    lms: String,
+    dir: std::path::PathBuf,
+}
+
+impl Env {
+    async fn call(&self, rb: reqwest::RequestBuilder) -> (u16, Value) {
+        let r = rb.send().await.expect("request");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+    async fn api_get(&self, path: &str) -> (u16, Value) {
+        self.call(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .header("Authorization", &self.lms),
+        )
+        .await
+    }
+    async fn api_post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.call(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("Authorization", &self.lms)
+                .header("Content-Type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+    fn link(&self, path: &str, learner: &str, exp_in: i64) -> String {
+        launch_link::mint(
+            &self.base,
+            LAUNCH_SECRET.as_bytes(),
+            &launch_link::LaunchClaims {
+                path: path.to_owned(),
+                learner: learner.to_owned(),
+                email: Some(format!("{learner}@example.com")),
+                entry: "catalog".into(),
+                exp: time::OffsetDateTime::now_utc().unix_timestamp() + exp_in,
+            },
+        )
+        .expect("mint")
+    }
+    async fn stats(&self, learner: &str) -> Value {
+        let (s, body) = self
+            .api_get(&format!(
+                "/api/v1/statistics?integration=scorm-acme&learner={learner}"
+            ))
+            .await;
+        assert_eq!(s, 200, "{body}");
+        body["items"][0].clone()
+    }
+}
+
+async fn start(store: Store, dir: std::path::PathBuf) -> Env {
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        launch_secret: Some(LAUNCH_SECRET.into()),
+        ..Default::default()
+    };
+    let server = server::start(store.clone(), config).await.expect("start");
+    let base = format!("http://{}", server.addr);
+    let fake = FakeScormCloud::start("APP1", SCORM_SECRET)
+        .await
+        .expect("fake");
+    let secret_file = dir.join("scorm-secret");
+    std::fs::write(&secret_file, format!("{SCORM_SECRET}\n")).expect("secret file");
+    let integration = Integration {
+        id: "scorm-acme".into(),
+        provider: "scorm-cloud".into(),
+        lms_group: "g1".into(),
+        connector_author: "admin@acme.example".into(),
+        settings: json!({
+            "base_url": fake.api_url(),
+            "app_id": "APP1",
+            "secret_file": secret_file,
+            "public_url": base,
+            "registrations": "at-launch",
+        }),
+        active: true,
+        created_ms: 0,
+        updated_ms: 0,
+        deactivated_ms: None,
+    };
+    let lms_secret = ingest::auth::new_secret();
+    {
+        let mut tx = store.begin().await.expect("begin");
+        tx.insert_integration(&integration)
+            .await
+            .expect("integration");
+        tx.insert_api_client("lms_test", &ingest::auth::hash_secret(&lms_secret), 0)
+            .await
+            .expect("lms");
+        tx.commit().await.expect("commit");
+    }
+    // the course, imported through the flows against the fake
+    let settings =
+        scorm_flows::Settings::from_integration(&integration, &|_| None).expect("settings");
+    let remote = scorm_flows::Remote::new(&settings, scorm_flows::http_client().expect("http"));
+    let package = dir.join("safety.zip");
+    std::fs::write(&package, fake_scorm_cloud::package("Safety Basics")).expect("package");
+    scorm_flows::import::import_package(
+        &store,
+        &remote,
+        &integration,
+        "course-1",
+        &package,
+        vec![Duration::from_millis(10); 5],
+        &scorm_flows::import::Quiet,
+    )
+    .await
+    .expect("import");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let lms = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("lms_test:{lms_secret}"))
+    );
+    Env {
+        server,
+        base,
+        http,
+        fake,
+        store,
+        lms,
+        dir,
+    }
+}
+
+async fn on_sqlite<F, Fut>(check: F)
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Env>,
+{
+    let dir = std::env::temp_dir().join(format!("cb-ingest-scorm-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
+        .await
+        .expect("sqlite");
+    let env = check(start(store, dir).await).await;
+    env.server.stop().await.expect("graceful stop");
+    env.store.close().await;
+    let _ = std::fs::remove_dir_all(&env.dir);
+}
+
+async fn on_postgres<F, Fut>(check: F)
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Env>,
+{
+    let admin = std::env::var(PG_ENV).unwrap_or_else(|_| panic!("{PG_ENV} is not set"));
+    let db = format!("cb_iscorm_{}", uuid::Uuid::new_v4().simple());
+    let a = Store::connect(&admin).await.expect("admin");
+    a.execute_admin(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create");
+    let url = format!("{}/{db}", admin.rsplit_once('/').expect("url").0);
+    let store = Store::open(&url).await.expect("postgres");
+    let dir = std::env::temp_dir().join(format!("cb-ingest-scorm-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let env = check(start(store, dir).await).await;
+    env.server.stop().await.expect("graceful stop");
+    env.store.close().await;
+    let _ = std::fs::remove_dir_all(&env.dir);
+    a.execute_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await
+        .expect("drop");
+    a.close().await;
+}
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::on_sqlite(super::$name).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored"]
+            async fn postgres() {
+                super::on_postgres(super::$name).await;
+            }
+        }
+    };
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+both!(assign_launch_postback_statistics);
+async fn assign_launch_postback_statistics(env: Env) -> Env {
+    // the LMS assigns (this integration creates registrations at first launch)
+    let body = json!({"course_id": "course-1", "learner": "u-1", "email": "u-1@example.com", "first_name": "Ada", "last_name": "Lovelace"});
+    let (s, reg) = env.api_post("/api/v1/scorm/registrations", &body).await;
+    assert_eq!(s, 201, "{reg}");
+    let id = reg["registration_id"].as_str().expect("id").to_owned();
+    assert!(reg["remote_created_at_ms"].is_null(), "{reg}");
+    let (s, again) = env.api_post("/api/v1/scorm/registrations", &body).await;
+    assert_eq!(
+        (s, again["registration_id"].as_str()),
+        (200, Some(id.as_str()))
+    );
+    assert!(env.fake.registration(&id).is_none());
+
+    // the learner follows the LMS-signed link: 302 to a launch URL built now
+    let link = env.link(&ingest::scorm::launch_path(&id), "u-1", 300);
+    let r = env.http.get(&link).send().await.expect("launch");
+    assert_eq!(r.status().as_u16(), 302);
+    let launch_url = r.headers()["location"].to_str().expect("loc").to_owned();
+    assert!(launch_url.starts_with(&env.fake.api_url()), "{launch_url}");
+    let fake_reg = env.fake.registration(&id).expect("created at launch");
+    assert_eq!(fake_reg.learner_id, "u-1");
+    let pb = fake_reg.postback.clone().expect("postback settings");
+    assert_eq!(pb.url, format!("{}/scorm/postback", env.base));
+    // SCORM Cloud accepts the launch URL (signature, 15-minute window)
+    let r = env.http.get(&launch_url).send().await.expect("player");
+    assert_eq!(r.status().as_u16(), 302, "{:?}", r.text().await);
+    let back = query_param(&launch_url, "redirecturl").expect("redirecturl");
+    assert!(
+        back.starts_with(&format!("{}/scorm/return/", env.base)),
+        "{back}"
+    );
+    let stats = env.stats("u-1").await;
+    assert_eq!(stats["course"], "course-1");
+    assert!(
+        stats["first_activity_at"].is_string(),
+        "the launch is recorded: {stats}"
+    );
+
+    // links: another learner's, an edited one, an expired one
+    let theirs = env.link(&ingest::scorm::launch_path(&id), "u-2", 300);
+    assert_eq!(
+        env.http
+            .get(&theirs)
+            .send()
+            .await
+            .expect("r")
+            .status()
+            .as_u16(),
+        403
+    );
+    let edited = link.replace("learner=u-1", "learner=u-2");
+    assert_eq!(
+        env.http
+            .get(&edited)
+            .send()
+            .await
+            .expect("r")
+            .status()
+            .as_u16(),
+        403
+    );
+    let expired = env.link(&ingest::scorm::launch_path(&id), "u-1", -1);
+    assert_eq!(
+        env.http
+            .get(&expired)
+            .send()
+            .await
+            .expect("r")
+            .status()
+            .as_u16(),
+        403
+    );
+
+    // the learner passes: SCORM Cloud posts the result back
+    let status = env
+        .fake
+        .progress(&id, "complete", "passed", Some(90.0), 600.0)
+        .await
+        .expect("postback");
+    assert_eq!(status, Some(200));
+    let stats = env.stats("u-1").await;
+    assert_eq!(stats["progress"], json!(100.0), "{stats}");
+    assert_eq!(stats["score"], json!(90.0));
+    assert_eq!(stats["result"], "success");
+    assert_eq!(stats["time_spent_ms"], 600_000);
+    assert!(stats["completed_at"].is_string());
+
+    // duplicates and late deliveries are harmless
+    let report = env.fake.report(&id).expect("report");
+    assert_eq!(env.fake.send_postback(&pb, &report).await, Ok(200));
+    let older = report
+        .replace("<totaltime>600</totaltime>", "<totaltime>100</totaltime>")
+        .replace(
+            "<complete>complete</complete>",
+            "<complete>incomplete</complete>",
+        );
+    assert_ne!(older, report);
+    assert_eq!(env.fake.send_postback(&pb, &older).await, Ok(200));
+    assert_eq!(env.stats("u-1").await, stats, "nothing changed");
+    // wrong credentials: 401, and nothing changes
+    let mut wrong = pb.clone();
+    wrong.password = "guess".into();
+    assert_eq!(env.fake.send_postback(&wrong, &report).await, Ok(401));
+
+    // a lost postback: the return page triggers a refresh
+    env.fake
+        .update(&id, "complete", "passed", Some(95.0), 700.0)
+        .expect("update");
+    let r = env.http.get(&back).send().await.expect("return");
+    assert_eq!(r.status().as_u16(), 200);
+    let mut refreshed = false;
+    for _ in 0..100 {
+        if env.stats("u-1").await["score"] == json!(95.0) {
+            refreshed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refreshed, "the return page refreshed the registration");
+    // an edited return link does nothing
+    let r = env
+        .http
+        .get(back.replace("learner=u-1", "learner=u-9"))
+        .send()
+        .await
+        .expect("return");
+    assert_eq!(r.status().as_u16(), 403);
+
+    // the LMS refreshes by hand and reads the registration
+    env.fake
+        .update(&id, "complete", "passed", Some(97.0), 800.0)
+        .expect("update");
+    let (s, view) = env
+        .api_post(
+            &format!("/api/v1/scorm/registrations/{id}/refresh"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{view}");
+    assert_eq!(view["result"]["score"], json!(97.0));
+    assert_eq!(view["result"]["source"], "refresh");
+
+    // an administrator overrides; the statistics say so
+    let (s, view) = env
+        .api_post(
+            &format!("/api/v1/scorm/registrations/{id}/override"),
+            &json!({"score": 100.0, "by": "admin@acme.example", "reason": "re-graded"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{view}");
+    assert_eq!(view["overridden"]["by"], "admin@acme.example");
+    let stats = env.stats("u-1").await;
+    assert_eq!(stats["score"], json!(100.0));
+    let (s, _) = env
+        .api_post(
+            &format!("/api/v1/scorm/registrations/{id}/override"),
+            &json!({"score": 101.0, "by": "admin"}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    // the LMS API needs LMS credentials
+    let r = env
+        .http
+        .get(format!("{}/api/v1/scorm/registrations/{id}", env.base))
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(r.status().as_u16(), 401);
+    env
+}
+
+both!(course_launch_assigns_on_the_way);
+async fn course_launch_assigns_on_the_way(env: Env) -> Env {
+    let link = env.link(&ingest::scorm::course_launch_path("course-1"), "u-7", 300);
+    let r = env.http.get(&link).send().await.expect("launch");
+    assert_eq!(r.status().as_u16(), 302);
+    let ids = env.fake.registration_ids();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    // the same learner again: the same registration
+    let r = env.http.get(&link).send().await.expect("launch");
+    assert_eq!(r.status().as_u16(), 302);
+    assert_eq!(env.fake.registration_ids(), ids);
+    // SCORM Cloud refuses: 502, and no registration is left behind
+    let link = env.link(&ingest::scorm::course_launch_path("course-1"), "u-8", 300);
+    env.fake.fail_next(
+        "rustici.registration.createRegistration",
+        1,
+        "quota reached",
+    );
+    let (s, body) = env.call(env.http.get(&link)).await;
+    assert_eq!(s, 502, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("quota reached")
+            || body.to_string().contains("quota reached"),
+        "{body}"
+    );
+    let r = env.http.get(&link).send().await.expect("launch");
+    assert_eq!(r.status().as_u16(), 302, "works once SCORM Cloud accepts");
+    assert_eq!(env.fake.registration_ids().len(), 2);
+    // an unknown course
+    let link = env.link(&ingest::scorm::course_launch_path("nope"), "u-7", 300);
+    assert_eq!(
+        env.http
+            .get(&link)
+            .send()
+            .await
+            .expect("r")
+            .status()
+            .as_u16(),
+        404
+    );
+    env
+}
