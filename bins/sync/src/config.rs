@@ -33,6 +33,7 @@ pub fn required(provider: &str) -> &'static [&'static str] {
             "client_secret_env",
         ],
         "udemy-business" => &["base_url", "org_id", "client_id", "client_secret_env"],
+        "scorm-cloud" => scorm_flows::settings::REQUIRED,
         _ => &[],
     }
 }

@@ -1,5 +1,5 @@
 //! `coursebridge-sync` as a library: catalog sources, the sync run, the
-//! integration lifecycle.
+//! integration lifecycle, and the operator's SCORM Cloud commands.
 
 pub mod config;
 pub mod lifecycle;
@@ -7,3 +7,4 @@ pub mod providers;
 pub mod retry;
 pub mod run;
 pub mod schedule;
+pub mod scorm;

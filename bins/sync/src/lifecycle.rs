@@ -46,9 +46,17 @@ pub async fn activate(
 ) -> Result<Activated, LifecycleError> {
     if records::provider_of(&a.provider).is_none() || a.provider == "generic" {
         return Err(LifecycleError::Invalid(format!(
-            "provider {:?}: must be opensesame or udemy-business",
+            "provider {:?}: must be opensesame, udemy-business or scorm-cloud",
             a.provider
         )));
+    }
+    if a.provider == "scorm-cloud"
+        && a.settings.get("secret_env").is_none()
+        && a.settings.get("secret_file").is_none()
+    {
+        return Err(LifecycleError::Invalid(
+            "settings missing for scorm-cloud: secret_env (or secret_file)".into(),
+        ));
     }
     if a.settings.get("catalog_file").is_none() {
         let missing: Vec<&str> = crate::config::required(&a.provider)
@@ -101,7 +109,11 @@ pub async fn activate(
             .await?;
             tx.set_integration_active(&a.id, true, now_ms).await?;
             // The same course records come back with the next sync: their rows
-            // were kept, archived, and are matched by external id.
+            // were kept, archived, and are matched by external id. SCORM Cloud
+            // courses have no catalog sync: the imported ones return now.
+            if a.provider == "scorm-cloud" {
+                tx.unarchive_scorm_courses(&a.id).await?;
+            }
             Activated::Reactivated
         }
     };

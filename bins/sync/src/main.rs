@@ -44,7 +44,7 @@ enum Command {
     Activate {
         #[arg(long)]
         integration: String,
-        /// opensesame or udemy-business.
+        /// opensesame, udemy-business or scorm-cloud.
         #[arg(long)]
         provider: String,
         /// The LMS group whose catalog receives the courses.
@@ -54,7 +54,8 @@ enum Command {
         #[arg(long)]
         author: String,
         /// Provider settings, KEY=VALUE (base_url, token_url, customer_integration_id,
-        /// org_id, client_id, client_secret_env, catalog_file, page_size, rules.launch_progress …).
+        /// org_id, client_id, client_secret_env, catalog_file, page_size, rules.launch_progress …;
+        /// scorm-cloud: app_id, secret_env or secret_file, public_url, registrations, postback_auth, return_url).
         #[arg(long = "setting", value_name = "KEY=VALUE")]
         settings: Vec<String>,
         /// Re-activate in another group than the first activation.
@@ -90,6 +91,11 @@ enum Command {
         /// The time zone of --daily-at, e.g. Europe/Paris.
         #[arg(long, requires = "daily_at")]
         tz: Option<String>,
+    },
+    /// SCORM Cloud: import packages, assign, refresh, override (seed 003).
+    Scorm {
+        #[command(subcommand)]
+        command: sync::scorm::ScormCommand,
     },
     /// Sync the sample OpenSesame catalog (fixtures/catalog/opensesame/sample.json) into the database: no credentials needed.
     Demo {
@@ -313,6 +319,13 @@ async fn run_cli(cli: Cli) -> ExitCode {
                 tracing::info!(exit = ?code, "daily run finished");
             }
         }
+        Command::Scorm { command } => match sync::scorm::run(&store, command).await {
+            Ok(out) => {
+                println!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err((code, message)) => fail(code, message),
+        },
         Command::Demo { catalog } => {
             if !std::path::Path::new(&catalog).is_file() {
                 return fail(
@@ -358,6 +371,8 @@ async fn run_integrations(
         Ok(list) => list
             .into_iter()
             .filter(|i| only.is_none_or(|o| o == i.id))
+            // SCORM Cloud integrations have no catalog to sync
+            .filter(|i| only.is_some() || i.provider != "scorm-cloud")
             .collect::<Vec<_>>(),
         Err(e) => return fail(1, e),
     };
@@ -365,6 +380,14 @@ async fn run_integrations(
         match integrations.first() {
             None => return fail(2, format!("integration {o} does not exist")),
             Some(i) if !i.active => return fail(2, format!("integration {o} is deactivated")),
+            Some(i) if i.provider == "scorm-cloud" => {
+                return fail(
+                    2,
+                    format!(
+                        "integration {o} is a SCORM Cloud integration: it has no catalog to sync (use `coursebridge-sync scorm import`)"
+                    ),
+                );
+            }
             Some(_) => {}
         }
     }

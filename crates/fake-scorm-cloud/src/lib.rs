@@ -190,6 +190,15 @@ impl FakeScormCloud {
         lock(&self.inner).calls.clone()
     }
 
+    /// The token of the latest import job.
+    pub fn last_token(&self) -> Option<String> {
+        let g = lock(&self.inner);
+        g.next_token
+            .checked_sub(1)
+            .filter(|n| *n > 0)
+            .map(|n| format!("job-{n:04}"))
+    }
+
     pub fn registration(&self, regid: &str) -> Option<FakeRegistration> {
         lock(&self.inner).registrations.get(regid).cloned()
     }

@@ -242,18 +242,21 @@ pub struct Refreshed {
     pub result: Result<Applied, String>,
 }
 
-/// Refreshes every registration SCORM Cloud knows whose result is older than
-/// `older_than_ms` (or missing), at most `limit`. One failure does not stop the rest.
+/// Refreshes every registration of the integration that SCORM Cloud knows
+/// and whose result is older than `older_than_ms` (or missing), at most
+/// `limit`. One failure does not stop the rest.
 pub async fn refresh_stale(
     store: &Store,
     remote: &Remote,
+    settings: &crate::Settings,
     older_than_ms: i64,
     limit: i64,
 ) -> Result<Vec<Refreshed>, ScormError> {
     let before = ms(remote.now()) - older_than_ms;
     let ids = {
         let mut tx = store.read().await?;
-        tx.stale_registrations(before, limit).await?
+        tx.stale_registrations(&settings.integration_id, before, limit)
+            .await?
     };
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {

@@ -593,7 +593,7 @@ async fn refresh_and_override_share_the_result_path(env: Env) -> Env {
             900.0,
         )
         .expect("update");
-    let refreshed = results::refresh_stale(&env.store, &remote, 0, 100)
+    let refreshed = results::refresh_stale(&env.store, &remote, &settings, 0, 100)
         .await
         .expect("stale");
     let ids: Vec<&str> = refreshed.iter().map(|r| r.registration.as_str()).collect();

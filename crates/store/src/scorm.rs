@@ -153,6 +153,21 @@ impl Tx<'_> {
         .transpose()
     }
 
+    /// Un-archives the LMS course records of an integration's SCORM courses
+    /// (re-activation: they have no catalog sync to bring them back).
+    pub async fn unarchive_scorm_courses(&mut self, integration_id: &str) -> Result<u64> {
+        let q = self.sql(
+            "UPDATE courses SET archived = 0 WHERE integration_id = $1 \
+             AND id IN (SELECT lms_course FROM scorm_courses WHERE integration_id = $1 AND lms_course IS NOT NULL)",
+        );
+        Ok(sqlx::query(&q)
+            .bind(integration_id)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("un-archiving SCORM courses")?
+            .rows_affected())
+    }
+
     /// Inserts a registration; false when the id exists already.
     pub async fn insert_registration(&mut self, r: &Registration) -> Result<bool> {
         let q = self.sql(
@@ -288,14 +303,23 @@ impl Tx<'_> {
             == 1)
     }
 
-    /// Registrations SCORM Cloud knows whose latest result is older than `before_ms` (or missing).
-    pub async fn stale_registrations(&mut self, before_ms: i64, limit: i64) -> Result<Vec<String>> {
+    /// An integration's registrations SCORM Cloud knows whose latest result is
+    /// older than `before_ms` (or missing), oldest first.
+    pub async fn stale_registrations(
+        &mut self,
+        integration_id: &str,
+        before_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<String>> {
         let q = self.sql(
-            "SELECT registration_id FROM scorm_registrations WHERE remote_created_ms IS NOT NULL AND (result_ms IS NULL OR result_ms < $1) ORDER BY COALESCE(result_ms, 0), registration_id LIMIT $2",
+            "SELECT registration_id FROM scorm_registrations WHERE remote_created_ms IS NOT NULL AND (result_ms IS NULL OR result_ms < $1) \
+             AND scorm_course_id IN (SELECT course_id FROM scorm_courses WHERE integration_id = $3) \
+             ORDER BY COALESCE(result_ms, 0), registration_id LIMIT $2",
         );
         let rows = sqlx::query(&q)
             .bind(before_ms)
             .bind(limit)
+            .bind(integration_id)
             .fetch_all(&mut *self.tx)
             .await
             .ctx("listing stale registrations")?;

@@ -882,7 +882,7 @@ mod checks {
             "one registration per learner and course"
         );
         assert!(
-            tx.stale_registrations(T0, 10)
+            tx.stale_registrations("os-acme", T0, 10)
                 .await
                 .expect("stale")
                 .is_empty(),
@@ -894,8 +894,17 @@ mod checks {
                 .expect("remote")
         );
         assert_eq!(
-            tx.stale_registrations(T0, 10).await.expect("stale"),
+            tx.stale_registrations("os-acme", T0, 10)
+                .await
+                .expect("stale"),
             ["reg-1"]
+        );
+        assert!(
+            tx.stale_registrations("other", T0, 10)
+                .await
+                .expect("stale")
+                .is_empty(),
+            "only the integration's own registrations"
         );
         assert_eq!(
             tx.registration_for("sc-1", learner)
@@ -951,7 +960,7 @@ mod checks {
             )
         );
         assert!(
-            tx.stale_registrations(T0 + 5, 10)
+            tx.stale_registrations("os-acme", T0 + 5, 10)
                 .await
                 .expect("stale")
                 .is_empty()
