@@ -235,6 +235,15 @@ async fn assign_launch_postback_statistics(env: Env) -> Env {
         (200, Some(id.as_str()))
     );
     assert!(env.fake.registration(&id).is_none());
+    // a misspelt field is named, not ignored
+    let (s, err) = env
+        .api_post(
+            "/api/v1/scorm/registrations",
+            &json!({"course_id": "course-1", "learner": "u-1", "registraton_id": "x"}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(err.to_string().contains("registraton_id"), "{err}");
 
     // the learner follows the LMS-signed link: 302 to a launch URL built now
     let link = env.link(&ingest::scorm::launch_path(&id), "u-1", 300);

@@ -18,6 +18,7 @@ use crate::{Remote, ScormError, hash_secret, ms, new_secret, registration_key};
 
 /// An LMS assigning a SCORM course to a learner.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Assignment {
     /// The SCORM course id (as imported).
     pub course_id: String,
