@@ -58,32 +58,30 @@ impl From<ScormError> for ApiError {
     }
 }
 
-/// The settings and client of the integration a SCORM course belongs to.
-async fn remote_for_course(app: &AppState, course: &str) -> Result<(Settings, Remote), ApiError> {
-    let integration = {
-        let mut tx = app.store.read().await?;
-        registrations::target(&mut tx, course).await?.integration
-    };
-    if !integration.active {
+fn active(c: scorm_flows::Connection) -> Result<(Settings, Remote), ApiError> {
+    if !c.integration.active {
         return Err(ApiError::forbidden("the integration is deactivated"));
     }
-    let settings = Settings::from_integration(&integration, &|n| std::env::var(n).ok())?;
-    let remote = Remote::new(&settings, app.scorm_http.clone());
-    Ok((settings, remote))
+    Ok((c.settings, c.remote))
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The settings and client of the integration a SCORM course belongs to.
+async fn remote_for_course(app: &AppState, course: &str) -> Result<(Settings, Remote), ApiError> {
+    active(scorm_flows::connect_course(&app.store, course, &env, app.scorm_http.clone()).await?)
 }
 
 async fn remote_for_registration(
     app: &AppState,
     registration: &str,
 ) -> Result<(Settings, Remote), ApiError> {
-    let course = {
-        let mut tx = app.store.read().await?;
-        tx.registration(registration)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such registration"))?
-            .scorm_course_id
-    };
-    remote_for_course(app, &course).await
+    active(
+        scorm_flows::connect_registration(&app.store, registration, &env, app.scorm_http.clone())
+            .await?,
+    )
 }
 
 fn launch_secret(app: &AppState) -> Result<&[u8], ApiError> {
@@ -122,7 +120,7 @@ fn return_link(
     who: &Launcher,
 ) -> Result<String, ApiError> {
     let claims = launch_link::LaunchClaims {
-        path: format!("/scorm/return/{}", path_segment(registration)),
+        path: return_path(registration),
         learner: who.learner.clone(),
         email: None,
         entry: "catalog".into(),
@@ -135,6 +133,11 @@ fn return_link(
 /// The signed path of a registration launch (ids percent-encoded as in the URL).
 pub fn launch_path(registration: &str) -> String {
     format!("/scorm/launch/{}", path_segment(registration))
+}
+
+/// The signed path of a registration's return page.
+fn return_path(registration: &str) -> String {
+    format!("/scorm/return/{}", path_segment(registration))
 }
 
 /// The signed path of a SCORM course launch.
@@ -159,6 +162,19 @@ fn redirect(to: &str) -> Response {
         .into_response()
 }
 
+/// Launches a registration (created in SCORM Cloud first if need be) and
+/// returns the launch URL, signed now, that comes back to the return page.
+async fn launch_url(
+    app: &AppState,
+    settings: &Settings,
+    remote: &Remote,
+    registration: &str,
+    who: &Launcher,
+) -> Result<String, ApiError> {
+    let back = return_link(app, settings, registration, who)?;
+    Ok(registrations::launch(&app.store, remote, settings, registration, who, &back).await?)
+}
+
 pub async fn launch(
     State(app): State<AppState>,
     Path(registration): Path<String>,
@@ -167,9 +183,7 @@ pub async fn launch(
     async {
         let who = verify(&app, &launch_path(&registration), query.as_deref())?;
         let (settings, remote) = remote_for_registration(&app, &registration).await?;
-        let back = return_link(&app, &settings, &registration, &who)?;
-        let url = registrations::launch(&app.store, &remote, &settings, &registration, &who, &back)
-            .await?;
+        let url = launch_url(&app, &settings, &remote, &registration, &who).await?;
         tracing::info!(registration = %registration, "SCORM launch");
         Ok::<_, ApiError>(redirect(&url))
     }
@@ -199,9 +213,7 @@ pub async fn launch_course(
         )
         .await?;
         let registration = assigned.registration.registration_id;
-        let back = return_link(&app, &settings, &registration, &who)?;
-        let url = registrations::launch(&app.store, &remote, &settings, &registration, &who, &back)
-            .await?;
+        let url = launch_url(&app, &settings, &remote, &registration, &who).await?;
         tracing::info!(registration = %registration, course = %course, "SCORM course launch");
         Ok::<_, ApiError>(redirect(&url))
     }
@@ -215,11 +227,7 @@ pub async fn return_page(
     RawQuery(query): RawQuery,
 ) -> Response {
     async {
-        verify(
-            &app,
-            &format!("/scorm/return/{}", path_segment(&registration)),
-            query.as_deref(),
-        )?;
+        verify(&app, &return_path(&registration), query.as_deref())?;
         let (settings, remote) = remote_for_registration(&app, &registration).await?;
         // The refresh runs on its own: the learner's page does not wait for
         // SCORM Cloud, and postbacks cover what it might miss.

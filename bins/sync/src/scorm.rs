@@ -117,33 +117,30 @@ async fn integration(store: &Store, id: &str) -> Result<Integration, Failure> {
 }
 
 fn remote(i: &Integration) -> Result<(Settings, Remote), Failure> {
-    let settings = Settings::from_integration(i, &|n| std::env::var(n).ok()).map_err(failure)?;
+    let settings = Settings::from_integration(i, &env).map_err(failure)?;
     let http = scorm_flows::http_client().map_err(failure)?;
     let remote = Remote::new(&settings, http);
     Ok((settings, remote))
 }
 
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 async fn for_course(store: &Store, course: &str) -> Result<(Settings, Remote), Failure> {
-    let i = {
-        let mut tx = store.read().await.map_err(|e| (1, e.to_string()))?;
-        registrations::target(&mut tx, course)
-            .await
-            .map_err(failure)?
-            .integration
-    };
-    remote(&i)
+    let http = scorm_flows::http_client().map_err(failure)?;
+    let c = scorm_flows::connect_course(store, course, &env, http)
+        .await
+        .map_err(failure)?;
+    Ok((c.settings, c.remote))
 }
 
 async fn for_registration(store: &Store, id: &str) -> Result<(Settings, Remote), Failure> {
-    let course = {
-        let mut tx = store.read().await.map_err(|e| (1, e.to_string()))?;
-        tx.registration(id)
-            .await
-            .map_err(|e| (1, e.to_string()))?
-            .ok_or_else(|| (2, format!("registration {id} does not exist")))?
-            .scorm_course_id
-    };
-    for_course(store, &course).await
+    let http = scorm_flows::http_client().map_err(failure)?;
+    let c = scorm_flows::connect_registration(store, id, &env, http)
+        .await
+        .map_err(failure)?;
+    Ok((c.settings, c.remote))
 }
 
 struct Lines;

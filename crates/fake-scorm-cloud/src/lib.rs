@@ -234,15 +234,10 @@ impl FakeScormCloud {
         score: Option<f64>,
         total_time_secs: f64,
     ) -> Result<Option<u16>, String> {
-        self.update(regid, complete, success, score, total_time_secs)?;
         let (report, pb) = {
-            let g = lock(&self.inner);
-            let r = g
-                .registrations
-                .get(regid)
-                .ok_or_else(|| format!("no registration {regid}"))?;
-            let format = r.postback.as_ref().map_or("course", |p| p.format.as_str());
-            (report_xml(regid, r, format), r.postback.clone())
+            let mut g = lock(&self.inner);
+            set_state(&mut g, regid, complete, success, score, total_time_secs)?;
+            posted_report(&g, regid).ok_or_else(|| format!("no registration {regid}"))?
         };
         match pb {
             None => Ok(None),
@@ -260,16 +255,14 @@ impl FakeScormCloud {
         score: Option<f64>,
         total_time_secs: f64,
     ) -> Result<(), String> {
-        let mut g = lock(&self.inner);
-        let r = g
-            .registrations
-            .get_mut(regid)
-            .ok_or_else(|| format!("no registration {regid}"))?;
-        r.complete = complete.to_owned();
-        r.success = success.to_owned();
-        r.score = score;
-        r.total_time_secs = total_time_secs;
-        Ok(())
+        set_state(
+            &mut lock(&self.inner),
+            regid,
+            complete,
+            success,
+            score,
+            total_time_secs,
+        )
     }
 
     /// Sends a postback with this report body (e.g. an old one again, to test
@@ -280,11 +273,36 @@ impl FakeScormCloud {
 
     /// The report a registration would post now, in its postback format.
     pub fn report(&self, regid: &str) -> Option<String> {
-        let g = lock(&self.inner);
-        let r = g.registrations.get(regid)?;
-        let format = r.postback.as_ref().map_or("course", |p| p.format.as_str());
-        Some(report_xml(regid, r, format))
+        posted_report(&lock(&self.inner), regid).map(|(report, _)| report)
     }
+}
+
+/// Sets a registration's big four.
+fn set_state(
+    g: &mut Inner,
+    regid: &str,
+    complete: &str,
+    success: &str,
+    score: Option<f64>,
+    total_time_secs: f64,
+) -> Result<(), String> {
+    let r = g
+        .registrations
+        .get_mut(regid)
+        .ok_or_else(|| format!("no registration {regid}"))?;
+    r.complete = complete.to_owned();
+    r.success = success.to_owned();
+    r.score = score;
+    r.total_time_secs = total_time_secs;
+    Ok(())
+}
+
+/// The report a registration posts now (in its postback's results format),
+/// and its postback settings.
+fn posted_report(g: &Inner, regid: &str) -> Option<(String, Option<Postback>)> {
+    let r = g.registrations.get(regid)?;
+    let format = r.postback.as_ref().map_or("course", |p| p.format.as_str());
+    Some((report_xml(regid, r, format), r.postback.clone()))
 }
 
 async fn send_postback(http: &reqwest::Client, pb: &Postback, xml: &str) -> Result<u16, String> {
@@ -826,15 +844,20 @@ async fn control_progress(State(s): State<Arc<Mutex<Inner>>>, RawQuery(q): RawQu
     };
     let (report, pb) = {
         let mut g = lock(&s);
-        let Some(r) = g.registrations.get_mut(&regid) else {
-            return (StatusCode::NOT_FOUND, "no such registration").into_response();
-        };
-        r.complete = get("complete").unwrap_or_else(|| "incomplete".into());
-        r.success = get("success").unwrap_or_else(|| "unknown".into());
-        r.score = get("score").and_then(|v| v.parse().ok());
-        r.total_time_secs = get("totaltime").and_then(|v| v.parse().ok()).unwrap_or(0.0);
-        let format = r.postback.as_ref().map_or("course", |p| p.format.as_str());
-        (report_xml(&regid, r, format), r.postback.clone())
+        if let Err(e) = set_state(
+            &mut g,
+            &regid,
+            &get("complete").unwrap_or_else(|| "incomplete".into()),
+            &get("success").unwrap_or_else(|| "unknown".into()),
+            get("score").and_then(|v| v.parse().ok()),
+            get("totaltime").and_then(|v| v.parse().ok()).unwrap_or(0.0),
+        ) {
+            return (StatusCode::NOT_FOUND, e).into_response();
+        }
+        match posted_report(&g, &regid) {
+            Some(r) => r,
+            None => return (StatusCode::NOT_FOUND, "no such registration").into_response(),
+        }
     };
     let Some(pb) = pb else {
         return (StatusCode::OK, "updated; no postback URL").into_response();

@@ -58,7 +58,14 @@ pub async fn import_package(
     let body = remote.upload("importCourseAsync", &req, package).await?;
     let token = parse::import_token(&body).map_err(ScormError::api("importCourseAsync"))?;
     observer.uploaded(&token);
-    record_job(store, course_id, &token, "created", None, None, &[], remote).await?;
+    record_job(
+        store,
+        remote,
+        course_id,
+        &token,
+        &JobState::status("created"),
+    )
+    .await?;
     follow(
         store,
         remote,
@@ -84,31 +91,58 @@ pub fn browser_upload_url(
         .import_upload_url(course_id, redirect_url, remote.now())?)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn record_job(
-    store: &Store,
+/// An import job's state, as recorded.
+struct JobState<'a> {
+    status: &'a str,
+    message: Option<&'a str>,
+    title: Option<&'a str>,
+    warnings: &'a [String],
+}
+
+impl JobState<'_> {
+    fn status(status: &str) -> JobState<'_> {
+        JobState {
+            status,
+            message: None,
+            title: None,
+            warnings: &[],
+        }
+    }
+}
+
+/// Records a job's state in the caller's transaction (keeping when it began).
+async fn save_job(
+    tx: &mut store::Tx<'_>,
     course_id: &str,
     token: &str,
-    status: &str,
-    message: Option<&str>,
-    title: Option<&str>,
-    warnings: &[String],
-    remote: &Remote,
+    state: &JobState<'_>,
+    now: i64,
 ) -> Result<(), ScormError> {
-    let now = ms(remote.now());
-    let mut tx = store.begin().await?;
     let created_ms = tx.import_job(token).await?.map_or(now, |j| j.created_ms);
     tx.upsert_import_job(&store::ImportJob {
         token: token.to_owned(),
         course_id: course_id.to_owned(),
-        status: status.to_owned(),
-        message: message.map(str::to_owned),
-        title: title.map(str::to_owned),
-        warnings: serde_json::to_string(warnings).unwrap_or_else(|_| "[]".into()),
+        status: state.status.to_owned(),
+        message: state.message.map(str::to_owned),
+        title: state.title.map(str::to_owned),
+        warnings: serde_json::to_string(state.warnings).unwrap_or_else(|_| "[]".into()),
         created_ms,
         updated_ms: now,
     })
     .await?;
+    Ok(())
+}
+
+/// Records a job's state in a transaction of its own.
+async fn record_job(
+    store: &Store,
+    remote: &Remote,
+    course_id: &str,
+    token: &str,
+    state: &JobState<'_>,
+) -> Result<(), ScormError> {
+    let mut tx = store.begin().await?;
+    save_job(&mut tx, course_id, token, state, ms(remote.now())).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -147,17 +181,12 @@ pub async fn follow(
         if job.is_done() {
             break job;
         }
-        record_job(
-            store,
-            course_id,
-            token,
-            &status_name(&job.status),
-            job.message.as_deref(),
-            None,
-            &[],
-            remote,
-        )
-        .await?;
+        let status = status_name(&job.status);
+        let state = JobState {
+            message: job.message.as_deref(),
+            ..JobState::status(&status)
+        };
+        record_job(store, remote, course_id, token, &state).await?;
         match delays.next() {
             Some(d) => tokio::time::sleep(d).await,
             None => return Err(ScormError::ImportTimeout(polls)),
@@ -181,17 +210,11 @@ pub async fn follow(
         ),
     };
     if let Some(message) = failure {
-        record_job(
-            store,
-            course_id,
-            token,
-            "error",
-            Some(&message),
-            None,
-            &[],
-            remote,
-        )
-        .await?;
+        let state = JobState {
+            message: Some(&message),
+            ..JobState::status("error")
+        };
+        record_job(store, remote, course_id, token, &state).await?;
         return Err(ScormError::ImportFailed(message));
     }
     let result = result.ok_or_else(|| ScormError::ImportFailed("no result".into()))?;
@@ -203,18 +226,24 @@ pub async fn follow(
     let warnings = result.warnings.clone();
     let now = ms(remote.now());
     let mut tx = store.begin().await?;
-    let created_ms = tx.import_job(token).await?.map_or(now, |j| j.created_ms);
-    tx.upsert_import_job(&store::ImportJob {
-        token: token.to_owned(),
-        course_id: course_id.to_owned(),
-        status: "finished".into(),
-        message: result.message.clone(),
-        title: Some(title.clone()),
-        warnings: serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()),
-        created_ms,
-        updated_ms: now,
-    })
-    .await?;
+    let existing = tx.scorm_course(course_id).await?;
+    if existing
+        .as_ref()
+        .and_then(|c| c.integration_id.as_deref())
+        .is_some_and(|i| i != integration.id)
+    {
+        return Err(ScormError::Conflict(format!(
+            "SCORM course {course_id} belongs to another integration"
+        )));
+    }
+    let created = existing.map_or(now, |c| c.created_ms);
+    let state = JobState {
+        status: "finished",
+        message: result.message.as_deref(),
+        title: Some(&title),
+        warnings: &warnings,
+    };
+    save_job(&mut tx, course_id, token, &state, now).await?;
     let fields = CourseFields {
         name: title.clone(),
         content_type: Some("SCORM".into()),
@@ -232,21 +261,6 @@ pub async fn follow(
             now,
         )
         .await?;
-    let created = tx
-        .scorm_course(course_id)
-        .await?
-        .map_or(now, |c| c.created_ms);
-    if let Some(existing) = tx.scorm_course(course_id).await? {
-        if existing
-            .integration_id
-            .as_deref()
-            .is_some_and(|i| i != integration.id)
-        {
-            return Err(ScormError::Conflict(format!(
-                "SCORM course {course_id} belongs to another integration"
-            )));
-        }
-    }
     tx.upsert_scorm_course(&ScormCourse {
         course_id: course_id.to_owned(),
         integration_id: Some(integration.id.clone()),

@@ -75,6 +75,51 @@ pub enum ScormError {
     Rules(#[from] records::RulesError),
 }
 
+/// What a flow needs to talk to the SCORM Cloud application a course belongs to.
+pub struct Connection {
+    pub integration: store::Integration,
+    pub settings: Settings,
+    pub remote: Remote,
+}
+
+/// The connection for a SCORM course (through its integration); `env` looks
+/// up the secret, `http` is the shared HTTP client.
+pub async fn connect_course(
+    store: &store::Store,
+    course_id: &str,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    http: reqwest::Client,
+) -> Result<Connection, ScormError> {
+    let integration = {
+        let mut tx = store.read().await?;
+        registrations::target(&mut tx, course_id).await?.integration
+    };
+    let settings = Settings::from_integration(&integration, env)?;
+    let remote = Remote::new(&settings, http);
+    Ok(Connection {
+        integration,
+        settings,
+        remote,
+    })
+}
+
+/// The connection for a registration's course.
+pub async fn connect_registration(
+    store: &store::Store,
+    registration_id: &str,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    http: reqwest::Client,
+) -> Result<Connection, ScormError> {
+    let course = {
+        let mut tx = store.read().await?;
+        tx.registration(registration_id)
+            .await?
+            .ok_or_else(|| ScormError::NotFound(format!("no registration {registration_id}")))?
+            .scorm_course_id
+    };
+    connect_course(store, &course, env, http).await
+}
+
 impl ScormError {
     pub(crate) fn api(op: &'static str) -> impl FnOnce(scorm_cloud_client::Error) -> Self {
         move |source| ScormError::Api { op, source }

@@ -266,34 +266,6 @@ pub async fn launch(
         .launch_url(&reg.registration_id, return_to, remote.now()))
 }
 
-/// Launches the learner's registration on a SCORM course, assigning it first
-/// when there is none (seed 003: "if we have an existing registration for that
-/// user: launch it; else create a registration, then launch it").
-pub async fn launch_course(
-    store: &Store,
-    remote: &Remote,
-    settings: &Settings,
-    course_id: &str,
-    who: &Launcher,
-    return_to: &dyn Fn(&str) -> String,
-) -> Result<(String, String), ScormError> {
-    let assigned = assign(
-        store,
-        remote,
-        settings,
-        &Assignment {
-            course_id: course_id.to_owned(),
-            learner: who.learner.clone(),
-            email: who.email.clone(),
-            ..Assignment::default()
-        },
-    )
-    .await?;
-    let id = assigned.registration.registration_id;
-    let url = launch(store, remote, settings, &id, who, &return_to(&id)).await?;
-    Ok((id, url))
-}
-
 async fn launch_locked(
     tx: &mut Tx<'_>,
     remote: &Remote,

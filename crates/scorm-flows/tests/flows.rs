@@ -388,14 +388,17 @@ async fn launch_creates_lazily_and_signs_at_launch_time(env: Env) -> Env {
         .await
         .expect("body");
     assert!(body.contains("outside of expiration limit"), "{body}");
-    // a course launch assigns on the way (seed 003's lazy workflow)
-    let (id2, _) = registrations::launch_course(
+    // seed 003's lazy workflow: assign on the way, then launch
+    let id2 = self::assigned(&env, &settings, &remote, "u-3")
+        .await
+        .registration_id;
+    registrations::launch(
         &env.store,
         &remote,
         &settings,
-        "course-1",
+        &id2,
         &who("u-3"),
-        &|_| "https://back.example/".into(),
+        "https://back.example/",
     )
     .await
     .expect("launch course");

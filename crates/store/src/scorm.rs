@@ -219,31 +219,6 @@ impl Tx<'_> {
         r.as_ref().map(registration).transpose()
     }
 
-    /// Registrations, in id order, after `after` (keyset paging), optionally of one course.
-    pub async fn registrations(
-        &mut self,
-        scorm_course_id: Option<&str>,
-        after: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<Registration>> {
-        let mut sql =
-            format!("SELECT {REG_COLS} FROM scorm_registrations WHERE registration_id > $1");
-        if scorm_course_id.is_some() {
-            sql.push_str(" AND scorm_course_id = $3");
-        }
-        sql.push_str(" ORDER BY registration_id LIMIT $2");
-        let q = self.sql(&sql);
-        let mut query = sqlx::query(&q).bind(after.unwrap_or("")).bind(limit);
-        if let Some(c) = scorm_course_id {
-            query = query.bind(c);
-        }
-        let rows = query
-            .fetch_all(&mut *self.tx)
-            .await
-            .ctx("listing registrations")?;
-        rows.iter().map(registration).collect()
-    }
-
     /// Records that SCORM Cloud accepted the registration, with the hash of the
     /// postback password it was given.
     pub async fn set_registration_remote(

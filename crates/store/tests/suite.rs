@@ -917,19 +917,6 @@ mod checks {
                 )),
             Some(("reg-1".to_owned(), "hash2".to_owned(), Some(T0)))
         );
-        assert_eq!(
-            tx.registrations(Some("sc-1"), None, 10)
-                .await
-                .expect("list")
-                .len(),
-            1
-        );
-        assert!(
-            tx.registrations(Some("sc-1"), Some("reg-1"), 10)
-                .await
-                .expect("list")
-                .is_empty()
-        );
         assert!(
             tx.set_registration_result("reg-1", "{\"complete\":\"complete\"}", T0 + 10)
                 .await
