@@ -19,6 +19,7 @@ use scorm_flows::registrations::{self, Assignment, Launcher};
 use scorm_flows::{Remote, ScormError, Settings, results};
 use serde::Deserialize;
 
+use crate::api::json_body;
 use crate::error::ApiError;
 use crate::launch::entry_point;
 use crate::state::{AppState, now};
@@ -34,6 +35,7 @@ impl From<ScormError> for ApiError {
             ScormError::Forbidden(m) => ApiError::forbidden(m),
             ScormError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
             ScormError::Id(e) => ApiError::bad_request(e.to_string()),
+            ScormError::Invalid(m) => ApiError::bad_request(m),
             ScormError::Postback(PostbackError::BadCredentials | PostbackError::NoCredentials) => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "postback credentials refused")
             }
@@ -293,8 +295,7 @@ fn json(value: &impl serde::Serialize, status: StatusCode) -> Response {
 pub async fn assign(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     async {
         app.lms(&headers).await?;
-        let a: Assignment = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+        let a: Assignment = json_body(&body)?;
         let (settings, remote) = remote_for_course(&app, &a.course_id).await?;
         let assigned = registrations::assign(&app.store, &remote, &settings, &a).await?;
         let view = results::view(&app.store, &assigned.registration.registration_id).await?;
@@ -358,16 +359,7 @@ pub async fn set_override(
 ) -> Response {
     async {
         let client = app.lms(&headers).await?;
-        let b: OverrideBody = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
-        if b.score.is_some_and(|s| !(0.0..=100.0).contains(&s)) {
-            return Err(ApiError::bad_request("score: must be within 0..100"));
-        }
-        if b.by.trim().is_empty() {
-            return Err(ApiError::bad_request(
-                "by: who overrides must be given (it is audited)",
-            ));
-        }
+        let b: OverrideBody = json_body(&body)?;
         let value = stats_rules::Override {
             complete: b.complete,
             success: b.success,
@@ -377,7 +369,7 @@ pub async fn set_override(
         };
         results::set_override(&app.store, &id, &value, now()).await?;
         tracing::info!(registration = %id, client = %client, "registration override recorded");
-        Ok(json(&results::view(&app.store, &id).await?, StatusCode::OK))
+        Ok::<_, ApiError>(json(&results::view(&app.store, &id).await?, StatusCode::OK))
     }
     .await
     .unwrap_or_else(IntoResponse::into_response)

@@ -102,6 +102,7 @@ fn failure(e: ScormError) -> Failure {
         | ScormError::Settings { .. }
         | ScormError::NotScorm(_)
         | ScormError::Conflict(_)
+        | ScormError::Invalid(_)
         | ScormError::Io { .. } => 2,
         _ => 1,
     };

@@ -63,6 +63,9 @@ pub enum ScormError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A request that breaks a rule (the message names the field).
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("postback: {0}")]

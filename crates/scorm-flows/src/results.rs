@@ -281,12 +281,12 @@ pub async fn set_override(
 ) -> Result<LearnerStats, ScormError> {
     if let Some(s) = value.score {
         if !(0.0..=100.0).contains(&s) || !s.is_finite() {
-            return Err(ScormError::Conflict("score: must be within 0..100".into()));
+            return Err(ScormError::Invalid("score: must be within 0..100".into()));
         }
     }
     if value.by.trim().is_empty() {
-        return Err(ScormError::Conflict(
-            "by: who overrides must be named (audit)".into(),
+        return Err(ScormError::Invalid(
+            "by: who overrides must be given (it is audited)".into(),
         ));
     }
     let mut tx = store.begin().await?;
