@@ -334,23 +334,63 @@ impl Tx<'_> {
     }
 }
 
-/// Rewrites `$N` placeholders to SQLite's `?N` (outside string literals).
+/// Rewrites `$N` placeholders for SQLite (outside string literals): when they
+/// appear exactly as `$1, $2, …, $n`, in that order and once each, as anonymous
+/// `?` — SQLite binds those by position, while looking up a numbered `?N` costs
+/// a scan of all parameter names, quadratic in a multi-row insert —, otherwise
+/// as `?N`.
 pub(crate) fn dialect(backend: Backend, q: &str) -> Cow<'_, str> {
     if backend == Backend::Postgres || !q.contains('$') {
         return Cow::Borrowed(q);
     }
+    let bytes = q.as_bytes();
+    // Pass 1: placeholders in order of appearance.
+    let mut numbers = Vec::new();
+    let mut in_str = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' => in_str = !in_str,
+            b'$' if !in_str && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                let start = i + 1;
+                let mut end = start;
+                while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+                    end += 1;
+                }
+                numbers.push(q[start..end].parse::<usize>().unwrap_or(0));
+                i = end;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let sequential = numbers.iter().enumerate().all(|(k, n)| *n == k + 1);
+    // Pass 2: rewrite.
     let mut out = String::with_capacity(q.len());
     let mut in_str = false;
-    let mut chars = q.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
         match c {
-            '\'' => {
-                in_str = !in_str;
-                out.push(c);
+            b'\'' => in_str = !in_str,
+            b'$' if !in_str && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                out.push('?');
+                i += 1;
+                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                    if !sequential {
+                        out.push(char::from(bytes[i]));
+                    }
+                    i += 1;
+                }
+                continue;
             }
-            '$' if !in_str && chars.peek().is_some_and(char::is_ascii_digit) => out.push('?'),
-            _ => out.push(c),
+            _ => {}
         }
+        // Copy the next character whole (queries may hold non-ASCII text).
+        let len = q[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&q[i..i + len]);
+        i += len;
     }
     Cow::Owned(out)
 }
@@ -405,6 +445,17 @@ mod tests {
             ),
             "SELECT * FROM t WHERE a = ?1 AND b = '$2' AND c = ?10"
         );
+        // In order and once each: anonymous, bound by position.
+        assert_eq!(
+            dialect(Backend::Sqlite, "VALUES ($1, 'é$', $2), ($3, $4)"),
+            "VALUES (?, 'é$', ?), (?, ?)"
+        );
+        // A repeated or out-of-order number keeps its number.
+        assert_eq!(
+            dialect(Backend::Sqlite, "a = $1 OR b = $1 AND c = $2"),
+            "a = ?1 OR b = ?1 AND c = ?2"
+        );
+        assert_eq!(dialect(Backend::Sqlite, "a = $2, b = $1"), "a = ?2, b = ?1");
         assert_eq!(dialect(Backend::Postgres, "a = $1"), "a = $1");
     }
 
