@@ -54,6 +54,9 @@ impl App {
             store::Backend::Postgres => 4,
         };
         let writer = crate::writer::Writer::spawn(store.clone(), writers);
+        if store.backend() == store::Backend::Sqlite {
+            crate::writer::spawn_checkpointer(store.clone());
+        }
         Self {
             store,
             config,

@@ -1,8 +1,15 @@
 //! Group commit: statement batches from concurrent requests are written in one
-//! transaction, each inside its own savepoint (one request's conflict never
-//! fails another), statistics are refolded once per learner and course at the
-//! end of the group in key order (one global lock order across writers and
-//! instances), and every request is answered only after the commit.
+//! transaction, statistics are brought up to date once per learner and course
+//! at the end of the group in key order (one global lock order across writers
+//! and instances), and every request is answered only after the commit.
+//!
+//! Two ways through a group, with the same results:
+//! - the fast path stores the batches of each integration as one batch (one
+//!   query per kind of row for the whole group, no savepoints). It is taken
+//!   when no statement of the group voids another, and kept only if nothing
+//!   fails;
+//! - otherwise the group is written again request by request, each inside its
+//!   own savepoint, so that one request's conflict never fails another.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -90,6 +97,31 @@ impl Writer {
     }
 }
 
+/// How often the SQLite log is copied back into the database, off the writer.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Copies the SQLite write-ahead log into the database every
+/// [`CHECKPOINT_EVERY`], on a connection of its own, so that commits do not
+/// (see `store::WAL_AUTOCHECKPOINT`). Ends when the store is closed.
+pub fn spawn_checkpointer(store: Store) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if store.is_closed() {
+                return;
+            }
+            if let Err(e) = store.checkpoint().await {
+                if store.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %e, "background checkpoint failed; the writer's own checkpoints remain");
+            }
+        }
+    });
+}
+
 fn fail_all(jobs: Vec<Job>, why: &str) {
     tracing::error!(
         error = why,
@@ -103,6 +135,96 @@ fn fail_all(jobs: Vec<Job>, why: &str) {
 
 async fn write_group(store: &Store, jobs: Vec<Job>) {
     let now = now_ms();
+    let voiding = jobs
+        .iter()
+        .any(|j| j.batch.iter().any(|p| p.statement.is_voiding()));
+    if !voiding {
+        match write_merged(store, &jobs, now).await {
+            Merged::Committed(results) => {
+                for (job, result) in jobs.into_iter().zip(results) {
+                    let _ = job.reply.send(Ok(result));
+                }
+                return;
+            }
+            // One request: its error is the answer (the request-by-request path
+            // would only repeat it).
+            Merged::Refused(e) if jobs.len() == 1 => {
+                if let Some(job) = jobs.into_iter().next() {
+                    let _ = job.reply.send(Err(WriteError::Record(e)));
+                }
+                return;
+            }
+            Merged::Refused(_) => {}
+            Merged::Failed(e) => return fail_all(jobs, &e),
+        }
+    }
+    write_each(store, jobs, now).await;
+}
+
+/// What the fast path did.
+enum Merged {
+    /// Committed; the outcomes of each request, in order.
+    Committed(Vec<Vec<Outcome>>),
+    /// A statement was refused (conflict, …); nothing was kept.
+    Refused(RecordError),
+    /// The group transaction failed.
+    Failed(String),
+}
+
+/// The fast path: each integration's batches stored as one.
+async fn write_merged(store: &Store, jobs: &[Job], now: i64) -> Merged {
+    let mut tx = match store.begin().await {
+        Ok(t) => t,
+        Err(e) => return Merged::Failed(e.to_string()),
+    };
+    // Requests by integration (usually one), in order of arrival.
+    let mut integrations: Vec<(&Arc<IntegrationRules>, Vec<usize>)> = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        match integrations
+            .iter_mut()
+            .find(|(rules, _)| rules.integration_id == job.rules.integration_id)
+        {
+            Some((_, members)) => members.push(i),
+            None => integrations.push((&job.rules, vec![i])),
+        }
+    }
+    let mut results: Vec<Vec<Outcome>> = vec![Vec::new(); jobs.len()];
+    let mut touched = records::Touched::new();
+    let mut rules_of: BTreeMap<(i64, i64), &IntegrationRules> = BTreeMap::new();
+    for (rules, members) in &integrations {
+        let batch: Vec<&Prepared> = members.iter().flat_map(|&i| &jobs[i].batch).collect();
+        let (outcomes, t) = match records::store_statement_refs(&mut tx, rules, &batch, now).await {
+            Ok(r) => r,
+            Err(e) => {
+                // Dropping the transaction would roll back too; say so explicitly.
+                let _ = tx.rollback().await;
+                return Merged::Refused(e);
+            }
+        };
+        let mut outcomes = outcomes.into_iter();
+        for &i in members {
+            results[i] = outcomes.by_ref().take(jobs[i].batch.len()).collect();
+        }
+        for key in t.keys() {
+            rules_of.entry(*key).or_insert(rules.as_ref());
+        }
+        records::merge(&mut touched, t);
+    }
+    let targets: Vec<_> = touched
+        .iter()
+        .filter_map(|(key, change)| Some((*key, change, *rules_of.get(key)?)))
+        .collect();
+    if let Err(e) = records::update_many(&mut tx, &targets, now).await {
+        return Merged::Failed(e.to_string());
+    }
+    if let Err(e) = tx.commit().await {
+        return Merged::Failed(e.to_string());
+    }
+    Merged::Committed(results)
+}
+
+/// Request by request, each inside its own savepoint.
+async fn write_each(store: &Store, jobs: Vec<Job>, now: i64) {
     let mut tx = match store.begin().await {
         Ok(t) => t,
         Err(e) => return fail_all(jobs, &e.to_string()),

@@ -207,7 +207,8 @@ async fn store_batch(
     let prepared: Vec<Prepared> = parsed
         .into_iter()
         .map(|(s, raw)| records::prepare(s, raw, stored_at, &authority, statement_version))
-        .collect();
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::internal)?;
     let ids: Vec<String> = prepared
         .iter()
         .filter_map(|p| p.statement.id)

@@ -43,29 +43,38 @@ pub enum RecordError {
 }
 
 /// A validated statement completed by the receiving side (id, stored,
-/// authority, version, timestamp), with the JSON it arrived as.
+/// authority, version, timestamp), with the JSON it arrived as and its
+/// normalized form (computed here, by the request, not by the writer).
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub statement: Statement,
     pub raw: String,
+    pub canonical: String,
 }
 
 /// Sets what the LRS sets: an id when absent, `stored` (now), `authority`, the
-/// version, and `timestamp` = `stored` when absent (xAPI §2.4.7/§2.4.8).
+/// version, and `timestamp` = `stored` when absent (xAPI §2.4.7/§2.4.8); then
+/// serializes the normalized form that is stored and served.
 pub fn prepare(
     mut statement: Statement,
     raw: String,
     now: OffsetDateTime,
     authority: &Actor,
     version: &str,
-) -> Prepared {
+) -> Result<Prepared, RecordError> {
     let stored = xapi_model::Timestamp(now);
     statement.id.get_or_insert_with(Uuid::new_v4);
     statement.stored = Some(stored);
     statement.authority = Some(authority.clone());
     statement.version.get_or_insert_with(|| version.to_owned());
     statement.timestamp.get_or_insert(stored);
-    Prepared { statement, raw }
+    let canonical =
+        serde_json::to_string(&statement).map_err(|e| RecordError::Corrupt(e.to_string()))?;
+    Ok(Prepared {
+        statement,
+        raw,
+        canonical,
+    })
 }
 
 /// What happened to one statement of a batch.
@@ -87,6 +96,19 @@ fn comparable(canonical: &str) -> Option<serde_json::Value> {
         }
     }
     Some(v)
+}
+
+/// Whether two normalized statements have the same content (see [`comparable`]).
+fn same_content(a: &str, b: &str) -> Result<bool, RecordError> {
+    if a == b {
+        return Ok(true);
+    }
+    match (comparable(a), comparable(b)) {
+        (Some(a), Some(b)) => Ok(a == b),
+        _ => Err(RecordError::Corrupt(
+            "a stored statement is not valid JSON".into(),
+        )),
+    }
 }
 
 fn ms(t: OffsetDateTime) -> i64 {
@@ -329,10 +351,24 @@ pub async fn store_statements(
     batch: &[Prepared],
     now_ms: i64,
 ) -> Result<(Vec<Outcome>, Touched), RecordError> {
+    let refs: Vec<&Prepared> = batch.iter().collect();
+    store_statement_refs(tx, rules, &refs, now_ms).await
+}
+
+/// [`store_statements`] over borrowed statements (a group commit stores the
+/// batches of several requests as one without copying them).
+pub async fn store_statement_refs(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    batch: &[&Prepared],
+    now_ms: i64,
+) -> Result<(Vec<Outcome>, Touched), RecordError> {
     let mut order: Vec<usize> = (0..batch.len()).collect();
     order.sort_by_key(|&i| batch[i].statement.id);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
-    let mut seen: HashMap<Uuid, serde_json::Value> = HashMap::new();
+    // Ids already met in this batch, with where (content is compared only when
+    // an id repeats, which is rare: a sender's retry inside one batch).
+    let mut seen: HashMap<Uuid, usize> = HashMap::new();
     let mut touched = Touched::new();
     let mut lookups = Lookups::default();
 
@@ -353,8 +389,6 @@ pub async fn store_statements(
     struct Row {
         index: usize,
         id: Uuid,
-        canonical: String,
-        comparable: serde_json::Value,
         resolution: Resolution,
         activity: Option<String>,
         registration: Option<String>,
@@ -367,18 +401,14 @@ pub async fn store_statements(
         let id = s.id.ok_or_else(|| {
             RecordError::Corrupt("statement without id: call prepare() first".into())
         })?;
-        let canonical =
-            serde_json::to_string(s).map_err(|e| RecordError::Corrupt(e.to_string()))?;
-        let comparable_new = comparable(&canonical)
-            .ok_or_else(|| RecordError::Corrupt("unserializable statement".into()))?;
-        if let Some(prev) = seen.get(&id) {
-            if *prev != comparable_new {
+        if let Some(&prev) = seen.get(&id) {
+            if !same_content(&batch[prev].canonical, &batch[i].canonical)? {
                 return Err(RecordError::BatchConflict { id });
             }
             outcomes[i] = Some(Outcome::Duplicate);
             continue;
         }
-        seen.insert(id, comparable_new.clone());
+        seen.insert(id, i);
         if let Some(target) = s.voided_target() {
             if let Some(t) = tx.statement(&target.to_string()).await? {
                 if t.voids.is_some() {
@@ -390,8 +420,6 @@ pub async fn store_statements(
         rows.push(Row {
             index: i,
             id,
-            canonical,
-            comparable: comparable_new,
             resolution,
             activity: s.activity().map(|a| a.id.clone()),
             registration: s
@@ -424,7 +452,7 @@ pub async fn store_statements(
                 id,
                 integration_id: &rules.integration_id,
                 raw: &batch[r.index].raw,
-                canonical: &r.canonical,
+                canonical: &batch[r.index].canonical,
                 stored_ms: s.stored.map_or(now_ms, |t| ms(t.0)),
                 timestamp_ms: s.timestamp.map_or(now_ms, |t| ms(t.0)),
                 verb: &s.verb.id,
@@ -448,7 +476,7 @@ pub async fn store_statements(
                 .statement(id_text)
                 .await?
                 .ok_or_else(|| RecordError::Corrupt(format!("statement {} vanished", r.id)))?;
-            if comparable(&existing.canonical).as_ref() != Some(&r.comparable) {
+            if !same_content(&existing.canonical, &batch[r.index].canonical)? {
                 return Err(RecordError::Conflict { id: r.id });
             }
             outcomes[r.index] = Some(Outcome::Duplicate);

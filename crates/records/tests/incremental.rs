@@ -99,13 +99,10 @@ async fn incremental_statistics_equal_a_full_refold() {
         };
         let statement = xapi_model::parse_statement(body.to_string().as_bytes()).expect("valid");
         let now = time::OffsetDateTime::now_utc();
-        let prepared: Vec<Prepared> = vec![records::prepare(
-            statement,
-            body.to_string(),
-            now,
-            &authority,
-            "1.0.0",
-        )];
+        let prepared: Vec<Prepared> = vec![
+            records::prepare(statement, body.to_string(), now, &authority, "1.0.0")
+                .expect("prepare"),
+        ];
         let mut tx = store.begin().await.expect("begin");
         records::record_statements(&mut tx, &rules, &prepared, i64::from(step))
             .await

@@ -39,6 +39,15 @@ pub use statements::*;
 pub use stats::*;
 pub use sync_runs::*;
 
+/// SQLite copies the write-ahead log back into the database (a checkpoint)
+/// at the commit that finds the log this long (pages of 4 KiB). The default,
+/// 1,000 pages, put a checkpoint with its fsyncs into a commit every few
+/// groups under load and halved ingest throughput (docs/PERFORMANCE.md); a
+/// server runs [`Store::checkpoint`] in the background instead, and this
+/// threshold is the backstop that bounds the log (a checkpoint by the writer
+/// itself lets the next write start the log again from the beginning).
+pub const WAL_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 16384";
+
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -169,6 +178,9 @@ impl Store {
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA cache_size = -65536").await?;
+                        conn.execute("PRAGMA temp_store = MEMORY").await?;
+                        conn.execute(WAL_AUTOCHECKPOINT).await?;
                     }
                     Ok(())
                 })
@@ -224,6 +236,25 @@ impl Store {
         })
     }
 
+    /// SQLite: copies committed pages from the write-ahead log into the
+    /// database file without blocking writers (`wal_checkpoint(PASSIVE)`), and
+    /// returns (pages in the log, pages copied so far). A server calls this
+    /// often from a task of its own, so that the writer's commits seldom find
+    /// pages left to copy (see [`WAL_AUTOCHECKPOINT`]). PostgreSQL: `None`.
+    pub async fn checkpoint(&self) -> Result<Option<(i64, i64)>> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("checkpointing the write-ahead log")?;
+        use sqlx::Row;
+        let log: i64 = row.try_get(1).ctx("checkpoint: log size")?;
+        let copied: i64 = row.try_get(2).ctx("checkpoint: pages copied")?;
+        Ok(Some((log, copied)))
+    }
+
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
@@ -241,6 +272,11 @@ impl Store {
             .await
             .ctx("running an administrative statement")?;
         Ok(())
+    }
+
+    /// Whether [`Store::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
     }
 
     pub async fn close(&self) {
