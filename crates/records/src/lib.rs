@@ -260,27 +260,6 @@ fn statement_event(
     })
 }
 
-async fn add_statement_event(
-    tx: &mut Tx<'_>,
-    rules: &IntegrationRules,
-    s: &Statement,
-    kind: TargetKind,
-    course: i64,
-    learner: i64,
-) -> Result<Event, RecordError> {
-    let event = statement_event(rules, s, kind)?;
-    tx.insert_learning_event(&event_row(
-        rules,
-        &event,
-        course,
-        learner,
-        "statement",
-        true,
-    )?)
-    .await?;
-    Ok(event)
-}
-
 /// Stores a batch in the caller's transaction (all or nothing: on error the
 /// caller rolls back) and refolds the statistics of every learner and course it
 /// touched, once each, in key order.
@@ -394,6 +373,8 @@ pub async fn store_statement_refs(
         registration: Option<String>,
         actor_key: Option<String>,
         voids: Option<String>,
+        /// The learning event it gives a known course and learner, and its JSON.
+        event: Option<(Event, String)>,
     }
     let mut rows: Vec<Row> = Vec::with_capacity(batch.len());
     for i in order {
@@ -417,10 +398,24 @@ pub async fn store_statement_refs(
             }
         }
         let resolution = resolve(tx, rules, s, now_ms, &mut lookups).await?;
+        let event = match &resolution {
+            Resolution::Learning {
+                course: Some(_),
+                learner: Some(_),
+                kind,
+                ..
+            } => {
+                let event = statement_event(rules, s, *kind)?;
+                let json = event_json(&event)?;
+                Some((event, json))
+            }
+            _ => None,
+        };
         rows.push(Row {
             index: i,
             id,
             resolution,
+            event,
             activity: s.activity().map(|a| a.id.clone()),
             registration: s
                 .context
@@ -462,6 +457,7 @@ pub async fn store_statement_refs(
                 voids: r.voids.as_deref(),
                 course_id,
                 learner_id,
+                event: r.event.as_ref().map(|(_, json)| json.as_str()),
             }
         })
         .collect();
@@ -469,7 +465,6 @@ pub async fn store_statement_refs(
     drop(new_rows);
 
     // 3. Per statement: retry or conflict, voiding, event or parking.
-    let mut events: Vec<LearningEventRow> = Vec::new();
     for (r, id_text) in rows.iter().zip(&ids) {
         if !inserted.contains(id_text) {
             let existing = tx
@@ -491,11 +486,9 @@ pub async fn store_statement_refs(
                 }
             }
         }
-        let parked = match (&r.resolution, targets(r)) {
-            (Resolution::Learning { kind, .. }, (Some(c), Some(l))) => {
-                let event = statement_event(rules, &batch[r.index].statement, *kind)?;
-                events.push(event_row(rules, &event, c, l, "statement", true)?);
-                touch(&mut touched, (c, l), Some(event));
+        let parked = match (&r.event, targets(r)) {
+            (Some((event, _)), (Some(c), Some(l))) => {
+                touch(&mut touched, (c, l), Some(event.clone()));
                 None
             }
             _ => match r.resolution.pending_reason() {
@@ -515,7 +508,6 @@ pub async fn store_statement_refs(
         };
         outcomes[r.index] = Some(Outcome::Stored { parked });
     }
-    tx.insert_learning_events(&events).await?;
     let outcomes = outcomes
         .into_iter()
         .map(|o| o.ok_or_else(|| RecordError::Corrupt("a statement was not processed".into())))
@@ -523,24 +515,28 @@ pub async fn store_statement_refs(
     Ok((outcomes, touched))
 }
 
+fn event_json(event: &Event) -> Result<String, RecordError> {
+    serde_json::to_string(event).map_err(|e| RecordError::Corrupt(e.to_string()))
+}
+
+/// The `learning_events` row of a launch, SCORM result or override.
 fn event_row(
     rules: &IntegrationRules,
     event: &Event,
     course: i64,
     learner: i64,
     kind: &str,
-    from_statement: bool,
 ) -> Result<LearningEventRow, RecordError> {
     Ok(LearningEventRow {
         id: event.id.to_string(),
         integration_id: rules.integration_id.clone(),
         course_id: course,
         learner_id: learner,
-        statement_id: from_statement.then(|| event.id.to_string()),
+        statement_id: None,
         kind: kind.into(),
         at_ms: ms(event.at),
         stored_ms: ms(event.stored),
-        payload: serde_json::to_string(event).map_err(|e| RecordError::Corrupt(e.to_string()))?,
+        payload: event_json(event)?,
     })
 }
 
@@ -560,7 +556,7 @@ pub async fn record_event(
         EventKind::Scorm(_) => "scorm",
         EventKind::Override(_) => "override",
     };
-    tx.insert_learning_event(&event_row(rules, event, course, learner, kind, false)?)
+    tx.insert_learning_event(&event_row(rules, event, course, learner, kind)?)
         .await?;
     update_stats(
         tx,
@@ -765,9 +761,10 @@ pub async fn apply_pending(
                 ..
             } = &resolution
             {
-                tx.set_statement_target(&p.statement_id, *c, *l).await?;
+                let event = statement_event(rules, &s, *kind)?;
+                tx.set_statement_target(&p.statement_id, *c, *l, &event_json(&event)?)
+                    .await?;
                 tx.unpark(&p.statement_id).await?;
-                let event = add_statement_event(tx, rules, &s, *kind, *c, *l).await?;
                 touch(&mut touched, (*c, *l), Some(event));
                 applied += 1;
             } else if let Some((reason, detail)) = resolution.pending_reason() {
@@ -808,8 +805,8 @@ pub async fn replay(
     let mut report = ReplayReport::default();
     let mut rules_cache: HashMap<String, IntegrationRules> = HashMap::new();
     let mut tx = store.begin().await.map_err(RecordError::from)?;
-    for (event_id, integration, canonical) in tx
-        .statement_learning_events()
+    for (statement_id, integration, canonical) in tx
+        .statements_with_events()
         .await
         .map_err(RecordError::from)?
     {
@@ -818,11 +815,9 @@ pub async fn replay(
         }
         let rules = &rules_cache[&integration];
         let s = xapi_model::parse_statement(canonical.as_bytes())
-            .map_err(|e| RecordError::Corrupt(format!("statement {event_id}: {e}")))?;
+            .map_err(|e| RecordError::Corrupt(format!("statement {statement_id}: {e}")))?;
         let event = statement_event(rules, &s, rules.stats.provider.target_kind(&s))?;
-        let payload =
-            serde_json::to_string(&event).map_err(|e| RecordError::Corrupt(e.to_string()))?;
-        tx.set_learning_event_payload(&event_id, &payload)
+        tx.set_statement_event(&statement_id, &event_json(&event)?)
             .await
             .map_err(RecordError::from)?;
         report.statements += 1;

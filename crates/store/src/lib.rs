@@ -93,10 +93,14 @@ impl<T> Ctx<T> for std::result::Result<T, sqlx::Error> {
     }
 }
 
-/// The database: a pool, its engine, and (SQLite) the in-process writer lock.
+/// The database: a pool, its engine, and (SQLite) the in-process writer lock
+/// and the writer's own connection.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads (and every transaction on PostgreSQL).
     pool: AnyPool,
+    /// Write transactions: on SQLite one connection, on PostgreSQL `pool`.
+    write_pool: AnyPool,
     backend: Backend,
     writer: Arc<Mutex<()>>,
 }
@@ -168,28 +172,42 @@ impl Store {
                 (format!("sqlite://{path}?mode=rwc"), 8)
             }
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA cache_size = -65536").await?;
-                        conn.execute("PRAGMA temp_store = MEMORY").await?;
-                        conn.execute(WAL_AUTOCHECKPOINT).await?;
-                    }
-                    Ok(())
+        // SQLite: one connection of its own for writes, so that its page
+        // cache stays warm (a connection must re-read every page another one
+        // changed) and its statement cache holds the writer's queries.
+        let options = |max: u32, cache: &'static str| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute(cache).await?;
+                            conn.execute("PRAGMA temp_store = MEMORY").await?;
+                            conn.execute(WAL_AUTOCHECKPOINT).await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
+        };
+        let pool = options(max, "PRAGMA cache_size = -8192")
             .connect(&url)
             .await
             .ctx("connecting")?;
+        let write_pool = match backend {
+            Backend::Sqlite => options(1, "PRAGMA cache_size = -65536")
+                .connect(&url)
+                .await
+                .ctx("connecting the writer")?,
+            Backend::Postgres => pool.clone(),
+        };
         Ok(Self {
             pool,
+            write_pool,
             backend,
             writer: Arc::new(Mutex::new(())),
         })
@@ -211,7 +229,11 @@ impl Store {
             Backend::Postgres => None,
         };
         let mut tx = Tx {
-            tx: self.pool.begin().await.ctx("beginning a transaction")?,
+            tx: self
+                .write_pool
+                .begin()
+                .await
+                .ctx("beginning a transaction")?,
             backend: self.backend,
             _writer: guard,
         };
@@ -280,6 +302,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.write_pool.close().await;
         self.pool.close().await;
     }
 }

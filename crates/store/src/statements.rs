@@ -1,6 +1,7 @@
 //! The statement log (immutable: the statement as received never changes; only
-//! the voided flag and the resolved course/learner are set later) and the other
-//! learning events (launches, SCORM results, overrides).
+//! the voided flag, the resolved course/learner and the learning event derived
+//! from it are set later) and the other learning events (launches, SCORM
+//! results, overrides).
 
 use sqlx::any::AnyRow;
 
@@ -25,6 +26,9 @@ pub struct NewStatement<'a> {
     pub voids: Option<&'a str>,
     pub course_id: Option<i64>,
     pub learner_id: Option<i64>,
+    /// The learning event the statement gives its course and learner (a
+    /// `stats_rules::Event` as JSON); `None` when it gives none (yet).
+    pub event: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,8 +90,9 @@ pub struct StatementFilter {
     pub limit: i64,
 }
 
-/// A non-statement learning event (launch, SCORM result, override), stored so
-/// that statistics can be rebuilt from the log.
+/// A learning event: a launch, SCORM result or override (stored in
+/// `learning_events`), or the event a statement gives (stored on the statement,
+/// `statement_id` set). Statistics are rebuilt from these.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LearningEventRow {
     pub id: String,
@@ -134,18 +139,22 @@ impl Tx<'_> {
             == 1)
     }
 
-    /// Records which course and learner a (previously pending) statement belongs to.
+    /// Records which course and learner a (previously pending) statement
+    /// belongs to, and the learning event it gives them.
     pub async fn set_statement_target(
         &mut self,
         id: &str,
         course_id: i64,
         learner_id: i64,
+        event: &str,
     ) -> Result<()> {
-        let q = self.sql("UPDATE statements SET course_id = $2, learner_id = $3 WHERE id = $1");
+        let q = self
+            .sql("UPDATE statements SET course_id = $2, learner_id = $3, event = $4 WHERE id = $1");
         sqlx::query(&q)
             .bind(id)
             .bind(course_id)
             .bind(learner_id)
+            .bind(event)
             .execute(&mut *self.tx)
             .await
             .ctx("resolving a statement")?;
@@ -246,18 +255,26 @@ impl Tx<'_> {
         self.insert_learning_events(std::slice::from_ref(e)).await
     }
 
-    /// Every learning event of one learner on one course, oldest first.
+    /// Every learning event of one learner on one course, oldest first: the
+    /// stored non-statement events and the events of its statements that are
+    /// not voided.
     pub async fn learning_events_for_target(
         &mut self,
         course_id: i64,
         learner_id: i64,
     ) -> Result<Vec<LearningEventRow>> {
         let q = self.sql(
-            "SELECT e.id, e.integration_id, e.course_id, e.learner_id, e.statement_id, e.kind, e.at_ms, e.stored_ms, e.payload \
-             FROM learning_events e LEFT JOIN statements s ON s.id = e.statement_id \
-             WHERE e.course_id = $1 AND e.learner_id = $2 AND (s.id IS NULL OR s.voided = 0) ORDER BY e.at_ms, e.stored_ms, e.id",
+            "SELECT id, integration_id, course_id, learner_id, statement_id, kind, at_ms, stored_ms, payload FROM ( \
+               SELECT e.id, e.integration_id, e.course_id, e.learner_id, e.statement_id, e.kind, e.at_ms, e.stored_ms, e.payload \
+               FROM learning_events e WHERE e.course_id = $1 AND e.learner_id = $2 \
+               UNION ALL \
+               SELECT s.id, s.integration_id, s.course_id, s.learner_id, s.id AS statement_id, 'statement' AS kind, s.timestamp_ms AS at_ms, s.stored_ms, s.event AS payload \
+               FROM statements s WHERE s.course_id = $3 AND s.learner_id = $4 AND s.voided = 0 AND s.event IS NOT NULL \
+             ) events ORDER BY at_ms, stored_ms, id",
         );
         let rows = sqlx::query(&q)
+            .bind(course_id)
+            .bind(learner_id)
             .bind(course_id)
             .bind(learner_id)
             .fetch_all(&mut *self.tx)
@@ -280,9 +297,15 @@ impl Tx<'_> {
             .collect()
     }
 
-    /// Every (course, learner) pair that has learning events (for `replay`).
+    /// Every (integration, course, learner) that has learning events, from
+    /// statements or otherwise (for `replay`).
     pub async fn learning_targets(&mut self) -> Result<Vec<(String, i64, i64)>> {
-        let q = self.sql("SELECT DISTINCT integration_id, course_id, learner_id FROM learning_events ORDER BY course_id, learner_id");
+        let q = self.sql(
+            "SELECT integration_id, course_id, learner_id FROM learning_events \
+             UNION \
+             SELECT integration_id, course_id, learner_id FROM statements WHERE event IS NOT NULL \
+             ORDER BY course_id, learner_id",
+        );
         let rows = sqlx::query(&q)
             .fetch_all(&mut *self.tx)
             .await
@@ -298,12 +321,11 @@ impl Tx<'_> {
             .collect()
     }
 
-    /// (learning event id, integration, the statement as served) of every
-    /// statement-derived learning event, for `replay`.
-    pub async fn statement_learning_events(&mut self) -> Result<Vec<(String, String, String)>> {
+    /// (statement id, integration, the statement as served) of every statement
+    /// that gives a learning event, in storage order, for `replay`.
+    pub async fn statements_with_events(&mut self) -> Result<Vec<(String, String, String)>> {
         let q = self.sql(
-            "SELECT e.id, e.integration_id, s.canonical FROM learning_events e JOIN statements s ON s.id = e.statement_id \
-             WHERE e.kind = 'statement' ORDER BY s.seq",
+            "SELECT id, integration_id, canonical FROM statements WHERE event IS NOT NULL ORDER BY seq",
         );
         let rows = sqlx::query(&q)
             .fetch_all(&mut *self.tx)
@@ -320,14 +342,15 @@ impl Tx<'_> {
             .collect()
     }
 
-    pub async fn set_learning_event_payload(&mut self, id: &str, payload: &str) -> Result<()> {
-        let q = self.sql("UPDATE learning_events SET payload = $2 WHERE id = $1");
+    /// Replaces the learning event a statement gives (after a rules change).
+    pub async fn set_statement_event(&mut self, id: &str, event: &str) -> Result<()> {
+        let q = self.sql("UPDATE statements SET event = $2 WHERE id = $1");
         sqlx::query(&q)
             .bind(id)
-            .bind(payload)
+            .bind(event)
             .execute(&mut *self.tx)
             .await
-            .ctx("updating a learning event")?;
+            .ctx("updating a statement's learning event")?;
         Ok(())
     }
 
@@ -340,10 +363,10 @@ impl Tx<'_> {
         let mut inserted = std::collections::HashSet::with_capacity(rows.len());
         for chunk in rows.chunks(500) {
             let mut q = String::from(
-                "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id) VALUES ",
+                "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id, event) VALUES ",
             );
             q.push_str(&crate::repeat_row(
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
                 chunk.len(),
                 1,
                 ",",
@@ -365,7 +388,8 @@ impl Tx<'_> {
                     .bind(s.actor_key)
                     .bind(s.voids)
                     .bind(s.course_id)
-                    .bind(s.learner_id);
+                    .bind(s.learner_id)
+                    .bind(s.event);
             }
             for r in query
                 .fetch_all(&mut *self.tx)

@@ -239,26 +239,31 @@ impl Tx<'_> {
         keys: &[(i64, i64)],
     ) -> Result<std::collections::HashMap<(i64, i64), StatsRow>> {
         let mut out = std::collections::HashMap::with_capacity(keys.len());
-        for chunk in keys.chunks(400) {
-            let mut q = format!("SELECT {COLS} FROM learner_stats s WHERE ");
-            q.push_str(&crate::repeat_row(
-                "(s.course_id = ? AND s.learner_id = ?)",
-                chunk.len(),
-                1,
-                " OR ",
-            ));
-            let q = self.sql(&q);
-            let mut query = sqlx::query(&q);
-            for (c, l) in chunk {
-                query = query.bind(*c).bind(*l);
-            }
-            for r in query
-                .fetch_all(&mut *self.tx)
-                .await
-                .ctx("reading statistics")?
-            {
-                let r = row(&r)?;
-                out.insert((r.course_id, r.learner_id), r);
+        // One lookup per course (usually one) by the primary key's prefix.
+        let mut by_course: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+        for (c, l) in keys {
+            by_course.entry(*c).or_default().push(*l);
+        }
+        for (course, learners) in by_course {
+            for chunk in learners.chunks(500) {
+                let mut q = format!(
+                    "SELECT {COLS} FROM learner_stats s WHERE s.course_id = $1 AND s.learner_id IN ("
+                );
+                q.push_str(&crate::repeat_row("?", chunk.len(), 2, ", "));
+                q.push(')');
+                let q = self.sql(&q);
+                let mut query = sqlx::query(&q).bind(course);
+                for l in chunk {
+                    query = query.bind(*l);
+                }
+                for r in query
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .ctx("reading statistics")?
+                {
+                    let r = row(&r)?;
+                    out.insert((r.course_id, r.learner_id), r);
+                }
             }
         }
         Ok(out)

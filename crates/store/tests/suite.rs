@@ -111,6 +111,81 @@ both!(concurrent_read_modify_write_is_serialized);
 both!(concurrent_sync_lock_has_one_winner);
 both!(bulk_course_writes);
 
+/// Upgrading a v5 database moves statements' learning events onto the
+/// statements (schema v6) and keeps the other events where they are.
+async fn upgrade_moves_statement_events(store: Store) {
+    assert_eq!(store.migrate_to(5).await.expect("to v5"), [1, 2, 3, 4, 5]);
+    let (course, learner) = checks::seed(&store).await;
+    for sql in [
+        format!(
+            "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, voided, course_id, learner_id) \
+             VALUES ('s-1', 'os-acme', '{{}}', '{{}}', 20, 10, 'v', 0, {course}, {learner}), \
+                    ('s-2', 'os-acme', '{{}}', '{{}}', 21, 11, 'v', 0, NULL, NULL)"
+        ),
+        format!(
+            "INSERT INTO learning_events (id, integration_id, course_id, learner_id, statement_id, kind, at_ms, stored_ms, payload) \
+             VALUES ('s-1', 'os-acme', {course}, {learner}, 's-1', 'statement', 10, 20, '{{\"from\":\"s-1\"}}'), \
+                    ('l-1', 'os-acme', {course}, {learner}, NULL, 'launch', 5, 5, '{{\"launch\":true}}')"
+        ),
+    ] {
+        store.execute_admin(&sql).await.expect("v5 rows");
+    }
+    assert_eq!(store.migrate().await.expect("to v6"), [6]);
+    let mut tx = store.read().await.expect("read");
+    let events = tx
+        .learning_events_for_target(course, learner)
+        .await
+        .expect("events");
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.id.as_str(), e.kind.as_str(), e.payload.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("l-1", "launch", "{\"launch\":true}"),
+            ("s-1", "statement", "{\"from\":\"s-1\"}")
+        ]
+    );
+    assert_eq!(
+        tx.statements_with_events()
+            .await
+            .expect("with events")
+            .iter()
+            .map(|(id, _, _)| id.as_str())
+            .collect::<Vec<_>>(),
+        ["s-1"],
+        "a statement without an event stays without one"
+    );
+}
+
+#[tokio::test]
+async fn upgrade_moves_statement_events_sqlite() {
+    let dir = std::env::temp_dir().join(format!("cb-store-{}", uuid::Uuid::new_v4()));
+    let path = dir.join("test.db");
+    let store = Store::connect(path.to_str().expect("utf8 path"))
+        .await
+        .expect("connect sqlite");
+    upgrade_moves_statement_events(store.clone()).await;
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
+async fn upgrade_moves_statement_events_postgres() {
+    let admin_url = std::env::var(PG_ENV).unwrap_or_else(|_| {
+        panic!("{PG_ENV} is not set: the PostgreSQL suite needs a server (see .ci/run)")
+    });
+    let db = format!("cb_test_{}", uuid::Uuid::new_v4().simple());
+    admin_exec(&admin_url, &format!("CREATE DATABASE {db}")).await;
+    let store = Store::connect(&with_database(&admin_url, &db))
+        .await
+        .expect("connect postgres");
+    upgrade_moves_statement_events(store.clone()).await;
+    store.close().await;
+    admin_exec(&admin_url, &format!("DROP DATABASE {db}")).await;
+}
+
 mod checks {
     use store::*;
 
@@ -155,7 +230,7 @@ mod checks {
     }
 
     pub async fn migrations_are_versioned_and_idempotent(store: Store) {
-        assert_eq!(store.schema_version().await.expect("version"), 5);
+        assert_eq!(store.schema_version().await.expect("version"), 6);
         assert_eq!(
             store.migrate().await.expect("again"),
             Vec::<i64>::new(),
@@ -344,6 +419,7 @@ mod checks {
             voids: None,
             course_id: None,
             learner_id: None,
+            event: None,
         }
     }
 
@@ -373,12 +449,35 @@ mod checks {
             .expect("dup"),
             "a stored id is not inserted twice"
         );
-        tx.set_statement_target("00000000-0000-4000-8000-000000000001", course, learner)
-            .await
-            .expect("target");
-        tx.set_statement_target("00000000-0000-4000-8000-000000000002", course, learner)
-            .await
-            .expect("target");
+        tx.set_statement_target(
+            "00000000-0000-4000-8000-000000000001",
+            course,
+            learner,
+            "{\"event\":1}",
+        )
+        .await
+        .expect("target");
+        tx.set_statement_target(
+            "00000000-0000-4000-8000-000000000002",
+            course,
+            learner,
+            "{\"event\":2}",
+        )
+        .await
+        .expect("target");
+        tx.insert_learning_event(&LearningEventRow {
+            id: "launch-1".into(),
+            integration_id: "os-acme".into(),
+            course_id: course,
+            learner_id: learner,
+            statement_id: None,
+            kind: "launch".into(),
+            at_ms: T0 - 5000,
+            stored_ms: T0 - 5000,
+            payload: "{\"launch\":1}".into(),
+        })
+        .await
+        .expect("launch event");
         assert!(
             tx.void_statement("00000000-0000-4000-8000-000000000002")
                 .await
@@ -462,6 +561,48 @@ mod checks {
                 .len(),
             1,
             "voided statements are not folded"
+        );
+        let events = tx
+            .learning_events_for_target(course, learner)
+            .await
+            .expect("events");
+        assert_eq!(
+            events
+                .iter()
+                .map(|e| (
+                    e.kind.as_str(),
+                    e.payload.as_str(),
+                    e.statement_id.as_deref()
+                ))
+                .collect::<Vec<_>>(),
+            [
+                ("launch", "{\"launch\":1}", None),
+                (
+                    "statement",
+                    "{\"event\":1}",
+                    Some("00000000-0000-4000-8000-000000000001")
+                ),
+            ],
+            "stored events and the events of statements not voided, oldest first"
+        );
+        assert_eq!(
+            events[1].at_ms,
+            T0 + 1 - 1000,
+            "a statement's event is at its timestamp"
+        );
+        assert_eq!(
+            tx.learning_targets().await.expect("targets"),
+            [("os-acme".to_owned(), course, learner)],
+            "one target, from both kinds of events"
+        );
+        assert_eq!(
+            tx.statements_with_events()
+                .await
+                .expect("with events")
+                .iter()
+                .map(|(id, _, _)| &id[34..])
+                .collect::<Vec<_>>(),
+            ["01", "02"]
         );
         assert_eq!(tx.last_stored_ms().await.expect("last"), Some(T0 + 9));
     }
