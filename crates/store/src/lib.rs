@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Executor};
-use tokio::sync::{Mutex, MutexGuard};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, TransactionManager};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 mod courses;
 mod integrations;
@@ -40,13 +41,21 @@ pub use stats::*;
 pub use sync_runs::*;
 
 /// SQLite copies the write-ahead log back into the database (a checkpoint)
-/// at the commit that finds the log this long (pages of 4 KiB). The default,
-/// 1,000 pages, put a checkpoint with its fsyncs into a commit every few
-/// groups under load and halved ingest throughput (docs/PERFORMANCE.md); a
-/// server runs [`Store::checkpoint`] in the background instead, and this
-/// threshold is the backstop that bounds the log (a checkpoint by the writer
-/// itself lets the next write start the log again from the beginning).
-pub const WAL_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 16384";
+/// at the commit that finds the log this long (pages of 4 KiB). SQLite's
+/// default, 1,000 pages, put a checkpoint with its fsyncs into a commit every
+/// few groups under load, halved ingest throughput and tripled its p99
+/// (docs/PERFORMANCE.md). A server runs [`Store::checkpoint`] from a task of
+/// its own instead; this is only the backstop for processes that do not (and
+/// the log is copied back when the last connection closes).
+pub const WAL_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 65536";
+
+/// Log length (pages) past which [`Store::checkpoint`] makes sure the log
+/// starts again from the beginning (about 32 MiB).
+pub const WAL_RESTART_PAGES: i64 = 8192;
+
+/// Pages written during a pass below which [`Store::checkpoint`] holds
+/// writers back for the last pass (about 1 MiB: a few milliseconds).
+const WAL_FINAL_PASS_PAGES: i64 = 256;
 
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +111,10 @@ pub struct Store {
     /// Write transactions: on SQLite one connection, on PostgreSQL `pool`.
     write_pool: AnyPool,
     backend: Backend,
-    writer: Arc<Mutex<()>>,
+    /// SQLite: the writer's connection, kept between transactions (taking it
+    /// from the pool again costs a task hop per transaction); the lock also
+    /// serializes writers in this process. `None` until first used.
+    writer: Arc<Mutex<Option<PoolConnection<Any>>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -178,6 +190,9 @@ impl Store {
         let options = |max: u32, cache: &'static str| {
             AnyPoolOptions::new()
                 .max_connections(max)
+                // A SQLite connection is a file handle in this process: no
+                // round trip to check it before each use.
+                .test_before_acquire(backend == Backend::Postgres)
                 .acquire_timeout(Duration::from_secs(30))
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
@@ -189,6 +204,8 @@ impl Store {
                             conn.execute(cache).await?;
                             conn.execute("PRAGMA temp_store = MEMORY").await?;
                             conn.execute(WAL_AUTOCHECKPOINT).await?;
+                            // Once restarted, the log file is cut back to 64 MiB.
+                            conn.execute("PRAGMA journal_size_limit = 67108864").await?;
                         }
                         Ok(())
                     })
@@ -209,7 +226,7 @@ impl Store {
             pool,
             write_pool,
             backend,
-            writer: Arc::new(Mutex::new(())),
+            writer: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -218,63 +235,100 @@ impl Store {
     }
 
     /// A write transaction. On SQLite it holds the in-process writer lock and
-    /// the database write lock from the start.
+    /// takes the database write lock at `BEGIN IMMEDIATE`, so that a
+    /// read-then-write transaction never fails with `SQLITE_BUSY` midway
+    /// (another process, e.g. a sync, may be writing).
     pub async fn begin(&self) -> Result<Tx<'_>> {
-        self.begin_write(true).await
-    }
-
-    pub(crate) async fn begin_write(&self, take_lock_row: bool) -> Result<Tx<'_>> {
-        let guard = match self.backend {
-            Backend::Sqlite => Some(self.writer.lock().await),
-            Backend::Postgres => None,
-        };
-        let mut tx = Tx {
-            tx: self
-                .write_pool
-                .begin()
-                .await
-                .ctx("beginning a transaction")?,
-            backend: self.backend,
-            _writer: guard,
-        };
-        if self.backend == Backend::Sqlite && take_lock_row {
-            // Take SQLite's write lock now rather than on the first write, so that
-            // a read-then-write transaction cannot fail with SQLITE_BUSY midway.
-            tx.exec(
-                "UPDATE write_lock SET n = n + 1 WHERE id = 1",
-                "taking the write lock",
-            )
-            .await?;
+        if self.backend == Backend::Postgres {
+            return Ok(Tx {
+                tx: TxConn::Pooled(
+                    self.write_pool
+                        .begin()
+                        .await
+                        .ctx("beginning a transaction")?,
+                ),
+                backend: self.backend,
+            });
         }
-        Ok(tx)
+        let mut slot = self.writer.lock().await;
+        if slot.is_none() {
+            *slot = Some(
+                self.write_pool
+                    .acquire()
+                    .await
+                    .ctx("connecting the writer")?,
+            );
+        }
+        let mut conn = match MutexGuard::try_map(slot, Option::as_mut) {
+            Ok(c) => c,
+            Err(_) => return Err(StoreError::Config("the writer connection is gone".into())),
+        };
+        if let Err(e) =
+            <AnyTm as TransactionManager>::begin(&mut conn, Some(Cow::Borrowed("BEGIN IMMEDIATE")))
+                .await
+        {
+            // Start again with a fresh connection next time.
+            drop(conn);
+            self.writer.lock().await.take();
+            return Err(StoreError::Db {
+                context: "beginning a transaction",
+                source: e,
+            });
+        }
+        Ok(Tx {
+            tx: TxConn::Held(HeldTx { conn, open: true }),
+            backend: self.backend,
+        })
     }
 
     /// A read transaction (a consistent snapshot; no writer lock).
     pub async fn read(&self) -> Result<Tx<'_>> {
         Ok(Tx {
-            tx: self.pool.begin().await.ctx("beginning a read")?,
+            tx: TxConn::Pooled(self.pool.begin().await.ctx("beginning a read")?),
             backend: self.backend,
-            _writer: None,
         })
     }
 
     /// SQLite: copies committed pages from the write-ahead log into the
-    /// database file without blocking writers (`wal_checkpoint(PASSIVE)`), and
-    /// returns (pages in the log, pages copied so far). A server calls this
-    /// often from a task of its own, so that the writer's commits seldom find
-    /// pages left to copy (see [`WAL_AUTOCHECKPOINT`]). PostgreSQL: `None`.
+    /// database file without blocking writers (`wal_checkpoint(PASSIVE)`) and
+    /// returns (pages in the log, pages copied). Under constant writes the log
+    /// would never be wholly copied at the moment a writer starts — the moment
+    /// SQLite starts the log again from the beginning — and would grow without
+    /// end; so once it is longer than [`WAL_RESTART_PAGES`], writers of this
+    /// process are held back while the pages written since the first pass are
+    /// copied (a few milliseconds), and the next write transaction restarts
+    /// the log. PostgreSQL: `None`.
     pub async fn checkpoint(&self) -> Result<Option<(i64, i64)>> {
         if self.backend != Backend::Sqlite {
             return Ok(None);
         }
+        let (mut log, copied) = self.passive_checkpoint().await?;
+        if log < WAL_RESTART_PAGES {
+            return Ok(Some((log, copied)));
+        }
+        // Copy again while writers go on, until what they add during one pass
+        // is small; then hold them back for the last pass.
+        for _ in 0..4 {
+            let (now, _) = self.passive_checkpoint().await?;
+            let added = now - log;
+            log = now;
+            if (0..=WAL_FINAL_PASS_PAGES).contains(&added) {
+                break;
+            }
+        }
+        let _writers = self.writer.lock().await;
+        self.passive_checkpoint().await.map(Some)
+    }
+
+    async fn passive_checkpoint(&self) -> Result<(i64, i64)> {
+        use sqlx::Row;
         let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&self.pool)
             .await
             .ctx("checkpointing the write-ahead log")?;
-        use sqlx::Row;
         let log: i64 = row.try_get(1).ctx("checkpoint: log size")?;
         let copied: i64 = row.try_get(2).ctx("checkpoint: pages copied")?;
-        Ok(Some((log, copied)))
+        Ok((log, copied))
     }
 
     /// Whether the database answers (for `/readyz`).
@@ -302,6 +356,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(conn) = self.writer.lock().await.take() {
+            let _ = conn.close().await;
+        }
         self.write_pool.close().await;
         self.pool.close().await;
     }
@@ -309,9 +366,52 @@ impl Store {
 
 /// A transaction. Dropping it without [`Tx::commit`] rolls it back.
 pub struct Tx<'s> {
-    pub(crate) tx: sqlx::Transaction<'static, Any>,
+    pub(crate) tx: TxConn<'s>,
     pub(crate) backend: Backend,
-    _writer: Option<MutexGuard<'s, ()>>,
+}
+
+type AnyTm = <Any as sqlx::Database>::TransactionManager;
+
+/// The connection a transaction runs on.
+pub(crate) enum TxConn<'s> {
+    /// A pooled connection (reads; every transaction on PostgreSQL).
+    Pooled(sqlx::Transaction<'static, Any>),
+    /// SQLite's writer connection, held under the writer lock.
+    Held(HeldTx<'s>),
+}
+
+/// A transaction on the held writer connection; rolled back when dropped open.
+pub(crate) struct HeldTx<'s> {
+    conn: MappedMutexGuard<'s, PoolConnection<Any>>,
+    open: bool,
+}
+
+impl Drop for HeldTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Queued on the connection; it runs before anything else on it.
+            <AnyTm as TransactionManager>::start_rollback(&mut self.conn);
+        }
+    }
+}
+
+impl std::ops::Deref for TxConn<'_> {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            TxConn::Pooled(t) => t,
+            TxConn::Held(h) => &h.conn,
+        }
+    }
+}
+
+impl std::ops::DerefMut for TxConn<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            TxConn::Pooled(t) => &mut *t,
+            TxConn::Held(h) => &mut h.conn,
+        }
+    }
 }
 
 impl Tx<'_> {
@@ -325,11 +425,29 @@ impl Tx<'_> {
                 .await
                 .ctx("committing (the transaction was aborted by an earlier error)")?;
         }
-        self.tx.commit().await.ctx("committing")
+        match self.tx {
+            TxConn::Pooled(t) => t.commit().await.ctx("committing"),
+            TxConn::Held(mut h) => {
+                <AnyTm as TransactionManager>::commit(&mut h.conn)
+                    .await
+                    .ctx("committing")?;
+                h.open = false;
+                Ok(())
+            }
+        }
     }
 
     pub async fn rollback(self) -> Result<()> {
-        self.tx.rollback().await.ctx("rolling back")
+        match self.tx {
+            TxConn::Pooled(t) => t.rollback().await.ctx("rolling back"),
+            TxConn::Held(mut h) => {
+                <AnyTm as TransactionManager>::rollback(&mut h.conn)
+                    .await
+                    .ctx("rolling back")?;
+                h.open = false;
+                Ok(())
+            }
+        }
     }
 
     pub fn backend(&self) -> Backend {

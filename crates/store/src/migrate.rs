@@ -67,7 +67,7 @@ impl Store {
     /// Applies the migrations not applied yet up to `target` (upgrade tests
     /// build an older schema with it, fill it, then [`Store::migrate`]).
     pub async fn migrate_to(&self, target: i64) -> Result<Vec<i64>> {
-        let mut tx = self.begin_write(false).await?;
+        let mut tx = self.begin().await?;
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(MIGRATION_LOCK)

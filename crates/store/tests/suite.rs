@@ -1248,3 +1248,48 @@ mod checks {
         );
     }
 }
+
+/// The background checkpoint copies the whole log back, and once the log is
+/// past `WAL_RESTART_PAGES` the next write starts it again from the beginning
+/// (so that it cannot grow without end under constant writes).
+#[tokio::test]
+async fn sqlite_checkpoint_restarts_a_long_log() {
+    let (store, dir) = sqlite_store().await;
+    store
+        .execute_admin("CREATE TABLE filler (x BLOB NOT NULL)")
+        .await
+        .expect("table");
+    // ~40 MiB of pages in the log.
+    store
+        .execute_admin(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) \
+             INSERT INTO filler (x) SELECT randomblob(4000) FROM n",
+        )
+        .await
+        .expect("fill");
+    let (log, copied) = store
+        .checkpoint()
+        .await
+        .expect("checkpoint")
+        .expect("sqlite");
+    assert!(log >= WAL_RESTART_PAGES, "the log is long: {log} pages");
+    assert_eq!(copied, log, "every page was copied back");
+    let tx = store.begin().await.expect("begin");
+    tx.commit().await.expect("commit");
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_api_client("lms_after", "sha256:00", 1)
+        .await
+        .expect("a small write");
+    tx.commit().await.expect("commit");
+    let (log, _) = store
+        .checkpoint()
+        .await
+        .expect("checkpoint")
+        .expect("sqlite");
+    assert!(
+        log < 100,
+        "the write after a full copy started the log again: {log} pages"
+    );
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

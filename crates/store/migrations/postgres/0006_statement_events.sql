@@ -8,3 +8,6 @@
 ALTER TABLE statements ADD COLUMN event TEXT;
 UPDATE statements SET event = e.payload FROM learning_events e WHERE e.statement_id = statements.id;
 DELETE FROM learning_events WHERE statement_id IS NOT NULL;
+-- Never used on PostgreSQL (advisory locks serialize what must be); created
+-- by v1 for symmetry with SQLite, which no longer needs it either.
+DROP TABLE write_lock;
