@@ -122,6 +122,32 @@ pub fn spawn_checkpointer(store: Store) {
     });
 }
 
+/// Writes the batches of several requests as one group, as the writer task
+/// does with requests that arrive together; returns each batch's result, in
+/// order. (For embedding and tests: a server submits through [`Writer`].)
+pub async fn write_batches(
+    store: &Store,
+    batches: Vec<(Arc<IntegrationRules>, Vec<Prepared>)>,
+) -> Vec<Result<Vec<Outcome>, WriteError>> {
+    let mut jobs = Vec::with_capacity(batches.len());
+    let mut answers = Vec::with_capacity(batches.len());
+    for (rules, batch) in batches {
+        let (reply, answer) = oneshot::channel();
+        jobs.push(Job {
+            rules,
+            batch,
+            reply,
+        });
+        answers.push(answer);
+    }
+    write_group(store, jobs).await;
+    let mut out = Vec::with_capacity(answers.len());
+    for answer in answers {
+        out.push(answer.await.unwrap_or(Err(WriteError::Stopped)));
+    }
+    out
+}
+
 fn fail_all(jobs: Vec<Job>, why: &str) {
     tracing::error!(
         error = why,

@@ -1,0 +1,272 @@
+//! The group commit's two paths give the same results: the fast path (every
+//! batch of an integration stored as one, no savepoints) and the request-by-
+//! request path it falls back to when a statement is refused or one voids
+//! another. Groups are built deterministically with `writer::write_batches`.
+
+use std::sync::Arc;
+
+use ingest::writer::{WriteError, write_batches};
+use records::{IntegrationRules, Outcome, Prepared, RecordError};
+use serde_json::{Value, json};
+use store::{CourseFields, Integration, Store};
+
+const T0: i64 = 1_727_000_000_000;
+
+fn fixture(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/statements/valid")
+        .join(format!("{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json")
+}
+
+/// A Udemy Business integration, its course, and Ada as a known learner.
+async fn setup() -> (Store, Arc<IntegrationRules>, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("cb-group-{}", uuid::Uuid::new_v4()));
+    let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
+        .await
+        .expect("open");
+    let integration = Integration {
+        id: "ub-acme".into(),
+        provider: "udemy-business".into(),
+        lms_group: "g1".into(),
+        connector_author: "admin@acme.example".into(),
+        settings: json!({}),
+        active: true,
+        created_ms: T0,
+        updated_ms: T0,
+        deactivated_ms: None,
+    };
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_integration(&integration)
+        .await
+        .expect("integration");
+    let course = tx
+        .upsert_course(
+            "ub-acme",
+            "course",
+            "1565838",
+            &CourseFields {
+                name: "JavaScript".into(),
+                ..CourseFields::default()
+            },
+            false,
+            "h",
+            T0,
+        )
+        .await
+        .expect("course");
+    tx.set_activity_ids(
+        "ub-acme",
+        course,
+        &["http://udemy.com/course/1565838".into()],
+    )
+    .await
+    .expect("ids");
+    let learner = tx
+        .upsert_learner("u-1", Some("ada.lovelace@example.com"), Some("Ada"), T0)
+        .await
+        .expect("learner");
+    tx.map_identity("mbox:ada.lovelace@example.com", learner)
+        .await
+        .expect("identity");
+    tx.commit().await.expect("commit");
+    let rules = Arc::new(IntegrationRules::for_integration(&integration).expect("rules"));
+    (store, rules, dir)
+}
+
+/// A progress statement with this id and scaled score.
+fn progressed(id: &str, scaled: f64) -> Value {
+    let mut s = fixture("udemy-course-progressed-mbox");
+    s["id"] = json!(id);
+    s["result"]["score"]["scaled"] = json!(scaled);
+    s
+}
+
+fn prepare(body: &Value) -> Prepared {
+    let raw = body.to_string();
+    let statement = xapi_model::parse_statement(raw.as_bytes()).expect("valid");
+    let authority = xapi_model::parse_statement(
+        br#"{"actor":{"mbox":"mailto:a@x.example"},"verb":{"id":"http://x/v"},"object":{"id":"http://x/o"}}"#,
+    )
+    .expect("authority")
+    .actor;
+    records::prepare(
+        statement,
+        raw,
+        time::OffsetDateTime::now_utc(),
+        &authority,
+        "1.0.0",
+    )
+    .expect("prepare")
+}
+
+async fn progress(store: &Store) -> Option<f64> {
+    let mut tx = store.read().await.expect("read");
+    let all = tx
+        .list_stats(&store::StatsFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("stats");
+    all.first().map(|r| r.row.progress)
+}
+
+async fn stored_count(store: &Store) -> usize {
+    let mut tx = store.read().await.expect("read");
+    tx.statements(&store::StatementFilter {
+        limit: 100,
+        ..Default::default()
+    })
+    .await
+    .expect("list")
+    .len()
+}
+
+const A: &str = "00000000-0000-4000-8000-00000000000a";
+const B: &str = "00000000-0000-4000-8000-00000000000b";
+const C: &str = "00000000-0000-4000-8000-00000000000c";
+
+#[tokio::test]
+async fn a_group_without_refusals_is_stored_as_one() {
+    let (store, rules, dir) = setup().await;
+    let results = write_batches(
+        &store,
+        vec![
+            (rules.clone(), vec![prepare(&progressed(A, 0.2))]),
+            // The same statement again in another request: a retry.
+            (
+                rules.clone(),
+                vec![prepare(&progressed(B, 0.6)), prepare(&progressed(A, 0.2))],
+            ),
+            (rules.clone(), vec![prepare(&progressed(C, 0.4))]),
+        ],
+    )
+    .await;
+    let outcomes: Vec<Vec<Outcome>> = results.into_iter().map(|r| r.expect("stored")).collect();
+    let stored = Outcome::Stored { parked: None };
+    assert_eq!(
+        outcomes,
+        [
+            vec![stored.clone()],
+            vec![stored.clone(), Outcome::Duplicate],
+            vec![stored]
+        ]
+    );
+    assert_eq!(stored_count(&store).await, 3);
+    assert_eq!(
+        progress(&store).await,
+        Some(60.0),
+        "the highest of the group"
+    );
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_refused_request_fails_alone() {
+    let (store, rules, dir) = setup().await;
+    let first = write_batches(
+        &store,
+        vec![(rules.clone(), vec![prepare(&progressed(A, 0.2))])],
+    )
+    .await;
+    assert!(first[0].is_ok());
+    let results = write_batches(
+        &store,
+        vec![
+            (rules.clone(), vec![prepare(&progressed(B, 0.3))]),
+            // A stored id with other content: a conflict.
+            (
+                rules.clone(),
+                vec![prepare(&progressed(C, 0.9)), prepare(&progressed(A, 0.5))],
+            ),
+            // Two different statements under one id in one request.
+            (
+                rules.clone(),
+                vec![
+                    prepare(&progressed("00000000-0000-4000-8000-0000000000dd", 0.1)),
+                    prepare(&progressed("00000000-0000-4000-8000-0000000000dd", 0.2)),
+                ],
+            ),
+            (
+                rules.clone(),
+                vec![prepare(&progressed(
+                    "00000000-0000-4000-8000-0000000000ee",
+                    0.4,
+                ))],
+            ),
+        ],
+    )
+    .await;
+    assert!(matches!(results[0], Ok(_)), "{:?}", results[0]);
+    assert!(
+        matches!(
+            results[1],
+            Err(WriteError::Record(RecordError::Conflict { .. }))
+        ),
+        "{:?}",
+        results[1]
+    );
+    assert!(
+        matches!(
+            results[2],
+            Err(WriteError::Record(RecordError::BatchConflict { .. }))
+        ),
+        "{:?}",
+        results[2]
+    );
+    assert!(matches!(results[3], Ok(_)), "{:?}", results[3]);
+    assert_eq!(
+        stored_count(&store).await,
+        3,
+        "A, B and ee; nothing of the refused requests (C was in one)"
+    );
+    assert_eq!(
+        progress(&store).await,
+        Some(40.0),
+        "the refused 90 % never counted"
+    );
+    // A lone request's refusal is its answer.
+    let alone = write_batches(
+        &store,
+        vec![(rules.clone(), vec![prepare(&progressed(A, 0.7))])],
+    )
+    .await;
+    assert!(matches!(
+        alone[0],
+        Err(WriteError::Record(RecordError::Conflict { .. }))
+    ));
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_group_with_voiding_goes_request_by_request() {
+    let (store, rules, dir) = setup().await;
+    let mut voiding = fixture("voiding");
+    voiding["object"]["id"] = json!(B);
+    let results = write_batches(
+        &store,
+        vec![
+            (rules.clone(), vec![prepare(&progressed(A, 0.3))]),
+            (rules.clone(), vec![prepare(&progressed(B, 0.8))]),
+            (rules.clone(), vec![prepare(&voiding)]),
+        ],
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let mut tx = store.read().await.expect("read");
+    assert!(
+        tx.statement(B).await.expect("get").expect("stored").voided,
+        "voided by a later request of the same group"
+    );
+    drop(tx);
+    assert_eq!(
+        progress(&store).await,
+        Some(30.0),
+        "the voided 80 % no longer counts"
+    );
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
