@@ -27,7 +27,7 @@ COURSEBRIDGE_LOG=warn "$BIN/coursebridge-ingest" --database "$DB" serve --listen
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 sleep 1
-run() { "$BIN/coursebridge-loadgen" run --url http://127.0.0.1:18080 --client-id wh_load --secret "$SECRET" --seconds "$SECONDS_EACH" "$@"; }
+run() { "$BIN/coursebridge-loadgen" run --url http://127.0.0.1:18080 --client-id wh_load --secret="$SECRET" --seconds "$SECONDS_EACH" "$@"; }
 echo "engine: $ENGINE"
 run --concurrency 32
 run --concurrency 64

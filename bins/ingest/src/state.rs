@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
 use axum::http::{HeaderMap, header};
-use store::{Integration, Store};
+use store::{Credential, Integration, Store};
 use time::OffsetDateTime;
 
 use crate::auth;
@@ -24,7 +27,20 @@ pub struct App {
     /// A hash to compare against when a client id is unknown, so that unknown
     /// and known ids take the same time.
     dummy_hash: String,
+    /// Webhook credentials recently read, with their integration (see
+    /// [`CREDENTIAL_TTL`]).
+    credentials: std::sync::Mutex<HashMap<String, (Instant, Credential, Option<Integration>)>>,
 }
+
+/// How long a webhook credential and its integration, once read, are used
+/// without reading them again: a revocation or a deactivation takes effect
+/// within this time. (Every statement request authenticates; two reads per
+/// request were a tenth of the server's work under load, docs/PERFORMANCE.md.)
+/// The secret is still checked against the stored hash on every request.
+pub const CREDENTIAL_TTL: Duration = Duration::from_secs(2);
+
+/// Entries kept at most; past it the cache starts empty again.
+const CREDENTIAL_CACHE_MAX: usize = 10_000;
 
 pub type AppState = Arc<App>;
 
@@ -66,6 +82,7 @@ impl App {
             writer,
             scorm_http: scorm_flows::http_client().unwrap_or_default(),
             dummy_hash: auth::hash_secret(&auth::new_secret()),
+            credentials: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -75,29 +92,56 @@ impl App {
         client_id: &str,
         secret: &str,
     ) -> Result<Integration, ApiError> {
-        let mut tx = self.store.read().await?;
-        let cred = tx.credential(client_id).await?;
-        let (hash, usable) = match &cred {
-            Some(c) => (c.secret_hash.as_str(), c.revoked_ms.is_none()),
+        let found = self.credential(client_id).await?;
+        let (hash, usable) = match &found {
+            Some((c, _)) => (c.secret_hash.as_str(), c.revoked_ms.is_none()),
             None => (self.dummy_hash.as_str(), false),
         };
         let ok = auth::verify_secret(secret, hash) && usable;
-        let Some(cred) = cred.filter(|_| ok) else {
+        let Some((_, integration)) = found.filter(|_| ok) else {
             return Err(ApiError::unauthorized());
         };
-        self.active_integration(&mut tx, &cred.integration_id).await
+        active(integration)
     }
 
-    async fn active_integration(
+    /// A webhook credential and its integration: from the cache when read
+    /// less than [`CREDENTIAL_TTL`] ago, else from the database (unknown ids
+    /// are never cached).
+    async fn credential(
         &self,
-        tx: &mut store::Tx<'_>,
-        id: &str,
-    ) -> Result<Integration, ApiError> {
-        match tx.integration(id).await? {
-            Some(i) if i.active => Ok(i),
-            Some(_) => Err(ApiError::forbidden("the integration is deactivated")),
-            None => Err(ApiError::unauthorized()),
+        client_id: &str,
+    ) -> Result<Option<(Credential, Option<Integration>)>, ApiError> {
+        let cached = |this: &Self| {
+            let cache = this
+                .credentials
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            cache
+                .get(client_id)
+                .filter(|(at, _, _)| at.elapsed() < CREDENTIAL_TTL)
+                .map(|(_, c, i)| (c.clone(), i.clone()))
+        };
+        if let Some(hit) = cached(self) {
+            return Ok(Some(hit));
         }
+        let mut tx = self.store.read().await?;
+        let Some(cred) = tx.credential(client_id).await? else {
+            return Ok(None);
+        };
+        let integration = tx.integration(&cred.integration_id).await?;
+        drop(tx);
+        let mut cache = self
+            .credentials
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= CREDENTIAL_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(
+            client_id.to_owned(),
+            (Instant::now(), cred.clone(), integration.clone()),
+        );
+        Ok(Some((cred, integration)))
     }
 
     /// A content provider: HTTP Basic with webhook credentials, or a bearer
@@ -111,15 +155,12 @@ impl App {
             let client_id =
                 auth::verify_token(&self.token_secret, token.trim(), now().unix_timestamp())
                     .ok_or_else(ApiError::unauthorized)?;
-            let mut tx = self.store.read().await?;
-            let cred = tx
+            let (_, integration) = self
                 .credential(&client_id)
                 .await?
-                .filter(|c| c.revoked_ms.is_none())
+                .filter(|(c, _)| c.revoked_ms.is_none())
                 .ok_or_else(ApiError::unauthorized)?;
-            let integration = self
-                .active_integration(&mut tx, &cred.integration_id)
-                .await?;
+            let integration = active(integration)?;
             return Ok(Provider {
                 integration,
                 client_id,
@@ -150,5 +191,14 @@ impl App {
         } else {
             Err(ApiError::unauthorized())
         }
+    }
+}
+
+/// The integration a credential belongs to, if it may send.
+fn active(integration: Option<Integration>) -> Result<Integration, ApiError> {
+    match integration {
+        Some(i) if i.active => Ok(i),
+        Some(_) => Err(ApiError::forbidden("the integration is deactivated")),
+        None => Err(ApiError::unauthorized()),
     }
 }

@@ -112,7 +112,7 @@ pub fn spawn_checkpointer(store: Store) {
             if store.is_closed() {
                 return;
             }
-            if let Err(e) = store.checkpoint().await {
+            if let Err(e) = store.checkpoint(store::WAL_RESTART_PAGES).await {
                 if store.is_closed() {
                     return;
                 }

@@ -736,6 +736,9 @@ async fn auth_failures(env: Env) -> Env {
             .expect("deactivate");
         tx.commit().await.expect("commit");
     }
+    // Credentials and integrations read by the server are used for up to
+    // CREDENTIAL_TTL; a change made elsewhere takes effect after it.
+    tokio::time::sleep(ingest::state::CREDENTIAL_TTL).await;
     assert_eq!(
         env.post("/xapi/statements", &basic(&env.ub), &st).await.0,
         403
@@ -748,6 +751,7 @@ async fn auth_failures(env: Env) -> Env {
         tx.revoke_credential("wh_ub", T0).await.expect("revoke");
         tx.commit().await.expect("commit");
     }
+    tokio::time::sleep(ingest::state::CREDENTIAL_TTL).await;
     assert_eq!(
         env.post("/xapi/statements", &basic(&env.ub), &st).await.0,
         401,

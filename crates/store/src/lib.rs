@@ -47,11 +47,13 @@ pub use sync_runs::*;
 /// (docs/PERFORMANCE.md). A server runs [`Store::checkpoint`] from a task of
 /// its own instead; this is only the backstop for processes that do not (and
 /// the log is copied back when the last connection closes).
-pub const WAL_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 65536";
+pub const WAL_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 131072";
 
 /// Log length (pages) past which [`Store::checkpoint`] makes sure the log
-/// starts again from the beginning (about 32 MiB).
-pub const WAL_RESTART_PAGES: i64 = 8192;
+/// starts again from the beginning (256 MiB: the last pass, with writers held
+/// back, takes some 20–30 ms, mostly fsync, so it should be rare: about every
+/// 15 s at 4,000 statements/s).
+pub const WAL_RESTART_PAGES: i64 = 65536;
 
 /// Pages written during a pass below which [`Store::checkpoint`] holds
 /// writers back for the last pass (about 1 MiB: a few milliseconds).
@@ -294,16 +296,17 @@ impl Store {
     /// returns (pages in the log, pages copied). Under constant writes the log
     /// would never be wholly copied at the moment a writer starts — the moment
     /// SQLite starts the log again from the beginning — and would grow without
-    /// end; so once it is longer than [`WAL_RESTART_PAGES`], writers of this
+    /// end; so once it is longer than `restart_pages` (a server passes
+    /// [`WAL_RESTART_PAGES`]), writers of this
     /// process are held back while the pages written since the first pass are
     /// copied (a few milliseconds), and the next write transaction restarts
     /// the log. PostgreSQL: `None`.
-    pub async fn checkpoint(&self) -> Result<Option<(i64, i64)>> {
+    pub async fn checkpoint(&self, restart_pages: i64) -> Result<Option<(i64, i64)>> {
         if self.backend != Backend::Sqlite {
             return Ok(None);
         }
         let (mut log, copied) = self.passive_checkpoint().await?;
-        if log < WAL_RESTART_PAGES {
+        if log < restart_pages {
             return Ok(Some((log, copied)));
         }
         // Copy again while writers go on, until what they add during one pass

@@ -1250,8 +1250,9 @@ mod checks {
 }
 
 /// The background checkpoint copies the whole log back, and once the log is
-/// past `WAL_RESTART_PAGES` the next write starts it again from the beginning
-/// (so that it cannot grow without end under constant writes).
+/// past the restart length (the last pass holding writers back) the next
+/// write starts it again from the beginning (so that it cannot grow without
+/// end under constant writes).
 #[tokio::test]
 async fn sqlite_checkpoint_restarts_a_long_log() {
     let (store, dir) = sqlite_store().await;
@@ -1259,20 +1260,21 @@ async fn sqlite_checkpoint_restarts_a_long_log() {
         .execute_admin("CREATE TABLE filler (x BLOB NOT NULL)")
         .await
         .expect("table");
-    // ~40 MiB of pages in the log.
+    // ~8 MiB of pages in the log.
     store
         .execute_admin(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) \
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
              INSERT INTO filler (x) SELECT randomblob(4000) FROM n",
         )
         .await
         .expect("fill");
+    let restart = 1000;
     let (log, copied) = store
-        .checkpoint()
+        .checkpoint(restart)
         .await
         .expect("checkpoint")
         .expect("sqlite");
-    assert!(log >= WAL_RESTART_PAGES, "the log is long: {log} pages");
+    assert!(log >= restart, "the log is long: {log} pages");
     assert_eq!(copied, log, "every page was copied back");
     let tx = store.begin().await.expect("begin");
     tx.commit().await.expect("commit");
@@ -1282,7 +1284,7 @@ async fn sqlite_checkpoint_restarts_a_long_log() {
         .expect("a small write");
     tx.commit().await.expect("commit");
     let (log, _) = store
-        .checkpoint()
+        .checkpoint(restart)
         .await
         .expect("checkpoint")
         .expect("sqlite");
