@@ -29,8 +29,11 @@ pub struct App {
     dummy_hash: String,
     /// Webhook credentials recently read, with their integration (see
     /// [`CREDENTIAL_TTL`]).
-    credentials: std::sync::Mutex<HashMap<String, (Instant, Credential, Option<Integration>)>>,
+    credentials: std::sync::Mutex<HashMap<String, CachedCredential>>,
 }
+
+/// When a credential was read, the credential, and its integration.
+type CachedCredential = (Instant, Credential, Option<Integration>);
 
 /// How long a webhook credential and its integration, once read, are used
 /// without reading them again: a revocation or a deactivation takes effect
