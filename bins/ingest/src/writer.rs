@@ -187,6 +187,36 @@ async fn write_group(store: &Store, jobs: Vec<Job>) {
     write_each(store, jobs, now).await;
 }
 
+/// The statistics a group changed, each with the rules of the integration
+/// whose statement touched it first.
+#[derive(Default)]
+struct Changes<'a> {
+    touched: records::Touched,
+    rules_of: BTreeMap<(i64, i64), &'a IntegrationRules>,
+}
+
+impl<'a> Changes<'a> {
+    fn add(&mut self, rules: &'a IntegrationRules, touched: records::Touched) {
+        for key in touched.keys() {
+            self.rules_of.entry(*key).or_insert(rules);
+        }
+        records::merge(&mut self.touched, touched);
+    }
+
+    /// Brings those statistics up to date, in key order, and commits.
+    async fn update_and_commit(&self, mut tx: store::Tx<'_>, now: i64) -> Result<(), String> {
+        let targets: Vec<_> = self
+            .touched
+            .iter()
+            .filter_map(|(key, change)| Some((*key, change, *self.rules_of.get(key)?)))
+            .collect();
+        records::update_many(&mut tx, &targets, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())
+    }
+}
+
 /// What the fast path did.
 enum Merged {
     /// Committed; the outcomes of each request, in order.
@@ -215,8 +245,7 @@ async fn write_merged(store: &Store, jobs: &[Job], now: i64) -> Merged {
         }
     }
     let mut results: Vec<Vec<Outcome>> = vec![Vec::new(); jobs.len()];
-    let mut touched = records::Touched::new();
-    let mut rules_of: BTreeMap<(i64, i64), &IntegrationRules> = BTreeMap::new();
+    let mut changes = Changes::default();
     for (rules, members) in &integrations {
         let batch: Vec<&Prepared> = members.iter().flat_map(|&i| &jobs[i].batch).collect();
         let (outcomes, t) = match records::store_statement_refs(&mut tx, rules, &batch, now).await {
@@ -231,22 +260,12 @@ async fn write_merged(store: &Store, jobs: &[Job], now: i64) -> Merged {
         for &i in members {
             results[i] = outcomes.by_ref().take(jobs[i].batch.len()).collect();
         }
-        for key in t.keys() {
-            rules_of.entry(*key).or_insert(rules.as_ref());
-        }
-        records::merge(&mut touched, t);
+        changes.add(rules, t);
     }
-    let targets: Vec<_> = touched
-        .iter()
-        .filter_map(|(key, change)| Some((*key, change, *rules_of.get(key)?)))
-        .collect();
-    if let Err(e) = records::update_many(&mut tx, &targets, now).await {
-        return Merged::Failed(e.to_string());
+    match changes.update_and_commit(tx, now).await {
+        Ok(()) => Merged::Committed(results),
+        Err(e) => Merged::Failed(e),
     }
-    if let Err(e) = tx.commit().await {
-        return Merged::Failed(e.to_string());
-    }
-    Merged::Committed(results)
 }
 
 /// Request by request, each inside its own savepoint.
@@ -256,8 +275,7 @@ async fn write_each(store: &Store, jobs: Vec<Job>, now: i64) {
         Err(e) => return fail_all(jobs, &e.to_string()),
     };
     let mut results = Vec::with_capacity(jobs.len());
-    let mut touched = records::Touched::new();
-    let mut rules_of: BTreeMap<(i64, i64), Arc<IntegrationRules>> = BTreeMap::new();
+    let mut changes = Changes::default();
     for job in &jobs {
         if let Err(e) = tx.savepoint().await {
             drop(tx);
@@ -269,10 +287,7 @@ async fn write_each(store: &Store, jobs: Vec<Job>, now: i64) {
                     drop(tx);
                     return fail_all(jobs, &e.to_string());
                 }
-                for key in t.keys() {
-                    rules_of.entry(*key).or_insert_with(|| job.rules.clone());
-                }
-                records::merge(&mut touched, t);
+                changes.add(&job.rules, t);
                 results.push(Ok(outcomes));
             }
             Err(e) => {
@@ -284,16 +299,8 @@ async fn write_each(store: &Store, jobs: Vec<Job>, now: i64) {
             }
         }
     }
-    let targets: Vec<_> = touched
-        .iter()
-        .filter_map(|(key, change)| Some((*key, change, rules_of.get(key)?.as_ref())))
-        .collect();
-    if let Err(e) = records::update_many(&mut tx, &targets, now).await {
-        drop(tx);
-        return fail_all(jobs, &e.to_string());
-    }
-    if let Err(e) = tx.commit().await {
-        return fail_all(jobs, &e.to_string());
+    if let Err(e) = changes.update_and_commit(tx, now).await {
+        return fail_all(jobs, &e);
     }
     for (job, result) in jobs.into_iter().zip(results) {
         let _ = job.reply.send(result);
