@@ -1,9 +1,8 @@
 //! Course records (catalog courses, and learning paths learned from statements)
 //! and the activity ids that match statements to them.
 
-use sqlx::any::AnyRow;
-
-use crate::{Ctx, Result, Tx, col, flag};
+use crate::exec::Cols;
+use crate::{Ctx, Result, StoreError, Tx, col, flag};
 
 /// The mapped fields of a course, as the LMS receives them.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -51,7 +50,7 @@ pub struct CatalogEntry {
 const COLS: &str = "id, integration_id, kind, external_id, name, description, image_url, duration_minutes, author, lang, launch_url, \
                     modified_at, subjects, content_type, archived, content_hash, first_seen_ms, last_seen_ms";
 
-fn course(r: &AnyRow) -> Result<Course> {
+fn course(r: &impl Cols) -> Result<Course> {
     let subjects: String = col(r, "subjects")?;
     Ok(Course {
         id: col(r, "id")?,
@@ -107,26 +106,31 @@ impl Tx<'_> {
              RETURNING id",
         );
         let subjects = serde_json::to_string(&fields.subjects).unwrap_or_else(|_| "[]".into());
-        let row = sqlx::query(&q)
-            .bind(integration_id)
-            .bind(kind)
-            .bind(external_id)
-            .bind(&fields.name)
-            .bind(&fields.description)
-            .bind(&fields.image_url)
-            .bind(fields.duration_minutes)
-            .bind(&fields.author)
-            .bind(&fields.lang)
-            .bind(&fields.launch_url)
-            .bind(&fields.modified_at)
-            .bind(subjects)
-            .bind(&fields.content_type)
-            .bind(flag(archived))
-            .bind(content_hash)
-            .bind(now_ms)
-            .fetch_one(&mut *self.tx)
-            .await
-            .ctx("saving a course")?;
+        let args = [
+            integration_id.into(),
+            kind.into(),
+            external_id.into(),
+            (&fields.name).into(),
+            (&fields.description).into(),
+            (&fields.image_url).into(),
+            fields.duration_minutes.into(),
+            (&fields.author).into(),
+            (&fields.lang).into(),
+            (&fields.launch_url).into(),
+            (&fields.modified_at).into(),
+            (&subjects).into(),
+            (&fields.content_type).into(),
+            flag(archived).into(),
+            content_hash.into(),
+            now_ms.into(),
+        ];
+        let row =
+            self.fetch_opt(&q, &args, "saving a course")
+                .await?
+                .ok_or(StoreError::Corrupt {
+                    what: "courses",
+                    detail: "saving a course returned no id".into(),
+                })?;
         col(&row, "id")
     }
 
@@ -135,7 +139,7 @@ impl Tx<'_> {
         sqlx::query(&q)
             .bind(id)
             .bind(flag(archived))
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("archiving a course")?;
         Ok(())
@@ -146,7 +150,7 @@ impl Tx<'_> {
         let q = self.sql("UPDATE courses SET archived = 1 WHERE integration_id = $1 AND archived = 0 AND kind = 'course'");
         Ok(sqlx::query(&q)
             .bind(integration_id)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("archiving courses")?
             .rows_affected())
@@ -156,7 +160,7 @@ impl Tx<'_> {
         let q = self.sql(&format!("SELECT {COLS} FROM courses WHERE id = $1"));
         let row = sqlx::query(&q)
             .bind(id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.any()?)
             .await
             .ctx("reading a course")?;
         row.as_ref().map(course).transpose()
@@ -173,7 +177,7 @@ impl Tx<'_> {
         let row = sqlx::query(&q)
             .bind(integration_id)
             .bind(external_id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.any()?)
             .await
             .ctx("reading a course")?;
         row.as_ref().map(course).transpose()
@@ -189,12 +193,13 @@ impl Tx<'_> {
             "SELECT {} FROM courses c JOIN course_activity_ids a ON a.course_id = c.id WHERE a.integration_id = $1 AND a.activity_id = $2",
             COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
         ));
-        let row = sqlx::query(&q)
-            .bind(integration_id)
-            .bind(activity_id)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .ctx("matching an activity id")?;
+        let row = self
+            .fetch_opt(
+                &q,
+                &[integration_id.into(), activity_id.into()],
+                "matching an activity id",
+            )
+            .await?;
         row.as_ref().map(course).transpose()
     }
 
@@ -206,23 +211,19 @@ impl Tx<'_> {
         ids: &[String],
     ) -> Result<()> {
         let q = self.sql("DELETE FROM course_activity_ids WHERE course_id = $1");
-        sqlx::query(&q)
-            .bind(course_id)
-            .execute(&mut *self.tx)
-            .await
-            .ctx("replacing activity ids")?;
+        self.run(&q, &[course_id.into()], "replacing activity ids")
+            .await?;
         let q = self.sql(
             "INSERT INTO course_activity_ids (integration_id, activity_id, course_id) VALUES ($1, $2, $3) \
              ON CONFLICT (integration_id, activity_id) DO UPDATE SET course_id = excluded.course_id",
         );
         for id in ids {
-            sqlx::query(&q)
-                .bind(integration_id)
-                .bind(id)
-                .bind(course_id)
-                .execute(&mut *self.tx)
-                .await
-                .ctx("saving an activity id")?;
+            self.run(
+                &q,
+                &[integration_id.into(), id.into(), course_id.into()],
+                "saving an activity id",
+            )
+            .await?;
         }
         Ok(())
     }
@@ -232,7 +233,7 @@ impl Tx<'_> {
         let q = self.sql("SELECT id, external_id, content_hash, field_hashes, source_hash, archived FROM courses WHERE integration_id = $1 AND kind = 'course' ORDER BY external_id");
         let rows = sqlx::query(&q)
             .bind(integration_id)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.any()?)
             .await
             .ctx("reading the catalog")?;
         rows.iter()
@@ -255,7 +256,7 @@ impl Tx<'_> {
         ));
         let rows = sqlx::query(&q)
             .bind(integration_id)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.any()?)
             .await
             .ctx("listing courses")?;
         rows.iter().map(course).collect()
@@ -274,7 +275,7 @@ impl Tx<'_> {
             .bind(id)
             .bind(field_hashes)
             .bind(source_hash)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("saving course hashes")?;
         Ok(())
@@ -331,7 +332,11 @@ impl Tx<'_> {
                     .bind(&c.field_hashes)
                     .bind(&c.source_hash);
             }
-            for r in query.fetch_all(&mut *self.tx).await.ctx("saving courses")? {
+            for r in query
+                .fetch_all(self.tx.any()?)
+                .await
+                .ctx("saving courses")?
+            {
                 ids.insert(col::<String>(&r, "external_id")?, col::<i64>(&r, "id")?);
             }
         }
@@ -355,7 +360,7 @@ impl Tx<'_> {
                 query = query.bind(*id);
             }
             query
-                .execute(&mut *self.tx)
+                .execute(self.tx.any()?)
                 .await
                 .ctx("replacing activity ids")?;
             // One row per activity id: when two courses claim one, the first keeps it.
@@ -377,7 +382,7 @@ impl Tx<'_> {
                     query = query.bind(*a).bind(*id);
                 }
                 query
-                    .execute(&mut *self.tx)
+                    .execute(self.tx.any()?)
                     .await
                     .ctx("saving activity ids")?;
             }

@@ -67,7 +67,7 @@ impl Tx<'_> {
             .bind(i.created_ms)
             .bind(i.updated_ms)
             .bind(i.deactivated_ms)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("inserting an integration")?;
         Ok(())
@@ -77,7 +77,7 @@ impl Tx<'_> {
         let q = self.sql(&format!("SELECT {COLS} FROM integrations WHERE id = $1"));
         let row = sqlx::query(&q)
             .bind(id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.any()?)
             .await
             .ctx("reading an integration")?;
         row.as_ref().map(integration).transpose()
@@ -89,7 +89,7 @@ impl Tx<'_> {
         ));
         let rows = sqlx::query(&q)
             .bind(flag(active_only))
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.any()?)
             .await
             .ctx("listing integrations")?;
         rows.iter().map(integration).collect()
@@ -110,7 +110,7 @@ impl Tx<'_> {
             .bind(id)
             .bind(flag(active))
             .bind(now_ms)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("updating an integration")?;
         Ok(n.rows_affected() == 1)
@@ -128,7 +128,7 @@ impl Tx<'_> {
             .bind(&i.connector_author)
             .bind(i.settings.to_string())
             .bind(i.updated_ms)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("updating an integration")?;
         Ok(n.rows_affected() == 1)
@@ -142,7 +142,7 @@ impl Tx<'_> {
             .bind(&c.secret_hash)
             .bind(c.created_ms)
             .bind(c.revoked_ms)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("inserting a credential")?;
         Ok(())
@@ -152,7 +152,7 @@ impl Tx<'_> {
         let q = self.sql("SELECT client_id, integration_id, secret_hash, created_ms, revoked_ms FROM credentials WHERE client_id = $1");
         let row = sqlx::query(&q)
             .bind(client_id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.any()?)
             .await
             .ctx("reading a credential")?;
         row.map(|r| {
@@ -174,7 +174,7 @@ impl Tx<'_> {
         let n = sqlx::query(&q)
             .bind(client_id)
             .bind(now_ms)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("revoking a credential")?;
         Ok(n.rows_affected() == 1)
@@ -193,7 +193,7 @@ impl Tx<'_> {
             .bind(client_id)
             .bind(secret_hash)
             .bind(now_ms)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("inserting an API client")?;
         Ok(())
@@ -205,7 +205,7 @@ impl Tx<'_> {
             .sql("SELECT secret_hash FROM api_clients WHERE client_id = $1 AND revoked_ms IS NULL");
         let row = sqlx::query(&q)
             .bind(client_id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.any()?)
             .await
             .ctx("reading an API client")?;
         row.map(|r| col(&r, "secret_hash")).transpose()
@@ -218,7 +218,7 @@ impl Tx<'_> {
         Ok(sqlx::query(&q)
             .bind(client_id)
             .bind(now_ms)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("revoking an API client")?
             .rows_affected()

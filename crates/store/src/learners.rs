@@ -14,11 +14,9 @@ impl Tx<'_> {
     /// The learner an identity key (see `xapi_model::LearnerKey`) maps to.
     pub async fn learner_by_identity(&mut self, key: &str) -> Result<Option<i64>> {
         let q = self.sql("SELECT learner_id FROM learner_identities WHERE identity_key = $1");
-        let row = sqlx::query(&q)
-            .bind(key)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .ctx("resolving a learner")?;
+        let row = self
+            .fetch_opt(&q, &[key.into()], "resolving a learner")
+            .await?;
         row.map(|r| col(&r, "learner_id")).transpose()
     }
 
@@ -27,7 +25,7 @@ impl Tx<'_> {
             self.sql("SELECT id, lms_user_id, email, name FROM learners WHERE lms_user_id = $1");
         let row = sqlx::query(&q)
             .bind(lms_user_id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.any()?)
             .await
             .ctx("reading a learner")?;
         row.map(|r| learner(&r)).transpose()
@@ -51,7 +49,7 @@ impl Tx<'_> {
             .bind(email)
             .bind(name)
             .bind(now_ms)
-            .fetch_one(&mut *self.tx)
+            .fetch_one(self.tx.any()?)
             .await
             .ctx("saving a learner")?;
         col(&row, "id")
@@ -64,7 +62,7 @@ impl Tx<'_> {
         sqlx::query(&q)
             .bind(key)
             .bind(learner_id)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("mapping an identity")?;
         Ok(self.learner_by_identity(key).await? == Some(learner_id))

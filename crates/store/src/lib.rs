@@ -4,10 +4,14 @@
 //! SQLite (the embedded default: WAL, foreign keys, busy timeout, created on
 //! first use) and PostgreSQL (several ingest instances and a sync against one
 //! database). Queries are written once with `$N` placeholders and bound
-//! parameters only; for SQLite they are rewritten to `?N`.
+//! parameters only; for SQLite they are rewritten to `?` (or `?N`).
 //!
 //! Every operation runs in a [`Tx`]: [`Store::begin`] for writes,
-//! [`Store::read`] for reads. On SQLite, writers are serialized in-process and
+//! [`Store::read`] for reads, and on SQLite [`NativeWriter::begin`] for the
+//! ingest's group writer: a connection of its own on which SQLite is called
+//! directly in the writing thread, for the queries of the write path (the
+//! same query text and parameters, see `exec`; other queries are refused
+//! there with an error). On SQLite, writers are serialized in-process and
 //! take the database write lock at `BEGIN`, so a transaction never fails
 //! half-way with `SQLITE_BUSY`; on PostgreSQL, rows that several instances
 //! update together are guarded by transaction-scoped advisory locks.
@@ -22,9 +26,11 @@ use sqlx::{Any, AnyConnection, AnyPool, Executor, TransactionManager};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 mod courses;
+mod exec;
 mod integrations;
 mod learners;
 mod migrate;
+mod native;
 mod pending;
 mod scorm;
 mod statements;
@@ -34,6 +40,7 @@ mod sync_runs;
 pub use courses::*;
 pub use integrations::*;
 pub use learners::*;
+pub use native::NativeWriter;
 pub use pending::*;
 pub use scorm::*;
 pub use statements::*;
@@ -48,6 +55,19 @@ pub use sync_runs::*;
 /// its own instead; this is only the backstop for processes that do not (and
 /// the log is copied back when the last connection closes).
 pub const WAL_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 131072";
+
+/// Settings of every SQLite connection (sqlx's and [`NativeWriter`]'s).
+pub(crate) const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 10000",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA temp_store = MEMORY",
+    WAL_AUTOCHECKPOINT,
+];
+
+/// The page cache of a SQLite connection that writes (64 MiB).
+pub(crate) const WRITER_CACHE: &str = "PRAGMA cache_size = -65536";
 
 /// Log length (pages) past which [`Store::checkpoint`] makes sure the log
 /// starts again from the beginning (256 MiB: the last pass, with writers held
@@ -75,6 +95,12 @@ pub enum StoreError {
         context: &'static str,
         #[source]
         source: sqlx::Error,
+    },
+    #[error("database error while {context}: {source}")]
+    Sqlite {
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
     },
     #[error("database configuration: {0}")]
     Config(String),
@@ -119,6 +145,8 @@ pub struct Store {
     /// from the pool again costs a task hop per transaction); the lock also
     /// serializes writers in this process. `None` until first used.
     writer: Arc<Mutex<Option<PoolConnection<Any>>>>,
+    /// SQLite: the database file (for [`NativeWriter`]).
+    sqlite_path: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -152,6 +180,7 @@ impl Store {
     pub async fn connect(location: &str) -> Result<Self> {
         install_default_drivers();
         let backend = backend_of(location);
+        let mut sqlite_path = None;
         let (url, max) = match backend {
             // No statement cache: through the Any driver a statement first
             // prepared with a NULL parameter keeps a wrong parameter type, and
@@ -185,6 +214,7 @@ impl Store {
                         StoreError::Config(format!("cannot create {}: {e}", dir.display()))
                     })?;
                 }
+                sqlite_path = Some(Arc::from(path));
                 (format!("sqlite://{path}?mode=rwc"), 8)
             }
         };
@@ -201,13 +231,10 @@ impl Store {
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            conn.execute("PRAGMA busy_timeout = 10000").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            for pragma in SQLITE_PRAGMAS {
+                                conn.execute(*pragma).await?;
+                            }
                             conn.execute(cache).await?;
-                            conn.execute("PRAGMA temp_store = MEMORY").await?;
-                            conn.execute(WAL_AUTOCHECKPOINT).await?;
                         }
                         Ok(())
                     })
@@ -218,7 +245,7 @@ impl Store {
             .await
             .ctx("connecting")?;
         let write_pool = match backend {
-            Backend::Sqlite => options(1, "PRAGMA cache_size = -65536")
+            Backend::Sqlite => options(1, WRITER_CACHE)
                 .connect(&url)
                 .await
                 .ctx("connecting the writer")?,
@@ -229,6 +256,7 @@ impl Store {
             write_pool,
             backend,
             writer: Arc::new(Mutex::new(None)),
+            sqlite_path,
         })
     }
 
@@ -381,6 +409,8 @@ pub(crate) enum TxConn<'s> {
     Pooled(sqlx::Transaction<'static, Any>),
     /// SQLite's writer connection, held under the writer lock.
     Held(HeldTx<'s>),
+    /// The group writer's direct SQLite connection, under the writer lock.
+    Native(native::NativeTx<'s>),
 }
 
 /// A transaction on the held writer connection; rolled back when dropped open.
@@ -398,21 +428,17 @@ impl Drop for HeldTx<'_> {
     }
 }
 
-impl std::ops::Deref for TxConn<'_> {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
+impl TxConn<'_> {
+    /// The sqlx connection. The direct SQLite connection runs only the
+    /// queries of [`exec`] (the group writer's); anything else is refused
+    /// with an error rather than run elsewhere.
+    pub(crate) fn any(&mut self) -> Result<&mut AnyConnection> {
         match self {
-            TxConn::Pooled(t) => t,
-            TxConn::Held(h) => &h.conn,
-        }
-    }
-}
-
-impl std::ops::DerefMut for TxConn<'_> {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        match self {
-            TxConn::Pooled(t) => &mut *t,
-            TxConn::Held(h) => &mut h.conn,
+            TxConn::Pooled(t) => Ok(&mut *t),
+            TxConn::Held(h) => Ok(&mut h.conn),
+            TxConn::Native(_) => Err(StoreError::Config(
+                "this query is not available on the group writer's SQLite connection".into(),
+            )),
         }
     }
 }
@@ -424,7 +450,7 @@ impl Tx<'_> {
     pub async fn commit(mut self) -> Result<()> {
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT 1")
-                .execute(&mut *self.tx)
+                .execute(self.tx.any()?)
                 .await
                 .ctx("committing (the transaction was aborted by an earlier error)")?;
         }
@@ -437,6 +463,7 @@ impl Tx<'_> {
                 h.open = false;
                 Ok(())
             }
+            TxConn::Native(mut n) => n.finish("COMMIT", "committing"),
         }
     }
 
@@ -450,6 +477,7 @@ impl Tx<'_> {
                 h.open = false;
                 Ok(())
             }
+            TxConn::Native(mut n) => n.finish("ROLLBACK", "rolling back"),
         }
     }
 
@@ -492,11 +520,7 @@ impl Tx<'_> {
 
     pub(crate) async fn exec(&mut self, q: &str, context: &'static str) -> Result<u64> {
         let q = self.sql(q);
-        Ok(sqlx::query(&q)
-            .execute(&mut *self.tx)
-            .await
-            .ctx(context)?
-            .rows_affected())
+        self.run(&q, &[], context).await
     }
 
     /// Serializes concurrent transactions (of any process) on one key until
@@ -506,7 +530,7 @@ impl Tx<'_> {
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(key)
-                .execute(&mut *self.tx)
+                .execute(self.tx.any()?)
                 .await
                 .ctx("taking an advisory lock")?;
         }
@@ -576,12 +600,8 @@ pub(crate) fn dialect(backend: Backend, q: &str) -> Cow<'_, str> {
 }
 
 /// Reads a column, naming it in the error.
-pub(crate) fn col<'r, T>(row: &'r sqlx::any::AnyRow, name: &'static str) -> Result<T>
-where
-    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
-{
-    use sqlx::Row;
-    row.try_get::<T, _>(name).ctx(name)
+pub(crate) fn col<T: exec::Get>(row: &impl exec::Cols, name: &'static str) -> Result<T> {
+    row.get(name)
 }
 
 /// `rows` copies of a row template joined by `sep`, each `?` numbered in order

@@ -71,7 +71,7 @@ impl Store {
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(MIGRATION_LOCK)
-                .execute(&mut *tx.tx)
+                .execute(tx.tx.any()?)
                 .await
                 .ctx("locking migrations")?;
         }
@@ -82,7 +82,7 @@ impl Store {
         .await?;
         let q = tx.sql("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations");
         let current: i64 = sqlx::query(&q)
-            .fetch_one(&mut *tx.tx)
+            .fetch_one(tx.tx.any()?)
             .await
             .ctx("reading the schema version")?
             .try_get("v")
@@ -104,7 +104,7 @@ impl Store {
             };
             for statement in split_statements(script) {
                 sqlx::query(statement)
-                    .execute(&mut *tx.tx)
+                    .execute(tx.tx.any()?)
                     .await
                     .map_err(|source| StoreError::Migration {
                         version: m.version,
@@ -119,7 +119,7 @@ impl Store {
                 .bind(m.version)
                 .bind(m.name)
                 .bind(now_ms())
-                .execute(&mut *tx.tx)
+                .execute(tx.tx.any()?)
                 .await
                 .ctx("recording a migration")?;
             applied.push(m.version);
@@ -132,7 +132,7 @@ impl Store {
     pub async fn schema_version(&self) -> Result<i64> {
         let mut tx = self.read().await?;
         let q = tx.sql("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations");
-        let v = sqlx::query(&q).fetch_one(&mut *tx.tx).await;
+        let v = sqlx::query(&q).fetch_one(tx.tx.any()?).await;
         match v {
             Ok(row) => row.try_get("v").ctx("reading the schema version"),
             Err(_) => Ok(0),

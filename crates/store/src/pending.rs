@@ -20,15 +20,14 @@ impl Tx<'_> {
             "INSERT INTO pending (statement_id, integration_id, reason, detail, parked_ms) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (statement_id) DO UPDATE SET reason = excluded.reason, detail = excluded.detail",
         );
-        sqlx::query(&q)
-            .bind(&p.statement_id)
-            .bind(&p.integration_id)
-            .bind(&p.reason)
-            .bind(&p.detail)
-            .bind(p.parked_ms)
-            .execute(&mut *self.tx)
-            .await
-            .ctx("parking a statement")?;
+        let args = [
+            (&p.statement_id).into(),
+            (&p.integration_id).into(),
+            (&p.reason).into(),
+            (&p.detail).into(),
+            p.parked_ms.into(),
+        ];
+        self.run(&q, &args, "parking a statement").await?;
         Ok(())
     }
 
@@ -36,7 +35,7 @@ impl Tx<'_> {
         let q = self.sql("DELETE FROM pending WHERE statement_id = $1");
         Ok(sqlx::query(&q)
             .bind(statement_id)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("unparking a statement")?
             .rows_affected()
@@ -59,7 +58,7 @@ impl Tx<'_> {
             .bind(integration_id.unwrap_or(""))
             .bind(after.unwrap_or(""))
             .bind(limit)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.any()?)
             .await
             .ctx("listing pending statements")?;
         rows.iter()
@@ -80,7 +79,7 @@ impl Tx<'_> {
             self.sql("SELECT COUNT(*) AS n FROM pending WHERE ($1 = '' OR integration_id = $1)");
         let r = sqlx::query(&q)
             .bind(integration_id.unwrap_or(""))
-            .fetch_one(&mut *self.tx)
+            .fetch_one(self.tx.any()?)
             .await
             .ctx("counting pending statements")?;
         col(&r, "n")

@@ -84,7 +84,7 @@ impl Tx<'_> {
             .bind(c.created_ms)
             .bind(c.updated_ms)
             .bind(&c.integration_id)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("saving a SCORM course")?;
         Ok(())
@@ -94,7 +94,7 @@ impl Tx<'_> {
         let q = self.sql("SELECT course_id, integration_id, title, lms_course, created_ms, updated_ms FROM scorm_courses WHERE course_id = $1");
         let r = sqlx::query(&q)
             .bind(course_id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.any()?)
             .await
             .ctx("reading a SCORM course")?;
         r.map(|r| {
@@ -125,7 +125,7 @@ impl Tx<'_> {
             .bind(j.created_ms)
             .bind(j.updated_ms)
             .bind(&j.title)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("saving an import job")?;
         Ok(())
@@ -135,7 +135,7 @@ impl Tx<'_> {
         let q = self.sql("SELECT token, course_id, status, message, title, warnings, created_ms, updated_ms FROM scorm_import_jobs WHERE token = $1");
         let r = sqlx::query(&q)
             .bind(token)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.any()?)
             .await
             .ctx("reading an import job")?;
         r.map(|r| {
@@ -162,7 +162,7 @@ impl Tx<'_> {
         );
         Ok(sqlx::query(&q)
             .bind(integration_id)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("un-archiving SCORM courses")?
             .rows_affected())
@@ -183,7 +183,7 @@ impl Tx<'_> {
             .bind(&r.postback_secret_hash)
             .bind(r.created_ms)
             .bind(r.remote_created_ms)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("saving a registration")?;
         Ok(n.rows_affected() == 1)
@@ -195,7 +195,7 @@ impl Tx<'_> {
         ));
         let r = sqlx::query(&q)
             .bind(id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.any()?)
             .await
             .ctx("reading a registration")?;
         r.as_ref().map(registration).transpose()
@@ -213,7 +213,7 @@ impl Tx<'_> {
         let r = sqlx::query(&q)
             .bind(scorm_course_id)
             .bind(learner_id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.any()?)
             .await
             .ctx("reading a registration")?;
         r.as_ref().map(registration).transpose()
@@ -234,7 +234,7 @@ impl Tx<'_> {
             .bind(id)
             .bind(postback_secret_hash)
             .bind(at_ms)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("saving a registration")?
             .rows_affected()
@@ -255,7 +255,7 @@ impl Tx<'_> {
             .bind(id)
             .bind(result_json)
             .bind(at_ms)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("saving a registration result")?
             .rows_affected()
@@ -271,7 +271,7 @@ impl Tx<'_> {
         Ok(sqlx::query(&q)
             .bind(id)
             .bind(override_json)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("saving an override")?
             .rows_affected()
@@ -295,7 +295,7 @@ impl Tx<'_> {
             .bind(before_ms)
             .bind(limit)
             .bind(integration_id)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.any()?)
             .await
             .ctx("listing stale registrations")?;
         rows.iter().map(|r| col(r, "registration_id")).collect()

@@ -3,8 +3,7 @@
 //! from it are set later) and the other learning events (launches, SCORM
 //! results, overrides).
 
-use sqlx::any::AnyRow;
-
+use crate::exec::{Arg, Cols};
 use crate::{Ctx, Result, Tx, col};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +51,7 @@ pub struct StoredStatement {
 
 const COLS: &str = "seq, id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id";
 
-fn stored(r: &AnyRow) -> Result<StoredStatement> {
+fn stored(r: &impl Cols) -> Result<StoredStatement> {
     Ok(StoredStatement {
         seq: col(r, "seq")?,
         id: col(r, "id")?,
@@ -119,24 +118,16 @@ impl Tx<'_> {
 
     pub async fn statement(&mut self, id: &str) -> Result<Option<StoredStatement>> {
         let q = self.sql(&format!("SELECT {COLS} FROM statements WHERE id = $1"));
-        let row = sqlx::query(&q)
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .ctx("reading a statement")?;
+        let row = self
+            .fetch_opt(&q, &[id.into()], "reading a statement")
+            .await?;
         row.as_ref().map(stored).transpose()
     }
 
     /// Marks a statement voided; false if it does not exist or is itself a voiding statement.
     pub async fn void_statement(&mut self, id: &str) -> Result<bool> {
         let q = self.sql("UPDATE statements SET voided = 1 WHERE id = $1 AND voids IS NULL");
-        Ok(sqlx::query(&q)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await
-            .ctx("voiding a statement")?
-            .rows_affected()
-            == 1)
+        Ok(self.run(&q, &[id.into()], "voiding a statement").await? == 1)
     }
 
     /// Records which course and learner a (previously pending) statement
@@ -155,7 +146,7 @@ impl Tx<'_> {
             .bind(course_id)
             .bind(learner_id)
             .bind(event)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("resolving a statement")?;
         Ok(())
@@ -219,7 +210,7 @@ impl Tx<'_> {
         }
         let rows = query
             .bind(f.limit)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.any()?)
             .await
             .ctx("listing statements")?;
         rows.iter().map(stored).collect()
@@ -235,7 +226,7 @@ impl Tx<'_> {
         let rows = sqlx::query(&q)
             .bind(course_id)
             .bind(learner_id)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.any()?)
             .await
             .ctx("reading a learner's statements")?;
         rows.iter().map(stored).collect()
@@ -245,7 +236,7 @@ impl Tx<'_> {
     pub async fn last_stored_ms(&mut self) -> Result<Option<i64>> {
         let q = self.sql("SELECT MAX(stored_ms) AS m FROM statements");
         let row = sqlx::query(&q)
-            .fetch_one(&mut *self.tx)
+            .fetch_one(self.tx.any()?)
             .await
             .ctx("reading the last stored time")?;
         col(&row, "m")
@@ -272,14 +263,13 @@ impl Tx<'_> {
                FROM statements s WHERE s.course_id = $3 AND s.learner_id = $4 AND s.voided = 0 AND s.event IS NOT NULL \
              ) events ORDER BY at_ms, stored_ms, id",
         );
-        let rows = sqlx::query(&q)
-            .bind(course_id)
-            .bind(learner_id)
-            .bind(course_id)
-            .bind(learner_id)
-            .fetch_all(&mut *self.tx)
-            .await
-            .ctx("reading learning events")?;
+        let args = [
+            course_id.into(),
+            learner_id.into(),
+            course_id.into(),
+            learner_id.into(),
+        ];
+        let rows = self.fetch(&q, &args, "reading learning events").await?;
         rows.iter()
             .map(|r| {
                 Ok(LearningEventRow {
@@ -307,7 +297,7 @@ impl Tx<'_> {
              ORDER BY course_id, learner_id",
         );
         let rows = sqlx::query(&q)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.any()?)
             .await
             .ctx("listing learning targets")?;
         rows.iter()
@@ -328,7 +318,7 @@ impl Tx<'_> {
             "SELECT id, integration_id, canonical FROM statements WHERE event IS NOT NULL ORDER BY seq",
         );
         let rows = sqlx::query(&q)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.any()?)
             .await
             .ctx("reading statement events")?;
         rows.iter()
@@ -348,7 +338,7 @@ impl Tx<'_> {
         sqlx::query(&q)
             .bind(id)
             .bind(event)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("updating a statement's learning event")?;
         Ok(())
@@ -373,29 +363,26 @@ impl Tx<'_> {
             ));
             q.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
             let q = self.sql(&q);
-            let mut query = sqlx::query(&q);
+            let mut args: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() * 14);
             for s in chunk {
-                query = query
-                    .bind(s.id)
-                    .bind(s.integration_id)
-                    .bind(s.raw)
-                    .bind(s.canonical)
-                    .bind(s.stored_ms)
-                    .bind(s.timestamp_ms)
-                    .bind(s.verb)
-                    .bind(s.activity_id)
-                    .bind(s.registration)
-                    .bind(s.actor_key)
-                    .bind(s.voids)
-                    .bind(s.course_id)
-                    .bind(s.learner_id)
-                    .bind(s.event);
+                args.extend([
+                    Arg::from(s.id),
+                    s.integration_id.into(),
+                    s.raw.into(),
+                    s.canonical.into(),
+                    s.stored_ms.into(),
+                    s.timestamp_ms.into(),
+                    s.verb.into(),
+                    s.activity_id.into(),
+                    s.registration.into(),
+                    s.actor_key.into(),
+                    s.voids.into(),
+                    s.course_id.into(),
+                    s.learner_id.into(),
+                    s.event.into(),
+                ]);
             }
-            for r in query
-                .fetch_all(&mut *self.tx)
-                .await
-                .ctx("inserting statements")?
-            {
+            for r in self.fetch(&q, &args, "inserting statements").await? {
                 inserted.insert(col::<String>(&r, "id")?);
             }
         }
@@ -430,7 +417,7 @@ impl Tx<'_> {
                     .bind(&e.payload);
             }
             query
-                .execute(&mut *self.tx)
+                .execute(self.tx.any()?)
                 .await
                 .ctx("inserting learning events")?;
         }

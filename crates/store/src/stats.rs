@@ -1,8 +1,7 @@
 //! Derived statistics per learner and course (or path), and their attempts.
 //! Always rebuildable from the statement log and learning events.
 
-use sqlx::any::AnyRow;
-
+use crate::exec::{Arg, Cols};
 use crate::{Ctx, Result, Tx, col, flag};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +63,7 @@ pub struct StatsFilter {
 const COLS: &str = "s.course_id, s.learner_id, s.integration_id, s.progress, s.completed, s.result, s.score, s.time_spent_ms, s.first_activity_ms, \
                     s.last_activity_ms, s.completed_at_ms, s.attempts, s.overridden, s.stats, s.state, s.updated_ms";
 
-fn row(r: &AnyRow) -> Result<StatsRow> {
+fn row(r: &impl Cols) -> Result<StatsRow> {
     Ok(StatsRow {
         course_id: col(r, "course_id")?,
         learner_id: col(r, "learner_id")?,
@@ -97,30 +96,29 @@ impl Tx<'_> {
             return Ok(());
         };
         let q = self.sql("DELETE FROM learner_attempts WHERE course_id = $1 AND learner_id = $2");
-        sqlx::query(&q)
-            .bind(s.course_id)
-            .bind(s.learner_id)
-            .execute(&mut *self.tx)
-            .await
-            .ctx("replacing attempts")?;
+        self.run(
+            &q,
+            &[s.course_id.into(), s.learner_id.into()],
+            "replacing attempts",
+        )
+        .await?;
         let q = self.sql(
             "INSERT INTO learner_attempts (course_id, learner_id, number, entry, started_ms, completed_ms, time_spent_ms, score, result) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         );
         for a in attempts {
-            sqlx::query(&q)
-                .bind(s.course_id)
-                .bind(s.learner_id)
-                .bind(a.number)
-                .bind(&a.entry)
-                .bind(a.started_ms)
-                .bind(a.completed_ms)
-                .bind(a.time_spent_ms)
-                .bind(a.score)
-                .bind(&a.result)
-                .execute(&mut *self.tx)
-                .await
-                .ctx("saving an attempt")?;
+            let args = [
+                s.course_id.into(),
+                s.learner_id.into(),
+                a.number.into(),
+                (&a.entry).into(),
+                a.started_ms.into(),
+                a.completed_ms.into(),
+                a.time_spent_ms.into(),
+                a.score.into(),
+                (&a.result).into(),
+            ];
+            self.run(&q, &args, "saving an attempt").await?;
         }
         Ok(())
     }
@@ -132,7 +130,7 @@ impl Tx<'_> {
         let r = sqlx::query(&q)
             .bind(course_id)
             .bind(learner_id)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.tx.any()?)
             .await
             .ctx("reading statistics")?;
         r.as_ref().map(row).transpose()
@@ -150,7 +148,7 @@ impl Tx<'_> {
         let rows = sqlx::query(&q)
             .bind(course_id)
             .bind(learner_id)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.any()?)
             .await
             .ctx("reading attempts")?;
         rows.iter()
@@ -217,7 +215,7 @@ impl Tx<'_> {
             query = query.bind(i);
         }
         let rows = query
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.any()?)
             .await
             .ctx("listing statistics")?;
         rows.iter()
@@ -252,15 +250,10 @@ impl Tx<'_> {
                 q.push_str(&crate::repeat_row("?", chunk.len(), 2, ", "));
                 q.push(')');
                 let q = self.sql(&q);
-                let mut query = sqlx::query(&q).bind(course);
-                for l in chunk {
-                    query = query.bind(*l);
-                }
-                for r in query
-                    .fetch_all(&mut *self.tx)
-                    .await
-                    .ctx("reading statistics")?
-                {
+                let mut args: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() + 1);
+                args.push(course.into());
+                args.extend(chunk.iter().map(|l| Arg::from(*l)));
+                for r in self.fetch(&q, &args, "reading statistics").await? {
                     let r = row(&r)?;
                     out.insert((r.course_id, r.learner_id), r);
                 }
@@ -289,30 +282,28 @@ impl Tx<'_> {
                 attempts = excluded.attempts, overridden = excluded.overridden, stats = excluded.stats, state = excluded.state, updated_ms = excluded.updated_ms",
             );
             let q = self.sql(&q);
-            let mut query = sqlx::query(&q);
+            let mut args: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() * 16);
             for s in chunk {
-                query = query
-                    .bind(s.course_id)
-                    .bind(s.learner_id)
-                    .bind(&s.integration_id)
-                    .bind(s.progress)
-                    .bind(flag(s.completed))
-                    .bind(&s.result)
-                    .bind(s.score)
-                    .bind(s.time_spent_ms)
-                    .bind(s.first_activity_ms)
-                    .bind(s.last_activity_ms)
-                    .bind(s.completed_at_ms)
-                    .bind(s.attempts)
-                    .bind(flag(s.overridden))
-                    .bind(&s.stats)
-                    .bind(&s.state)
-                    .bind(s.updated_ms);
+                args.extend([
+                    Arg::from(s.course_id),
+                    s.learner_id.into(),
+                    (&s.integration_id).into(),
+                    s.progress.into(),
+                    flag(s.completed).into(),
+                    (&s.result).into(),
+                    s.score.into(),
+                    s.time_spent_ms.into(),
+                    s.first_activity_ms.into(),
+                    s.last_activity_ms.into(),
+                    s.completed_at_ms.into(),
+                    s.attempts.into(),
+                    flag(s.overridden).into(),
+                    (&s.stats).into(),
+                    (&s.state).into(),
+                    s.updated_ms.into(),
+                ]);
             }
-            query
-                .execute(&mut *self.tx)
-                .await
-                .ctx("saving statistics")?;
+            self.run(&q, &args, "saving statistics").await?;
         }
         Ok(())
     }
@@ -326,15 +317,8 @@ impl Tx<'_> {
         for chunk in keys.chunks(500) {
             let ps = crate::repeat_row("?", chunk.len(), 1, ", ");
             let q = self.sql(&format!("SELECT identity_key, learner_id FROM learner_identities WHERE identity_key IN ({})", ps));
-            let mut query = sqlx::query(&q);
-            for k in chunk {
-                query = query.bind(k);
-            }
-            for r in query
-                .fetch_all(&mut *self.tx)
-                .await
-                .ctx("resolving learners")?
-            {
+            let args: Vec<Arg<'_>> = chunk.iter().map(Arg::from).collect();
+            for r in self.fetch(&q, &args, "resolving learners").await? {
                 out.insert(
                     col::<String>(&r, "identity_key")?,
                     col::<i64>(&r, "learner_id")?,
@@ -363,7 +347,7 @@ impl Tx<'_> {
                 query = query.bind(*k);
             }
             query
-                .fetch_all(&mut *self.tx)
+                .fetch_all(self.tx.any()?)
                 .await
                 .ctx("taking advisory locks")?;
         }

@@ -48,7 +48,7 @@ impl Tx<'_> {
             .bind(holder)
             .bind(now_ms + ttl_ms)
             .bind(now_ms)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("taking the sync lock")?;
         Ok(n.rows_affected() == 1)
@@ -59,7 +59,7 @@ impl Tx<'_> {
         sqlx::query(&q)
             .bind(integration_id)
             .bind(holder)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("releasing the sync lock")?;
         Ok(())
@@ -76,7 +76,7 @@ impl Tx<'_> {
             .bind(integration_id)
             .bind(now_ms)
             .bind(flag(dry_run))
-            .fetch_one(&mut *self.tx)
+            .fetch_one(self.tx.any()?)
             .await
             .ctx("starting a sync run")?;
         col(&r, "id")
@@ -106,7 +106,7 @@ impl Tx<'_> {
             .bind(c.rejected)
             .bind(c.pages)
             .bind(error)
-            .execute(&mut *self.tx)
+            .execute(self.tx.any()?)
             .await
             .ctx("finishing a sync run")?;
         Ok(())
@@ -121,7 +121,7 @@ impl Tx<'_> {
         let rows = sqlx::query(&q)
             .bind(integration_id)
             .bind(limit)
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.tx.any()?)
             .await
             .ctx("listing sync runs")?;
         rows.iter()

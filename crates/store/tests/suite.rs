@@ -1295,3 +1295,258 @@ async fn sqlite_checkpoint_restarts_a_long_log() {
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The write path's queries, observed from inside the transaction (for
+/// [`sqlite_direct_writer_writes_what_the_pool_writes`]).
+async fn write_path(tx: &mut Tx<'_>, course: i64, learner: i64) -> Vec<String> {
+    use checks::T0;
+    let mut seen = Vec::new();
+    let path = tx
+        .upsert_course(
+            "os-acme",
+            "path",
+            "http://x/path",
+            &CourseFields {
+                name: "A path".into(),
+                description: Some("<p>about</p>".into()),
+                duration_minutes: Some(90),
+                ..CourseFields::default()
+            },
+            false,
+            "",
+            T0,
+        )
+        .await
+        .expect("path");
+    tx.set_activity_ids("os-acme", path, &["http://x/path".into()])
+        .await
+        .expect("activity ids");
+    seen.push(format!(
+        "{:?}",
+        tx.course_by_activity_id("os-acme", "http://x/path")
+            .await
+            .expect("course by activity")
+    ));
+    seen.push(format!(
+        "{:?}",
+        tx.course_by_activity_id("os-acme", "http://x/none")
+            .await
+            .expect("no course")
+    ));
+    let mut found: Vec<_> = tx
+        .learners_by_identities(&["mbox:ada@example.com".into(), "mbox:nobody@x".into()])
+        .await
+        .expect("learners")
+        .into_iter()
+        .collect();
+    found.sort();
+    seen.push(format!("{found:?}"));
+    seen.push(format!(
+        "{:?}",
+        tx.learner_by_identity("mbox:ada@example.com").await
+    ));
+    let rows = [
+        NewStatement {
+            id: "00000000-0000-4000-8000-000000000001",
+            integration_id: "os-acme",
+            raw: "{\"raw\":\"é\"}",
+            canonical: "{\"id\":1}",
+            stored_ms: T0,
+            timestamp_ms: T0 - 1000,
+            verb: "http://adlnet.gov/expapi/verbs/completed",
+            activity_id: Some("http://x/c"),
+            registration: Some("00000000-0000-4000-8000-0000000000aa"),
+            actor_key: Some("mbox:ada@example.com"),
+            voids: None,
+            course_id: Some(course),
+            learner_id: Some(learner),
+            event: Some("{\"event\":1}"),
+        },
+        NewStatement {
+            id: "00000000-0000-4000-8000-000000000002",
+            integration_id: "os-acme",
+            raw: "{}",
+            canonical: "{\"id\":2}",
+            stored_ms: T0 + 1,
+            timestamp_ms: T0 + 1,
+            verb: "http://adlnet.gov/expapi/verbs/voided",
+            activity_id: None,
+            registration: None,
+            actor_key: None,
+            voids: Some("00000000-0000-4000-8000-000000000001"),
+            course_id: None,
+            learner_id: None,
+            event: None,
+        },
+    ];
+    let mut inserted: Vec<_> = tx
+        .insert_statements(&rows)
+        .await
+        .expect("insert")
+        .into_iter()
+        .collect();
+    inserted.sort();
+    seen.push(format!("{inserted:?}"));
+    seen.push(format!(
+        "{:?}",
+        tx.insert_statements(&rows[..1]).await.expect("again")
+    ));
+    seen.push(format!(
+        "{:?}",
+        tx.learning_events_for_target(course, learner)
+            .await
+            .expect("events")
+    ));
+    seen.push(format!(
+        "{:?}",
+        tx.void_statement("00000000-0000-4000-8000-000000000001")
+            .await
+    ));
+    seen.push(format!(
+        "{:?}",
+        tx.void_statement("00000000-0000-4000-8000-000000000002")
+            .await
+    ));
+    let first = tx
+        .statement("00000000-0000-4000-8000-000000000001")
+        .await
+        .expect("statement");
+    seen.push(format!("{first:?}"));
+    tx.park(&PendingRow {
+        statement_id: "00000000-0000-4000-8000-000000000002".into(),
+        integration_id: "os-acme".into(),
+        reason: "unknown-learner".into(),
+        detail: "learner mbox:nobody@x".into(),
+        parked_ms: T0,
+    })
+    .await
+    .expect("park");
+    let mut stats = checks::stats_row(course, learner, 1, T0);
+    stats.result = Some("passed".into());
+    stats.score = Some(0.875);
+    let attempts = [AttemptRow {
+        number: 1,
+        entry: "catalog".into(),
+        started_ms: T0,
+        completed_ms: None,
+        time_spent_ms: Some(60_000),
+        score: None,
+        result: None,
+    }];
+    tx.upsert_stats(&stats, Some(&attempts))
+        .await
+        .expect("stats");
+    tx.upsert_stats_many(&[checks::stats_row(path, learner, 0, T0 + 5)])
+        .await
+        .expect("many");
+    let mut many: Vec<_> = tx
+        .stats_for_many(&[(course, learner), (path, learner), (path, learner + 99)])
+        .await
+        .expect("read many")
+        .into_iter()
+        .collect();
+    many.sort_by_key(|(k, _)| *k);
+    seen.push(format!("{many:?}"));
+    // A savepoint rolled back leaves nothing of what it covered.
+    tx.savepoint().await.expect("savepoint");
+    let mut third = rows[0].clone();
+    third.id = "00000000-0000-4000-8000-000000000003";
+    tx.insert_statements(&[third]).await.expect("third");
+    tx.rollback_to_savepoint().await.expect("rollback to");
+    seen.push(format!(
+        "{:?}",
+        tx.statement("00000000-0000-4000-8000-000000000003")
+            .await
+            .expect("third?")
+    ));
+    seen
+}
+
+/// The group writer's direct SQLite connection runs the write path's queries
+/// with the results of sqlx's connection: the same operations through each,
+/// on two fresh databases, observe the same and leave the same rows.
+#[tokio::test]
+async fn sqlite_direct_writer_writes_what_the_pool_writes() {
+    let mut observed = Vec::new();
+    let mut tables = Vec::new();
+    for direct in [false, true] {
+        let (store, dir) = sqlite_store().await;
+        let (course, learner) = checks::seed(&store).await;
+        let mut tx = store.begin().await.expect("begin");
+        tx.map_identity("mbox:ada@example.com", learner)
+            .await
+            .expect("identity");
+        tx.commit().await.expect("commit");
+        let mut native = NativeWriter::open(&store).expect("open").expect("sqlite");
+        let mut tx = if direct {
+            native.begin().await.expect("begin direct")
+        } else {
+            store.begin().await.expect("begin")
+        };
+        observed.push(write_path(&mut tx, course, learner).await);
+        tx.commit().await.expect("commit");
+        let mut r = store.read().await.expect("read");
+        tables.push(format!(
+            "{:?}\n{:?}\n{:?}\n{:?}",
+            r.statements(&StatementFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("statements"),
+            r.list_stats(&StatsFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("stats"),
+            r.attempts_for(course, learner).await.expect("attempts"),
+            r.pending(None, None, 10).await.expect("pending"),
+        ));
+        drop(r);
+        drop(native);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let pooled = &observed[0];
+    assert!(pooled[0].contains("A path"), "{pooled:?}");
+    assert!(pooled[9].contains("voided: true"), "{pooled:?}");
+    assert_eq!(pooled[11], "None", "rolled back to the savepoint");
+    assert_eq!(observed[0], observed[1]);
+    assert_eq!(tables[0], tables[1]);
+}
+
+/// The direct connection holds the store's writer lock for its transaction
+/// (the store's own writes and the checkpointer's last pass wait), rolls back
+/// when dropped, and refuses queries outside the write path with an error.
+#[tokio::test]
+async fn sqlite_direct_writer_locks_rolls_back_and_refuses_the_rest() {
+    let (store, dir) = sqlite_store().await;
+    let (course, learner) = checks::seed(&store).await;
+    let mut native = NativeWriter::open(&store).expect("open").expect("sqlite");
+    let mut tx = native.begin().await.expect("begin");
+    tx.upsert_stats_many(&[checks::stats_row(course, learner, 0, checks::T0)])
+        .await
+        .expect("stats");
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(200), store.begin()).await;
+    assert!(
+        waited.is_err(),
+        "the store's writer waits for the direct one"
+    );
+    assert!(
+        matches!(tx.integration("os-acme").await, Err(StoreError::Config(_))),
+        "a query outside the write path is refused, not run elsewhere"
+    );
+    drop(tx);
+    let mut r = store.read().await.expect("read");
+    assert!(
+        r.stats_for(course, learner).await.expect("read").is_none(),
+        "dropped without commit: rolled back"
+    );
+    drop(r);
+    let tx = store.begin().await.expect("the lock is free again");
+    drop(tx);
+    drop(native);
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

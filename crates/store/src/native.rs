@@ -1,0 +1,117 @@
+//! The SQLite group writer's own connection: SQLite called directly on the
+//! thread that writes, for the queries of a statement group.
+//!
+//! Through sqlx every query is a message to a worker thread and back; a group
+//! makes about eight, and on a loaded two-core machine each such hand-over
+//! waits for a core (docs/PERFORMANCE.md). This connection runs the same
+//! queries (the same text, see `exec`) in the calling thread. It takes the
+//! store's writer lock for each transaction, so that the store's own write
+//! transactions and the checkpointer's last pass stay mutually exclusive with
+//! it, exactly as with sqlx's writer connection.
+
+use sqlx::Any;
+use sqlx::pool::PoolConnection;
+use tokio::sync::MutexGuard;
+
+use crate::exec::NativeCtx;
+use crate::{Backend, Result, SQLITE_PRAGMAS, Store, StoreError, Tx, TxConn, WRITER_CACHE};
+
+/// A direct connection to a store's SQLite database, for one writer thread.
+/// (`rusqlite::Connection` may move between threads but not be shared, so
+/// this is used by one task at a time.)
+pub struct NativeWriter {
+    store: Store,
+    conn: rusqlite::Connection,
+}
+
+impl std::fmt::Debug for NativeWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeWriter").finish_non_exhaustive()
+    }
+}
+
+/// Prepared statements kept per connection (a group's queries differ by
+/// their number of rows).
+const STATEMENT_CACHE: usize = 256;
+
+impl NativeWriter {
+    /// Opens the direct connection of a SQLite store (already migrated);
+    /// `None` on PostgreSQL.
+    pub fn open(store: &Store) -> Result<Option<Self>> {
+        let (Backend::Sqlite, Some(path)) = (store.backend, &store.sqlite_path) else {
+            return Ok(None);
+        };
+        let conn = rusqlite::Connection::open_with_flags(
+            &**path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )
+        .ctx("opening the writer's SQLite connection")?;
+        for pragma in SQLITE_PRAGMAS.iter().chain([&WRITER_CACHE]) {
+            // Some pragmas answer with a row (journal_mode); read and drop it.
+            let mut st = conn
+                .prepare(pragma)
+                .ctx("configuring the writer's SQLite connection")?;
+            let mut rows = st.raw_query();
+            while rows
+                .next()
+                .ctx("configuring the writer's SQLite connection")?
+                .is_some()
+            {}
+        }
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(Some(Self {
+            store: store.clone(),
+            conn,
+        }))
+    }
+
+    /// A write transaction on this connection (`BEGIN IMMEDIATE`), holding
+    /// the store's writer lock until it ends.
+    pub async fn begin(&mut self) -> Result<Tx<'_>> {
+        let writers = self.store.writer.lock().await;
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .ctx("beginning a transaction")?;
+        Ok(Tx {
+            tx: TxConn::Native(NativeTx {
+                conn: &mut self.conn,
+                _writers: writers,
+                open: true,
+            }),
+            backend: Backend::Sqlite,
+        })
+    }
+}
+
+/// A transaction on the direct connection; rolled back when dropped open.
+pub(crate) struct NativeTx<'s> {
+    pub(crate) conn: &'s mut rusqlite::Connection,
+    _writers: MutexGuard<'s, Option<PoolConnection<Any>>>,
+    open: bool,
+}
+
+impl NativeTx<'_> {
+    /// Ends the transaction with `COMMIT` or `ROLLBACK`.
+    pub(crate) fn finish(&mut self, sql: &str, context: &'static str) -> Result<()> {
+        match self.conn.execute_batch(sql) {
+            Ok(()) => {
+                self.open = false;
+                Ok(())
+            }
+            Err(source) => {
+                // A failed COMMIT leaves the transaction open: roll back on drop.
+                Err(StoreError::Sqlite { context, source })
+            }
+        }
+    }
+}
+
+impl Drop for NativeTx<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
