@@ -47,33 +47,30 @@ const MAX_JOBS: usize = 256;
 const MAX_STATEMENTS: usize = 5_000;
 
 impl Writer {
-    /// Starts `writers` writer tasks (1 for SQLite, which has one writer anyway).
+    /// Starts `writers` group writers (1 for SQLite, which has one writer
+    /// anyway), each on a thread of its own with a single-task runtime: a
+    /// writer waits on the database several times per group, and on the
+    /// server's runtime every wake-up would queue behind the request tasks
+    /// that are ready at that moment.
     pub fn spawn(store: Store, writers: usize) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..writers.max(1) {
-            let (store, rx) = (store.clone(), rx.clone());
-            tokio::spawn(async move {
-                loop {
-                    let jobs = {
-                        let mut rx = rx.lock().await;
-                        let Some(first) = rx.recv().await else { return };
-                        let mut n = first.batch.len();
-                        let mut jobs = vec![first];
-                        while jobs.len() < MAX_JOBS && n < MAX_STATEMENTS {
-                            match rx.try_recv() {
-                                Ok(j) => {
-                                    n += j.batch.len();
-                                    jobs.push(j);
-                                }
-                                Err(_) => break,
-                            }
-                        }
-                        jobs
-                    };
-                    write_group(&store, jobs).await;
-                }
-            });
+        for n in 0..writers.max(1) {
+            let started = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .and_then(|rt| {
+                    let (store, rx) = (store.clone(), rx.clone());
+                    std::thread::Builder::new()
+                        .name(format!("group-writer-{n}"))
+                        .spawn(move || rt.block_on(run_writer(store, rx)))
+                });
+            if let Err(e) = started {
+                // Without a thread of its own the writer still works, on the
+                // server's runtime.
+                tracing::warn!(error = %e, "cannot start a writer thread; writing on the server's runtime");
+                tokio::spawn(run_writer(store.clone(), rx.clone()));
+            }
         }
         Self { jobs: tx }
     }
@@ -94,6 +91,63 @@ impl Writer {
             .await
             .map_err(|_| WriteError::Stopped)?;
         answer.await.map_err(|_| WriteError::Stopped)?
+    }
+}
+
+/// A group writer: takes what has arrived (up to [`MAX_JOBS`] requests and
+/// about [`MAX_STATEMENTS`] statements) and writes it as one group, until every
+/// [`Writer`] is dropped.
+async fn run_writer(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let mut conn = WriteConn::open(&store);
+    loop {
+        let jobs = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut n = first.batch.len();
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_JOBS && n < MAX_STATEMENTS {
+                match rx.try_recv() {
+                    Ok(j) => {
+                        n += j.batch.len();
+                        jobs.push(j);
+                    }
+                    Err(_) => break,
+                }
+            }
+            jobs
+        };
+        write_group(&mut conn, jobs).await;
+    }
+}
+
+/// Where a group writer's transactions run.
+pub enum WriteConn {
+    /// The store's own (sqlx) connections: PostgreSQL, or SQLite when its
+    /// direct connection cannot be opened.
+    Store(Store),
+    /// SQLite's direct connection, used on the writer's thread (no hand-over
+    /// to sqlx's worker thread per query).
+    Native(store::NativeWriter),
+}
+
+impl WriteConn {
+    /// The direct connection on SQLite, the store's connections otherwise.
+    pub fn open(store: &Store) -> Self {
+        match store::NativeWriter::open(store) {
+            Ok(Some(native)) => WriteConn::Native(native),
+            Ok(None) => WriteConn::Store(store.clone()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the writer's own SQLite connection; writing through the pool");
+                WriteConn::Store(store.clone())
+            }
+        }
+    }
+
+    async fn begin(&mut self) -> store::Result<store::Tx<'_>> {
+        match self {
+            WriteConn::Store(s) => s.begin().await,
+            WriteConn::Native(n) => n.begin().await,
+        }
     }
 }
 
@@ -126,7 +180,7 @@ pub fn spawn_checkpointer(store: Store) {
 /// does with requests that arrive together; returns each batch's result, in
 /// order. (For embedding and tests: a server submits through [`Writer`].)
 pub async fn write_batches(
-    store: &Store,
+    conn: &mut WriteConn,
     batches: Vec<(Arc<IntegrationRules>, Vec<Prepared>)>,
 ) -> Vec<Result<Vec<Outcome>, WriteError>> {
     let mut jobs = Vec::with_capacity(batches.len());
@@ -140,7 +194,7 @@ pub async fn write_batches(
         });
         answers.push(answer);
     }
-    write_group(store, jobs).await;
+    write_group(conn, jobs).await;
     let mut out = Vec::with_capacity(answers.len());
     for answer in answers {
         out.push(answer.await.unwrap_or(Err(WriteError::Stopped)));
@@ -159,13 +213,13 @@ fn fail_all(jobs: Vec<Job>, why: &str) {
     }
 }
 
-async fn write_group(store: &Store, jobs: Vec<Job>) {
+async fn write_group(conn: &mut WriteConn, jobs: Vec<Job>) {
     let now = now_ms();
     let voiding = jobs
         .iter()
         .any(|j| j.batch.iter().any(|p| p.statement.is_voiding()));
     if !voiding {
-        match write_merged(store, &jobs, now).await {
+        match write_merged(conn, &jobs, now).await {
             Merged::Committed(results) => {
                 for (job, result) in jobs.into_iter().zip(results) {
                     let _ = job.reply.send(Ok(result));
@@ -184,7 +238,7 @@ async fn write_group(store: &Store, jobs: Vec<Job>) {
             Merged::Failed(e) => return fail_all(jobs, &e),
         }
     }
-    write_each(store, jobs, now).await;
+    write_each(conn, jobs, now).await;
 }
 
 /// The statistics a group changed, each with the rules of the integration
@@ -228,8 +282,8 @@ enum Merged {
 }
 
 /// The fast path: each integration's batches stored as one.
-async fn write_merged(store: &Store, jobs: &[Job], now: i64) -> Merged {
-    let mut tx = match store.begin().await {
+async fn write_merged(conn: &mut WriteConn, jobs: &[Job], now: i64) -> Merged {
+    let mut tx = match conn.begin().await {
         Ok(t) => t,
         Err(e) => return Merged::Failed(e.to_string()),
     };
@@ -269,8 +323,8 @@ async fn write_merged(store: &Store, jobs: &[Job], now: i64) -> Merged {
 }
 
 /// Request by request, each inside its own savepoint.
-async fn write_each(store: &Store, jobs: Vec<Job>, now: i64) {
-    let mut tx = match store.begin().await {
+async fn write_each(conn: &mut WriteConn, jobs: Vec<Job>, now: i64) {
+    let mut tx = match conn.begin().await {
         Ok(t) => t,
         Err(e) => return fail_all(jobs, &e.to_string()),
     };

@@ -1,11 +1,13 @@
 //! The group commit's two paths give the same results: the fast path (every
 //! batch of an integration stored as one, no savepoints) and the request-by-
 //! request path it falls back to when a statement is refused or one voids
-//! another. Groups are built deterministically with `writer::write_batches`.
+//! another. Groups are built deterministically with `writer::write_batches`,
+//! each scenario on both connections a writer can use: the store's (sqlx) and
+//! SQLite's direct one.
 
 use std::sync::Arc;
 
-use ingest::writer::{WriteError, write_batches};
+use ingest::writer::{WriteConn, WriteError, write_batches};
 use records::{IntegrationRules, Outcome, Prepared, RecordError};
 use serde_json::{Value, json};
 use store::{CourseFields, Integration, Store};
@@ -123,15 +125,30 @@ async fn stored_count(store: &Store) -> usize {
     .len()
 }
 
+/// The store's own connections (sqlx), as a writer on PostgreSQL uses them.
+fn pool(store: &Store) -> WriteConn {
+    WriteConn::Store(store.clone())
+}
+
+/// SQLite's direct connection, as the server's writer uses it.
+fn direct(store: &Store) -> WriteConn {
+    let conn = WriteConn::open(store);
+    assert!(
+        matches!(conn, WriteConn::Native(_)),
+        "SQLite opens a direct connection"
+    );
+    conn
+}
+
 const A: &str = "00000000-0000-4000-8000-00000000000a";
 const B: &str = "00000000-0000-4000-8000-00000000000b";
 const C: &str = "00000000-0000-4000-8000-00000000000c";
 
-#[tokio::test]
-async fn a_group_without_refusals_is_stored_as_one() {
+async fn group_without_refusals(open: fn(&Store) -> WriteConn) {
     let (store, rules, dir) = setup().await;
+    let mut conn = open(&store);
     let results = write_batches(
-        &store,
+        &mut conn,
         vec![
             (rules.clone(), vec![prepare(&progressed(A, 0.2))]),
             // The same statement again in another request: a retry.
@@ -159,21 +176,22 @@ async fn a_group_without_refusals_is_stored_as_one() {
         Some(60.0),
         "the highest of the group"
     );
+    drop(conn);
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[tokio::test]
-async fn a_refused_request_fails_alone() {
+async fn refused_request(open: fn(&Store) -> WriteConn) {
     let (store, rules, dir) = setup().await;
+    let mut conn = open(&store);
     let first = write_batches(
-        &store,
+        &mut conn,
         vec![(rules.clone(), vec![prepare(&progressed(A, 0.2))])],
     )
     .await;
     assert!(first[0].is_ok());
     let results = write_batches(
-        &store,
+        &mut conn,
         vec![
             (rules.clone(), vec![prepare(&progressed(B, 0.3))]),
             // A stored id with other content: a conflict.
@@ -229,7 +247,7 @@ async fn a_refused_request_fails_alone() {
     );
     // A lone request's refusal is its answer.
     let alone = write_batches(
-        &store,
+        &mut conn,
         vec![(rules.clone(), vec![prepare(&progressed(A, 0.7))])],
     )
     .await;
@@ -237,17 +255,18 @@ async fn a_refused_request_fails_alone() {
         alone[0],
         Err(WriteError::Record(RecordError::Conflict { .. }))
     ));
+    drop(conn);
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[tokio::test]
-async fn a_group_with_voiding_goes_request_by_request() {
+async fn group_with_voiding(open: fn(&Store) -> WriteConn) {
     let (store, rules, dir) = setup().await;
+    let mut conn = open(&store);
     let mut voiding = fixture("voiding");
     voiding["object"]["id"] = json!(B);
     let results = write_batches(
-        &store,
+        &mut conn,
         vec![
             (rules.clone(), vec![prepare(&progressed(A, 0.3))]),
             (rules.clone(), vec![prepare(&progressed(B, 0.8))]),
@@ -267,6 +286,37 @@ async fn a_group_with_voiding_goes_request_by_request() {
         Some(30.0),
         "the voided 80 % no longer counts"
     );
+    drop(conn);
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_group_without_refusals_is_stored_as_one() {
+    group_without_refusals(pool).await;
+}
+
+#[tokio::test]
+async fn a_group_without_refusals_is_stored_as_one_direct() {
+    group_without_refusals(direct).await;
+}
+
+#[tokio::test]
+async fn a_refused_request_fails_alone() {
+    refused_request(pool).await;
+}
+
+#[tokio::test]
+async fn a_refused_request_fails_alone_direct() {
+    refused_request(direct).await;
+}
+
+#[tokio::test]
+async fn a_group_with_voiding_goes_request_by_request() {
+    group_with_voiding(pool).await;
+}
+
+#[tokio::test]
+async fn a_group_with_voiding_goes_request_by_request_direct() {
+    group_with_voiding(direct).await;
 }
