@@ -43,9 +43,8 @@ impl NativeWriter {
         };
         let conn = rusqlite::Connection::open_with_flags(
             &**path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            // The file the store opened (a plain path, never a URI); it exists.
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .ctx("opening the writer's SQLite connection")?;
         for pragma in SQLITE_PRAGMAS.iter().chain([&WRITER_CACHE]) {
