@@ -48,14 +48,20 @@ const MAX_STATEMENTS: usize = 5_000;
 
 impl Writer {
     /// Starts `writers` group writers (1 for SQLite, which has one writer
-    /// anyway), each on a thread of its own with a single-task runtime: a
-    /// writer waits on the database several times per group, and on the
-    /// server's runtime every wake-up would queue behind the request tasks
-    /// that are ready at that moment.
+    /// anyway). On SQLite the writer runs on a thread of its own with a
+    /// single-task runtime and SQLite's direct connection: on the server's
+    /// runtime every wake-up of the writer queued behind the request tasks
+    /// ready at that moment. On PostgreSQL the writers are tasks of the
+    /// server's runtime: their connections come from the pool that request
+    /// handlers use, and a socket belongs to the runtime that opened it.
     pub fn spawn(store: Store, writers: usize) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let rx = Arc::new(Mutex::new(rx));
         for n in 0..writers.max(1) {
+            if store.backend() != store::Backend::Sqlite {
+                tokio::spawn(run_writer(store.clone(), rx.clone()));
+                continue;
+            }
             let started = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
