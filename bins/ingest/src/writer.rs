@@ -58,25 +58,26 @@ impl Writer {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let rx = Arc::new(Mutex::new(rx));
         for n in 0..writers.max(1) {
-            if store.backend() != store::Backend::Sqlite {
-                tokio::spawn(run_writer(store.clone(), rx.clone()));
-                continue;
+            if store.backend() == store::Backend::Sqlite {
+                let started = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .and_then(|rt| {
+                        let (store, rx) = (store.clone(), rx.clone());
+                        std::thread::Builder::new()
+                            .name(format!("group-writer-{n}"))
+                            .spawn(move || rt.block_on(run_writer(store, rx)))
+                    });
+                match started {
+                    Ok(_) => continue,
+                    // Without a thread of its own the writer still works, on
+                    // the server's runtime.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start a writer thread; writing on the server's runtime")
+                    }
+                }
             }
-            let started = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .and_then(|rt| {
-                    let (store, rx) = (store.clone(), rx.clone());
-                    std::thread::Builder::new()
-                        .name(format!("group-writer-{n}"))
-                        .spawn(move || rt.block_on(run_writer(store, rx)))
-                });
-            if let Err(e) = started {
-                // Without a thread of its own the writer still works, on the
-                // server's runtime.
-                tracing::warn!(error = %e, "cannot start a writer thread; writing on the server's runtime");
-                tokio::spawn(run_writer(store.clone(), rx.clone()));
-            }
+            tokio::spawn(run_writer(store.clone(), rx.clone()));
         }
         Self { jobs: tx }
     }

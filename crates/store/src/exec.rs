@@ -178,7 +178,7 @@ fn bind(st: &mut rusqlite::Statement<'_>, args: &[Arg<'_>]) -> rusqlite::Result<
     Ok(())
 }
 
-pub(crate) fn native_fetch(
+fn native_fetch(
     conn: &rusqlite::Connection,
     sql: &str,
     args: &[Arg<'_>],
@@ -217,11 +217,7 @@ pub(crate) fn native_fetch(
     Ok(out)
 }
 
-pub(crate) fn native_run(
-    conn: &rusqlite::Connection,
-    sql: &str,
-    args: &[Arg<'_>],
-) -> rusqlite::Result<u64> {
+fn native_run(conn: &rusqlite::Connection, sql: &str, args: &[Arg<'_>]) -> rusqlite::Result<u64> {
     let mut st = conn.prepare_cached(sql)?;
     bind(&mut st, args)?;
     let n = st.raw_execute()?;
