@@ -12,10 +12,10 @@ pub struct Event {
     /// The statement id, or an id the caller gives launches, results and overrides.
     pub id: Uuid,
     /// When it happened: the statement's timestamp, the launch time, …
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub at: OffsetDateTime,
     /// When we recorded it.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub stored: OffsetDateTime,
     pub kind: EventKind,
 }
@@ -29,8 +29,8 @@ impl Event {
 /// The total order of events: timestamp, then stored, then id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct EventKey(
-    #[serde(with = "time::serde::rfc3339")] pub OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")] pub OffsetDateTime,
+    #[serde(with = "crate::rfc3339")] pub OffsetDateTime,
+    #[serde(with = "crate::rfc3339")] pub OffsetDateTime,
     pub Uuid,
 );
 

@@ -17,6 +17,7 @@
 mod event;
 mod path;
 mod policy;
+mod rfc3339;
 mod state;
 
 pub use event::*;

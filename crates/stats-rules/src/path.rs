@@ -33,7 +33,7 @@ pub struct PathProgress {
     /// completed over content in the path, not weighted by duration).
     pub progress: f64,
     /// When the last step was completed, if the path is.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub completed_at: Option<OffsetDateTime>,
     /// The first available step not completed yet.
     pub next_step: Option<String>,

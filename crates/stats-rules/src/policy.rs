@@ -30,7 +30,7 @@ pub enum ScoreRule {
 pub struct Era {
     pub name: String,
     /// Inclusive start; `None` for the first era (since forever).
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub from: Option<OffsetDateTime>,
     pub time_spent: TimeSpentRule,
     pub score: ScoreRule,
@@ -56,7 +56,7 @@ pub struct Policies {
     eras: Vec<Era>,
     /// Launches from this instant on start a new attempt when the course is
     /// already completed (360Learning: "from 2024-11-13"). `None`: never.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub relaunch_new_attempt_from: Option<OffsetDateTime>,
 }
 

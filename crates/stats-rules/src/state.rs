@@ -51,15 +51,15 @@ pub struct Attempt {
     /// 1-based.
     pub number: u32,
     pub entry: EntryPoint,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub started_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub completed_at: Option<OffsetDateTime>,
     /// Time spent in this attempt up to its completion; `None` when no duration was reported.
     pub time_spent_ms: Option<u64>,
     pub score: Option<f64>,
     pub result: Option<Outcome>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub last_activity_at: OffsetDateTime,
 }
 
@@ -73,7 +73,7 @@ pub struct OutOfOrder {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OverrideRecord {
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub at: OffsetDateTime,
     #[serde(flatten)]
     pub value: Override,
@@ -87,11 +87,11 @@ pub struct LearnerState {
     progress: f64,
     score: Option<f64>,
     result: Option<Outcome>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     first_activity_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     last_activity_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     completed_at: Option<OffsetDateTime>,
     launched_from_lms: bool,
     attempts: Vec<Attempt>,
@@ -111,11 +111,11 @@ pub struct LearnerStats {
     pub score: Option<f64>,
     /// `None` is unknown (no duration reported, or — OpenSesame — not launched from the LMS).
     pub time_spent_ms: Option<u64>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub first_activity_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub last_activity_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::rfc3339::option")]
     pub completed_at: Option<OffsetDateTime>,
     /// Seed 000: whether the learner launched the course from the LMS; without
     /// it, time spent and last activity are not known for OpenSesame courses.
