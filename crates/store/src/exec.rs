@@ -240,6 +240,18 @@ fn any_query<'q>(
 }
 
 impl Tx<'_> {
+    /// How many rows one multi-row write should carry, at most `max`. On the
+    /// direct connection one: a query is a call, not a round trip, the
+    /// single-row text is prepared once and reused, and SQLite needs no
+    /// statement journal for it (a multi-row insert copies every page it
+    /// changes into one, in case a later row fails).
+    pub(crate) fn rows_per_write(&self, max: usize) -> usize {
+        match self.tx {
+            TxConn::Native(_) => 1,
+            _ => max,
+        }
+    }
+
     /// Runs a query (text already in this engine's dialect) and returns its rows.
     pub(crate) async fn fetch(
         &mut self,

@@ -362,6 +362,21 @@ impl Store {
         Ok((log, copied))
     }
 
+    /// Rows whose references point nowhere (SQLite's `PRAGMA
+    /// foreign_key_check`), for checks and tests: the group writer's direct
+    /// connection does not enforce references as it writes (see
+    /// `native::WRITER_FOREIGN_KEYS`). PostgreSQL enforces them always: `None`.
+    pub async fn foreign_key_violations(&self) -> Result<Option<usize>> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let rows = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("checking references")?;
+        Ok(Some(rows.len()))
+    }
+
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
@@ -547,21 +562,22 @@ pub(crate) fn dialect(backend: Backend, q: &str) -> Cow<'_, str> {
     if backend == Backend::Postgres || !q.contains('$') {
         return Cow::Borrowed(q);
     }
+    // Placeholders outside string literals, in order of appearance: where the
+    // `$` is, where its digits end, its number. (Only ASCII bytes are looked
+    // at, so every position found is a character boundary.)
     let bytes = q.as_bytes();
-    // Pass 1: placeholders in order of appearance.
-    let mut numbers = Vec::new();
+    let mut marks: Vec<(usize, usize, usize)> = Vec::new();
     let mut in_str = false;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'\'' => in_str = !in_str,
             b'$' if !in_str && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                let start = i + 1;
-                let mut end = start;
+                let mut end = i + 1;
                 while bytes.get(end).is_some_and(u8::is_ascii_digit) {
                     end += 1;
                 }
-                numbers.push(q[start..end].parse::<usize>().unwrap_or(0));
+                marks.push((i, end, q[i + 1..end].parse::<usize>().unwrap_or(0)));
                 i = end;
                 continue;
             }
@@ -569,33 +585,19 @@ pub(crate) fn dialect(backend: Backend, q: &str) -> Cow<'_, str> {
         }
         i += 1;
     }
-    let sequential = numbers.iter().enumerate().all(|(k, n)| *n == k + 1);
-    // Pass 2: rewrite.
+    let sequential = marks.iter().enumerate().all(|(k, m)| m.2 == k + 1);
+    // The text between placeholders is copied as it is.
     let mut out = String::with_capacity(q.len());
-    let mut in_str = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        match c {
-            b'\'' => in_str = !in_str,
-            b'$' if !in_str && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                out.push('?');
-                i += 1;
-                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                    if !sequential {
-                        out.push(char::from(bytes[i]));
-                    }
-                    i += 1;
-                }
-                continue;
-            }
-            _ => {}
+    let mut copied = 0;
+    for (start, end, _) in marks {
+        out.push_str(&q[copied..start]);
+        out.push('?');
+        if !sequential {
+            out.push_str(&q[start + 1..end]);
         }
-        // Copy the next character whole (queries may hold non-ASCII text).
-        let len = q[i..].chars().next().map_or(1, char::len_utf8);
-        out.push_str(&q[i..i + len]);
-        i += len;
+        copied = end;
     }
+    out.push_str(&q[copied..]);
     Cow::Owned(out)
 }
 
@@ -608,23 +610,56 @@ pub(crate) fn col<T: exec::Get>(row: &impl exec::Cols, name: &'static str) -> Re
 /// from `$first`: `repeat_row("(?, 0, ?)", 2, 3, ", ")` is `($3, 0, $4), ($5, 0, $6)`.
 /// (Engine rewriting to SQLite's `?N` happens afterwards, in [`Tx::sql`].)
 pub(crate) fn repeat_row(template: &str, rows: usize, first: usize, sep: &str) -> String {
-    let mut out = String::with_capacity(rows * (template.len() + 8));
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(rows * (template.len() + sep.len() + 8));
     let mut n = first;
     for r in 0..rows {
         if r > 0 {
             out.push_str(sep);
         }
-        for c in template.chars() {
-            if c == '?' {
-                out.push('$');
-                out.push_str(&n.to_string());
+        for (k, part) in template.split('?').enumerate() {
+            if k > 0 {
+                // Writing to a String cannot fail.
+                let _ = write!(out, "${n}");
                 n += 1;
-            } else {
-                out.push(c);
             }
+            out.push_str(part);
         }
     }
     out
+}
+
+/// The text of a multi-row query in the engine's dialect, for a query site
+/// (a `static`): the one-row text, which the direct connection sends for
+/// every row, is built once per process; longer ones for each chunk.
+pub(crate) struct RowsSql {
+    one_row: [std::sync::OnceLock<String>; 2],
+}
+
+impl RowsSql {
+    pub(crate) const fn new() -> Self {
+        Self {
+            one_row: [std::sync::OnceLock::new(), std::sync::OnceLock::new()],
+        }
+    }
+
+    /// The text for `rows` rows; `build` writes it with `$N` placeholders.
+    pub(crate) fn get(
+        &self,
+        backend: Backend,
+        rows: usize,
+        build: impl FnOnce(usize) -> String,
+    ) -> Cow<'_, str> {
+        let slot = match backend {
+            Backend::Sqlite => &self.one_row[0],
+            Backend::Postgres => &self.one_row[1],
+        };
+        if rows == 1 {
+            Cow::Borrowed(slot.get_or_init(|| dialect(backend, &build(1)).into_owned()))
+        } else {
+            Cow::Owned(dialect(backend, &build(rows)).into_owned())
+        }
+    }
 }
 
 /// Booleans are stored as 0/1 integers on both engines.

@@ -34,6 +34,17 @@ impl std::fmt::Debug for NativeWriter {
 /// their number of rows).
 const STATEMENT_CACHE: usize = 256;
 
+/// Foreign keys are not checked on this connection (they are on every other).
+/// With them on, SQLite keeps a statement journal for every insert or upsert
+/// into a table with references — every page the query changes copied in
+/// memory in case it must be undone — which was a sixth of the writer's
+/// instructions (docs/PERFORMANCE.md). What this connection writes refers
+/// only to rows it has just read in the same transaction (the course and
+/// learner it resolved, the authenticated integration), and no code deletes
+/// a course, learner or integration; `store/tests/suite.rs` runs
+/// `PRAGMA foreign_key_check` after the whole write path on it.
+const WRITER_FOREIGN_KEYS: &str = "PRAGMA foreign_keys = OFF";
+
 impl NativeWriter {
     /// Opens the direct connection of a SQLite store (already migrated);
     /// `None` on PostgreSQL.
@@ -47,7 +58,10 @@ impl NativeWriter {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .ctx("opening the writer's SQLite connection")?;
-        for pragma in SQLITE_PRAGMAS.iter().chain([&WRITER_CACHE]) {
+        for pragma in SQLITE_PRAGMAS
+            .iter()
+            .chain([&WRITER_CACHE, &WRITER_FOREIGN_KEYS])
+        {
             // Some pragmas answer with a row (journal_mode); read and drop it.
             let mut st = conn
                 .prepare(pragma)

@@ -351,18 +351,34 @@ impl Tx<'_> {
         rows: &[NewStatement<'_>],
     ) -> Result<std::collections::HashSet<String>> {
         let mut inserted = std::collections::HashSet::with_capacity(rows.len());
-        for chunk in rows.chunks(500) {
+        // On the direct connection one row per query and no RETURNING (a
+        // query returning rows makes SQLite copy every page it changes into a
+        // statement journal): whether the row went in is its change count.
+        let per_query = self.rows_per_write(500);
+        static PLAIN: crate::RowsSql = crate::RowsSql::new();
+        static RETURNING: crate::RowsSql = crate::RowsSql::new();
+        let text = |n: usize, returning: bool| {
             let mut q = String::from(
                 "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id, event) VALUES ",
             );
             q.push_str(&crate::repeat_row(
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
-                chunk.len(),
+                n,
                 1,
                 ",",
             ));
-            q.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
-            let q = self.sql(&q);
+            q.push_str(" ON CONFLICT (id) DO NOTHING");
+            if returning {
+                q.push_str(" RETURNING id");
+            }
+            q
+        };
+        for chunk in rows.chunks(per_query) {
+            let q = if per_query == 1 {
+                PLAIN.get(self.backend, 1, |n| text(n, false))
+            } else {
+                RETURNING.get(self.backend, chunk.len(), |n| text(n, true))
+            };
             let mut args: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() * 14);
             for s in chunk {
                 args.extend([
@@ -382,8 +398,14 @@ impl Tx<'_> {
                     s.event.into(),
                 ]);
             }
-            for r in self.fetch(&q, &args, "inserting statements").await? {
-                inserted.insert(col::<String>(&r, "id")?);
+            if per_query == 1 {
+                if self.run(&q, &args, "inserting statements").await? > 0 {
+                    inserted.extend(chunk.iter().map(|s| s.id.to_owned()));
+                }
+            } else {
+                for r in self.fetch(&q, &args, "inserting statements").await? {
+                    inserted.insert(col::<String>(&r, "id")?);
+                }
             }
         }
         Ok(inserted)

@@ -264,24 +264,27 @@ impl Tx<'_> {
 
     /// Writes many statistics rows (attempts untouched), one query per chunk.
     pub async fn upsert_stats_many(&mut self, rows: &[StatsRow]) -> Result<()> {
-        for chunk in rows.chunks(200) {
-            let mut q = String::from(
-                "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, first_activity_ms, \
-                 last_activity_ms, completed_at_ms, attempts, overridden, stats, state, updated_ms) VALUES ",
-            );
-            q.push_str(&crate::repeat_row(
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                chunk.len(),
-                1,
-                ",",
-            ));
-            q.push_str(
-                " ON CONFLICT (course_id, learner_id) DO UPDATE SET integration_id = excluded.integration_id, progress = excluded.progress, \
-                completed = excluded.completed, result = excluded.result, score = excluded.score, time_spent_ms = excluded.time_spent_ms, \
-                first_activity_ms = excluded.first_activity_ms, last_activity_ms = excluded.last_activity_ms, completed_at_ms = excluded.completed_at_ms, \
-                attempts = excluded.attempts, overridden = excluded.overridden, stats = excluded.stats, state = excluded.state, updated_ms = excluded.updated_ms",
-            );
-            let q = self.sql(&q);
+        static TEXT: crate::RowsSql = crate::RowsSql::new();
+        for chunk in rows.chunks(self.rows_per_write(200)) {
+            let q = TEXT.get(self.backend, chunk.len(), |n| {
+                let mut q = String::from(
+                    "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, first_activity_ms, \
+                     last_activity_ms, completed_at_ms, attempts, overridden, stats, state, updated_ms) VALUES ",
+                );
+                q.push_str(&crate::repeat_row(
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    n,
+                    1,
+                    ",",
+                ));
+                q.push_str(
+                    " ON CONFLICT (course_id, learner_id) DO UPDATE SET integration_id = excluded.integration_id, progress = excluded.progress, \
+                    completed = excluded.completed, result = excluded.result, score = excluded.score, time_spent_ms = excluded.time_spent_ms, \
+                    first_activity_ms = excluded.first_activity_ms, last_activity_ms = excluded.last_activity_ms, completed_at_ms = excluded.completed_at_ms, \
+                    attempts = excluded.attempts, overridden = excluded.overridden, stats = excluded.stats, state = excluded.state, updated_ms = excluded.updated_ms",
+                );
+                q
+            });
             let mut args: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() * 16);
             for s in chunk {
                 args.extend([

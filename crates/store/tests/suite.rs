@@ -1485,6 +1485,11 @@ async fn sqlite_direct_writer_writes_what_the_pool_writes() {
         };
         observed.push(write_path(&mut tx, course, learner).await);
         tx.commit().await.expect("commit");
+        assert_eq!(
+            store.foreign_key_violations().await.expect("check"),
+            Some(0),
+            "every reference the write path wrote points to a row"
+        );
         let mut r = store.read().await.expect("read");
         tables.push(format!(
             "{:?}\n{:?}\n{:?}\n{:?}",
@@ -1546,6 +1551,18 @@ async fn sqlite_direct_writer_locks_rolls_back_and_refuses_the_rest() {
     drop(r);
     let tx = store.begin().await.expect("the lock is free again");
     drop(tx);
+    // References are not enforced on this connection (the writer resolves
+    // them itself); a dangling one is found by the check, not refused.
+    let mut tx = native.begin().await.expect("begin");
+    tx.upsert_stats_many(&[checks::stats_row(course, learner + 1000, 0, checks::T0)])
+        .await
+        .expect("written without a reference check");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        store.foreign_key_violations().await.expect("check"),
+        Some(1),
+        "the dangling learner is reported"
+    );
     drop(native);
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);

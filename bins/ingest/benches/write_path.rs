@@ -1,0 +1,212 @@
+//! The group writer alone, without HTTP: how long the single SQLite writer
+//! spends per statement, the number that bounds the server's throughput
+//! (docs/PERFORMANCE.md). The database is the load generator's (1,000
+//! learners, one Udemy Business course); statements are Udemy "progressed"
+//! statements with a random learner, prepared beforehand (the server prepares
+//! them in the request, not in the writer), then written group by group
+//! through `writer::write_batches` on the writer's direct connection.
+//!
+//! Two group shapes, as the server sees them under load: 4 requests of 100
+//! statements (batched POSTs) and 32 requests of 1 (single POSTs).
+//!
+//! Run: `cargo bench -p coursebridge-ingest --bench write_path`
+//! (`WRITE_PATH_STATEMENTS=200000` for a longer run; `WRITE_PATH_CONN=pool`
+//! to write through sqlx's connections instead of the direct one.)
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ingest::writer::{WriteConn, write_batches};
+use records::{IntegrationRules, Prepared};
+use serde_json::json;
+use store::{CourseFields, Integration, Store};
+
+const LEARNERS: u32 = 1_000;
+
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+async fn setup(path: &str) -> (Store, Arc<IntegrationRules>) {
+    let store = Store::open(path).await.expect("open the store");
+    let now = ingest::state::now_ms();
+    let integration = Integration {
+        id: "load".into(),
+        provider: "udemy-business".into(),
+        lms_group: "load".into(),
+        connector_author: "load@example.com".into(),
+        settings: json!({}),
+        active: true,
+        created_ms: now,
+        updated_ms: now,
+        deactivated_ms: None,
+    };
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_integration(&integration)
+        .await
+        .expect("integration");
+    let course = tx
+        .upsert_course(
+            "load",
+            "course",
+            "c-1",
+            &CourseFields {
+                name: "Load course".into(),
+                ..Default::default()
+            },
+            false,
+            "h",
+            now,
+        )
+        .await
+        .expect("course");
+    tx.set_activity_ids("load", course, &["http://udemy.com/course/1".into()])
+        .await
+        .expect("activity ids");
+    for i in 0..LEARNERS {
+        let id = tx
+            .upsert_learner(
+                &format!("u-{i}"),
+                Some(&format!("learner{i}@example.com")),
+                None,
+                now,
+            )
+            .await
+            .expect("learner");
+        tx.map_identity(&format!("mbox:learner{i}@example.com"), id)
+            .await
+            .expect("identity");
+    }
+    tx.commit().await.expect("commit");
+    let rules = Arc::new(IntegrationRules::for_integration(&integration).expect("rules"));
+    (store, rules)
+}
+
+/// The load generator's statement, prepared as a request would.
+fn prepared(rng: &mut u64) -> Prepared {
+    let r = xorshift(rng);
+    let body = json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "actor": {"mbox": format!("mailto:learner{}@example.com", r % u64::from(LEARNERS))},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/progressed", "display": {"en-US": "progressed"}},
+        "object": {"id": "https://www.udemy.com/course/1/", "definition": {"type": "http://adlnet.gov/expapi/activities/course", "name": {"en-US": "Load course"}}},
+        "result": {"completion": false, "score": {"scaled": (r % 1000) as f64 / 1000.0}},
+        "timestamp": "2024-10-02T09:14:03.120Z",
+    });
+    let raw = body.to_string();
+    let statement = xapi_model::parse_statement(raw.as_bytes()).expect("a valid statement");
+    let authority = xapi_model::parse_statement(
+        br#"{"actor":{"account":{"homePage":"https://lms.example","name":"wh_load"}},"verb":{"id":"http://x/v"},"object":{"id":"http://x/o"}}"#,
+    )
+    .expect("authority")
+    .actor;
+    records::prepare(
+        statement,
+        raw,
+        time::OffsetDateTime::now_utc(),
+        &authority,
+        "1.0.3",
+    )
+    .expect("prepare")
+}
+
+async fn run(shape: &str, requests: usize, per_request: usize, total: usize) {
+    let dir = std::env::temp_dir().join(format!("cb-write-path-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("bench.db");
+    let (store, rules) = setup(path.to_str().expect("utf-8 path")).await;
+    let mut conn = match std::env::var("WRITE_PATH_CONN").as_deref() {
+        Ok("pool") => WriteConn::Store(store.clone()),
+        _ => WriteConn::open(&store),
+    };
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let per_group = requests * per_request;
+    let groups = total.div_ceil(per_group);
+    let mut work: Vec<Vec<(Arc<IntegrationRules>, Vec<Prepared>)>> = (0..groups)
+        .map(|_| {
+            (0..requests)
+                .map(|_| {
+                    (
+                        rules.clone(),
+                        (0..per_request).map(|_| prepared(&mut rng)).collect(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    // The store's background checkpointer runs as in the server (unless
+    // WRITE_PATH_LOG_BYTES is set: then the log is left to grow, and its
+    // length per statement is printed).
+    let log_bytes = std::env::var_os("WRITE_PATH_LOG_BYTES").is_some();
+    if !log_bytes {
+        ingest::writer::spawn_checkpointer(store.clone());
+    }
+    let started = Instant::now();
+    let cpu_before = thread_cpu_seconds();
+    let mut stored = 0usize;
+    for group in work.drain(..) {
+        for result in write_batches(&mut conn, group).await {
+            stored += result.expect("the group is stored").len();
+        }
+    }
+    let elapsed = started.elapsed();
+    let cpu = thread_cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
+    drop(conn);
+    if log_bytes {
+        let wal = std::fs::metadata(dir.join("bench.db-wal")).map_or(0, |m| m.len());
+        println!(
+            "{shape:<20} log: {:.0} bytes/statement",
+            wal as f64 / stored as f64
+        );
+        if std::env::var_os("WRITE_PATH_KEEP").is_some() {
+            let _ = std::fs::copy(dir.join("bench.db-wal"), dir.join("log.wal"));
+        }
+    }
+    store.close().await;
+    if std::env::var_os("WRITE_PATH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        println!("kept {}", dir.display());
+    }
+    println!(
+        "{shape:<20} {stored:>7} statements {:>6.2} s {:>7.0} statements/s {:>6.1} µs/statement, writer CPU {}",
+        elapsed.as_secs_f64(),
+        stored as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1e6 / stored as f64,
+        cpu.map_or("unknown".into(), |c| format!(
+            "{:.1} µs/statement",
+            c * 1e6 / stored as f64
+        )),
+    );
+}
+
+/// This thread's CPU time (user + system) from procfs, where there is one.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name (which may contain spaces): state is 3rd.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+fn main() {
+    let total: usize = std::env::var("WRITE_PATH_STATEMENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    // The writer runs on this thread (as on its own thread in the server);
+    // the checkpointer and sqlx's tasks on the runtime's workers.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        run("groups of 4 × 100", 4, 100, total).await;
+        run("groups of 32 × 1", 32, 1, total / 4).await;
+    });
+}
