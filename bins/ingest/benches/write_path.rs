@@ -11,7 +11,10 @@
 //!
 //! Run: `cargo bench -p coursebridge-ingest --bench write_path`
 //! (`WRITE_PATH_STATEMENTS=200000` for a longer run; `WRITE_PATH_CONN=pool`
-//! to write through sqlx's connections instead of the direct one.)
+//! to write through sqlx's connections instead of the direct one;
+//! `WRITE_PATH_LOG_BYTES=1` to print the log written per statement instead
+//! of checkpointing, with `WRITE_PATH_KEEP=1` to keep the database and a copy
+//! of the log, `log.wal`, for counting pages per table.)
 
 use std::sync::Arc;
 use std::time::Instant;
