@@ -241,10 +241,10 @@ fn any_query<'q>(
 
 impl Tx<'_> {
     /// How many rows one multi-row write should carry, at most `max`. On the
-    /// direct connection one: a query is a call, not a round trip, the
-    /// single-row text is prepared once and reused, and SQLite needs no
-    /// statement journal for it (a multi-row insert copies every page it
-    /// changes into one, in case a later row fails).
+    /// direct connection one: a query is a call, not a round trip, and the
+    /// single-row text is prepared once and reused (a multi-row text differs
+    /// with every row count, and SQLite may keep a statement journal for a
+    /// multi-row write, in case a later row fails).
     pub(crate) fn rows_per_write(&self, max: usize) -> usize {
         match self.tx {
             TxConn::Native(_) => 1,

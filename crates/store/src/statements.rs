@@ -351,9 +351,8 @@ impl Tx<'_> {
         rows: &[NewStatement<'_>],
     ) -> Result<std::collections::HashSet<String>> {
         let mut inserted = std::collections::HashSet::with_capacity(rows.len());
-        // On the direct connection one row per query and no RETURNING (a
-        // query returning rows makes SQLite copy every page it changes into a
-        // statement journal): whether the row went in is its change count.
+        // On the direct connection one row per query, so no RETURNING is
+        // needed: whether the row went in is its change count.
         let per_query = self.rows_per_write(500);
         static PLAIN: crate::RowsSql = crate::RowsSql::new();
         static RETURNING: crate::RowsSql = crate::RowsSql::new();
