@@ -18,7 +18,7 @@ snapshots:
 bench:
     cargo bench -p xapi-model --bench parse
     cargo bench -p stats-rules --bench fold
-    cargo bench -p coursebridge-ingest --bench write_path
+    cargo bench -p coursebridge-loadgen --bench write_path
     bash bins/sync/perf.sh 50000
     bash bins/loadgen/load.sh sqlite
 

@@ -1,6 +1,6 @@
 //! `coursebridge-loadgen`: measures `coursebridge-ingest serve`.
 //!
-//! 1. `setup --database D --learners N`: an OpenSesame-like integration, one
+//! 1. `setup --database D --learners N`: a Udemy Business integration, one
 //!    course, N learners with mapped emails, webhook credentials (printed).
 //! 2. `run --url U --client-id C --secret S --concurrency K --seconds T [--batch B]`:
 //!    K connections post statements (single or batches of B) for T seconds;
@@ -105,77 +105,12 @@ async fn setup(database: &str, learners: u32) -> Result<(), String> {
     let store = store::Store::open(database)
         .await
         .map_err(|e| e.to_string())?;
-    let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-    let now = ingest::state::now_ms();
-    tx.insert_integration(&store::Integration {
-        id: "load".into(),
-        provider: "udemy-business".into(),
-        lms_group: "load".into(),
-        connector_author: "load@example.com".into(),
-        settings: json!({}),
-        active: true,
-        created_ms: now,
-        updated_ms: now,
-        deactivated_ms: None,
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    let course = tx
-        .upsert_course(
-            "load",
-            "course",
-            "c-1",
-            &store::CourseFields {
-                name: "Load course".into(),
-                ..Default::default()
-            },
-            false,
-            "h",
-            now,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    tx.set_activity_ids("load", course, &["http://udemy.com/course/1".into()])
-        .await
-        .map_err(|e| e.to_string())?;
-    for i in 0..learners {
-        let id = tx
-            .upsert_learner(
-                &format!("u-{i}"),
-                Some(&format!("learner{i}@example.com")),
-                None,
-                now,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.map_identity(&format!("mbox:learner{i}@example.com"), id)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    let secret = ingest::auth::new_secret();
-    tx.insert_credential(&store::Credential {
-        client_id: "wh_load".into(),
-        integration_id: "load".into(),
-        secret_hash: ingest::auth::hash_secret(&secret),
-        created_ms: now,
-        revoked_ms: None,
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
-    println!("{}", json!({"client_id": "wh_load", "secret": secret}));
+    let seeded = loadgen::seed(&store, learners).await?;
+    println!(
+        "{}",
+        json!({"client_id": "wh_load", "secret": seeded.secret})
+    );
     Ok(())
-}
-
-fn statement(learner: u32, scaled: f64) -> serde_json::Value {
-    json!({
-        "id": uuid::Uuid::new_v4().to_string(),
-        "actor": {"mbox": format!("mailto:learner{learner}@example.com")},
-        "verb": {"id": "http://adlnet.gov/expapi/verbs/progressed", "display": {"en-US": "progressed"}},
-        "object": {"id": "https://www.udemy.com/course/1/", "definition": {"type": "http://adlnet.gov/expapi/activities/course", "name": {"en-US": "Load course"}}},
-        "result": {"completion": false, "score": {"scaled": scaled}},
-        "timestamp": "2024-10-02T09:14:03.120Z",
-    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -217,7 +152,7 @@ async fn run(
                     n = n
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
-                    statement(
+                    loadgen::statement(
                         (n >> 33) as u32 % learners,
                         ((n >> 20) % 100) as f64 / 100.0,
                     )

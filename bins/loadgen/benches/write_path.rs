@@ -1,15 +1,16 @@
 //! The group writer alone, without HTTP: how long the single SQLite writer
 //! spends per statement, the number that bounds the server's throughput
-//! (docs/PERFORMANCE.md). The database is the load generator's (1,000
-//! learners, one Udemy Business course); statements are Udemy "progressed"
-//! statements with a random learner, prepared beforehand (the server prepares
-//! them in the request, not in the writer), then written group by group
-//! through `writer::write_batches` on the writer's direct connection.
+//! (docs/PERFORMANCE.md). The database and the statements are the load
+//! generator's (`loadgen::seed`: 1,000 learners, one Udemy Business course;
+//! `loadgen::statement`: Udemy "progressed" statements, here each for a
+//! random learner), prepared beforehand (the server prepares them in the
+//! request, not in the writer), then written group by group through
+//! `ingest::writer::write_batches` on the writer's direct connection.
 //!
 //! Two group shapes, as the server sees them under load: 4 requests of 100
 //! statements (batched POSTs) and 32 requests of 1 (single POSTs).
 //!
-//! Run: `cargo bench -p coursebridge-ingest --bench write_path`
+//! Run: `cargo bench -p coursebridge-loadgen --bench write_path`
 //! (`WRITE_PATH_STATEMENTS=200000` for a longer run; `WRITE_PATH_CONN=pool`
 //! to write through sqlx's connections instead of the direct one;
 //! `WRITE_PATH_LOG_BYTES=1` to print the log written per statement instead
@@ -21,8 +22,7 @@ use std::time::Instant;
 
 use ingest::writer::{WriteConn, write_batches};
 use records::{IntegrationRules, Prepared};
-use serde_json::json;
-use store::{CourseFields, Integration, Store};
+use store::Store;
 
 const LEARNERS: u32 = 1_000;
 
@@ -33,84 +33,26 @@ fn xorshift(x: &mut u64) -> u64 {
     *x
 }
 
+/// The load generator's database (`loadgen::seed`) and its integration's rules.
 async fn setup(path: &str) -> (Store, Arc<IntegrationRules>) {
     let store = Store::open(path).await.expect("open the store");
-    let now = ingest::state::now_ms();
-    let integration = Integration {
-        id: "load".into(),
-        provider: "udemy-business".into(),
-        lms_group: "load".into(),
-        connector_author: "load@example.com".into(),
-        settings: json!({}),
-        active: true,
-        created_ms: now,
-        updated_ms: now,
-        deactivated_ms: None,
-    };
-    let mut tx = store.begin().await.expect("begin");
-    tx.insert_integration(&integration)
-        .await
-        .expect("integration");
-    let course = tx
-        .upsert_course(
-            "load",
-            "course",
-            "c-1",
-            &CourseFields {
-                name: "Load course".into(),
-                ..Default::default()
-            },
-            false,
-            "h",
-            now,
-        )
-        .await
-        .expect("course");
-    tx.set_activity_ids("load", course, &["http://udemy.com/course/1".into()])
-        .await
-        .expect("activity ids");
-    for i in 0..LEARNERS {
-        let id = tx
-            .upsert_learner(
-                &format!("u-{i}"),
-                Some(&format!("learner{i}@example.com")),
-                None,
-                now,
-            )
-            .await
-            .expect("learner");
-        tx.map_identity(&format!("mbox:learner{i}@example.com"), id)
-            .await
-            .expect("identity");
-    }
-    tx.commit().await.expect("commit");
-    let rules = Arc::new(IntegrationRules::for_integration(&integration).expect("rules"));
+    let seeded = loadgen::seed(&store, LEARNERS).await.expect("seed");
+    let rules = Arc::new(IntegrationRules::for_integration(&seeded.integration).expect("rules"));
     (store, rules)
 }
 
-/// The load generator's statement, prepared as a request would.
-fn prepared(rng: &mut u64) -> Prepared {
+/// The load generator's statement for a random learner, prepared as a
+/// request would.
+fn prepared(rng: &mut u64, authority: &xapi_model::Actor) -> Prepared {
     let r = xorshift(rng);
-    let body = json!({
-        "id": uuid::Uuid::new_v4().to_string(),
-        "actor": {"mbox": format!("mailto:learner{}@example.com", r % u64::from(LEARNERS))},
-        "verb": {"id": "http://adlnet.gov/expapi/verbs/progressed", "display": {"en-US": "progressed"}},
-        "object": {"id": "https://www.udemy.com/course/1/", "definition": {"type": "http://adlnet.gov/expapi/activities/course", "name": {"en-US": "Load course"}}},
-        "result": {"completion": false, "score": {"scaled": (r % 1000) as f64 / 1000.0}},
-        "timestamp": "2024-10-02T09:14:03.120Z",
-    });
-    let raw = body.to_string();
+    let learner = u32::try_from(r % u64::from(LEARNERS)).expect("below LEARNERS");
+    let raw = loadgen::statement(learner, (r % 1000) as f64 / 1000.0).to_string();
     let statement = xapi_model::parse_statement(raw.as_bytes()).expect("a valid statement");
-    let authority = xapi_model::parse_statement(
-        br#"{"actor":{"account":{"homePage":"https://lms.example","name":"wh_load"}},"verb":{"id":"http://x/v"},"object":{"id":"http://x/o"}}"#,
-    )
-    .expect("authority")
-    .actor;
     records::prepare(
         statement,
         raw,
         time::OffsetDateTime::now_utc(),
-        &authority,
+        authority,
         "1.0.3",
     )
     .expect("prepare")
@@ -126,6 +68,10 @@ async fn run(shape: &str, requests: usize, per_request: usize, total: usize) {
         _ => WriteConn::open(&store),
     };
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let authority = xapi_model::actor_from_value(serde_json::json!(
+        {"account": {"homePage": "https://lms.example", "name": "wh_load"}}
+    ))
+    .expect("authority");
     let per_group = requests * per_request;
     let groups = total.div_ceil(per_group);
     let mut work: Vec<Vec<(Arc<IntegrationRules>, Vec<Prepared>)>> = (0..groups)
@@ -134,7 +80,9 @@ async fn run(shape: &str, requests: usize, per_request: usize, total: usize) {
                 .map(|_| {
                     (
                         rules.clone(),
-                        (0..per_request).map(|_| prepared(&mut rng)).collect(),
+                        (0..per_request)
+                            .map(|_| prepared(&mut rng, &authority))
+                            .collect(),
                     )
                 })
                 .collect()
