@@ -30,11 +30,11 @@ fn put(buf: &mut [u8; MAX_LEN], n: &mut usize, b: u8) {
 }
 
 /// Writes `t` as `time`'s `Rfc3339` format does; `None` where that refuses
-/// (a year outside 0–9999, an offset with seconds).
+/// (a year outside 0–9999, an offset with seconds or of 24 hours or more).
 fn format(t: OffsetDateTime, buf: &mut [u8; MAX_LEN]) -> Option<usize> {
     let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
     let offset = t.offset();
-    if offset.seconds_past_minute() != 0 {
+    if offset.seconds_past_minute() != 0 || offset.whole_hours().unsigned_abs() > 23 {
         return None;
     }
     let n = &mut 0;
@@ -137,6 +137,12 @@ mod tests {
         );
         let with_seconds = t.to_offset(UtcOffset::from_hms(1, 0, 30).expect("offset"));
         assert_eq!(ours(with_seconds), None, "time refuses offset seconds");
+        let a_day_off = t.to_offset(UtcOffset::from_hms(-25, -27, 0).expect("offset"));
+        assert_eq!(
+            ours(a_day_off),
+            None,
+            "time refuses offsets of 24 hours or more"
+        );
     }
 
     proptest! {
