@@ -167,8 +167,13 @@ impl LearnerState {
     fn apply_sorted(&mut self, e: &Event, rules: &Rules) {
         self.last_key = Some(e.key());
         self.events += 1;
-        self.first_activity_at = Some(self.first_activity_at.map_or(e.at, |t| t.min(e.at)));
-        self.last_activity_at = Some(self.last_activity_at.map_or(e.at, |t| t.max(e.at)));
+        // An override is an administrator's act, not the learner's: it
+        // changes no activity time (of the learner or of an attempt).
+        let learner_activity = !matches!(e.kind, EventKind::Override(_));
+        if learner_activity {
+            self.first_activity_at = Some(self.first_activity_at.map_or(e.at, |t| t.min(e.at)));
+            self.last_activity_at = Some(self.last_activity_at.map_or(e.at, |t| t.max(e.at)));
+        }
         match &e.kind {
             EventKind::Launch(l) => self.launch(e.at, l, rules),
             EventKind::Statement(f) => self.statement(e.at, f, rules),
@@ -181,7 +186,7 @@ impl LearnerState {
                 });
             }
         }
-        if let Some(a) = self.attempts.last_mut() {
+        if let (true, Some(a)) = (learner_activity, self.attempts.last_mut()) {
             a.last_activity_at = a.last_activity_at.max(e.at);
         }
     }
@@ -376,5 +381,22 @@ impl LearnerState {
     /// The key of the last event applied.
     pub fn last_key(&self) -> Option<EventKey> {
         self.last_key
+    }
+
+    /// The attempts so far (as in [`LearnerStats::attempts`], which does not
+    /// depend on the rules).
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+
+    /// Whether the learner launched from the LMS (as in
+    /// [`LearnerStats::launched_from_lms`]).
+    pub fn launched_from_lms(&self) -> bool {
+        self.launched_from_lms
+    }
+
+    /// The administrator's override in force (as in [`LearnerStats::overridden`]).
+    pub fn override_record(&self) -> Option<&OverrideRecord> {
+        self.override_.as_ref()
     }
 }
