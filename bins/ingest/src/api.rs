@@ -20,9 +20,13 @@ use crate::error::ApiError;
 use crate::state::{AppState, now, now_ms};
 use crate::xapi::rfc3339_ms;
 
-fn item_json(i: &StatsItem) -> Value {
-    let stats: Value = serde_json::from_str(&i.row.stats).unwrap_or(Value::Null);
-    json!({
+/// A statistics item as the API shows it: the row's columns, and from the
+/// folded state kept with them the attempts, whether the learner launched
+/// from the LMS and the override in force. A state that cannot be read is a
+/// server error naming the row, never an item with parts missing.
+fn item_json(i: &StatsItem) -> Result<Value, ApiError> {
+    let state = records::state_of(&i.row).map_err(ApiError::internal)?;
+    Ok(json!({
         "integration": i.row.integration_id,
         "course": i.course_external_id,
         "kind": i.course_kind,
@@ -35,11 +39,11 @@ fn item_json(i: &StatsItem) -> Value {
         "first_activity_at": rfc3339_ms(i.row.first_activity_ms),
         "last_activity_at": rfc3339_ms(i.row.last_activity_ms),
         "completed_at": rfc3339_ms(i.row.completed_at_ms),
-        "attempts": stats.get("attempts").cloned().unwrap_or(Value::Array(vec![])),
-        "launched_from_lms": stats.get("launched_from_lms").cloned().unwrap_or(Value::Bool(false)),
-        "overridden": stats.get("overridden").cloned().unwrap_or(Value::Null),
+        "attempts": serde_json::to_value(state.attempts()).map_err(ApiError::internal)?,
+        "launched_from_lms": state.launched_from_lms(),
+        "overridden": serde_json::to_value(state.override_record()).map_err(ApiError::internal)?,
         "updated_at": rfc3339_ms(Some(i.row.updated_ms)),
-    })
+    }))
 }
 
 const CSV_COLUMNS: [&str; 14] = [
@@ -164,7 +168,7 @@ async fn statistics_of_kind(
         let mut out = CSV_COLUMNS.join(",");
         out.push('\n');
         for i in &items {
-            let j = item_json(i);
+            let j = item_json(i)?;
             out.push_str(
                 &CSV_COLUMNS
                     .iter()
@@ -180,8 +184,8 @@ async fn statistics_of_kind(
         }
         return Ok(r);
     }
-    let body =
-        json!({ "items": items.iter().map(item_json).collect::<Vec<_>>(), "next_cursor": next });
+    let items = items.iter().map(item_json).collect::<Result<Vec<_>, _>>()?;
+    let body = json!({ "items": items, "next_cursor": next });
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),

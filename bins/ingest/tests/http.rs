@@ -277,6 +277,7 @@ both!(bad_bodies_are_refused_whole);
 both!(get_void_and_paging);
 both!(replay_equals_live);
 both!(concurrent_requests_are_isolated);
+both!(administrator_override);
 
 async fn udemy_statements_with_mbox_and_account_actors(env: Env) -> Env {
     map_learner(&env).await;
@@ -1081,6 +1082,151 @@ async fn concurrent_requests_are_isolated(env: Env) -> Env {
         page["statements"].as_array().map(Vec::len),
         Some(40),
         "the original and the 39 accepted ones"
+    );
+    env
+}
+
+/// `POST /api/v1/overrides`: an administrator's override changes what the
+/// statistics say (JSON and CSV), is audited as a learning event naming who
+/// did it, and refuses requests that break a rule.
+async fn administrator_override(env: Env) -> Env {
+    map_learner(&env).await;
+    let (s, body) = env
+        .post(
+            "/xapi/statements",
+            &basic(&env.ub),
+            &fixture("udemy-course-progressed-mbox"),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let before = env.stats("integration=ub-acme&course=1565838").await;
+    assert_eq!(
+        (
+            before[0]["completed"].as_bool(),
+            before[0]["overridden"].is_null(),
+            before[0]["attempts"].as_array().map(Vec::len)
+        ),
+        (Some(false), true, Some(1)),
+        "{before:?}"
+    );
+
+    let request = json!({"integration": "ub-acme", "course": "1565838", "learner": "u-1",
+        "complete": true, "success": true, "score": 95.0, "by": "admin@acme.example", "reason": "certificate shown"});
+    let (s, body) = env
+        .post("/api/v1/overrides", &basic(&env.lms), &request)
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        (body["progress"].as_f64(), body["completed"].as_bool()),
+        (Some(100.0), Some(true))
+    );
+
+    let after = env.stats("integration=ub-acme&course=1565838").await;
+    let item = &after[0];
+    assert_eq!(
+        (
+            item["progress"].as_f64(),
+            item["completed"].as_bool(),
+            item["result"].as_str(),
+            item["score"].as_f64(),
+            item["overridden"]["by"].as_str(),
+            item["overridden"]["reason"].as_str(),
+            item["launched_from_lms"].as_bool(),
+        ),
+        (
+            Some(100.0),
+            Some(true),
+            Some("success"),
+            Some(95.0),
+            Some("admin@acme.example"),
+            Some("certificate shown"),
+            Some(false)
+        ),
+        "{item}"
+    );
+    assert!(item["completed_at"].is_string(), "{item}");
+    // the attempt the provider reported is kept as it was
+    assert_eq!(item["attempts"], before[0]["attempts"]);
+
+    // CSV: overridden, and the number of attempts
+    let r = env
+        .client
+        .get(format!(
+            "{}/api/v1/statistics?integration=ub-acme",
+            env.base
+        ))
+        .header("Authorization", basic(&env.lms))
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .expect("csv");
+    assert_eq!(r.status(), 200);
+    let csv = r.text().await.expect("csv body");
+    let header: Vec<&str> = csv.lines().next().expect("header").split(',').collect();
+    let row: Vec<&str> = csv
+        .lines()
+        .find(|l| l.contains(",1565838,"))
+        .expect("the course's row")
+        .split(',')
+        .collect();
+    let field = |name: &str| row[header.iter().position(|h| *h == name).expect("column")];
+    assert_eq!(
+        (field("overridden"), field("attempts"), field("progress")),
+        ("true", "1", "100.0")
+    );
+
+    // audited: a learning event that names who overrode
+    {
+        let mut tx = env.store.read().await.expect("read");
+        let course = tx
+            .course_by_external_id("ub-acme", "1565838")
+            .await
+            .expect("course")
+            .expect("known course");
+        let learner = tx
+            .learner_by_lms_id("u-1")
+            .await
+            .expect("learner")
+            .expect("known learner");
+        let events = tx
+            .learning_events_for_target(course.id, learner.id)
+            .await
+            .expect("events");
+        let audit: Vec<&str> = events
+            .iter()
+            .filter(|e| e.kind == "override")
+            .map(|e| e.payload.as_str())
+            .collect();
+        assert_eq!(audit.len(), 1, "{events:?}");
+        assert!(audit[0].contains("admin@acme.example"), "{}", audit[0]);
+    }
+
+    // refused: no author, a score out of range, an unknown course, provider credentials
+    for (bad, status) in [
+        (
+            json!({"integration": "ub-acme", "course": "1565838", "learner": "u-1", "complete": true, "by": " "}),
+            400,
+        ),
+        (
+            json!({"integration": "ub-acme", "course": "1565838", "learner": "u-1", "score": 101.0, "by": "a"}),
+            400,
+        ),
+        (
+            json!({"integration": "ub-acme", "course": "nope", "learner": "u-1", "complete": true, "by": "a"}),
+            404,
+        ),
+    ] {
+        let (s, body) = env.post("/api/v1/overrides", &basic(&env.lms), &bad).await;
+        assert_eq!(s, status, "{bad}: {body}");
+    }
+    let (s, _) = env
+        .post("/api/v1/overrides", &basic(&env.ub), &request)
+        .await;
+    assert_eq!(s, 401, "a provider's credentials are not the LMS's");
+    assert_eq!(
+        env.stats("integration=ub-acme&course=1565838").await[0]["score"].as_f64(),
+        Some(95.0),
+        "refused overrides change nothing"
     );
     env
 }

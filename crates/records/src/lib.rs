@@ -694,6 +694,23 @@ pub async fn refold(
     Ok(stats)
 }
 
+/// The folded state a statistics row keeps.
+pub fn state_of(row: &StatsRow) -> Result<LearnerState, RecordError> {
+    serde_json::from_str(&row.state).map_err(|e| {
+        RecordError::Corrupt(format!(
+            "statistics state of course {} learner {}: {e}",
+            row.course_id, row.learner_id
+        ))
+    })
+}
+
+/// The statistics of a stored row, under the integration's rules (the same
+/// statistics the row's columns were written from, as long as the rules have
+/// not changed since: after a change, `replay` rewrites the rows).
+pub fn stats_of(row: &StatsRow, rules: &IntegrationRules) -> Result<LearnerStats, RecordError> {
+    Ok(state_of(row)?.stats(&rules.stats))
+}
+
 /// The rows that store a state's statistics.
 fn stats_row(
     rules: &IntegrationRules,
@@ -718,7 +735,6 @@ fn stats_row(
         completed_at_ms: opt_ms(stats.completed_at),
         attempts: i64::try_from(stats.attempts.len()).unwrap_or(i64::MAX),
         overridden: stats.overridden.is_some(),
-        stats: serde_json::to_string(&stats).map_err(|e| RecordError::Corrupt(e.to_string()))?,
         state: serde_json::to_string(state).map_err(|e| RecordError::Corrupt(e.to_string()))?,
         updated_ms: now_ms,
     };

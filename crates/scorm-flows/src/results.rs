@@ -349,7 +349,15 @@ pub async fn view(store: &Store, registration_id: &str) -> Result<RegistrationVi
         .stats_for_many(&[(target.lms_course, reg.learner_id)])
         .await?
         .remove(&(target.lms_course, reg.learner_id))
-        .and_then(|row| serde_json::from_str(&row.stats).ok());
+        .map(|row| records::stats_of(&row, &target.rules))
+        .transpose()?
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| {
+            records::RecordError::Corrupt(format!(
+                "statistics of registration {registration_id}: {e}"
+            ))
+        })?;
     Ok(RegistrationView {
         registration_id: reg.registration_id,
         course_id: reg.scorm_course_id,

@@ -51,10 +51,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_statement_events.sql"),
         postgres: include_str!("../migrations/postgres/0006_statement_events.sql"),
     },
+    Migration {
+        version: 7,
+        name: "stats_from_state",
+        sqlite: include_str!("../migrations/sqlite/0007_stats_from_state.sql"),
+        postgres: include_str!("../migrations/postgres/0007_stats_from_state.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 

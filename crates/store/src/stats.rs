@@ -19,9 +19,9 @@ pub struct StatsRow {
     pub completed_at_ms: Option<i64>,
     pub attempts: i64,
     pub overridden: bool,
-    /// The full `stats_rules::LearnerStats` as JSON.
-    pub stats: String,
-    /// The `stats_rules::LearnerState` as JSON (for incremental application).
+    /// The `stats_rules::LearnerState` as JSON: incremental application
+    /// starts from it, and the statistics not in columns of their own
+    /// (attempts, launched from the LMS, override) are read from it.
     pub state: String,
     pub updated_ms: i64,
 }
@@ -61,7 +61,7 @@ pub struct StatsFilter {
 }
 
 const COLS: &str = "s.course_id, s.learner_id, s.integration_id, s.progress, s.completed, s.result, s.score, s.time_spent_ms, s.first_activity_ms, \
-                    s.last_activity_ms, s.completed_at_ms, s.attempts, s.overridden, s.stats, s.state, s.updated_ms";
+                    s.last_activity_ms, s.completed_at_ms, s.attempts, s.overridden, s.state, s.updated_ms";
 
 fn row(r: &impl Cols) -> Result<StatsRow> {
     Ok(StatsRow {
@@ -78,7 +78,6 @@ fn row(r: &impl Cols) -> Result<StatsRow> {
         completed_at_ms: col(r, "completed_at_ms")?,
         attempts: col(r, "attempts")?,
         overridden: col::<i64>(r, "overridden")? != 0,
-        stats: col(r, "stats")?,
         state: col(r, "state")?,
         updated_ms: col(r, "updated_ms")?,
     })
@@ -269,10 +268,10 @@ impl Tx<'_> {
             let q = TEXT.get(self.backend, chunk.len(), |n| {
                 let mut q = String::from(
                     "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, first_activity_ms, \
-                     last_activity_ms, completed_at_ms, attempts, overridden, stats, state, updated_ms) VALUES ",
+                     last_activity_ms, completed_at_ms, attempts, overridden, state, updated_ms) VALUES ",
                 );
                 q.push_str(&crate::repeat_row(
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     n,
                     1,
                     ",",
@@ -281,11 +280,11 @@ impl Tx<'_> {
                     " ON CONFLICT (course_id, learner_id) DO UPDATE SET integration_id = excluded.integration_id, progress = excluded.progress, \
                     completed = excluded.completed, result = excluded.result, score = excluded.score, time_spent_ms = excluded.time_spent_ms, \
                     first_activity_ms = excluded.first_activity_ms, last_activity_ms = excluded.last_activity_ms, completed_at_ms = excluded.completed_at_ms, \
-                    attempts = excluded.attempts, overridden = excluded.overridden, stats = excluded.stats, state = excluded.state, updated_ms = excluded.updated_ms",
+                    attempts = excluded.attempts, overridden = excluded.overridden, state = excluded.state, updated_ms = excluded.updated_ms",
                 );
                 q
             });
-            let mut args: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() * 16);
+            let mut args: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() * 15);
             for s in chunk {
                 args.extend([
                     Arg::from(s.course_id),
@@ -301,7 +300,6 @@ impl Tx<'_> {
                     s.completed_at_ms.into(),
                     s.attempts.into(),
                     flag(s.overridden).into(),
-                    (&s.stats).into(),
                     (&s.state).into(),
                     s.updated_ms.into(),
                 ]);

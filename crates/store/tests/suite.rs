@@ -130,7 +130,7 @@ async fn upgrade_moves_statement_events(store: Store) {
     ] {
         store.execute_admin(&sql).await.expect("v5 rows");
     }
-    assert_eq!(store.migrate().await.expect("to v6"), [6]);
+    assert_eq!(store.migrate_to(6).await.expect("to v6"), [6]);
     let mut tx = store.read().await.expect("read");
     let events = tx
         .learning_events_for_target(course, learner)
@@ -158,21 +158,67 @@ async fn upgrade_moves_statement_events(store: Store) {
     );
 }
 
-#[tokio::test]
-async fn upgrade_moves_statement_events_sqlite() {
+/// Upgrading a v6 database drops the JSON copy of the statistics (schema v7)
+/// and keeps every column and the folded state of the rows.
+async fn upgrade_drops_stats_copy(store: Store) {
+    assert_eq!(
+        store.migrate_to(6).await.expect("to v6"),
+        [1, 2, 3, 4, 5, 6]
+    );
+    let (course, learner) = checks::seed(&store).await;
+    store
+        .execute_admin(&format!(
+            "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, \
+             first_activity_ms, last_activity_ms, completed_at_ms, attempts, overridden, stats, state, updated_ms) \
+             VALUES ({course}, {learner}, 'os-acme', 50.0, 0, NULL, 80.0, 1000, 10, 20, NULL, 1, 0, '{{\"copy\":true}}', '{{\"state\":1}}', 30)"
+        ))
+        .await
+        .expect("v6 row");
+    assert_eq!(store.migrate().await.expect("to v7"), [7]);
+    let mut tx = store.read().await.expect("read");
+    let row = tx
+        .stats_for(course, learner)
+        .await
+        .expect("read the row")
+        .expect("the row is kept");
+    assert_eq!(
+        (
+            row.progress,
+            row.score,
+            row.time_spent_ms,
+            row.first_activity_ms,
+            row.last_activity_ms,
+            row.attempts,
+            row.state.as_str(),
+            row.updated_ms
+        ),
+        (
+            50.0,
+            Some(80.0),
+            Some(1000),
+            Some(10),
+            Some(20),
+            1,
+            "{\"state\":1}",
+            30
+        )
+    );
+}
+
+/// Runs an upgrade check on a fresh SQLite database.
+async fn on_fresh_sqlite<F: std::future::Future<Output = ()>>(check: impl FnOnce(Store) -> F) {
     let dir = std::env::temp_dir().join(format!("cb-store-{}", uuid::Uuid::new_v4()));
     let path = dir.join("test.db");
     let store = Store::connect(path.to_str().expect("utf8 path"))
         .await
         .expect("connect sqlite");
-    upgrade_moves_statement_events(store.clone()).await;
+    check(store.clone()).await;
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[tokio::test]
-#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
-async fn upgrade_moves_statement_events_postgres() {
+/// Runs an upgrade check on a fresh PostgreSQL database.
+async fn on_fresh_postgres<F: std::future::Future<Output = ()>>(check: impl FnOnce(Store) -> F) {
     let admin_url = std::env::var(PG_ENV).unwrap_or_else(|_| {
         panic!("{PG_ENV} is not set: the PostgreSQL suite needs a server (see .ci/run)")
     });
@@ -181,9 +227,31 @@ async fn upgrade_moves_statement_events_postgres() {
     let store = Store::connect(&with_database(&admin_url, &db))
         .await
         .expect("connect postgres");
-    upgrade_moves_statement_events(store.clone()).await;
+    check(store.clone()).await;
     store.close().await;
     admin_exec(&admin_url, &format!("DROP DATABASE {db}")).await;
+}
+
+#[tokio::test]
+async fn upgrade_moves_statement_events_sqlite() {
+    on_fresh_sqlite(upgrade_moves_statement_events).await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
+async fn upgrade_moves_statement_events_postgres() {
+    on_fresh_postgres(upgrade_moves_statement_events).await;
+}
+
+#[tokio::test]
+async fn upgrade_drops_stats_copy_sqlite() {
+    on_fresh_sqlite(upgrade_drops_stats_copy).await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
+async fn upgrade_drops_stats_copy_postgres() {
+    on_fresh_postgres(upgrade_drops_stats_copy).await;
 }
 
 mod checks {
@@ -230,7 +298,7 @@ mod checks {
     }
 
     pub async fn migrations_are_versioned_and_idempotent(store: Store) {
-        assert_eq!(store.schema_version().await.expect("version"), 6);
+        assert_eq!(store.schema_version().await.expect("version"), 7);
         assert_eq!(
             store.migrate().await.expect("again"),
             Vec::<i64>::new(),
@@ -683,7 +751,6 @@ mod checks {
             completed_at_ms: None,
             attempts,
             overridden: false,
-            stats: "{}".into(),
             state: "{}".into(),
             updated_ms,
         }
