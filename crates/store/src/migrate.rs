@@ -57,10 +57,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_stats_from_state.sql"),
         postgres: include_str!("../migrations/postgres/0007_stats_from_state.sql"),
     },
+    Migration {
+        version: 8,
+        name: "actor_index",
+        sqlite: include_str!("../migrations/sqlite/0008_actor_index.sql"),
+        postgres: include_str!("../migrations/postgres/0008_actor_index.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 
