@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -71,8 +72,8 @@ pub(crate) const WRITER_CACHE: &str = "PRAGMA cache_size = -65536";
 
 /// Log length (pages) past which [`Store::checkpoint`] makes sure the log
 /// starts again from the beginning (256 MiB: the last pass, with writers held
-/// back, takes some 20–30 ms, mostly fsync, so it should be rare — every few
-/// seconds under full load, as the log takes about 20 KiB per statement). The
+/// back, takes some 10–50 ms, mostly fsync, so it should be rare — about once
+/// a second under full load, as the log takes 10–15 KiB per statement). The
 /// log file is not cut back after a restart (truncating a large file inside
 /// the writer's transaction stalled it for 300 ms): it stays at its largest.
 pub const WAL_RESTART_PAGES: i64 = 65536;
@@ -80,6 +81,11 @@ pub const WAL_RESTART_PAGES: i64 = 65536;
 /// Pages written during a pass below which [`Store::checkpoint`] holds
 /// writers back for the last pass (about 1 MiB: a few milliseconds).
 const WAL_FINAL_PASS_PAGES: i64 = 256;
+
+/// Passes [`Store::checkpoint`] makes while writers go on before the last
+/// one: each copies what was written during the one before, so under a
+/// steady load they get shorter geometrically.
+const WAL_PASSES: usize = 8;
 
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +153,21 @@ pub struct Store {
     writer: Arc<Mutex<Option<PoolConnection<Any>>>>,
     /// SQLite: the database file (for [`NativeWriter`]).
     sqlite_path: Option<Arc<str>>,
+    /// SQLite: the checkpoint's last pass, handed to the group writer.
+    last_pass: Arc<LastPass>,
+}
+
+/// How [`Store::checkpoint`] hands its last pass to a [`NativeWriter`]: the
+/// writer makes it on its own connection and thread right before its next
+/// transaction, instead of the checkpointer taking the writer lock — which
+/// stalled the writer while the checkpointer's task waited for a core and
+/// its query went to sqlx's worker thread (docs/PERFORMANCE.md).
+#[derive(Debug, Default)]
+struct LastPass {
+    /// Open direct connections (each takes the writer lock per transaction).
+    writers: AtomicUsize,
+    /// A last pass is wanted before the next write transaction.
+    wanted: AtomicBool,
 }
 
 impl std::fmt::Debug for Store {
@@ -257,6 +278,7 @@ impl Store {
             backend,
             writer: Arc::new(Mutex::new(None)),
             sqlite_path,
+            last_pass: Arc::default(),
         })
     }
 
@@ -325,27 +347,38 @@ impl Store {
     /// would never be wholly copied at the moment a writer starts — the moment
     /// SQLite starts the log again from the beginning — and would grow without
     /// end; so once it is longer than `restart_pages` (a server passes
-    /// [`WAL_RESTART_PAGES`]), writers of this
-    /// process are held back while the pages written since the first pass are
-    /// copied (a few milliseconds), and the next write transaction restarts
-    /// the log. PostgreSQL: `None`.
+    /// [`WAL_RESTART_PAGES`]), it copies again while writers go on until what
+    /// they add during one pass is small, and then the last pass is made with
+    /// writers held back, after which the next write transaction restarts the
+    /// log. With a [`NativeWriter`] open, the writer makes that last pass
+    /// itself, on its own thread, before its next transaction
+    /// ([`NativeWriter::begin`]); otherwise this takes the writer lock for it.
+    /// `None`: nothing was done (PostgreSQL, or the writer has not made the
+    /// last pass asked of it yet).
     pub async fn checkpoint(&self, restart_pages: i64) -> Result<Option<(i64, i64)>> {
-        if self.backend != Backend::Sqlite {
+        if self.backend != Backend::Sqlite || self.last_pass.wanted.load(Ordering::Acquire) {
             return Ok(None);
         }
-        let (mut log, copied) = self.passive_checkpoint().await?;
+        let (mut log, mut copied) = self.passive_checkpoint().await?;
         if log < restart_pages {
             return Ok(Some((log, copied)));
         }
-        // Copy again while writers go on, until what they add during one pass
-        // is small; then hold them back for the last pass.
-        for _ in 0..4 {
-            let (now, _) = self.passive_checkpoint().await?;
+        // A log that got shorter was started again (a pass copied everything
+        // and the next write transaction restarted it): nothing to hold back.
+        for _ in 0..WAL_PASSES {
+            let (now, c) = self.passive_checkpoint().await?;
+            if now < log {
+                return Ok(Some((now, c)));
+            }
             let added = now - log;
-            log = now;
-            if (0..=WAL_FINAL_PASS_PAGES).contains(&added) {
+            (log, copied) = (now, c);
+            if added <= WAL_FINAL_PASS_PAGES {
                 break;
             }
+        }
+        if self.last_pass.writers.load(Ordering::Acquire) > 0 {
+            self.last_pass.wanted.store(true, Ordering::Release);
+            return Ok(Some((log, copied)));
         }
         let _writers = self.writer.lock().await;
         self.passive_checkpoint().await.map(Some)

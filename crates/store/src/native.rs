@@ -6,8 +6,11 @@
 //! waits for a core (docs/PERFORMANCE.md). This connection runs the same
 //! queries (the same text, see `exec`) in the calling thread. It takes the
 //! store's writer lock for each transaction, so that the store's own write
-//! transactions and the checkpointer's last pass stay mutually exclusive with
-//! it, exactly as with sqlx's writer connection.
+//! transactions stay mutually exclusive with it, exactly as with sqlx's
+//! writer connection, and it makes the checkpoint's last pass when
+//! [`Store::checkpoint`] asks for it.
+
+use std::sync::atomic::Ordering;
 
 use sqlx::Any;
 use sqlx::pool::PoolConnection;
@@ -74,6 +77,7 @@ impl NativeWriter {
             {}
         }
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        store.last_pass.writers.fetch_add(1, Ordering::AcqRel);
         Ok(Some(Self {
             store: store.clone(),
             conn,
@@ -81,9 +85,18 @@ impl NativeWriter {
     }
 
     /// A write transaction on this connection (`BEGIN IMMEDIATE`), holding
-    /// the store's writer lock until it ends.
+    /// the store's writer lock until it ends. When [`Store::checkpoint`] asked
+    /// for it, the checkpoint's last pass comes first, under the same lock: it
+    /// copies what the background passes left, so that this transaction
+    /// starts the log again from the beginning.
     pub async fn begin(&mut self) -> Result<Tx<'_>> {
         let writers = self.store.writer.lock().await;
+        if self.store.last_pass.wanted.swap(false, Ordering::AcqRel) && !self.last_pass() {
+            // Not done (another checkpoint was running, a reader stayed on the
+            // log): again before the next transaction. An error is left to the
+            // transaction below to report, if the database has one.
+            self.store.last_pass.wanted.store(true, Ordering::Release);
+        }
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .ctx("beginning a transaction")?;
@@ -95,6 +108,38 @@ impl NativeWriter {
             }),
             backend: Backend::Sqlite,
         })
+    }
+}
+
+impl NativeWriter {
+    /// The checkpoint's last pass, `wal_checkpoint(RESTART)`: it copies what
+    /// is left of the log and then waits, at most [`LAST_PASS_WAIT`], for
+    /// readers that still read from the log, so that the next transaction
+    /// starts it again (with a plain copy, a reader of the store's pool
+    /// holding on to the log at that moment kept it from starting again, and
+    /// under load the log grew to gigabytes). Whether it was done.
+    fn last_pass(&self) -> bool {
+        let pass = || -> rusqlite::Result<bool> {
+            self.conn.busy_timeout(LAST_PASS_WAIT)?;
+            let busy: rusqlite::Result<i64> =
+                self.conn
+                    .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get(0));
+            self.conn.busy_timeout(BUSY_TIMEOUT)?;
+            Ok(busy? == 0)
+        };
+        pass().unwrap_or(false)
+    }
+}
+
+/// How long the last pass of a checkpoint waits for readers of the log.
+const LAST_PASS_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The busy timeout of every SQLite connection (`SQLITE_PRAGMAS`).
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Drop for NativeWriter {
+    fn drop(&mut self) {
+        self.store.last_pass.writers.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -1451,6 +1451,74 @@ async fn sqlite_checkpoint_restarts_a_long_log() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// With the group writer's direct connection open, the checkpoint's last
+/// pass is the writer's: the checkpointer asks for it and does nothing more
+/// until it is made, the writer's next transaction makes it first — copying
+/// what was written since the checkpointer's passes — and its write starts
+/// the log again.
+#[tokio::test]
+async fn sqlite_last_pass_is_made_by_the_direct_writer() {
+    let (store, dir) = sqlite_store().await;
+    let (course, learner) = checks::seed(&store).await;
+    let mut native = NativeWriter::open(&store).expect("open").expect("sqlite");
+    store
+        .execute_admin("CREATE TABLE filler (x BLOB NOT NULL)")
+        .await
+        .expect("table");
+    let fill = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
+                INSERT INTO filler (x) SELECT randomblob(4000) FROM n";
+    store.execute_admin(fill).await.expect("fill");
+    let restart = 1000;
+    let (log, copied) = store
+        .checkpoint(restart)
+        .await
+        .expect("checkpoint")
+        .expect("sqlite");
+    assert!(log >= restart, "the log is long: {log} pages");
+    assert_eq!(copied, log, "every page was copied back");
+    assert_eq!(
+        store.checkpoint(restart).await.expect("checkpoint"),
+        None,
+        "the last pass is left to the writer"
+    );
+    // Written after the checkpointer's passes: only the last pass copies it.
+    store.execute_admin(fill).await.expect("fill again");
+    let mut tx = native.begin().await.expect("begin direct");
+    let inserted = tx
+        .insert_statements(&[NewStatement {
+            id: "00000000-0000-4000-8000-0000000000f1",
+            integration_id: "os-acme",
+            raw: "{}",
+            canonical: "{}",
+            stored_ms: 10,
+            timestamp_ms: 10,
+            verb: "http://adlnet.gov/expapi/verbs/completed",
+            activity_id: None,
+            registration: None,
+            actor_key: Some("mbox:ada@example.com"),
+            voids: None,
+            course_id: Some(course),
+            learner_id: Some(learner),
+            event: None,
+        }])
+        .await
+        .expect("a write");
+    assert_eq!(inserted.len(), 1);
+    tx.commit().await.expect("commit");
+    let (log, _) = store
+        .checkpoint(restart)
+        .await
+        .expect("checkpoint")
+        .expect("the last pass was made");
+    assert!(
+        log < 100,
+        "the writer's write after its last pass started the log again: {log} pages"
+    );
+    drop(native);
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The write path's queries, observed from inside the transaction (for
 /// [`sqlite_direct_writer_writes_what_the_pool_writes`]).
 async fn write_path(tx: &mut Tx<'_>, course: i64, learner: i64) -> Vec<String> {
