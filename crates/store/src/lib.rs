@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::pool::PoolConnection;
@@ -168,7 +168,15 @@ struct LastPass {
     writers: AtomicUsize,
     /// A last pass is wanted before the next write transaction.
     wanted: AtomicBool,
+    /// When it was asked for (the checkpointer's own; it makes no passes of
+    /// its own for [`LAST_PASS_PATIENCE`] after asking, so as not to hold the
+    /// checkpoint lock when the writer comes to make it).
+    asked_at: std::sync::Mutex<Option<Instant>>,
 }
+
+/// How long [`Store::checkpoint`] leaves the log to the writer after asking
+/// it for the last pass (an idle writer makes none: then passes go on).
+const LAST_PASS_PATIENCE: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -353,14 +361,27 @@ impl Store {
     /// log. With a [`NativeWriter`] open, the writer makes that last pass
     /// itself, on its own thread, before its next transaction
     /// ([`NativeWriter::begin`]); otherwise this takes the writer lock for it.
-    /// `None`: nothing was done (PostgreSQL, or the writer has not made the
-    /// last pass asked of it yet).
+    /// `None`: nothing was done — PostgreSQL, or the writer was asked for the
+    /// last pass less than [`LAST_PASS_PATIENCE`] ago and has not made it yet
+    /// (after that, plain passes go on until it does).
     pub async fn checkpoint(&self, restart_pages: i64) -> Result<Option<(i64, i64)>> {
-        if self.backend != Backend::Sqlite || self.last_pass.wanted.load(Ordering::Acquire) {
+        if self.backend != Backend::Sqlite {
             return Ok(None);
         }
+        let writers = self.last_pass.writers.load(Ordering::Acquire);
+        let asked = writers > 0 && self.last_pass.wanted.load(Ordering::Acquire);
+        if asked {
+            let since = *self
+                .last_pass
+                .asked_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if since.is_some_and(|t| t.elapsed() < LAST_PASS_PATIENCE) {
+                return Ok(None);
+            }
+        }
         let (mut log, mut copied) = self.passive_checkpoint().await?;
-        if log < restart_pages {
+        if log < restart_pages || asked {
             return Ok(Some((log, copied)));
         }
         // A log that got shorter was started again (a pass copied everything
@@ -376,10 +397,17 @@ impl Store {
                 break;
             }
         }
-        if self.last_pass.writers.load(Ordering::Acquire) > 0 {
+        if writers > 0 {
+            *self
+                .last_pass
+                .asked_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
             self.last_pass.wanted.store(true, Ordering::Release);
             return Ok(Some((log, copied)));
         }
+        // No direct connection (any more): the last pass is made here.
+        self.last_pass.wanted.store(false, Ordering::Release);
         let _writers = self.writer.lock().await;
         self.passive_checkpoint().await.map(Some)
     }

@@ -1452,10 +1452,10 @@ async fn sqlite_checkpoint_restarts_a_long_log() {
 }
 
 /// With the group writer's direct connection open, the checkpoint's last
-/// pass is the writer's: the checkpointer asks for it and does nothing more
-/// until it is made, the writer's next transaction makes it first — copying
-/// what was written since the checkpointer's passes — and its write starts
-/// the log again.
+/// pass is the writer's: the checkpointer asks for it and leaves the log to
+/// the writer for a while, the writer's next transaction makes it first —
+/// copying what was written since the checkpointer's passes — and its write
+/// starts the log again.
 #[tokio::test]
 async fn sqlite_last_pass_is_made_by_the_direct_writer() {
     let (store, dir) = sqlite_store().await;
@@ -1515,6 +1515,39 @@ async fn sqlite_last_pass_is_made_by_the_direct_writer() {
         "the writer's write after its last pass started the log again: {log} pages"
     );
     drop(native);
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A direct connection that is open but idle makes no last pass: after a
+/// while the checkpointer copies the log again by itself (what another
+/// writer — a sync, a launch — writes is not left in the log).
+#[tokio::test]
+async fn sqlite_checkpoints_go_on_while_the_direct_writer_is_idle() {
+    let (store, dir) = sqlite_store().await;
+    let _native = NativeWriter::open(&store).expect("open").expect("sqlite");
+    store
+        .execute_admin("CREATE TABLE filler (x BLOB NOT NULL)")
+        .await
+        .expect("table");
+    let fill = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
+                INSERT INTO filler (x) SELECT randomblob(4000) FROM n";
+    store.execute_admin(fill).await.expect("fill");
+    let restart = 1000;
+    store
+        .checkpoint(restart)
+        .await
+        .expect("checkpoint")
+        .expect("the first pass");
+    store.execute_admin(fill).await.expect("fill again");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (log, copied) = store
+        .checkpoint(restart)
+        .await
+        .expect("checkpoint")
+        .expect("passes go on");
+    assert!(log >= 2000, "the second fill is in the log: {log} pages");
+    assert_eq!(copied, log, "and it was copied back");
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
