@@ -1404,26 +1404,9 @@ mod checks {
     }
 }
 
-/// The background checkpoint copies the whole log back, and once the log is
-/// past the restart length (the last pass holding writers back) the next
-/// write starts it again from the beginning (so that it cannot grow without
-/// end under constant writes).
-#[tokio::test]
-async fn sqlite_checkpoint_restarts_a_long_log() {
-    let (store, dir) = sqlite_store().await;
-    store
-        .execute_admin("CREATE TABLE filler (x BLOB NOT NULL)")
-        .await
-        .expect("table");
-    // ~8 MiB of pages in the log.
-    store
-        .execute_admin(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
-             INSERT INTO filler (x) SELECT randomblob(4000) FROM n",
-        )
-        .await
-        .expect("fill");
-    let restart = 1000;
+/// A checkpoint of a log longer than `restart` pages: every page is copied
+/// back.
+async fn checkpoint_long_log(store: &Store, restart: i64) {
     let (log, copied) = store
         .checkpoint(restart)
         .await
@@ -1431,6 +1414,33 @@ async fn sqlite_checkpoint_restarts_a_long_log() {
         .expect("sqlite");
     assert!(log >= restart, "the log is long: {log} pages");
     assert_eq!(copied, log, "every page was copied back");
+}
+
+/// Writes about 8 MiB (2,000 pages) into the log, in a table of its own.
+async fn fill_log(store: &Store) {
+    store
+        .execute_admin("CREATE TABLE IF NOT EXISTS filler (x BLOB NOT NULL)")
+        .await
+        .expect("table");
+    store
+        .execute_admin(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
+             INSERT INTO filler (x) SELECT randomblob(4000) FROM n",
+        )
+        .await
+        .expect("fill");
+}
+
+/// The background checkpoint copies the whole log back, and once the log is
+/// past the restart length (the last pass holding writers back) the next
+/// write starts it again from the beginning (so that it cannot grow without
+/// end under constant writes).
+#[tokio::test]
+async fn sqlite_checkpoint_restarts_a_long_log() {
+    let (store, dir) = sqlite_store().await;
+    fill_log(&store).await;
+    let restart = 1000;
+    checkpoint_long_log(&store, restart).await;
     let tx = store.begin().await.expect("begin");
     tx.commit().await.expect("commit");
     let mut tx = store.begin().await.expect("begin");
@@ -1461,28 +1471,16 @@ async fn sqlite_last_pass_is_made_by_the_direct_writer() {
     let (store, dir) = sqlite_store().await;
     let (course, learner) = checks::seed(&store).await;
     let mut native = NativeWriter::open(&store).expect("open").expect("sqlite");
-    store
-        .execute_admin("CREATE TABLE filler (x BLOB NOT NULL)")
-        .await
-        .expect("table");
-    let fill = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
-                INSERT INTO filler (x) SELECT randomblob(4000) FROM n";
-    store.execute_admin(fill).await.expect("fill");
+    fill_log(&store).await;
     let restart = 1000;
-    let (log, copied) = store
-        .checkpoint(restart)
-        .await
-        .expect("checkpoint")
-        .expect("sqlite");
-    assert!(log >= restart, "the log is long: {log} pages");
-    assert_eq!(copied, log, "every page was copied back");
+    checkpoint_long_log(&store, restart).await;
     assert_eq!(
         store.checkpoint(restart).await.expect("checkpoint"),
         None,
         "the last pass is left to the writer"
     );
     // Written after the checkpointer's passes: only the last pass copies it.
-    store.execute_admin(fill).await.expect("fill again");
+    fill_log(&store).await;
     let mut tx = native.begin().await.expect("begin direct");
     let inserted = tx
         .insert_statements(&[NewStatement {
@@ -1526,20 +1524,10 @@ async fn sqlite_last_pass_is_made_by_the_direct_writer() {
 async fn sqlite_checkpoints_go_on_while_the_direct_writer_is_idle() {
     let (store, dir) = sqlite_store().await;
     let _native = NativeWriter::open(&store).expect("open").expect("sqlite");
-    store
-        .execute_admin("CREATE TABLE filler (x BLOB NOT NULL)")
-        .await
-        .expect("table");
-    let fill = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
-                INSERT INTO filler (x) SELECT randomblob(4000) FROM n";
-    store.execute_admin(fill).await.expect("fill");
+    fill_log(&store).await;
     let restart = 1000;
-    store
-        .checkpoint(restart)
-        .await
-        .expect("checkpoint")
-        .expect("the first pass");
-    store.execute_admin(fill).await.expect("fill again");
+    checkpoint_long_log(&store, restart).await;
+    fill_log(&store).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (log, copied) = store
         .checkpoint(restart)
