@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -166,12 +166,19 @@ pub struct Store {
 struct LastPass {
     /// Open direct connections (each takes the writer lock per transaction).
     writers: AtomicUsize,
-    /// A last pass is wanted before the next write transaction.
-    wanted: AtomicBool,
-    /// When it was asked for (the checkpointer's own; it makes no passes of
-    /// its own for [`LAST_PASS_PATIENCE`] after asking, so as not to hold the
-    /// checkpoint lock when the writer comes to make it).
-    asked_at: std::sync::Mutex<Option<Instant>>,
+    /// A last pass is wanted before the next write transaction, asked for
+    /// then (the checkpointer makes no passes of its own for
+    /// [`LAST_PASS_PATIENCE`] after asking, so as not to hold the checkpoint
+    /// lock when the writer comes to make it).
+    asked: std::sync::Mutex<Option<Instant>>,
+}
+
+impl LastPass {
+    fn asked(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.asked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// How long [`Store::checkpoint`] leaves the log to the writer after asking
@@ -369,17 +376,15 @@ impl Store {
             return Ok(None);
         }
         let writers = self.last_pass.writers.load(Ordering::Acquire);
-        let asked = writers > 0 && self.last_pass.wanted.load(Ordering::Acquire);
-        if asked {
-            let since = *self
-                .last_pass
-                .asked_at
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if since.is_some_and(|t| t.elapsed() < LAST_PASS_PATIENCE) {
-                return Ok(None);
+        let asked = match *self.last_pass.asked() {
+            Some(at) if writers > 0 => {
+                if at.elapsed() < LAST_PASS_PATIENCE {
+                    return Ok(None);
+                }
+                true
             }
-        }
+            _ => false,
+        };
         let (mut log, mut copied) = self.passive_checkpoint().await?;
         if log < restart_pages || asked {
             return Ok(Some((log, copied)));
@@ -398,16 +403,11 @@ impl Store {
             }
         }
         if writers > 0 {
-            *self
-                .last_pass
-                .asked_at
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
-            self.last_pass.wanted.store(true, Ordering::Release);
+            *self.last_pass.asked() = Some(Instant::now());
             return Ok(Some((log, copied)));
         }
         // No direct connection (any more): the last pass is made here.
-        self.last_pass.wanted.store(false, Ordering::Release);
+        *self.last_pass.asked() = None;
         let _writers = self.writer.lock().await;
         self.passive_checkpoint().await.map(Some)
     }

@@ -91,11 +91,12 @@ impl NativeWriter {
     /// starts the log again from the beginning.
     pub async fn begin(&mut self) -> Result<Tx<'_>> {
         let writers = self.store.writer.lock().await;
-        if self.store.last_pass.wanted.swap(false, Ordering::AcqRel) && !self.last_pass() {
+        let asked = self.store.last_pass.asked().take();
+        if asked.is_some() && !self.last_pass() {
             // Not done (another checkpoint was running, a reader stayed on the
             // log): again before the next transaction. An error is left to the
             // transaction below to report, if the database has one.
-            self.store.last_pass.wanted.store(true, Ordering::Release);
+            *self.store.last_pass.asked() = asked;
         }
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
@@ -120,11 +121,15 @@ impl NativeWriter {
     /// under load the log grew to gigabytes). Whether it was done.
     fn last_pass(&self) -> bool {
         let pass = || -> rusqlite::Result<bool> {
+            let before: u64 = self
+                .conn
+                .query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
             self.conn.busy_timeout(LAST_PASS_WAIT)?;
             let busy: rusqlite::Result<i64> =
                 self.conn
                     .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get(0));
-            self.conn.busy_timeout(BUSY_TIMEOUT)?;
+            self.conn
+                .busy_timeout(std::time::Duration::from_millis(before))?;
             Ok(busy? == 0)
         };
         pass().unwrap_or(false)
@@ -133,9 +138,6 @@ impl NativeWriter {
 
 /// How long the last pass of a checkpoint waits for readers of the log.
 const LAST_PASS_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
-
-/// The busy timeout of every SQLite connection (`SQLITE_PRAGMAS`).
-const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Drop for NativeWriter {
     fn drop(&mut self) {

@@ -49,14 +49,15 @@ pub struct StoredStatement {
     pub learner_id: Option<i64>,
 }
 
-/// The identity keys that map to learner `$2`. A statement is resolved to the
-/// learner its actor key maps to, and a mapping never changes
-/// (`map_identity`), so a learner's statements are among those with these
-/// actor keys: the lookup reads the index on (actor key, seq, course) and
-/// tests the course there (schema v8; the same index serves the `agent`
-/// filter in storage order).
-const LEARNER_KEYS: &str =
-    "SELECT k.identity_key FROM learner_identities k WHERE k.learner_id = $2";
+/// The identity keys that map to the learner bound at `param` (`$N`). A
+/// statement is resolved to the learner its actor key maps to, and a mapping
+/// never changes (`map_identity`), so a learner's statements are among those
+/// with these actor keys: the lookup reads the index on (actor key, seq,
+/// course) and tests the course there (schema v8; the same index serves the
+/// `agent` filter in storage order).
+fn learner_keys(param: &str) -> String {
+    format!("SELECT k.identity_key FROM learner_identities k WHERE k.learner_id = {param}")
+}
 
 const COLS: &str = "seq, id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id";
 
@@ -232,7 +233,8 @@ impl Tx<'_> {
         learner_id: i64,
     ) -> Result<Vec<StoredStatement>> {
         let q = self.sql(&format!(
-            "SELECT {COLS} FROM statements WHERE actor_key IN ({LEARNER_KEYS}) AND course_id = $1 AND learner_id = $2 AND voided = 0 AND voids IS NULL ORDER BY seq"
+            "SELECT {COLS} FROM statements WHERE actor_key IN ({}) AND course_id = $1 AND learner_id = $2 AND voided = 0 AND voids IS NULL ORDER BY seq",
+            learner_keys("$2")
         ));
         let rows = sqlx::query(&q)
             .bind(course_id)
@@ -265,16 +267,17 @@ impl Tx<'_> {
         course_id: i64,
         learner_id: i64,
     ) -> Result<Vec<LearningEventRow>> {
-        let q = self.sql(
+        let q = self.sql(&format!(
             "SELECT id, integration_id, course_id, learner_id, statement_id, kind, at_ms, stored_ms, payload FROM ( \
                SELECT e.id, e.integration_id, e.course_id, e.learner_id, e.statement_id, e.kind, e.at_ms, e.stored_ms, e.payload \
                FROM learning_events e WHERE e.course_id = $1 AND e.learner_id = $2 \
                UNION ALL \
                SELECT s.id, s.integration_id, s.course_id, s.learner_id, s.id AS statement_id, 'statement' AS kind, s.timestamp_ms AS at_ms, s.stored_ms, s.event AS payload \
-               FROM statements s WHERE s.actor_key IN (SELECT k.identity_key FROM learner_identities k WHERE k.learner_id = $4) \
+               FROM statements s WHERE s.actor_key IN ({}) \
                AND s.course_id = $3 AND s.learner_id = $4 AND s.voided = 0 AND s.event IS NOT NULL \
              ) events ORDER BY at_ms, stored_ms, id",
-        );
+            learner_keys("$4")
+        ));
         let args = [
             course_id.into(),
             learner_id.into(),
