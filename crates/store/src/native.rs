@@ -8,7 +8,9 @@
 //! store's writer lock for each transaction, so that the store's own write
 //! transactions stay mutually exclusive with it, exactly as with sqlx's
 //! writer connection, and it makes the checkpoint's last pass when
-//! [`Store::checkpoint`] asks for it.
+//! [`Store::checkpoint`] asks for it. It opens the database through the
+//! `wal_coalesce` VFS: SQLite's own, except that a commit's log frames are
+//! written in a few calls instead of two per page.
 
 use std::sync::atomic::Ordering;
 
@@ -55,11 +57,15 @@ impl NativeWriter {
         let (Backend::Sqlite, Some(path)) = (store.backend, &store.sqlite_path) else {
             return Ok(None);
         };
-        let conn = rusqlite::Connection::open_with_flags(
-            &**path,
-            // The file the store opened (a plain path, never a URI); it exists.
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
+        // The file the store opened (a plain path, never a URI); it exists.
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match wal_coalesce::register() {
+            // A commit's log frames written in a few calls, not two per page.
+            Ok(vfs) => rusqlite::Connection::open_with_flags_and_vfs(&**path, flags, vfs),
+            // Without it, SQLite's default VFS: the same results, slower.
+            Err(_) => rusqlite::Connection::open_with_flags(&**path, flags),
+        }
         .ctx("opening the writer's SQLite connection")?;
         for pragma in SQLITE_PRAGMAS
             .iter()
