@@ -63,10 +63,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_actor_index.sql"),
         postgres: include_str!("../migrations/postgres/0008_actor_index.sql"),
     },
+    Migration {
+        version: 9,
+        name: "partial_indexes",
+        sqlite: include_str!("../migrations/sqlite/0009_partial_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0009_partial_indexes.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 
