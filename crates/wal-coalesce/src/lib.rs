@@ -185,13 +185,12 @@ unsafe fn methods<'a>(inner: *mut ffi::sqlite3_file) -> &'a ffi::sqlite3_io_meth
 }
 
 unsafe extern "C" fn open(
-    vfs: *mut ffi::sqlite3_vfs,
+    _ours: *mut ffi::sqlite3_vfs,
     name: ffi::sqlite3_filename,
     file: *mut ffi::sqlite3_file,
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    let _ = vfs;
     let inner_vfs = inner_vfs();
     // SAFETY: registered before any connection could name this VFS.
     let Some(inner_open) = (unsafe { (*inner_vfs).xOpen }) else {
