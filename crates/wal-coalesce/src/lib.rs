@@ -85,7 +85,8 @@ pub struct Counters {
     pub writes: u64,
 }
 
-/// The process's counters, for metrics and tests.
+/// The process's counters (the tests check with them that frames are
+/// coalesced).
 pub fn counters() -> Counters {
     Counters {
         frames: FRAMES.load(Ordering::Relaxed),
@@ -282,25 +283,6 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     }
 }
 
-unsafe extern "C" fn read(
-    file: *mut ffi::sqlite3_file,
-    buf: *mut c_void,
-    amt: c_int,
-    off: i64,
-) -> c_int {
-    // SAFETY: an open log file; SQLite's arguments, passed on.
-    unsafe {
-        let (held, inner) = parts(file);
-        let rc = write_held(held, inner);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        methods(inner)
-            .xRead
-            .map_or(ffi::SQLITE_IOERR_READ, |read| read(inner, buf, amt, off))
-    }
-}
-
 unsafe extern "C" fn write(
     file: *mut ffi::sqlite3_file,
     data: *const c_void,
@@ -395,6 +377,7 @@ macro_rules! passed_on {
     };
 }
 
+after_held!(read, xRead, (buf: *mut c_void, amt: c_int, off: i64), ffi::SQLITE_IOERR_READ);
 after_held!(truncate, xTruncate, (size: i64), ffi::SQLITE_IOERR_TRUNCATE);
 after_held!(sync, xSync, (flags: c_int), ffi::SQLITE_IOERR_FSYNC);
 after_held!(file_size, xFileSize, (size: *mut i64), ffi::SQLITE_IOERR_FSTAT);

@@ -48,6 +48,13 @@ fn insert(c: &Connection, from: i64, rows: i64, size: usize) {
     }
 }
 
+/// One transaction of [`insert`], committed.
+fn commit_rows(c: &Connection, from: i64, rows: i64, size: usize) {
+    let tx = c.unchecked_transaction().expect("begin");
+    insert(&tx, from, rows, size);
+    tx.commit().expect("commit");
+}
+
 /// Count and a checksum of everything, as a reader sees it.
 fn seen(c: &Connection) -> (i64, i64) {
     c.query_row(
@@ -56,6 +63,14 @@ fn seen(c: &Connection) -> (i64, i64) {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
     .expect("read")
+}
+
+/// SQLite's own check of the whole database finds nothing wrong.
+fn assert_intact(c: &Connection) {
+    let ok: String = c
+        .query_row("PRAGMA integrity_check", [], |x| x.get(0))
+        .expect("integrity check");
+    assert_eq!(ok, "ok");
 }
 
 fn expected(rows: i64, size: usize) -> (i64, i64) {
@@ -73,9 +88,7 @@ fn every_commit_is_seen_at_once_by_a_default_vfs_reader() {
     let mut rows = 0;
     for round in 0..200 {
         let n = 1 + round % 17;
-        let tx = w.unchecked_transaction().expect("begin");
-        insert(&tx, rows, n, 900 + (round as usize % 5) * 700);
-        tx.commit().expect("commit");
+        commit_rows(&w, rows, n, 900 + (round as usize % 5) * 700);
         rows += n;
         // The reader's own snapshot starts after the commit returned.
         let (count, _) = seen(&r);
@@ -88,10 +101,7 @@ fn every_commit_is_seen_at_once_by_a_default_vfs_reader() {
             assert_eq!(busy, 0);
         }
     }
-    let ok: String = r
-        .query_row("PRAGMA integrity_check", [], |x| x.get(0))
-        .expect("integrity check");
-    assert_eq!(ok, "ok");
+    assert_intact(&r);
 }
 
 #[test]
@@ -101,9 +111,7 @@ fn a_copy_of_the_log_is_recovered_by_the_default_vfs() {
     let size = 1500;
     let mut rows = 0;
     for _ in 0..40 {
-        let tx = w.unchecked_transaction().expect("begin");
-        insert(&tx, rows, 25, size);
-        tx.commit().expect("commit");
+        commit_rows(&w, rows, 25, size);
         rows += 25;
     }
     // The database file and its log as they are on disk right now (nothing
@@ -135,9 +143,7 @@ fn spilled_and_rolled_back_frames_are_never_seen() {
         .expect("cache size");
     let r = reader(&path);
     let size = 3000;
-    let tx = w.unchecked_transaction().expect("begin");
-    insert(&tx, 0, 400, size);
-    tx.commit().expect("commit");
+    commit_rows(&w, 0, 400, size);
     assert_eq!(seen(&r), expected(400, size));
 
     // Spills, then a rollback: nothing of it is seen, and the next commit
@@ -146,21 +152,14 @@ fn spilled_and_rolled_back_frames_are_never_seen() {
     insert(&tx, 400, 3000, size);
     tx.rollback().expect("rollback");
     assert_eq!(seen(&r), expected(400, size));
-    let tx = w.unchecked_transaction().expect("begin");
-    insert(&tx, 400, 100, size);
-    tx.commit().expect("commit");
+    commit_rows(&w, 400, 100, size);
     assert_eq!(seen(&r), expected(500, size));
 
     // Larger than what is held at most: written in parts, committed whole.
     let rows = (wal_coalesce::MAX_HELD as i64 / size as i64) * 2;
-    let tx = w.unchecked_transaction().expect("begin");
-    insert(&tx, 500, rows, size);
-    tx.commit().expect("commit");
+    commit_rows(&w, 500, rows, size);
     assert_eq!(seen(&r), expected(500 + rows, size));
-    let ok: String = r
-        .query_row("PRAGMA integrity_check", [], |x| x.get(0))
-        .expect("integrity check");
-    assert_eq!(ok, "ok");
+    assert_intact(&r);
 }
 
 #[test]
