@@ -73,8 +73,15 @@ where
     let (store, admin_url, db) = postgres_store().await;
     check(store.clone()).await;
     store.close().await;
+    drop_database(&admin_url, &db).await;
+}
+
+/// Drops a test database. `WITH (FORCE)`: a closed pool's connections are gone
+/// on our side, but their server processes may still be exiting, and a plain
+/// `DROP DATABASE` then fails with "being accessed by other users".
+async fn drop_database(admin_url: &str, db: &str) {
     admin_exec(
-        &admin_url,
+        admin_url,
         &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
     )
     .await;
@@ -413,7 +420,7 @@ async fn on_fresh_postgres<F: std::future::Future<Output = ()>>(check: impl FnOn
         .expect("connect postgres");
     check(store.clone()).await;
     store.close().await;
-    admin_exec(&admin_url, &format!("DROP DATABASE {db}")).await;
+    drop_database(&admin_url, &db).await;
 }
 
 #[tokio::test]
