@@ -1,5 +1,5 @@
-//! A SQLite VFS that writes a transaction's write-ahead-log frames with one
-//! system call.
+//! A SQLite VFS that writes a transaction's write-ahead-log frames in a few
+//! system calls instead of two per page.
 //!
 //! SQLite appends each changed page to the write-ahead log as two writes: the
 //! frame's 24-byte header, then the page. Under the group writer's load that
@@ -7,11 +7,11 @@
 //! per-page work on them was a fifth of the writer's time
 //! (docs/PERFORMANCE.md). This VFS is SQLite's default VFS (`unix`) with one
 //! change, on the log file only: consecutive frame writes are kept in memory
-//! and written together, in one `pwrite`, when the frame that commits the
-//! transaction is complete — before SQLite publishes the commit in the
-//! log's index, so that every reader finds the frames in the file, exactly
-//! as before. A failed write is SQLite's error at that moment (the commit
-//! fails), as before.
+//! and written together, in writes of up to 124 KiB, when the frame that
+//! commits the transaction is complete — before SQLite publishes the commit
+//! in the log's index, so that every reader finds the frames in the file,
+//! exactly as before. A failed write is SQLite's error at that moment (the
+//! commit fails), as before.
 //!
 //! What is held back is only what SQLite has not committed yet:
 //! - only the frame pattern is buffered (a 24-byte header, then a page, at
