@@ -13,6 +13,7 @@
 
 mod duration;
 mod error;
+pub mod format;
 mod identity;
 mod model;
 mod parse;

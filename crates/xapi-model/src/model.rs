@@ -61,6 +61,11 @@ impl LanguageMap {
         self.0.len()
     }
 
+    /// Drops every entry but `tag`'s (the language a query asked for).
+    pub fn keep_only(&mut self, tag: &str) {
+        self.0.retain(|k, _| k == tag);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
