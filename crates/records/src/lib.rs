@@ -458,6 +458,7 @@ pub async fn store_statement_refs(
                 course_id,
                 learner_id,
                 event: r.event.as_ref().map(|(_, json)| json.as_str()),
+                broad: !xapi_model::format::is_plain(s),
             }
         })
         .collect();

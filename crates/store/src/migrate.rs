@@ -69,10 +69,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_partial_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0009_partial_indexes.sql"),
     },
+    Migration {
+        version: 10,
+        name: "broad_statements",
+        sqlite: include_str!("../migrations/sqlite/0010_broad_statements.sql"),
+        postgres: include_str!("../migrations/postgres/0010_broad_statements.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 

@@ -28,6 +28,9 @@ pub struct NewStatement<'a> {
     /// The learning event the statement gives its course and learner (a
     /// `stats_rules::Event` as JSON); `None` when it gives none (yet).
     pub event: Option<&'a str>,
+    /// Not plain (`xapi_model::format::is_plain`): queries look at it one
+    /// by one (schema v10).
+    pub broad: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +100,8 @@ pub struct StatementFilter {
     pub cursor: Option<i64>,
     pub ascending: bool,
     pub limit: i64,
+    /// Only statements marked broad (schema v10), through their own index.
+    pub broad: bool,
 }
 
 /// A learning event: a launch, SCORM result or override (stored in
@@ -165,6 +170,9 @@ impl Tx<'_> {
     /// Statements matching the filter, in `seq` order (ascending or not), at most `limit`.
     pub async fn statements(&mut self, f: &StatementFilter) -> Result<Vec<StoredStatement>> {
         let mut q = format!("SELECT {COLS} FROM statements WHERE voided = 0");
+        if f.broad {
+            q.push_str(" AND broad = 1");
+        }
         let mut n = 0;
         let mut arg = |q: &mut String, cond: &str| {
             n += 1;
@@ -373,10 +381,10 @@ impl Tx<'_> {
         static RETURNING: crate::RowsSql = crate::RowsSql::new();
         let text = |n: usize, returning: bool| {
             let mut q = String::from(
-                "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id, event) VALUES ",
+                "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id, event, broad) VALUES ",
             );
             q.push_str(&crate::repeat_row(
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
                 n,
                 1,
                 ",",
@@ -393,7 +401,7 @@ impl Tx<'_> {
             } else {
                 RETURNING.get(self.backend, chunk.len(), |n| text(n, true))
             };
-            let mut args: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() * 14);
+            let mut args: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() * 15);
             for s in chunk {
                 args.extend([
                     Arg::from(s.id),
@@ -410,6 +418,7 @@ impl Tx<'_> {
                     s.course_id.into(),
                     s.learner_id.into(),
                     s.event.into(),
+                    i64::from(s.broad).into(),
                 ]);
             }
             if per_query == 1 {

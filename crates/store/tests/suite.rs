@@ -302,7 +302,7 @@ async fn upgrade_makes_indexes_partial(store: Store) {
         )
         .await
         .expect("v8 rows");
-    assert_eq!(store.migrate().await.expect("to v9"), [9]);
+    assert_eq!(store.migrate_to(9).await.expect("to v9"), [9]);
     let mut tx = store.read().await.expect("read");
     let ids = |v: Vec<StoredStatement>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
     let by_registration = tx
@@ -334,6 +334,120 @@ async fn upgrade_makes_indexes_partial_sqlite() {
 #[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
 async fn upgrade_makes_indexes_partial_postgres() {
     on_fresh_postgres(upgrade_makes_indexes_partial).await;
+}
+
+/// Upgrading a v9 database marks the statements that are not plain as broad
+/// (schema v10), from their stored JSON: a SubStatement or StatementRef
+/// object, an Agent object, a group actor with members, an instructor, team
+/// or context activities. The rest stay plain, and the `broad` filter lists
+/// exactly the broad ones.
+async fn upgrade_marks_broad_statements(store: Store) {
+    assert_eq!(
+        store.migrate_to(9).await.expect("to v9"),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    );
+    checks::seed(&store).await;
+    let agent = r#"{"objectType":"Agent","mbox":"mailto:ada@example.com"}"#;
+    let activity = r#"{"objectType":"Activity","id":"https://a/1"}"#;
+    let shapes = [
+        (
+            "plain",
+            format!(r#"{{"actor":{agent},"object":{activity}}}"#),
+        ),
+        (
+            "plain-registration",
+            format!(
+                r#"{{"actor":{agent},"object":{activity},"context":{{"registration":"1e4f7f9c-3a0b-4d2e-9f00-6c2d1c8f5a11"}}}}"#
+            ),
+        ),
+        (
+            "plain-group-no-members",
+            format!(
+                r#"{{"actor":{{"objectType":"Group","mbox":"mailto:team@example.com"}},"object":{activity}}}"#
+            ),
+        ),
+        (
+            "ref",
+            format!(
+                r#"{{"actor":{agent},"object":{{"objectType":"StatementRef","id":"1e4f7f9c-3a0b-4d2e-9f00-6c2d1c8f5a11"}}}}"#
+            ),
+        ),
+        (
+            "agent-object",
+            format!(r#"{{"actor":{agent},"object":{agent}}}"#),
+        ),
+        (
+            "sub",
+            format!(
+                r#"{{"actor":{agent},"object":{{"objectType":"SubStatement","actor":{agent},"verb":{{"id":"v"}},"object":{activity}}}}}"#
+            ),
+        ),
+        (
+            "group-members",
+            format!(
+                r#"{{"actor":{{"objectType":"Group","member":[{agent}]}},"object":{activity}}}"#
+            ),
+        ),
+        (
+            "instructor",
+            format!(
+                r#"{{"actor":{agent},"object":{activity},"context":{{"instructor":{agent}}}}}"#
+            ),
+        ),
+        (
+            "context-activities",
+            format!(
+                r#"{{"actor":{agent},"object":{activity},"context":{{"contextActivities":{{"parent":[{activity}]}}}}}}"#
+            ),
+        ),
+    ];
+    for (i, (id, canonical)) in shapes.iter().enumerate() {
+        let canonical = canonical.replace('\'', "''");
+        store
+            .execute_admin(&format!(
+                "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, voided) \
+                 VALUES ('{id}', 'os-acme', '{{}}', '{canonical}', {i}, {i}, 'v', 0)"
+            ))
+            .await
+            .expect("v9 row");
+    }
+    assert_eq!(store.migrate().await.expect("to v10"), [10]);
+    let mut tx = store.read().await.expect("read");
+    let mut broad: Vec<String> = tx
+        .statements(&StatementFilter {
+            broad: true,
+            ascending: true,
+            limit: 100,
+            ..StatementFilter::default()
+        })
+        .await
+        .expect("broad statements")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    broad.sort();
+    assert_eq!(
+        broad,
+        [
+            "agent-object",
+            "context-activities",
+            "group-members",
+            "instructor",
+            "ref",
+            "sub"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn upgrade_marks_broad_statements_sqlite() {
+    on_fresh_sqlite(upgrade_marks_broad_statements).await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
+async fn upgrade_marks_broad_statements_postgres() {
+    on_fresh_postgres(upgrade_marks_broad_statements).await;
 }
 
 /// On SQLite the registration and activity filters read the partial indexes
@@ -507,7 +621,7 @@ mod checks {
     }
 
     pub async fn migrations_are_versioned_and_idempotent(store: Store) {
-        assert_eq!(store.schema_version().await.expect("version"), 9);
+        assert_eq!(store.schema_version().await.expect("version"), 10);
         assert_eq!(
             store.migrate().await.expect("again"),
             Vec::<i64>::new(),
@@ -697,6 +811,7 @@ mod checks {
             course_id: None,
             learner_id: None,
             event: None,
+            broad: false,
         }
     }
 
@@ -1619,6 +1734,7 @@ async fn sqlite_last_pass_is_made_by_the_direct_writer() {
             course_id: Some(course),
             learner_id: Some(learner),
             event: None,
+            broad: false,
         }])
         .await
         .expect("a write");
@@ -1726,6 +1842,7 @@ async fn write_path(tx: &mut Tx<'_>, course: i64, learner: i64) -> Vec<String> {
             course_id: Some(course),
             learner_id: Some(learner),
             event: Some("{\"event\":1}"),
+            broad: false,
         },
         NewStatement {
             id: "00000000-0000-4000-8000-000000000002",
@@ -1742,6 +1859,7 @@ async fn write_path(tx: &mut Tx<'_>, course: i64, learner: i64) -> Vec<String> {
             course_id: None,
             learner_id: None,
             event: None,
+            broad: false,
         },
     ];
     let mut inserted: Vec<_> = tx
