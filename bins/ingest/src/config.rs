@@ -32,6 +32,10 @@ pub struct Limits {
     pub max_statements: usize,
     pub max_json_depth: usize,
     pub max_page: i64,
+    /// Statements a statements query looks at one by one for one page (the
+    /// broad ones, or all for `related_agents` with an account; the page then
+    /// ends there and `more` continues): docs/xapi-queries.md.
+    pub scan_window: i64,
 }
 
 impl Default for Limits {
@@ -41,6 +45,7 @@ impl Default for Limits {
             max_statements: 1000,
             max_json_depth: 32,
             max_page: 500,
+            scan_window: 2_000,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod launch;
 pub mod metrics;
 pub mod oauth;
+pub mod query;
 pub mod scorm;
 pub mod server;
 pub mod state;

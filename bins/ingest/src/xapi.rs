@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use std::sync::atomic::Ordering::Relaxed;
 use store::StatementFilter;
 use time::OffsetDateTime;
+use xapi_model::format::{Criteria, Format};
 use xapi_model::{Account, Actor, Agent, Ifi, LearnerKey};
 
 use crate::error::ApiError;
@@ -371,6 +372,22 @@ async fn get_inner(
         (None, Some(id)) => Some((id, true)),
         (None, None) => None,
     };
+    let format = match q.get("format") {
+        None => Format::Exact,
+        Some(f) => Format::parse(f).ok_or_else(|| {
+            ApiError::bad_request(format!("format: {f:?} is not one of ids, exact, canonical"))
+        })?,
+    };
+    let languages = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(xapi_model::format::accept_language)
+        .unwrap_or_default();
+    if q.get("attachments").is_some_and(|v| v == "true") {
+        return Err(ApiError::bad_request(
+            "attachments=true is not supported: statements are stored without attachment content",
+        ));
+    }
     let mut tx = app.store.read().await?;
     if let Some((id, voided)) = single {
         if let Some(other) = q.keys().find(|k| {
@@ -397,26 +414,21 @@ async fn get_inner(
                     consistent,
                 ),
             ],
-            s.canonical,
+            formatted(&s, format, &languages)?,
         )
             .into_response());
     }
     if let Some(bad) = q.keys().find(|k| !LIST_PARAMS.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!("{bad}: unknown parameter")));
     }
-    for p in ["related_activities", "related_agents"] {
-        if q.get(p).is_some_and(|v| v == "true") {
-            return Err(ApiError::bad_request(format!(
-                "{p}=true is not supported by this LRS"
-            )));
-        }
-    }
-    if q.get("attachments").is_some_and(|v| v == "true") {
-        return Err(ApiError::bad_request(
-            "attachments=true is not supported: statements are stored without attachment content",
-        ));
-    }
-    let agent = match q.get("agent") {
+    let related = |p: &str| match q.get(p).map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::bad_request(format!("{p}: must be true or false"))),
+    };
+    let related_agents = related("related_agents")?;
+    let related_activities = related("related_activities")?;
+    let (agent, agent_ifi) = match q.get("agent") {
         Some(a) => {
             let v: serde_json::Value = serde_json::from_str(a)
                 .map_err(|e| ApiError::bad_request(format!("agent: invalid JSON: {e}")))?;
@@ -429,17 +441,12 @@ async fn get_inner(
                         .join("; ")
                 ))
             })?;
-            Some(
-                LearnerKey::from_actor(&actor)
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "agent: an anonymous group cannot be used as a filter",
-                        )
-                    })?
-                    .to_string(),
-            )
+            let ifi = actor.ifi().cloned().ok_or_else(|| {
+                ApiError::bad_request("agent: an anonymous group cannot be used as a filter")
+            })?;
+            (Some(LearnerKey::from_ifi(&ifi)), Some(ifi))
         }
-        None => None,
+        None => (None, None),
     };
     let max = app.config.limits.max_page;
     let limit = match q.get("limit").map(|l| l.parse::<i64>()) {
@@ -463,36 +470,51 @@ async fn get_inner(
                 .map_err(|_| ApiError::bad_request("cursor: malformed"))
         })
         .transpose()?;
-    if let Some(r) = q.get("registration") {
-        xapi_model::syntax::parse_uuid(r)
-            .ok_or_else(|| ApiError::bad_request("registration: must be a UUID"))?;
-    }
-    let filter = StatementFilter {
-        integration_id: Some(provider.integration.id.clone()),
-        actor_key: agent,
+    let registration = q
+        .get("registration")
+        .map(|r| {
+            xapi_model::syntax::parse_uuid(r)
+                .ok_or_else(|| ApiError::bad_request("registration: must be a UUID"))
+        })
+        .transpose()?;
+    let criteria = Criteria {
+        agent,
         verb: q.get("verb").cloned(),
-        activity_id: q.get("activity").cloned(),
-        registration: q.get("registration").map(|r| r.to_lowercase()),
+        activity: q.get("activity").cloned(),
+        registration,
+        related_agents,
+        related_activities,
+    };
+    let base = StatementFilter {
+        integration_id: Some(provider.integration.id.clone()),
         since_ms: ts_param(q, "since")?,
         until_ms: ts_param(q, "until")?,
         cursor,
         ascending,
-        limit: limit + 1,
+        ..StatementFilter::default()
     };
-    let mut rows = tx.statements(&filter).await?;
-    let more = if rows.len() as i64 > limit {
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let last = rows.last().map(|r| r.seq).unwrap_or_default();
-        let mut qs = url::form_urlencoded::Serializer::new(String::new());
-        let mut keys: Vec<_> = q.iter().filter(|(k, _)| k.as_str() != "cursor").collect();
-        keys.sort();
-        for (k, v) in keys {
-            qs.append_pair(k, v);
+    let page = crate::query::page(
+        &mut tx,
+        &base,
+        &criteria,
+        agent_ifi.as_ref(),
+        limit,
+        app.config.limits.scan_window,
+    )
+    .await?;
+    let rows = page.rows;
+    let more = match page.next {
+        Some(last) => {
+            let mut qs = url::form_urlencoded::Serializer::new(String::new());
+            let mut keys: Vec<_> = q.iter().filter(|(k, _)| k.as_str() != "cursor").collect();
+            keys.sort();
+            for (k, v) in keys {
+                qs.append_pair(k, v);
+            }
+            qs.append_pair("cursor", &last.to_string());
+            format!("/xapi/statements?{}", qs.finish())
         }
-        qs.append_pair("cursor", &last.to_string());
-        format!("/xapi/statements?{}", qs.finish())
-    } else {
-        String::new()
+        None => String::new(),
     };
     let last_modified = rows.iter().map(|r| r.stored_ms).max();
     let mut body = String::from("{\"statements\":[");
@@ -500,7 +522,7 @@ async fn get_inner(
         if i > 0 {
             body.push(',');
         }
-        body.push_str(&r.canonical);
+        body.push_str(&formatted(r, format, &languages)?);
     }
     body.push_str("],\"more\":");
     body.push_str(&serde_json::Value::from(more).to_string());
@@ -514,6 +536,25 @@ async fn get_inner(
         h.insert(header::LAST_MODIFIED, v);
     }
     Ok(resp)
+}
+
+/// A stored statement in the requested format (`exact`: as stored).
+fn formatted(
+    row: &store::StoredStatement,
+    format: Format,
+    languages: &[String],
+) -> Result<String, ApiError> {
+    if format == Format::Exact {
+        return Ok(row.canonical.clone());
+    }
+    let mut s = xapi_model::parse_statement(row.canonical.as_bytes()).map_err(|e| {
+        ApiError::internal(format!(
+            "stored statement {} does not parse again: {e}",
+            row.id
+        ))
+    })?;
+    xapi_model::format::apply(&mut s, format, languages);
+    serde_json::to_string(&s).map_err(ApiError::internal)
 }
 
 pub async fn about() -> Response {

@@ -172,6 +172,8 @@ async fn start(store: Store) -> Env {
         limits: ingest::config::Limits {
             max_body_bytes: 256 * 1024,
             max_statements: 50,
+            // Small, so that statements queries page across the window's end.
+            scan_window: 3,
             ..Default::default()
         },
         ..Default::default()
@@ -278,6 +280,7 @@ both!(get_void_and_paging);
 both!(replay_equals_live);
 both!(concurrent_requests_are_isolated);
 both!(administrator_override);
+both!(statement_queries_as_the_spec_defines_them);
 
 async fn udemy_statements_with_mbox_and_account_actors(env: Env) -> Env {
     map_learner(&env).await;
@@ -882,10 +885,9 @@ async fn get_void_and_paging(env: Env) -> Env {
     assert!(got["stored"].is_string());
     // void the first
     let void = json!({"actor": {"mbox": "mailto:admin@example.com"}, "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"}, "object": {"objectType": "StatementRef", "id": ids[0]}});
-    assert_eq!(
-        env.post("/xapi/statements", &basic(&env.ub), &void).await.0,
-        200
-    );
+    let (s, voiding) = env.post("/xapi/statements", &basic(&env.ub), &void).await;
+    assert_eq!(s, 200);
+    let voiding_id = voiding[0].as_str().expect("voiding id").to_owned();
     assert_eq!(
         env.get(
             &format!("/xapi/statements?statementId={}", ids[0]),
@@ -943,9 +945,12 @@ async fn get_void_and_paging(env: Env) -> Env {
     }
     let mut expected: Vec<String> = ids[1..].to_vec();
     expected.push(put_id.to_owned());
+    // The voiding statement targets one that matches the filters, so it
+    // matches too (xAPI 1.0.3, "Filter Conditions for StatementRefs").
+    expected.push(voiding_id);
     assert_eq!(
         seen, expected,
-        "voided statements are hidden; every other one appears once"
+        "voided statements are hidden; every other one appears once, with the voiding one"
     );
     let (s, about) = env.get("/xapi/about", "").await;
     assert_eq!(
@@ -1228,5 +1233,233 @@ async fn administrator_override(env: Env) -> Env {
         Some(95.0),
         "refused overrides change nothing"
     );
+    env
+}
+
+/// Every id a statements query lists, following `more` to the end.
+async fn listed(env: &Env, query: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut next = format!("/xapi/statements?ascending=true&{query}");
+    for _ in 0..100 {
+        let (s, page) = env.get(&next, &basic(&env.ub)).await;
+        assert_eq!(s, 200, "{next}: {page}");
+        seen.extend(
+            page["statements"]
+                .as_array()
+                .expect("statements")
+                .iter()
+                .map(|s| s["id"].as_str().expect("id").to_owned()),
+        );
+        match page["more"].as_str() {
+            Some("") | None => return seen,
+            Some(m) => next = m.to_owned(),
+        }
+    }
+    panic!("{query}: more than 100 pages");
+}
+
+fn agent_param(agent: &Value) -> String {
+    url::form_urlencoded::byte_serialize(agent.to_string().as_bytes()).collect()
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The filters of `GET /xapi/statements` with xAPI 1.0.3's meaning: `agent`
+/// matches the actor or object, members of a group included; the
+/// `related_*` parameters look into context and SubStatements (and, for
+/// agents, the authority); a statement that targets a matching one with a
+/// StatementRef matches too; `format=ids` and `format=canonical` (with
+/// `Accept-Language`). The server's scan window is 3 statements, so the
+/// lists below page across its end.
+async fn statement_queries_as_the_spec_defines_them(env: Env) -> Env {
+    let ada = json!({"objectType": "Agent", "name": "Ada", "mbox": "mailto:ada@example.com"});
+    let carol = json!({"objectType": "Agent", "mbox": "mailto:carol@example.com"});
+    let agent = |m: &str| json!({"mbox": format!("mailto:{m}@example.com")});
+    let verb = |v: &str| json!({"id": format!("http://adlnet.gov/expapi/verbs/{v}"), "display": {"en-US": v}});
+    let lesson = |n: u32| {
+        json!({"objectType": "Activity", "id": format!("https://x.example.com/lesson-{n}"),
+               "definition": {"name": {"en-US": format!("Lesson {n}"), "de-DE": format!("Lektion {n}"), "fr": format!("Leçon {n}")}}})
+    };
+    let parent = "https://x.example.com/course";
+    let id = |n: u32| format!("00000000-0000-4000-8000-{n:012}");
+    let statements = [
+        // 1: Ada experienced lesson 1 in a course, with Carol as instructor.
+        json!({"id": id(1), "actor": ada, "verb": verb("experienced"), "object": lesson(1),
+               "context": {"instructor": carol, "contextActivities": {"parent": [{"id": parent}]}}}),
+        // 2: Dave mentored Ada (an Agent object).
+        json!({"id": id(2), "actor": agent("dave"), "verb": verb("mentored"), "object": ada}),
+        // 3: Eve confirmed statement 1 (a StatementRef).
+        json!({"id": id(3), "actor": agent("eve"), "verb": verb("confirmed"),
+               "object": {"objectType": "StatementRef", "id": id(1)}}),
+        // 4: an anonymous group of Ada and Frank attended a meeting.
+        json!({"id": id(4), "actor": {"objectType": "Group", "member": [agent("ada"), agent("frank")]},
+               "verb": verb("attended"), "object": {"id": "https://x.example.com/meeting"}}),
+        // 5: Gina: "Ada will experience lesson 2" (a SubStatement).
+        json!({"id": id(5), "actor": agent("gina"), "verb": verb("planned"),
+               "object": {"objectType": "SubStatement", "actor": agent("ada"), "verb": verb("experienced"), "object": lesson(2)}}),
+        // 6: plain: Ada experienced lesson 1 again.
+        json!({"id": id(6), "actor": agent("ada"), "verb": verb("experienced"), "object": lesson(1)}),
+        // 7: plain: Bob experienced lesson 1.
+        json!({"id": id(7), "actor": agent("bob"), "verb": verb("experienced"), "object": lesson(1)}),
+    ];
+    let (s, r) = env
+        .post("/xapi/statements", &basic(&env.ub), &json!(statements))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let ids = |ns: &[u32]| ns.iter().map(|&n| id(n)).collect::<Vec<_>>();
+
+    let ada_q = format!("agent={}", agent_param(&agent("ada")));
+    assert_eq!(
+        listed(&env, &ada_q).await,
+        ids(&[1, 2, 3, 4, 6]),
+        "actor, object, group member, and the statement targeting one of them"
+    );
+    assert_eq!(
+        listed(&env, &format!("{ada_q}&related_agents=true")).await,
+        ids(&[1, 2, 3, 4, 5, 6]),
+        "and the SubStatement's actor"
+    );
+    let carol_q = format!("agent={}", agent_param(&agent("carol")));
+    assert_eq!(
+        listed(&env, &carol_q).await,
+        ids(&[]),
+        "an instructor is not the actor"
+    );
+    assert_eq!(
+        listed(&env, &format!("{carol_q}&related_agents=true")).await,
+        ids(&[1, 3])
+    );
+    let authority = json!({"account": {"homePage": "http://127.0.0.1:8080", "name": "wh_ub"}});
+    assert_eq!(
+        listed(
+            &env,
+            &format!("agent={}&related_agents=true", agent_param(&authority))
+        )
+        .await,
+        ids(&[1, 2, 3, 4, 5, 6, 7]),
+        "the authority of every statement this client stored"
+    );
+    let lesson1 = enc("https://x.example.com/lesson-1");
+    assert_eq!(
+        listed(&env, &format!("activity={lesson1}")).await,
+        ids(&[1, 3, 6, 7])
+    );
+    assert_eq!(
+        listed(
+            &env,
+            &format!(
+                "activity={lesson1}&verb={}&{ada_q}",
+                enc("http://adlnet.gov/expapi/verbs/experienced")
+            )
+        )
+        .await,
+        ids(&[1, 3, 6]),
+        "all filters at once, on the statement or on its target"
+    );
+    assert_eq!(
+        listed(&env, &format!("activity={}", enc(parent))).await,
+        ids(&[])
+    );
+    assert_eq!(
+        listed(
+            &env,
+            &format!("activity={}&related_activities=true", enc(parent))
+        )
+        .await,
+        ids(&[1, 3]),
+        "a context activity"
+    );
+    let lesson2 = enc("https://x.example.com/lesson-2");
+    assert_eq!(listed(&env, &format!("activity={lesson2}")).await, ids(&[]));
+    assert_eq!(
+        listed(&env, &format!("activity={lesson2}&related_activities=true")).await,
+        ids(&[5]),
+        "the SubStatement's object"
+    );
+    assert_eq!(
+        listed(&env, "limit=2").await,
+        ids(&[1, 2, 3, 4, 5, 6, 7]),
+        "no filter: pages of 2"
+    );
+
+    // Formats.
+    let (s, exact) = env
+        .get(
+            &format!("/xapi/statements?statementId={}", id(1)),
+            &basic(&env.ub),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(exact["actor"]["name"], "Ada");
+    assert_eq!(
+        exact["object"]["definition"]["name"]
+            .as_object()
+            .map(|m| m.len()),
+        Some(3)
+    );
+    let (s, ids_form) = env
+        .get(
+            &format!("/xapi/statements?statementId={}&format=ids", id(1)),
+            &basic(&env.ub),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        ids_form["actor"],
+        json!({"objectType": "Agent", "mbox": "mailto:ada@example.com"})
+    );
+    assert_eq!(
+        ids_form["verb"],
+        json!({"id": "http://adlnet.gov/expapi/verbs/experienced"})
+    );
+    assert_eq!(
+        ids_form["object"],
+        json!({"objectType": "Activity", "id": "https://x.example.com/lesson-1"})
+    );
+    assert_eq!(
+        ids_form["context"]["instructor"],
+        json!({"objectType": "Agent", "mbox": "mailto:carol@example.com"})
+    );
+    assert_eq!(ids_form["id"], exact["id"]);
+    assert_eq!(ids_form["stored"], exact["stored"]);
+    let r = env
+        .client
+        .get(format!(
+            "{}/xapi/statements?activity={lesson1}&format=canonical&ascending=true",
+            env.base
+        ))
+        .header("Authorization", basic(&env.ub))
+        .header("X-Experience-API-Version", "1.0.3")
+        .header("Accept-Language", "fr;q=0.5, de, *;q=0.1")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 200);
+    let page: Value = serde_json::from_str(&r.text().await.expect("body")).expect("json");
+    let first = &page["statements"][0];
+    assert_eq!(
+        first["object"]["definition"]["name"],
+        json!({"de-DE": "Lektion 1"}),
+        "de matches de-DE first"
+    );
+    assert_eq!(
+        first["verb"]["display"],
+        json!({"en-US": "experienced"}),
+        "the only language there is"
+    );
+    assert_eq!(first["actor"]["name"], "Ada", "agents as in exact");
+    for (query, what) in [
+        ("format=full", "format"),
+        ("related_agents=yes", "related_agents"),
+        ("related_activities=1", "related_activities"),
+    ] {
+        let (s, r) = env
+            .get(&format!("/xapi/statements?{query}"), &basic(&env.ub))
+            .await;
+        assert_eq!(s, 400, "{query}");
+        assert!(r.to_string().contains(what), "{query}: {r}");
+    }
     env
 }
