@@ -16,8 +16,10 @@ mod error;
 pub mod format;
 mod identity;
 mod model;
+pub mod multipart;
 mod parse;
 mod score;
+pub mod signature;
 pub mod syntax;
 
 pub use duration::{Duration, DurationError};
