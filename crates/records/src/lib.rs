@@ -50,6 +50,19 @@ pub struct Prepared {
     pub statement: Statement,
     pub raw: String,
     pub canonical: String,
+    /// The raw data of its attachments that came with it (multipart/mixed),
+    /// stored in the same transaction as the statement.
+    pub attachments: Vec<AttachmentData>,
+}
+
+/// An attachment's raw data, named by the SHA-2 its statement gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachmentData {
+    /// Lower-case hex.
+    pub sha2: String,
+    pub content_type: String,
+    /// Shared by every statement of a request that names the same data.
+    pub content: std::sync::Arc<[u8]>,
 }
 
 /// Sets what the LRS sets: an id when absent, `stored` (now), `authority`, the
@@ -74,6 +87,7 @@ pub fn prepare(
         statement,
         raw,
         canonical,
+        attachments: Vec::new(),
     })
 }
 
@@ -464,6 +478,25 @@ pub async fn store_statement_refs(
         .collect();
     let inserted = tx.insert_statements(&new_rows).await?;
     drop(new_rows);
+    // Their attachments' data, once per SHA-2 (already stored: unchanged).
+    let data: std::collections::BTreeMap<&str, &AttachmentData> = batch
+        .iter()
+        .flat_map(|p| &p.attachments)
+        .map(|a| (a.sha2.as_str(), a))
+        .collect();
+    if !data.is_empty() {
+        let rows: Vec<store::NewAttachment<'_>> = data
+            .values()
+            .map(|a| store::NewAttachment {
+                integration_id: &rules.integration_id,
+                sha2: &a.sha2,
+                content_type: &a.content_type,
+                content: &a.content,
+                stored_ms: now_ms,
+            })
+            .collect();
+        tx.insert_attachments(&rows).await?;
+    }
 
     // 3. Per statement: retry or conflict, voiding, event or parking.
     for (r, id_text) in rows.iter().zip(&ids) {

@@ -21,6 +21,7 @@ pub(crate) enum Arg<'q> {
     Int(Option<i64>),
     Real(Option<f64>),
     Text(Option<&'q str>),
+    Blob(Option<&'q [u8]>),
 }
 
 impl From<i64> for Arg<'_> {
@@ -51,6 +52,11 @@ impl<'q> From<&'q str> for Arg<'q> {
 impl<'q> From<Option<&'q str>> for Arg<'q> {
     fn from(v: Option<&'q str>) -> Self {
         Arg::Text(v)
+    }
+}
+impl<'q> From<&'q [u8]> for Arg<'q> {
+    fn from(v: &'q [u8]) -> Self {
+        Arg::Blob(Some(v))
     }
 }
 impl<'q> From<&'q String> for Arg<'q> {
@@ -173,6 +179,7 @@ fn bind(st: &mut rusqlite::Statement<'_>, args: &[Arg<'_>]) -> rusqlite::Result<
             Arg::Int(v) => st.raw_bind_parameter(i + 1, v)?,
             Arg::Real(v) => st.raw_bind_parameter(i + 1, v)?,
             Arg::Text(v) => st.raw_bind_parameter(i + 1, v)?,
+            Arg::Blob(v) => st.raw_bind_parameter(i + 1, v)?,
         }
     }
     Ok(())
@@ -234,6 +241,7 @@ fn any_query<'q>(
             Arg::Int(v) => q.bind(v),
             Arg::Real(v) => q.bind(v),
             Arg::Text(v) => q.bind(v),
+            Arg::Blob(v) => q.bind(v),
         };
     }
     q

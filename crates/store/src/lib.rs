@@ -26,6 +26,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, TransactionManager};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
+mod attachments;
 mod courses;
 mod exec;
 mod integrations;
@@ -38,6 +39,7 @@ mod statements;
 mod stats;
 mod sync_runs;
 
+pub use attachments::*;
 pub use courses::*;
 pub use integrations::*;
 pub use learners::*;

@@ -75,10 +75,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_broad_statements.sql"),
         postgres: include_str!("../migrations/postgres/0010_broad_statements.sql"),
     },
+    Migration {
+        version: 11,
+        name: "attachments",
+        sqlite: include_str!("../migrations/sqlite/0011_attachments.sql"),
+        postgres: include_str!("../migrations/postgres/0011_attachments.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 

@@ -117,6 +117,7 @@ both!(scorm_state);
 both!(concurrent_read_modify_write_is_serialized);
 both!(concurrent_sync_lock_has_one_winner);
 both!(bulk_course_writes);
+both!(attachments_are_kept_per_integration);
 
 /// Upgrading a v5 database moves statements' learning events onto the
 /// statements (schema v6) and keeps the other events where they are.
@@ -411,7 +412,7 @@ async fn upgrade_marks_broad_statements(store: Store) {
             .await
             .expect("v9 row");
     }
-    assert_eq!(store.migrate().await.expect("to v10"), [10]);
+    assert_eq!(store.migrate_to(10).await.expect("to v10"), [10]);
     let mut tx = store.read().await.expect("read");
     let mut broad: Vec<String> = tx
         .statements(&StatementFilter {
@@ -620,8 +621,54 @@ mod checks {
         (course, learner)
     }
 
+    /// Attachment data is stored once per integration and SHA-2 (the same
+    /// data again changes nothing), read back byte for byte, and only by the
+    /// integration that sent it; a rolled-back transaction leaves none.
+    pub async fn attachments_are_kept_per_integration(store: Store) {
+        seed(&store).await;
+        let data: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+        let row = |sha2, content| NewAttachment {
+            integration_id: "os-acme",
+            sha2,
+            content_type: "application/octet-stream",
+            content,
+            stored_ms: T0,
+        };
+        let mut tx = store.begin().await.expect("begin");
+        tx.insert_attachments(&[row("aa11", &data), row("bb22", b"")])
+            .await
+            .expect("insert");
+        tx.insert_attachments(&[row("aa11", &data)])
+            .await
+            .expect("the same again");
+        tx.commit().await.expect("commit");
+        let mut tx = store.begin().await.expect("begin");
+        tx.insert_attachments(&[row("cc33", b"gone")])
+            .await
+            .expect("insert");
+        tx.rollback().await.expect("rollback");
+        let mut tx = store.read().await.expect("read");
+        let wanted: Vec<String> = ["aa11", "bb22", "cc33", "dd44"].map(String::from).to_vec();
+        let got = tx.attachments("os-acme", &wanted).await.expect("read");
+        assert_eq!(
+            got.iter()
+                .map(|a| (a.sha2.as_str(), a.content.len()))
+                .collect::<Vec<_>>(),
+            [("aa11", 70_000), ("bb22", 0)]
+        );
+        assert_eq!(got[0].content, data, "byte for byte");
+        assert_eq!(got[0].content_type, "application/octet-stream");
+        assert!(
+            tx.attachments("ub-other", &wanted)
+                .await
+                .expect("read")
+                .is_empty(),
+            "another integration reads none of it"
+        );
+    }
+
     pub async fn migrations_are_versioned_and_idempotent(store: Store) {
-        assert_eq!(store.schema_version().await.expect("version"), 10);
+        assert_eq!(store.schema_version().await.expect("version"), 11);
         assert_eq!(
             store.migrate().await.expect("again"),
             Vec::<i64>::new(),
