@@ -2,6 +2,7 @@
 //! its configuration, credentials and the QA validator.
 
 pub mod api;
+pub mod attachments;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -176,16 +176,10 @@ async fn store_batch(
     single: Option<&str>,
 ) -> Result<Vec<String>, ApiError> {
     let provider = app.provider(headers).await?;
-    if headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.starts_with("multipart/"))
-    {
-        return Err(ApiError::bad_request(
-            "Content-Type: statements with attachment content (multipart/mixed) are not accepted; send application/json",
-        ));
-    }
-    let raws = split_body(app, body, single.is_some())?;
+    let mut incoming = crate::attachments::split(headers, body).inspect_err(|_| {
+        app.metrics.rejected.fetch_add(1, Relaxed);
+    })?;
+    let raws = split_body(app, incoming.json, single.is_some())?;
     let mut parsed = validate(app, &raws)?;
     if let Some(id) = single {
         let id = xapi_model::syntax::parse_uuid(id)
@@ -200,6 +194,9 @@ async fn store_batch(
             _ => s.id = Some(id),
         }
     }
+    let data = crate::attachments::attach(&mut incoming, &parsed).inspect_err(|_| {
+        app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
+    })?;
     let rules =
         IntegrationRules::for_integration(&provider.integration).map_err(ApiError::internal)?;
     let statement_version = if version == "2.0.0" { "2.0.0" } else { "1.0.0" };
@@ -207,7 +204,13 @@ async fn store_batch(
     let stored_at = now();
     let prepared: Vec<Prepared> = parsed
         .into_iter()
-        .map(|(s, raw)| records::prepare(s, raw, stored_at, &authority, statement_version))
+        .zip(data)
+        .map(|((s, raw), attachments)| {
+            records::prepare(s, raw, stored_at, &authority, statement_version).map(|mut p| {
+                p.attachments = attachments;
+                p
+            })
+        })
         .collect::<Result<_, _>>()
         .map_err(ApiError::internal)?;
     let ids: Vec<String> = prepared
@@ -383,11 +386,11 @@ async fn get_inner(
         .and_then(|v| v.to_str().ok())
         .map(xapi_model::format::accept_language)
         .unwrap_or_default();
-    if q.get("attachments").is_some_and(|v| v == "true") {
-        return Err(ApiError::bad_request(
-            "attachments=true is not supported: statements are stored without attachment content",
-        ));
-    }
+    let with_attachments = match q.get("attachments").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::bad_request("attachments: must be true or false")),
+    };
     let mut tx = app.store.read().await?;
     if let Some((id, voided)) = single {
         if let Some(other) = q.keys().find(|k| {
@@ -405,18 +408,29 @@ async fn get_inner(
             .await?
             .filter(|s| s.integration_id == provider.integration.id && s.voided == voided)
             .ok_or_else(|| ApiError::not_found(format!("statement {id} not found")))?;
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "application/json".to_owned()),
-                (header::LAST_MODIFIED, http_date(from_ms(s.stored_ms))),
-                (
-                    header::HeaderName::from_static("x-experience-api-consistent-through"),
-                    consistent,
-                ),
-            ],
-            formatted(&s, format, &languages)?,
-        )
-            .into_response());
+        let json = formatted(&s, format, &languages)?;
+        let headers = [
+            (header::LAST_MODIFIED, http_date(from_ms(s.stored_ms))),
+            (
+                header::HeaderName::from_static("x-experience-api-consistent-through"),
+                consistent,
+            ),
+        ];
+        if with_attachments {
+            let data = attachment_data(&mut tx, &provider.integration.id, [&s]).await?;
+            let extra = headers
+                .into_iter()
+                .filter_map(|(k, v)| HeaderValue::from_str(&v).ok().map(|v| (k, v)))
+                .collect();
+            return Ok(crate::attachments::response(json, &data, extra));
+        }
+        let mut resp = ([(header::CONTENT_TYPE, "application/json")], json).into_response();
+        for (k, v) in headers {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                resp.headers_mut().insert(k, v);
+            }
+        }
+        return Ok(resp);
     }
     if let Some(bad) = q.keys().find(|k| !LIST_PARAMS.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!("{bad}: unknown parameter")));
@@ -527,7 +541,12 @@ async fn get_inner(
     body.push_str("],\"more\":");
     body.push_str(&serde_json::Value::from(more).to_string());
     body.push('}');
-    let mut resp = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    let mut resp = if with_attachments {
+        let data = attachment_data(&mut tx, &provider.integration.id, &rows).await?;
+        crate::attachments::response(body, &data, Vec::new())
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&consistent) {
         h.insert("x-experience-api-consistent-through", v);
@@ -536,6 +555,30 @@ async fn get_inner(
         h.insert(header::LAST_MODIFIED, v);
     }
     Ok(resp)
+}
+
+/// The stored data of every attachment these statements name.
+async fn attachment_data<'r>(
+    tx: &mut store::Tx<'_>,
+    integration_id: &str,
+    rows: impl IntoIterator<Item = &'r store::StoredStatement>,
+) -> Result<Vec<store::StoredAttachment>, ApiError> {
+    let mut statements = Vec::new();
+    for r in rows {
+        statements.push(
+            xapi_model::parse_statement(r.canonical.as_bytes()).map_err(|e| {
+                ApiError::internal(format!(
+                    "stored statement {} does not parse again: {e}",
+                    r.id
+                ))
+            })?,
+        );
+    }
+    let sha2s = crate::attachments::named_sha2s(&statements);
+    if sha2s.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(tx.attachments(integration_id, &sha2s).await?)
 }
 
 /// A stored statement in the requested format (`exact`: as stored).

@@ -281,6 +281,7 @@ both!(replay_equals_live);
 both!(concurrent_requests_are_isolated);
 both!(administrator_override);
 both!(statement_queries_as_the_spec_defines_them);
+both!(attachments_in_and_out);
 
 async fn udemy_statements_with_mbox_and_account_actors(env: Env) -> Env {
     map_learner(&env).await;
@@ -1461,5 +1462,237 @@ async fn statement_queries_as_the_spec_defines_them(env: Env) -> Env {
         assert_eq!(s, 400, "{query}");
         assert!(r.to_string().contains(what), "{query}: {r}");
     }
+    env
+}
+
+/// A multipart/mixed body: the statements, then (content type, data, hash
+/// header) per attachment part; `None` leaves the hash header out.
+fn multipart_body(json: &Value, parts: &[(&str, &[u8], Option<String>)], cte: &str) -> Vec<u8> {
+    let b = "abcABC0123'()+_,-./:=?";
+    let mut out = format!("--{b}\r\nContent-Type:application/json\r\n\r\n{json}\r\n").into_bytes();
+    for (ct, data, hash) in parts {
+        out.extend_from_slice(
+            format!("--{b}\r\nContent-Type:{ct}\r\nContent-Transfer-Encoding:{cte}\r\n").as_bytes(),
+        );
+        if let Some(h) = hash {
+            out.extend_from_slice(format!("X-Experience-API-Hash:{h}\r\n").as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{b}--").as_bytes());
+    out
+}
+
+fn sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+impl Env {
+    async fn post_multipart(&self, body: Vec<u8>) -> (u16, Value) {
+        self.send(
+            self.client
+                .post(format!("{}/xapi/statements", self.base))
+                .header("Authorization", basic(&self.ub))
+                .header("X-Experience-API-Version", "1.0.3")
+                .header(
+                    "Content-Type",
+                    r#"multipart/mixed; boundary="abcABC0123'()+_,-./:=?""#,
+                )
+                .body(body),
+        )
+        .await
+    }
+
+    /// A GET answered in multipart/mixed: its parts (headers, body).
+    async fn get_multipart(&self, path: &str) -> Vec<(Vec<(String, String)>, Vec<u8>)> {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", basic(&self.ub))
+            .header("X-Experience-API-Version", "1.0.3")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status(), 200, "{path}");
+        let ct = r.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let body = r.bytes().await.expect("body");
+        let boundary = xapi_model::multipart::boundary(&ct).expect("a multipart answer");
+        xapi_model::multipart::parse(&body, &boundary)
+            .expect("parts")
+            .into_iter()
+            .map(|p| (p.headers, p.body.to_vec()))
+            .collect()
+    }
+}
+
+/// Attachments (xAPI 1.0.3, 1.5.2): the spec's own multipart example is
+/// stored with its data and served back with `attachments=true`, alone and in
+/// a list; every broken rule of the transport is a 400 naming the part or
+/// attachment, and nothing of such a request is stored; a statement with
+/// only `fileUrl` attachments needs no part; a signed statement is checked.
+async fn attachments_in_and_out(env: Env) -> Env {
+    let text: &[u8] = b"here is a simple attachment";
+    let hash = sha256(text);
+    assert_eq!(
+        hash,
+        "495395e777cd98da653df9615d09c0fd6bb2f8d4788394cd53c56a3bfdcd848a"
+    );
+    let statement = |id: &str, attachments: Value| {
+        json!({"id": id, "actor": {"mbox": "mailto:sample.agent@example.com", "name": "Sample Agent", "objectType": "Agent"},
+               "verb": {"id": "http://adlnet.gov/expapi/verbs/answered", "display": {"en-US": "answered"}},
+               "object": {"id": "http://www.example.com/tincan/activities/multipart", "objectType": "Activity"},
+               "attachments": attachments})
+    };
+    let text_attachment = json!([{"usageType": "http://example.com/attachment-usage/test",
+        "display": {"en-US": "A test attachment"}, "contentType": "text/plain; charset=ascii",
+        "length": 27, "sha2": hash}]);
+    let id1 = "11111111-0000-4000-8000-000000000001";
+    let (s, r) = env
+        .post_multipart(multipart_body(
+            &statement(id1, text_attachment.clone()),
+            &[("text/plain", text, Some(hash.clone()))],
+            "binary",
+        ))
+        .await;
+    assert_eq!((s, r.clone()), (200, json!([id1])), "{r}");
+
+    let parts = env
+        .get_multipart(&format!(
+            "/xapi/statements?statementId={id1}&attachments=true"
+        ))
+        .await;
+    assert_eq!(parts.len(), 2);
+    let got: Value = serde_json::from_slice(&parts[0].1).expect("statement json");
+    assert_eq!(got["id"], id1);
+    assert_eq!(got["attachments"][0]["sha2"], hash.as_str());
+    let header =
+        |h: &[(String, String)], n: &str| h.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    assert_eq!(
+        header(&parts[1].0, "x-experience-api-hash"),
+        Some(hash.clone())
+    );
+    assert_eq!(
+        header(&parts[1].0, "content-transfer-encoding").as_deref(),
+        Some("binary")
+    );
+    assert_eq!(
+        header(&parts[1].0, "content-type").as_deref(),
+        Some("text/plain")
+    );
+    assert_eq!(parts[1].1, text);
+    let (s, plain) = env
+        .get(
+            &format!("/xapi/statements?statementId={id1}"),
+            &basic(&env.ub),
+        )
+        .await;
+    assert_eq!(
+        (s, plain["id"].clone()),
+        (200, json!(id1)),
+        "without attachments=true: JSON"
+    );
+
+    // A second statement naming the same data by fileUrl, posted as JSON.
+    let id2 = "11111111-0000-4000-8000-000000000002";
+    let mut by_url = text_attachment.clone();
+    by_url[0]["fileUrl"] = json!("https://files.example.com/a.txt");
+    let (s, r) = env
+        .post("/xapi/statements", &basic(&env.ub), &statement(id2, by_url))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let parts = env
+        .get_multipart("/xapi/statements?attachments=true&ascending=true")
+        .await;
+    let list: Value = serde_json::from_slice(&parts[0].1).expect("result json");
+    let ids: Vec<&str> = list["statements"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(ids, [id1, id2]);
+    assert_eq!(parts.len(), 2, "one copy of data named twice");
+    assert_eq!(parts[1].1, text);
+
+    // Every broken rule: 400, naming it; nothing stored.
+    let bad = "11111111-0000-4000-8000-0000000000ff";
+    let other: &[u8] = b"something else";
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (multipart_body(&statement(bad, text_attachment.clone()), &[], "binary"), "no fileUrl and no attachment part"),
+        (multipart_body(&statement(bad, text_attachment.clone()), &[("text/plain", text, None)], "binary"), "X-Experience-API-Hash is required"),
+        (multipart_body(&statement(bad, text_attachment.clone()), &[("text/plain", other, Some(hash.clone()))], "binary"), "is not the SHA-2 of the part"),
+        (multipart_body(&statement(bad, text_attachment.clone()), &[("text/plain", text, Some(hash.clone()))], "base64"), "Content-Transfer-Encoding must be binary"),
+        (multipart_body(&statement(bad, text_attachment.clone()), &[("image/png", text, Some(hash.clone()))], "binary"), "differs from the Content-Type of part 1"),
+        (
+            multipart_body(&statement(bad, text_attachment.clone()), &[("text/plain", text, Some(hash.clone())), ("text/plain", other, Some(sha256(other)))], "binary"),
+            "names no attachment",
+        ),
+        (b"--abcABC0123'()+_,-./:=?\r\nContent-Type:text/plain\r\n\r\nx\r\n--abcABC0123'()+_,-./:=?--".to_vec(), "part 0: Content-Type must be application/json"),
+        (b"no boundary at all".to_vec(), "first boundary line is missing"),
+    ];
+    for (body, what) in cases {
+        let (s, r) = env.post_multipart(body).await;
+        assert_eq!(s, 400, "{what}: {r}");
+        assert!(r.to_string().contains(what), "{what}: {r}");
+    }
+    let (s, r) = env
+        .post(
+            "/xapi/statements",
+            &basic(&env.ub),
+            &statement(bad, text_attachment.clone()),
+        )
+        .await;
+    assert_eq!(s, 400, "JSON with an attachment that has no fileUrl: {r}");
+    assert!(r.to_string().contains("no fileUrl"), "{r}");
+    let (s, _) = env
+        .get(
+            &format!("/xapi/statements?statementId={bad}"),
+            &basic(&env.ub),
+        )
+        .await;
+    assert_eq!(s, 404, "nothing of a refused request is stored");
+
+    // A signed statement: the JWS payload is the statement without its signature.
+    let id3 = "11111111-0000-4000-8000-000000000003";
+    let unsigned = json!({"id": id3, "actor": {"mbox": "mailto:sample.agent@example.com"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"}, "object": {"id": "http://www.example.com/q/1"}});
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let jws = |payload: &Value| {
+        format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"RS256"}"#),
+            b64(&payload.to_string()),
+            b64("signature bytes")
+        )
+        .into_bytes()
+    };
+    let signed = |jws: &[u8]| {
+        let mut s = unsigned.clone();
+        s["attachments"] = json!([{"usageType": "http://adlnet.gov/expapi/attachments/signature",
+            "display": {"en-US": "Signature"}, "contentType": "application/octet-stream",
+            "length": jws.len(), "sha2": sha256(jws)}]);
+        multipart_body(
+            &s,
+            &[("application/octet-stream", jws, Some(sha256(jws)))],
+            "binary",
+        )
+    };
+    let mut tampered = unsigned.clone();
+    tampered["object"]["id"] = json!("http://www.example.com/q/2");
+    let (s, r) = env.post_multipart(signed(&jws(&tampered))).await;
+    assert_eq!(s, 400, "{r}");
+    assert!(
+        r.to_string()
+            .contains("JWS payload is not the statement received"),
+        "{r}"
+    );
+    let (s, r) = env.post_multipart(signed(&jws(&unsigned))).await;
+    assert_eq!((s, r.clone()), (200, json!([id3])), "{r}");
     env
 }
