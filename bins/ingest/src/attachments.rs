@@ -203,7 +203,9 @@ pub fn attach(
                 }
             }
             if a.usage_type == SIGNATURE_USAGE {
-                signature::check(&d.content, &a.content_type, s)
+                let jws = signature::check(&d.content, &a.content_type, s)
+                    .map_err(|e| ApiError::bad_request(format!("statement {i}: {path}: {e}")))?;
+                verify_x5c(&jws)
                     .map_err(|e| ApiError::bad_request(format!("statement {i}: {path}: {e}")))?;
             }
             if !mine.iter().any(|m| m.sha2 == sha2) {
@@ -226,6 +228,27 @@ pub fn attach(
         )));
     }
     Ok(out)
+}
+
+/// When the JWS header carries an X.509 chain (`x5c`), the signature must
+/// verify against the first certificate's public key (xAPI 1.0.3, Data
+/// 2.6: "to catch mistakes in the signature, not as a security measure" —
+/// the certificate is not checked against any trust anchor).
+fn verify_x5c(jws: &signature::Jws) -> Result<(), String> {
+    let Some(der) = jws.x5c.first() else {
+        return Ok(());
+    };
+    let der = rustls_pki_types::CertificateDer::from(der.as_slice());
+    let cert = webpki::EndEntityCert::try_from(&der).map_err(|e| {
+        format!("the JWS header's x5c certificate is not a valid X.509 certificate ({e})")
+    })?;
+    let alg = match jws.algorithm {
+        signature::Algorithm::Rs256 => webpki::ring::RSA_PKCS1_2048_8192_SHA256,
+        signature::Algorithm::Rs384 => webpki::ring::RSA_PKCS1_2048_8192_SHA384,
+        signature::Algorithm::Rs512 => webpki::ring::RSA_PKCS1_2048_8192_SHA512,
+    };
+    cert.verify_signature(alg, &jws.signing_input, &jws.signature)
+        .map_err(|_| "the JWS signature does not verify against its x5c certificate".to_owned())
 }
 
 /// The SHA-2s (lower case) of every attachment the statements name, once each.

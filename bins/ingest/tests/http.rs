@@ -1694,5 +1694,37 @@ async fn attachments_in_and_out(env: Env) -> Env {
     );
     let (s, r) = env.post_multipart(signed(&jws(&unsigned))).await;
     assert_eq!((s, r.clone()), (200, json!([id3])), "{r}");
+
+    // Signed with a key whose certificate is in the header (x5c): the RSA
+    // signature is verified; a signature changed by one byte is refused.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/attachments");
+    let x5c_statement: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("signed-statement.json")).expect("fixture"))
+            .expect("json");
+    let x5c_jws = std::fs::read(dir.join("signed-statement.jws")).expect("fixture");
+    let with_signature = |jws: &[u8]| {
+        let mut s = x5c_statement.clone();
+        s["attachments"] = json!([{"usageType": "http://adlnet.gov/expapi/attachments/signature",
+            "display": {"en-US": "Signature"}, "contentType": "application/octet-stream",
+            "length": jws.len(), "sha2": sha256(jws)}]);
+        multipart_body(
+            &s,
+            &[("application/octet-stream", jws, Some(sha256(jws)))],
+            "binary",
+        )
+    };
+    let mut broken = x5c_jws.clone();
+    let last = broken.len() - 2;
+    broken[last] = if broken[last] == b'A' { b'B' } else { b'A' };
+    let (s, r) = env.post_multipart(with_signature(&broken)).await;
+    assert_eq!(s, 400, "{r}");
+    assert!(
+        r.to_string()
+            .contains("does not verify against its x5c certificate"),
+        "{r}"
+    );
+    let (s, r) = env.post_multipart(with_signature(&x5c_jws)).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r, json!([x5c_statement["id"]]));
     env
 }

@@ -1,8 +1,9 @@
 //! Signed statements (xAPI 1.0.3, Data 2.6): the signature is a JWS attachment
 //! whose payload is the statement as it was before the signature was added.
 //! [`check`] does what an LRS MUST do to find it well formed — decode it, check
-//! the algorithm, and compare its payload with the statement received. It does
-//! not verify the RSA signature itself (see docs/xapi-attachments.md).
+//! the algorithm, and compare its payload with the statement received — and
+//! returns what verifying it against its `x5c` certificate takes ([`Jws`]);
+//! the RSA arithmetic is left to the caller's cryptography library.
 
 use base64::Engine;
 use serde_json::Value;
@@ -29,6 +30,27 @@ pub enum SignatureError {
     Payload(String),
     #[error("the JWS payload is not the statement received (without its signature)")]
     Mismatch,
+    #[error("the JWS header's x5c must be an array of base64 DER certificates")]
+    X5c,
+}
+
+/// The RSA + SHA-2 algorithm of a JWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    Rs256,
+    Rs384,
+    Rs512,
+}
+
+/// A well-formed signature: what a verifier needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jws {
+    pub algorithm: Algorithm,
+    /// The header's `x5c` chain (DER), signer's certificate first; empty when absent.
+    pub x5c: Vec<Vec<u8>>,
+    /// `BASE64URL(header) "." BASE64URL(payload)`, the bytes that were signed.
+    pub signing_input: Vec<u8>,
+    pub signature: Vec<u8>,
 }
 
 fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, SignatureError> {
@@ -52,7 +74,7 @@ fn comparable(s: &Statement, drop_id: bool) -> Option<Value> {
 
 /// Checks a signature attachment's content (`jws`, its raw octets, of
 /// attachment content type `content_type`) against the statement received.
-pub fn check(jws: &[u8], content_type: &str, statement: &Statement) -> Result<(), SignatureError> {
+pub fn check(jws: &[u8], content_type: &str, statement: &Statement) -> Result<Jws, SignatureError> {
     if crate::multipart::essence(content_type) != "application/octet-stream" {
         return Err(SignatureError::ContentType);
     }
@@ -61,18 +83,35 @@ pub fn check(jws: &[u8], content_type: &str, statement: &Statement) -> Result<()
     let [header, payload, signature] = pieces[..] else {
         return Err(SignatureError::NotCompact);
     };
+    let signing_input = format!("{header}.{payload}").into_bytes();
     let header: Value =
         serde_json::from_slice(&b64(header, "header")?).map_err(|_| SignatureError::Header)?;
+    let header = header.as_object().ok_or(SignatureError::Header)?;
     let alg = header
-        .as_object()
-        .ok_or(SignatureError::Header)?
         .get("alg")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if !matches!(alg, "RS256" | "RS384" | "RS512") {
-        return Err(SignatureError::Algorithm(alg.to_owned()));
-    }
-    if b64(signature, "signature")?.is_empty() {
+    let algorithm = match alg {
+        "RS256" => Algorithm::Rs256,
+        "RS384" => Algorithm::Rs384,
+        "RS512" => Algorithm::Rs512,
+        _ => return Err(SignatureError::Algorithm(alg.to_owned())),
+    };
+    // RFC 7515 4.1.6: base64 (not base64url) DER certificates.
+    let x5c = match header.get("x5c") {
+        None => Vec::new(),
+        Some(Value::Array(certs)) if !certs.is_empty() => certs
+            .iter()
+            .map(|c| {
+                c.as_str()
+                    .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+                    .ok_or(SignatureError::X5c)
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(SignatureError::X5c),
+    };
+    let signature = b64(signature, "signature")?;
+    if signature.is_empty() {
         return Err(SignatureError::Base64("signature"));
     }
     let signed = crate::parse_statement(&b64(payload, "payload")?).map_err(|e| {
@@ -92,7 +131,12 @@ pub fn check(jws: &[u8], content_type: &str, statement: &Statement) -> Result<()
     });
     let drop_id = signed.id.is_none();
     match (comparable(&signed, drop_id), comparable(&received, drop_id)) {
-        (Some(a), Some(b)) if a == b => Ok(()),
+        (Some(a), Some(b)) if a == b => Ok(Jws {
+            algorithm,
+            x5c,
+            signing_input,
+            signature,
+        }),
         _ => Err(SignatureError::Mismatch),
     }
 }
@@ -119,12 +163,16 @@ mod tests {
 
     #[test]
     fn a_well_formed_signature_is_accepted() {
-        let ok = check(
-            &jws(r#"{"alg":"RS256"}"#, UNSIGNED),
-            "application/octet-stream",
-            &signed(),
+        let jws_bytes = jws(r#"{"alg":"RS256"}"#, UNSIGNED);
+        let ok = check(&jws_bytes, "application/octet-stream", &signed()).expect("well formed");
+        assert_eq!(ok.algorithm, Algorithm::Rs256);
+        assert!(ok.x5c.is_empty());
+        assert_eq!(ok.signature, b"not verified here");
+        let text = String::from_utf8(jws_bytes).expect("ascii");
+        assert_eq!(
+            ok.signing_input,
+            text.rsplit_once('.').expect("three parts").0.as_bytes()
         );
-        assert_eq!(ok, Ok(()));
     }
 
     #[test]
@@ -147,6 +195,14 @@ mod tests {
         assert_eq!(
             check(&jws("[1]", UNSIGNED), oct, &s),
             Err(SignatureError::Header)
+        );
+        assert_eq!(
+            check(
+                &jws(r#"{"alg":"RS256","x5c":["not base64!"]}"#, UNSIGNED),
+                oct,
+                &s
+            ),
+            Err(SignatureError::X5c)
         );
         let other = UNSIGNED.replace("q/1", "q/2");
         assert_eq!(
