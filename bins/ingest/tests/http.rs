@@ -282,6 +282,7 @@ both!(concurrent_requests_are_isolated);
 both!(administrator_override);
 both!(statement_queries_as_the_spec_defines_them);
 both!(attachments_in_and_out);
+both!(alternate_request_syntax);
 
 async fn udemy_statements_with_mbox_and_account_actors(env: Env) -> Env {
     map_learner(&env).await;
@@ -1726,5 +1727,149 @@ async fn attachments_in_and_out(env: Env) -> Env {
     let (s, r) = env.post_multipart(with_signature(&x5c_jws)).await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r, json!([x5c_statement["id"]]));
+    env
+}
+
+/// xAPI 1.0.3's alternate request syntax (Communication 1.3), as the ADL
+/// conformance suite sends it: `POST ?method=…` with the headers, the content
+/// and the parameters as form fields; refused in its malformed variants and
+/// under xAPI 2.0.
+async fn alternate_request_syntax(env: Env) -> Env {
+    let form = |fields: &[(&str, &str)]| {
+        let mut f = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in fields {
+            f.append_pair(k, v);
+        }
+        f.finish()
+    };
+    let send = |query: &str, headers: Vec<(&'static str, String)>, body: String, put: bool| {
+        let url = format!("{}/xapi/statements?{query}", env.base);
+        let mut rb = if put {
+            env.client.put(url)
+        } else {
+            env.client.post(url)
+        };
+        for (k, v) in headers {
+            rb = rb.header(k, v);
+        }
+        env.send(
+            rb.header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+    };
+    let auth = basic(&env.ub);
+    let id = "33333333-0000-4000-8000-000000000001";
+    let mut st = fixture("udemy-course-progressed-mbox");
+    st["id"] = json!(id);
+    let content = st.to_string();
+
+    // PUT as a POST, everything in the form (no headers but Content-Type).
+    let (s, r) = send(
+        "method=PUT",
+        vec![],
+        form(&[
+            ("statementId", id),
+            ("content", &content),
+            ("X-Experience-API-Version", "1.0.3"),
+            ("Authorization", &auth),
+        ]),
+        false,
+    )
+    .await;
+    assert_eq!(s, 204, "{r}");
+    let (s, got) = env
+        .get(&format!("/xapi/statements?statementId={id}"), &auth)
+        .await;
+    assert_eq!((s, got["id"].clone()), (200, json!(id)));
+
+    // GET as a POST, headers as real headers.
+    let headers = || {
+        vec![
+            ("Authorization", auth.clone()),
+            ("X-Experience-API-Version", "1.0.3".to_owned()),
+        ]
+    };
+    let (s, r) = send("method=GET", headers(), form(&[("limit", "1")]), false).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["statements"].as_array().map(Vec::len), Some(1));
+    assert!(r.get("more").is_some());
+    // POST as a POST.
+    let mut second = st.clone();
+    second["id"] = json!("33333333-0000-4000-8000-000000000002");
+    let (s, r) = send(
+        "method=POST",
+        headers(),
+        form(&[("content", &second.to_string())]),
+        false,
+    )
+    .await;
+    assert_eq!((s, r.clone()), (200, json!([second["id"]])), "{r}");
+
+    for (query, hs, body, put, what) in [
+        (
+            "method=POST",
+            headers(),
+            form(&[("content", &content)]),
+            true,
+            "is a POST",
+        ),
+        (
+            "method=PUT",
+            headers(),
+            form(&[
+                ("statementId", id),
+                ("content", &content),
+                ("X-Experience-API-Version", "0.8"),
+            ]),
+            false,
+            "X-Experience-API-Version",
+        ),
+        (
+            &format!("method=PUT&statementId={id}") as &str,
+            headers(),
+            form(&[("statementId", id), ("content", &content)]),
+            false,
+            "no other query parameter",
+        ),
+        (
+            "method=PUT",
+            headers(),
+            String::new(),
+            false,
+            "form field content",
+        ),
+        (
+            "method=PUT",
+            headers(),
+            json!({"statementId": id, "content": content}).to_string(),
+            false,
+            "form field content",
+        ),
+        (
+            "method=GET",
+            vec![
+                ("Authorization", auth.clone()),
+                ("X-Experience-API-Version", "2.0.0".to_owned()),
+            ],
+            form(&[("limit", "1")]),
+            false,
+            "removed in xAPI 2.0",
+        ),
+        (
+            "method=DELETE",
+            headers(),
+            form(&[("content", &content)]),
+            false,
+            "is not GET, PUT or POST",
+        ),
+    ] {
+        let (s, r) = send(query, hs, body, put).await;
+        assert_eq!(s, 400, "{what}: {r}");
+        assert!(r.to_string().contains(what), "{what}: {r}");
+    }
+    let (s, r) = env
+        .post(&format!("/xapi/statements?statementId={id}"), &auth, &st)
+        .await;
+    assert_eq!(s, 400, "POST takes no query parameters: {r}");
     env
 }
