@@ -264,18 +264,19 @@ pub async fn post_statements(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if q.contains_key("method") {
-        return alternate(&app, &q, &headers, &body).await;
-    }
-    if let Some(k) = q.keys().next() {
-        return answer(
+    let r = if q.contains_key("method") {
+        alternate(&app, &q, &headers, &body).await
+    } else if let Some(k) = q.keys().next() {
+        answer(
             "1.0.3",
             Err(ApiError::bad_request(format!(
                 "{k}: POST /xapi/statements takes no query parameters (except method, the alternate request syntax)"
             ))),
-        );
-    }
-    post_inner(&app, &headers, &body).await
+        )
+    } else {
+        post_inner(&app, &headers, &body).await
+    };
+    with_consistency(&app, r)
 }
 
 async fn post_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
@@ -301,15 +302,17 @@ pub async fn put_statement(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if q.contains_key("method") {
-        return answer(
+    let r = if q.contains_key("method") {
+        answer(
             "1.0.3",
             Err(ApiError::bad_request(
                 "method: the alternate request syntax is a POST (xAPI 1.0.3, 1.3)",
             )),
-        );
-    }
-    put_inner(&app, &q, &headers, &body).await
+        )
+    } else {
+        put_inner(&app, &q, &headers, &body).await
+    };
+    with_consistency(&app, r)
 }
 
 async fn put_inner(
@@ -461,6 +464,30 @@ fn from_ms(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// `X-Experience-API-Consistent-Through`: an ISO 8601 (RFC 3339) UTC time
+/// before which every statement is visible.
+fn consistent_through(app: &AppState) -> String {
+    rfc3339(
+        app.in_flight
+            .consistent_through(now())
+            .to_offset(time::UtcOffset::UTC),
+    )
+}
+
+const CONSISTENT: &str = "x-experience-api-consistent-through";
+
+/// Adds `X-Experience-API-Consistent-Through` to a statements resource
+/// response that has none yet (xAPI: "on all responses to Statements
+/// Resource requests", errors included).
+fn with_consistency(app: &AppState, mut r: Response) -> Response {
+    if !r.headers().contains_key(CONSISTENT) {
+        if let Ok(v) = HeaderValue::from_str(&consistent_through(app)) {
+            r.headers_mut().insert(CONSISTENT, v);
+        }
+    }
+    r
+}
+
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -497,12 +524,11 @@ pub async fn get_statements(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let version = match xapi_version(&headers) {
-        Ok(v) => v,
-        Err(e) => return answer("1.0.3", Err(e)),
+    let r = match xapi_version(&headers) {
+        Ok(version) => answer(version, get_inner(&app, &q, &headers).await),
+        Err(e) => answer("1.0.3", Err(e)),
     };
-    let r = get_inner(&app, &q, &headers).await;
-    answer(version, r)
+    with_consistency(&app, r)
 }
 
 async fn get_inner(
@@ -511,7 +537,8 @@ async fn get_inner(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let provider = app.provider(headers).await?;
-    let consistent = http_date(app.in_flight.consistent_through(now()));
+    // Taken before the read: everything stored before it is in what we read.
+    let consistent = consistent_through(app);
     let single = match (q.get("statementId"), q.get("voidedStatementId")) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
@@ -558,10 +585,7 @@ async fn get_inner(
         let json = formatted(&s, format, &languages)?;
         let headers = [
             (header::LAST_MODIFIED, http_date(from_ms(s.stored_ms))),
-            (
-                header::HeaderName::from_static("x-experience-api-consistent-through"),
-                consistent,
-            ),
+            (header::HeaderName::from_static(CONSISTENT), consistent),
         ];
         if with_attachments {
             let data = attachment_data(&mut tx, &provider.integration.id, [&s]).await?;
@@ -696,7 +720,7 @@ async fn get_inner(
     };
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&consistent) {
-        h.insert("x-experience-api-consistent-through", v);
+        h.insert(CONSISTENT, v);
     }
     if let Some(Ok(v)) = last_modified.map(|m| HeaderValue::from_str(&http_date(from_ms(m)))) {
         h.insert(header::LAST_MODIFIED, v);

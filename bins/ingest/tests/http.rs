@@ -928,10 +928,7 @@ async fn get_void_and_paging(env: Env) -> Env {
             .send()
             .await
             .expect("get");
-        assert!(
-            r.headers()
-                .contains_key("x-experience-api-consistent-through")
-        );
+        assert_consistent_through(r.headers());
         let page = r.json_value().await;
         seen.extend(
             page["statements"]
@@ -954,6 +951,31 @@ async fn get_void_and_paging(env: Env) -> Env {
         seen, expected,
         "voided statements are hidden; every other one appears once, with the voiding one"
     );
+    // On every statements resource response: a POST, a PUT, a refusal.
+    for (method, path, body) in [
+        ("POST", "/xapi/statements".to_owned(), json!([])),
+        (
+            "PUT",
+            format!("/xapi/statements?statementId={put_id}"),
+            json!({}),
+        ),
+        ("GET", "/xapi/statements?bogus=1".to_owned(), Value::Null),
+    ] {
+        let r = env
+            .client
+            .request(
+                method.parse().expect("method"),
+                format!("{}{path}", env.base),
+            )
+            .header("Authorization", basic(&env.ub))
+            .header("X-Experience-API-Version", "1.0.3")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 400, "{method} {path}");
+        assert_consistent_through(r.headers());
+    }
     let (s, about) = env.get("/xapi/about", "").await;
     assert_eq!(
         (s, about["version"].clone()),
@@ -1236,6 +1258,20 @@ async fn administrator_override(env: Env) -> Env {
         "refused overrides change nothing"
     );
     env
+}
+
+/// `X-Experience-API-Consistent-Through` is there, an ISO 8601 time in UTC,
+/// not in the future.
+fn assert_consistent_through(headers: &reqwest::header::HeaderMap) {
+    let v = headers
+        .get("x-experience-api-consistent-through")
+        .expect("X-Experience-API-Consistent-Through")
+        .to_str()
+        .expect("ascii");
+    let t = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{v}: not ISO 8601: {e}"));
+    assert!(v.ends_with('Z'), "{v}: UTC");
+    assert!(t <= time::OffsetDateTime::now_utc(), "{v}: in the future");
 }
 
 /// Every id a statements query lists, following `more` to the end.
