@@ -27,6 +27,12 @@ COURSEBRIDGE_LOG=warn "$BIN/coursebridge-ingest" --database "$DB" serve --listen
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 sleep 1
+if ! kill -0 "$SERVER" 2>/dev/null; then
+    # Most often another server holds the port: measuring it would be wrong.
+    echo "the server did not start:" >&2
+    cat "$WORK/server.log" >&2
+    exit 1
+fi
 run() { "$BIN/coursebridge-loadgen" run --url http://127.0.0.1:18080 --client-id wh_load --secret="$SECRET" --seconds "$SECONDS_EACH" "$@"; }
 echo "engine: $ENGINE"
 run --concurrency 32
