@@ -194,6 +194,23 @@ async fn store_batch(
             _ => s.id = Some(id),
         }
     }
+    if version == "2.0.0" {
+        // IEEE 9274.1.1 (xAPI 2.0) 4.1.6.1: a batch with an id twice "shall"
+        // be rejected. Under 1.0.x (a SHOULD*) the same statement twice is one
+        // statement, so that a sender's queue that repeats one is not refused
+        // for ever; with different content it is a 400 either way (records).
+        let mut seen = std::collections::HashMap::new();
+        for (i, (s, _)) in parsed.iter().enumerate() {
+            if let Some(id) = s.id {
+                if let Some(first) = seen.insert(id, i) {
+                    app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
+                    return Err(ApiError::bad_request(format!(
+                        "statement {i}: id {id} is also the id of statement {first} of this request (xAPI 2.0: a batch holds each id once); nothing from this request was stored"
+                    )));
+                }
+            }
+        }
+    }
     let data = crate::attachments::attach(&mut incoming, &parsed).inspect_err(|_| {
         app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
     })?;

@@ -611,8 +611,31 @@ async fn duplicates_and_conflicts(env: Env) -> Env {
         .await;
     assert_eq!(
         s, 200,
-        "the same statement twice in a batch is one statement"
+        "under 1.0.3 the same statement twice in a batch is one statement"
     );
+    let mut again = fixture("udemy-course-completed-account");
+    again["id"] = json!("44444444-0000-4000-8000-000000000001");
+    let (s, body) = env
+        .send(
+            env.client
+                .post(format!("{}/xapi/statements", env.base))
+                .header("Authorization", basic(&env.ub))
+                .header("X-Experience-API-Version", "2.0.0")
+                .body(json!([again.clone(), again.clone()]).to_string()),
+        )
+        .await;
+    assert_eq!(s, 400, "under 2.0.0 a batch holds each id once: {body}");
+    assert!(
+        body.to_string().contains("statement 1: id 44444444"),
+        "{body}"
+    );
+    let (g, _) = env
+        .get(
+            "/xapi/statements?statementId=44444444-0000-4000-8000-000000000001",
+            &basic(&env.ub),
+        )
+        .await;
+    assert_eq!(g, 404, "nothing of it is stored");
     env
 }
 
