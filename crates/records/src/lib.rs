@@ -100,29 +100,20 @@ pub enum Outcome {
     Duplicate,
 }
 
-/// The statement's content for "same id, same content?": the normalized form
-/// without what the LRS sets (`stored`, `authority`, `version`).
-fn comparable(canonical: &str) -> Option<serde_json::Value> {
-    let mut v: serde_json::Value = serde_json::from_str(canonical).ok()?;
-    if let Some(m) = v.as_object_mut() {
-        for k in ["stored", "authority", "version"] {
-            m.remove(k);
-        }
-    }
-    Some(v)
-}
-
-/// Whether two normalized statements have the same content (see [`comparable`]).
+/// "Same id, same content?" on two statements as received (their `raw`
+/// text): xAPI's comparison rules (`xapi_model::compare`), so that a
+/// sender's retry is recognised even when it differs only where an LRS may
+/// (a timestamp we set, the timestamp's offset, an Activity's definition, …).
 fn same_content(a: &str, b: &str) -> Result<bool, RecordError> {
     if a == b {
         return Ok(true);
     }
-    match (comparable(a), comparable(b)) {
-        (Some(a), Some(b)) => Ok(a == b),
-        _ => Err(RecordError::Corrupt(
-            "a stored statement is not valid JSON".into(),
-        )),
-    }
+    let parse = |raw: &str| {
+        xapi_model::parse_statement(raw.as_bytes()).map_err(|e| {
+            RecordError::Corrupt(format!("a stored statement does not parse again: {e}"))
+        })
+    };
+    Ok(xapi_model::compare::same_statement(&parse(a)?, &parse(b)?))
 }
 
 fn ms(t: OffsetDateTime) -> i64 {
@@ -397,7 +388,7 @@ pub async fn store_statement_refs(
             RecordError::Corrupt("statement without id: call prepare() first".into())
         })?;
         if let Some(&prev) = seen.get(&id) {
-            if !same_content(&batch[prev].canonical, &batch[i].canonical)? {
+            if !same_content(&batch[prev].raw, &batch[i].raw)? {
                 return Err(RecordError::BatchConflict { id });
             }
             outcomes[i] = Some(Outcome::Duplicate);
@@ -505,7 +496,7 @@ pub async fn store_statement_refs(
                 .statement(id_text)
                 .await?
                 .ok_or_else(|| RecordError::Corrupt(format!("statement {} vanished", r.id)))?;
-            if !same_content(&existing.canonical, &batch[r.index].canonical)? {
+            if !same_content(&existing.raw, &batch[r.index].raw)? {
                 return Err(RecordError::Conflict { id: r.id });
             }
             outcomes[r.index] = Some(Outcome::Duplicate);

@@ -11,6 +11,7 @@
 //!
 //! Pure: no I/O, no clock, no global state.
 
+pub mod compare;
 mod duration;
 mod error;
 pub mod format;

@@ -435,3 +435,30 @@ proptest! {
         prop_assert_eq!(parsed, parts);
     }
 }
+
+proptest! {
+    /// A statement is the same statement as itself written in its normalized
+    /// form, and as itself with its Group members reversed and its
+    /// timestamp written in another offset; with another verb it is not.
+    #[test]
+    fn comparison_ignores_only_what_the_exceptions_allow(v in statement(), other_verb in iri()) {
+        use xapi_model::compare::same_statement;
+        let s = xapi_model::parse_statement(&serde_json::to_vec(&v).expect("json")).expect("valid");
+        let normalized = xapi_model::parse_statement(&serde_json::to_vec(&s).expect("json")).expect("valid");
+        prop_assert!(same_statement(&s, &normalized));
+        let mut shuffled = v.clone();
+        if let Some(Value::Array(m)) = shuffled["actor"].get_mut("member") {
+            m.reverse();
+        }
+        if let Some(t) = s.timestamp {
+            let moved = t.0.to_offset(time::UtcOffset::from_hms(3, 0, 0).expect("offset"));
+            shuffled["timestamp"] = json!(xapi_model::Timestamp(moved).to_rfc3339());
+        }
+        let shuffled = xapi_model::parse_statement(&serde_json::to_vec(&shuffled).expect("json")).expect("valid");
+        prop_assert!(same_statement(&s, &shuffled));
+        let mut changed = v.clone();
+        changed["verb"]["id"] = json!(other_verb);
+        let changed = xapi_model::parse_statement(&serde_json::to_vec(&changed).expect("json")).expect("valid");
+        prop_assert_eq!(same_statement(&s, &changed), s.verb.id == changed.verb.id);
+    }
+}
