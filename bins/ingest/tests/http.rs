@@ -283,6 +283,7 @@ both!(administrator_override);
 both!(statement_queries_as_the_spec_defines_them);
 both!(attachments_in_and_out);
 both!(alternate_request_syntax);
+both!(voiding_before_the_target_and_across_integrations);
 
 async fn udemy_statements_with_mbox_and_account_actors(env: Env) -> Env {
     map_learner(&env).await;
@@ -1971,5 +1972,70 @@ async fn alternate_request_syntax(env: Env) -> Env {
         .post(&format!("/xapi/statements?statementId={id}"), &auth, &st)
         .await;
     assert_eq!(s, 400, "POST takes no query parameters: {r}");
+    env
+}
+
+/// A voiding statement may come before the statement it voids (xAPI 1.0.3
+/// Data 2.3.2: not refused for that): the target, when it comes, is stored
+/// voided and changes no statistic. One integration cannot void another's
+/// statement.
+async fn voiding_before_the_target_and_across_integrations(env: Env) -> Env {
+    map_learner(&env).await;
+    let auth = basic(&env.ub);
+    let mut target = fixture("udemy-course-completed-mbox");
+    let target_id = "55555555-0000-4000-8000-000000000001";
+    target["id"] = json!(target_id);
+    let void = |id: &str| {
+        json!({"actor": {"mbox": "mailto:admin@example.com"},
+               "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+               "object": {"objectType": "StatementRef", "id": id}})
+    };
+    let (s, r) = env.post("/xapi/statements", &auth, &void(target_id)).await;
+    assert_eq!(
+        s, 200,
+        "a voiding statement whose target is not there yet: {r}"
+    );
+    let before = env.stats("integration=ub-acme").await;
+    let (s, r) = env.post("/xapi/statements", &auth, &target).await;
+    assert_eq!(s, 200, "{r}");
+    let one = |path: String| {
+        let auth = auth.clone();
+        let env = &env;
+        async move { env.get(&path, &auth).await.0 }
+    };
+    assert_eq!(
+        one(format!("/xapi/statements?statementId={target_id}")).await,
+        404
+    );
+    assert_eq!(
+        one(format!("/xapi/statements?voidedStatementId={target_id}")).await,
+        200
+    );
+    assert_eq!(
+        env.stats("integration=ub-acme").await,
+        before,
+        "a voided statement counts for nothing"
+    );
+    let (s, r) = env.post("/xapi/statements", &auth, &target).await;
+    assert_eq!(s, 200, "its retry is still a retry: {r}");
+
+    // The OpenSesame integration's statement, voided by the Udemy one: no.
+    let os_statement = fixture("opensesame-completed-success");
+    let os_id = os_statement["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        env.post("/xapi/statements", &basic(&env.os), &os_statement)
+            .await
+            .0,
+        200
+    );
+    let (s, r) = env.post("/xapi/statements", &auth, &void(&os_id)).await;
+    assert_eq!(s, 200, "{r}");
+    let (s, _) = env
+        .get(
+            &format!("/xapi/statements?statementId={os_id}"),
+            &basic(&env.os),
+        )
+        .await;
+    assert_eq!(s, 200, "still there for its own integration");
     env
 }

@@ -396,7 +396,9 @@ pub async fn store_statement_refs(
         }
         seen.insert(id, i);
         if let Some(target) = s.voided_target() {
-            if let Some(t) = tx.statement(&target.to_string()).await? {
+            let stored = tx.statement(&target.to_string()).await?;
+            // Another integration's statement is not there for this one.
+            if let Some(t) = stored.filter(|t| t.integration_id == rules.integration_id) {
                 if t.voids.is_some() {
                     return Err(RecordError::VoidsVoiding { id, target });
                 }
@@ -469,6 +471,15 @@ pub async fn store_statement_refs(
         .collect();
     let inserted = tx.insert_statements(&new_rows).await?;
     drop(new_rows);
+    // New statements that a voiding statement already stored refers to (it
+    // came first): stored voided, never applied (xAPI 1.0.3 Data 2.3.2).
+    let fresh: Vec<String> = rows
+        .iter()
+        .zip(&ids)
+        .filter(|(r, id)| r.voids.is_none() && inserted.contains(*id))
+        .map(|(_, id)| id.clone())
+        .collect();
+    let voided_already = tx.voided_targets(&rules.integration_id, &fresh).await?;
     // Their attachments' data, once per SHA-2 (already stored: unchanged).
     let data: std::collections::BTreeMap<&str, &AttachmentData> = batch
         .iter()
@@ -502,8 +513,13 @@ pub async fn store_statement_refs(
             outcomes[r.index] = Some(Outcome::Duplicate);
             continue;
         }
+        if voided_already.contains(id_text) {
+            tx.void_statement(&rules.integration_id, id_text).await?;
+            outcomes[r.index] = Some(Outcome::Stored { parked: None });
+            continue;
+        }
         if let Some(target) = &r.voids {
-            if tx.void_statement(target).await? {
+            if tx.void_statement(&rules.integration_id, target).await? {
                 if let Some(t) = tx.statement(target).await? {
                     if let (Some(c), Some(l)) = (t.course_id, t.learner_id) {
                         touch(&mut touched, (c, l), None);

@@ -81,10 +81,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_attachments.sql"),
         postgres: include_str!("../migrations/postgres/0011_attachments.sql"),
     },
+    Migration {
+        version: 12,
+        name: "voiding_targets",
+        sqlite: include_str!("../migrations/sqlite/0012_voiding_targets.sql"),
+        postgres: include_str!("../migrations/postgres/0012_voiding_targets.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 

@@ -139,10 +139,46 @@ impl Tx<'_> {
         row.as_ref().map(stored).transpose()
     }
 
-    /// Marks a statement voided; false if it does not exist or is itself a voiding statement.
-    pub async fn void_statement(&mut self, id: &str) -> Result<bool> {
-        let q = self.sql("UPDATE statements SET voided = 1 WHERE id = $1 AND voids IS NULL");
-        Ok(self.run(&q, &[id.into()], "voiding a statement").await? == 1)
+    /// Marks a statement of an integration voided; false if the integration
+    /// has no such statement or it is itself a voiding statement (one
+    /// integration never voids another's statements).
+    pub async fn void_statement(&mut self, integration_id: &str, id: &str) -> Result<bool> {
+        let q = self.sql(
+            "UPDATE statements SET voided = 1 WHERE id = $1 AND integration_id = $2 AND voids IS NULL",
+        );
+        Ok(self
+            .run(
+                &q,
+                &[id.into(), integration_id.into()],
+                "voiding a statement",
+            )
+            .await?
+            == 1)
+    }
+
+    /// Which of these statement ids of an integration a stored voiding
+    /// statement of that integration refers to (schema v12's index).
+    pub async fn voided_targets(
+        &mut self,
+        integration_id: &str,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            let ps = crate::repeat_row("?", chunk.len(), 2, ", ");
+            let q = self.sql(&format!(
+                "SELECT voids FROM statements WHERE integration_id = $1 AND voids IN ({ps})"
+            ));
+            let mut args: Vec<Arg<'_>> = vec![integration_id.into()];
+            args.extend(chunk.iter().map(Arg::from));
+            for r in self
+                .fetch(&q, &args, "looking for voiding statements")
+                .await?
+            {
+                out.insert(col::<String>(&r, "voids")?);
+            }
+        }
+        Ok(out)
     }
 
     /// Records which course and learner a (previously pending) statement

@@ -451,6 +451,57 @@ async fn upgrade_marks_broad_statements_postgres() {
     on_fresh_postgres(upgrade_marks_broad_statements).await;
 }
 
+/// Upgrading a v11 database (schema v12) marks voided the statements that
+/// arrived after the voiding statement of their own integration, and only
+/// those.
+async fn upgrade_voids_late_targets(store: Store) {
+    store.migrate_to(11).await.expect("to v11");
+    checks::seed(&store).await;
+    store
+        .execute_admin(
+            "INSERT INTO integrations (id, provider, lms_group, connector_author, settings, active, created_ms, updated_ms) \
+             VALUES ('ub-other', 'udemy-business', 'g', 'a@example.com', '{}', 1, 0, 0)",
+        )
+        .await
+        .expect("second integration");
+    store
+        .execute_admin(
+            "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, voided, voids) \
+             VALUES ('v-1', 'os-acme', '{}', '{}', 1, 1, 'voided', 0, 't-late'), \
+                    ('t-late', 'os-acme', '{}', '{}', 2, 2, 'v', 0, NULL), \
+                    ('t-kept', 'os-acme', '{}', '{}', 3, 3, 'v', 0, NULL), \
+                    ('v-2', 'ub-other', '{}', '{}', 4, 4, 'voided', 0, 't-kept')",
+        )
+        .await
+        .expect("v11 rows");
+    assert_eq!(store.migrate().await.expect("to v12"), [12]);
+    assert!(
+        tx_voided(&store, "t-late").await,
+        "it came after its voiding statement"
+    );
+    assert!(
+        !tx_voided(&store, "t-kept").await,
+        "another integration's voiding statement voids nothing"
+    );
+    assert!(!tx_voided(&store, "v-1").await);
+}
+
+async fn tx_voided(store: &Store, id: &str) -> bool {
+    let mut tx = store.read().await.expect("read");
+    tx.statement(id).await.expect("read").expect("there").voided
+}
+
+#[tokio::test]
+async fn upgrade_voids_late_targets_sqlite() {
+    on_fresh_sqlite(upgrade_voids_late_targets).await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
+async fn upgrade_voids_late_targets_postgres() {
+    on_fresh_postgres(upgrade_voids_late_targets).await;
+}
+
 /// On SQLite the registration and activity filters read the partial indexes
 /// (a value asked for implies it is not NULL), not the whole log; the
 /// indexes are defined for statements with a value only.
@@ -668,7 +719,7 @@ mod checks {
     }
 
     pub async fn migrations_are_versioned_and_idempotent(store: Store) {
-        assert_eq!(store.schema_version().await.expect("version"), 11);
+        assert_eq!(store.schema_version().await.expect("version"), 12);
         assert_eq!(
             store.migrate().await.expect("again"),
             Vec::<i64>::new(),
@@ -918,7 +969,7 @@ mod checks {
         .await
         .expect("launch event");
         assert!(
-            tx.void_statement("00000000-0000-4000-8000-000000000002")
+            tx.void_statement("os-acme", "00000000-0000-4000-8000-000000000002")
                 .await
                 .expect("void")
         );
@@ -926,7 +977,7 @@ mod checks {
         voiding.voids = Some("00000000-0000-4000-8000-000000000002");
         tx.insert_statement(&voiding).await.expect("voiding");
         assert!(
-            !tx.void_statement("00000000-0000-4000-8000-0000000000ff")
+            !tx.void_statement("os-acme", "00000000-0000-4000-8000-0000000000ff")
                 .await
                 .expect("void a voiding statement"),
             "voiding statements cannot be voided"
@@ -1929,12 +1980,12 @@ async fn write_path(tx: &mut Tx<'_>, course: i64, learner: i64) -> Vec<String> {
     ));
     seen.push(format!(
         "{:?}",
-        tx.void_statement("00000000-0000-4000-8000-000000000001")
+        tx.void_statement("os-acme", "00000000-0000-4000-8000-000000000001")
             .await
     ));
     seen.push(format!(
         "{:?}",
-        tx.void_statement("00000000-0000-4000-8000-000000000002")
+        tx.void_statement("os-acme", "00000000-0000-4000-8000-000000000002")
             .await
     ));
     let first = tx
