@@ -1978,7 +1978,7 @@ async fn alternate_request_syntax(env: Env) -> Env {
 /// A voiding statement may come before the statement it voids (xAPI 1.0.3
 /// Data 2.3.2: not refused for that): the target, when it comes, is stored
 /// voided and changes no statistic. One integration cannot void another's
-/// statement.
+/// statement, nor "retry" it.
 async fn voiding_before_the_target_and_across_integrations(env: Env) -> Env {
     map_learner(&env).await;
     let auth = basic(&env.ub);
@@ -2037,5 +2037,10 @@ async fn voiding_before_the_target_and_across_integrations(env: Env) -> Env {
         )
         .await;
     assert_eq!(s, 200, "still there for its own integration");
+    let (s, r) = env.post("/xapi/statements", &auth, &os_statement).await;
+    assert_eq!(
+        s, 409,
+        "another integration's statement is not this one's retry: {r}"
+    );
     env
 }

@@ -507,7 +507,11 @@ pub async fn store_statement_refs(
                 .statement(id_text)
                 .await?
                 .ok_or_else(|| RecordError::Corrupt(format!("statement {} vanished", r.id)))?;
-            if !same_content(&existing.raw, &batch[r.index].raw)? {
+            // Statement ids are unique across integrations; another
+            // integration's statement is never this one's retry.
+            if existing.integration_id != rules.integration_id
+                || !same_content(&existing.raw, &batch[r.index].raw)?
+            {
                 return Err(RecordError::Conflict { id: r.id });
             }
             outcomes[r.index] = Some(Outcome::Duplicate);
