@@ -136,12 +136,28 @@ fn authority(app: &AppState, client_id: &str) -> Actor {
 fn validate(
     app: &AppState,
     raws: &[Box<RawValue>],
+    version: &'static str,
 ) -> Result<Vec<(xapi_model::Statement, String)>, ApiError> {
+    let api = if version == "2.0.0" {
+        xapi_model::ApiVersion::V2_0
+    } else {
+        xapi_model::ApiVersion::V1_0
+    };
     let mut ok = Vec::with_capacity(raws.len());
     let mut details = Vec::new();
     for (i, raw) in raws.iter().enumerate() {
         match xapi_model::parse_statement(raw.get().as_bytes()) {
-            Ok(s) => ok.push((s, raw.get().to_owned())),
+            Ok(s) => {
+                let errors = xapi_model::version_errors(&s, api);
+                if errors.is_empty() {
+                    ok.push((s, raw.get().to_owned()));
+                }
+                details.extend(
+                    errors
+                        .into_iter()
+                        .map(|err| json!({"index": i, "path": err.path, "rule": err.rule})),
+                );
+            }
             Err(e) => details.extend(
                 e.errors()
                     .into_iter()
@@ -180,7 +196,7 @@ async fn store_batch(
         app.metrics.rejected.fetch_add(1, Relaxed);
     })?;
     let raws = split_body(app, incoming.json, single.is_some())?;
-    let mut parsed = validate(app, &raws)?;
+    let mut parsed = validate(app, &raws, version)?;
     if let Some(id) = single {
         let id = xapi_model::syntax::parse_uuid(id)
             .ok_or_else(|| ApiError::bad_request("statementId: must be a UUID"))?;

@@ -284,6 +284,7 @@ both!(statement_queries_as_the_spec_defines_them);
 both!(attachments_in_and_out);
 both!(alternate_request_syntax);
 both!(voiding_before_the_target_and_across_integrations);
+both!(statements_follow_the_request_version);
 
 async fn udemy_statements_with_mbox_and_account_actors(env: Env) -> Env {
     map_learner(&env).await;
@@ -2042,5 +2043,27 @@ async fn voiding_before_the_target_and_across_integrations(env: Env) -> Env {
         s, 409,
         "another integration's statement is not this one's retry: {r}"
     );
+    env
+}
+
+/// A 2.0 statement (version 2.0.0, context agents) is refused under
+/// `X-Experience-API-Version: 1.0.3`, naming the property, and stored under
+/// 2.0.0.
+async fn statements_follow_the_request_version(env: Env) -> Env {
+    let st = fixture("xapi2-context-agents");
+    let (s, r) = env.post("/xapi/statements", &basic(&env.ub), &st).await;
+    assert_eq!(s, 400, "{r}");
+    assert!(r.to_string().contains("context.contextAgents"), "{r}");
+    assert!(r.to_string().contains("\"path\":\"version\""), "{r}");
+    let (s, r) = env
+        .send(
+            env.client
+                .post(format!("{}/xapi/statements", env.base))
+                .header("Authorization", basic(&env.ub))
+                .header("X-Experience-API-Version", "2.0.0")
+                .body(st.to_string()),
+        )
+        .await;
+    assert_eq!((s, r.clone()), (200, json!([st["id"]])), "{r}");
     env
 }

@@ -84,3 +84,51 @@ pub fn actor_from_value(value: Value) -> Result<Actor, Vec<ValidationError>> {
 pub fn parse_timestamp(s: &str) -> Result<Timestamp, &'static str> {
     parse::parse_timestamp(s).map(Timestamp)
 }
+
+/// The xAPI version of a request (its `X-Experience-API-Version`), which
+/// decides what its statements may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    /// 1.0.x: statements of version 1.0.x, without 2.0's properties.
+    V1_0,
+    /// 2.0.x: statements of version 1.0.x or 2.0.x.
+    V2_0,
+}
+
+/// What a valid statement breaks of its request's version: under 1.0.x a
+/// `version` that is not 1.0.x ("An LRS MUST reject all Statements with a
+/// version specified that does not start with 1.0.", 1.0.3 Data 2.4.10) and
+/// 2.0's `contextAgents` / `contextGroups` (properties 1.0.3 does not have).
+pub fn version_errors(s: &Statement, api: ApiVersion) -> Vec<ValidationError> {
+    let mut out = Vec::new();
+    if api == ApiVersion::V2_0 {
+        return out;
+    }
+    if let Some(v) = s.version.as_deref().filter(|v| !v.starts_with("1.0")) {
+        out.push(ValidationError {
+            path: "version".into(),
+            rule: format!(
+                "{v} is not 1.0.x, the version of this request (X-Experience-API-Version)"
+            ),
+        });
+    }
+    let mut context = |prefix: &str, c: Option<&Context>| {
+        let Some(c) = c else { return };
+        for (name, present) in [
+            ("contextAgents", c.context_agents.is_some()),
+            ("contextGroups", c.context_groups.is_some()),
+        ] {
+            if present {
+                out.push(ValidationError {
+                    path: format!("{prefix}context.{name}"),
+                    rule: "is xAPI 2.0; send X-Experience-API-Version: 2.0.0 to use it".into(),
+                });
+            }
+        }
+    };
+    context("", s.context.as_ref());
+    if let StatementObject::SubStatement(sub) = &s.object {
+        context("object.", sub.context.as_ref());
+    }
+    out
+}

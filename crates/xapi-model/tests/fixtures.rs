@@ -108,3 +108,44 @@ fn all_errors_of_a_statement_are_reported() {
         ]
     );
 }
+
+/// Under an xAPI 1.0.x request a statement of version 2.0.x, or one using
+/// 2.0's context agents, is refused with its path; under 2.0.x both pass.
+#[test]
+fn statements_follow_the_version_of_their_request() {
+    use xapi_model::{ApiVersion, parse_statement, version_errors};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/statements/valid/xapi2-context-agents.json");
+    let bytes = std::fs::read(path).expect("fixture");
+    let s = parse_statement(&bytes).expect("valid");
+    let paths = |api| {
+        version_errors(&s, api)
+            .into_iter()
+            .map(|e| e.path)
+            .collect::<Vec<_>>()
+    };
+    assert!(paths(ApiVersion::V2_0).is_empty());
+    let v1 = paths(ApiVersion::V1_0);
+    assert!(v1.contains(&"context.contextAgents".to_owned()), "{v1:?}");
+    let mut plain: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    plain["context"]
+        .as_object_mut()
+        .expect("context")
+        .remove("contextAgents");
+    plain["context"]
+        .as_object_mut()
+        .expect("context")
+        .remove("contextGroups");
+    plain["version"] = serde_json::json!("2.0.0");
+    let s = parse_statement(plain.to_string().as_bytes()).expect("valid");
+    assert_eq!(
+        version_errors(&s, ApiVersion::V1_0)
+            .into_iter()
+            .map(|e| e.path)
+            .collect::<Vec<_>>(),
+        ["version"]
+    );
+    plain["version"] = serde_json::json!("1.0.3");
+    let s = parse_statement(plain.to_string().as_bytes()).expect("valid");
+    assert!(version_errors(&s, ApiVersion::V1_0).is_empty());
+}
