@@ -40,6 +40,17 @@ fn basic((u, p): &(String, String)) -> String {
 }
 
 impl Env {
+    /// POST /xapi/statements as a provider speaking xAPI 2.0.0.
+    async fn post_v2(&self, auth: &str, body: &Value) -> (u16, Value) {
+        self.send(
+            self.client
+                .post(format!("{}/xapi/statements", self.base))
+                .header("Authorization", auth)
+                .header("X-Experience-API-Version", "2.0.0")
+                .body(body.to_string()),
+        )
+        .await
+    }
     async fn post(&self, path: &str, auth: &str, body: &Value) -> (u16, Value) {
         self.send(
             self.client
@@ -659,13 +670,7 @@ async fn duplicates_and_conflicts(env: Env) -> Env {
     let mut again = fixture("udemy-course-completed-account");
     again["id"] = json!("44444444-0000-4000-8000-000000000001");
     let (s, body) = env
-        .send(
-            env.client
-                .post(format!("{}/xapi/statements", env.base))
-                .header("Authorization", basic(&env.ub))
-                .header("X-Experience-API-Version", "2.0.0")
-                .body(json!([again.clone(), again.clone()]).to_string()),
-        )
+        .post_v2(&basic(&env.ub), &json!([again.clone(), again.clone()]))
         .await;
     assert_eq!(s, 400, "under 2.0.0 a batch holds each id once: {body}");
     assert!(
@@ -1588,6 +1593,20 @@ fn multipart_body(json: &Value, parts: &[(&str, &[u8], Option<String>)], cte: &s
     out
 }
 
+/// A multipart body of a statement signed by `jws` (its signature attachment
+/// and the part holding it).
+fn signed_body(statement: &Value, jws: &[u8]) -> Vec<u8> {
+    let mut s = statement.clone();
+    s["attachments"] = json!([{"usageType": "http://adlnet.gov/expapi/attachments/signature",
+        "display": {"en-US": "Signature"}, "contentType": "application/octet-stream",
+        "length": jws.len(), "sha2": sha256(jws)}]);
+    multipart_body(
+        &s,
+        &[("application/octet-stream", jws, Some(sha256(jws)))],
+        "binary",
+    )
+}
+
 fn sha256(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
@@ -1775,17 +1794,7 @@ async fn attachments_in_and_out(env: Env) -> Env {
         )
         .into_bytes()
     };
-    let signed = |jws: &[u8]| {
-        let mut s = unsigned.clone();
-        s["attachments"] = json!([{"usageType": "http://adlnet.gov/expapi/attachments/signature",
-            "display": {"en-US": "Signature"}, "contentType": "application/octet-stream",
-            "length": jws.len(), "sha2": sha256(jws)}]);
-        multipart_body(
-            &s,
-            &[("application/octet-stream", jws, Some(sha256(jws)))],
-            "binary",
-        )
-    };
+    let signed = |jws: &[u8]| signed_body(&unsigned, jws);
     let mut tampered = unsigned.clone();
     tampered["object"]["id"] = json!("http://www.example.com/q/2");
     let (s, r) = env.post_multipart(signed(&jws(&tampered))).await;
@@ -1805,17 +1814,7 @@ async fn attachments_in_and_out(env: Env) -> Env {
         serde_json::from_slice(&std::fs::read(dir.join("signed-statement.json")).expect("fixture"))
             .expect("json");
     let x5c_jws = std::fs::read(dir.join("signed-statement.jws")).expect("fixture");
-    let with_signature = |jws: &[u8]| {
-        let mut s = x5c_statement.clone();
-        s["attachments"] = json!([{"usageType": "http://adlnet.gov/expapi/attachments/signature",
-            "display": {"en-US": "Signature"}, "contentType": "application/octet-stream",
-            "length": jws.len(), "sha2": sha256(jws)}]);
-        multipart_body(
-            &s,
-            &[("application/octet-stream", jws, Some(sha256(jws)))],
-            "binary",
-        )
-    };
+    let with_signature = |jws: &[u8]| signed_body(&x5c_statement, jws);
     let mut broken = x5c_jws.clone();
     let last = broken.len() - 2;
     broken[last] = if broken[last] == b'A' { b'B' } else { b'A' };
@@ -2055,15 +2054,7 @@ async fn statements_follow_the_request_version(env: Env) -> Env {
     assert_eq!(s, 400, "{r}");
     assert!(r.to_string().contains("context.contextAgents"), "{r}");
     assert!(r.to_string().contains("\"path\":\"version\""), "{r}");
-    let (s, r) = env
-        .send(
-            env.client
-                .post(format!("{}/xapi/statements", env.base))
-                .header("Authorization", basic(&env.ub))
-                .header("X-Experience-API-Version", "2.0.0")
-                .body(st.to_string()),
-        )
-        .await;
+    let (s, r) = env.post_v2(&basic(&env.ub), &st).await;
     assert_eq!((s, r.clone()), (200, json!([st["id"]])), "{r}");
     env
 }

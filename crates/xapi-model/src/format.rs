@@ -125,17 +125,13 @@ pub fn apply(statement: &mut Statement, format: Format, ranges: &[String]) {
                 ids_actor(a);
             }
         }
-        Format::Canonical => {
-            let r = ranges;
-            canonical_verb(&mut statement.verb, r);
-            canonical_object(&mut statement.object, r);
-            if let Some(c) = &mut statement.context {
-                canonical_context(c, r);
-            }
-            for a in statement.attachments.iter_mut().flatten() {
-                canonical_attachment(a, r);
-            }
-        }
+        Format::Canonical => canonical_parts(
+            &mut statement.verb,
+            &mut statement.object,
+            statement.context.as_mut(),
+            statement.attachments.as_mut(),
+            ranges,
+        ),
     }
 }
 
@@ -238,19 +234,34 @@ fn canonical_activity(a: &mut Activity, r: &[String]) {
     }
 }
 
+/// What a statement and a SubStatement share: verb, object, context, attachments.
+fn canonical_parts(
+    verb: &mut Verb,
+    object: &mut StatementObject,
+    context: Option<&mut Context>,
+    attachments: Option<&mut Vec<Attachment>>,
+    r: &[String],
+) {
+    canonical_verb(verb, r);
+    canonical_object(object, r);
+    if let Some(c) = context {
+        canonical_context(c, r);
+    }
+    for a in attachments.into_iter().flatten() {
+        canonical_attachment(a, r);
+    }
+}
+
 fn canonical_object(o: &mut StatementObject, r: &[String]) {
     match o {
         StatementObject::Activity(a) => canonical_activity(a, r),
-        StatementObject::SubStatement(s) => {
-            canonical_verb(&mut s.verb, r);
-            canonical_object(&mut s.object, r);
-            if let Some(c) = &mut s.context {
-                canonical_context(c, r);
-            }
-            for a in s.attachments.iter_mut().flatten() {
-                canonical_attachment(a, r);
-            }
-        }
+        StatementObject::SubStatement(s) => canonical_parts(
+            &mut s.verb,
+            &mut s.object,
+            s.context.as_mut(),
+            s.attachments.as_mut(),
+            r,
+        ),
         StatementObject::Agent(_)
         | StatementObject::Group(_)
         | StatementObject::StatementRef(_) => {}
