@@ -336,8 +336,8 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
             .await
             .map_err(|e| (1, e.to_string()))?;
             println!(
-                "replayed {} statements into {} learner statistics",
-                report.statements, report.targets
+                "replayed {} statements into {} learner statistics ({} statements marked voided by a voiding statement stored before them)",
+                report.statements, report.targets, report.voided
             );
             Ok(())
         }

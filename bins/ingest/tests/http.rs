@@ -1125,7 +1125,11 @@ async fn replay_equals_live(env: Env) -> Env {
     .expect("replay");
     // three Udemy statements are folded (the OpenSesame one is parked: its actor
     // is not mapped); three learner statistics: course, path, and the launched course
-    assert_eq!((report.statements, report.targets), (3, 3), "{report:?}");
+    assert_eq!(
+        (report.statements, report.targets, report.voided),
+        (3, 3, 0),
+        "{report:?}"
+    );
     let rebuilt = strip(env.stats("limit=100").await);
     assert_eq!(
         rebuilt, live,

@@ -853,11 +853,15 @@ pub async fn apply_pending(
 pub struct ReplayReport {
     pub statements: usize,
     pub targets: usize,
+    /// Statements found voided by a voiding statement stored before them and
+    /// marked now (see `Tx::void_late_targets`).
+    pub voided: u64,
 }
 
-/// Rebuilds every statistic from the log with the current rules: statement
-/// facts are derived again from the stored statements, then every learner's
-/// statistics on every course are refolded.
+/// Rebuilds every statistic from the log with the current rules: voided
+/// flags are derived again from the voiding statements, statement facts from
+/// the stored statements, then every learner's statistics on every course are
+/// refolded.
 pub async fn replay(
     store: &Store,
     rules_for: impl Fn(&str) -> Result<IntegrationRules, RulesError>,
@@ -866,6 +870,7 @@ pub async fn replay(
     let mut report = ReplayReport::default();
     let mut rules_cache: HashMap<String, IntegrationRules> = HashMap::new();
     let mut tx = store.begin().await.map_err(RecordError::from)?;
+    report.voided = tx.void_late_targets().await.map_err(RecordError::from)?;
     for (statement_id, integration, canonical) in tx
         .statements_with_events()
         .await

@@ -156,6 +156,22 @@ impl Tx<'_> {
             == 1)
     }
 
+    /// Marks voided every statement that a voiding statement of its own
+    /// integration refers to and that is not marked yet (as schema v12 did
+    /// once); how many. `replay` runs it: on PostgreSQL two writers storing a
+    /// voiding statement and its target at the same moment each commit
+    /// before seeing the other.
+    pub async fn void_late_targets(&mut self) -> Result<u64> {
+        self.exec(
+            "UPDATE statements SET voided = 1 \
+             WHERE voided = 0 AND voids IS NULL \
+               AND EXISTS (SELECT 1 FROM statements v \
+                           WHERE v.voids = statements.id AND v.integration_id = statements.integration_id)",
+            "voiding statements whose voiding statement came first",
+        )
+        .await
+    }
+
     /// Which of these statement ids of an integration a stored voiding
     /// statement of that integration refers to (schema v12's index).
     pub async fn voided_targets(

@@ -484,6 +484,25 @@ async fn upgrade_voids_late_targets(store: Store) {
         "another integration's voiding statement voids nothing"
     );
     assert!(!tx_voided(&store, "v-1").await);
+    // Later, the same repair on demand (replay): a target that missed its
+    // voiding statement (two PostgreSQL writers at the same moment).
+    store
+        .execute_admin(
+            "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, voided, voids) \
+             VALUES ('v-3', 'os-acme', '{}', '{}', 5, 5, 'voided', 0, 't-raced'), \
+                    ('t-raced', 'os-acme', '{}', '{}', 6, 6, 'v', 0, NULL)",
+        )
+        .await
+        .expect("raced rows");
+    let mut tx = store.begin().await.expect("begin");
+    assert_eq!(tx.void_late_targets().await.expect("repair"), 1);
+    assert_eq!(
+        tx.void_late_targets().await.expect("again"),
+        0,
+        "idempotent"
+    );
+    tx.commit().await.expect("commit");
+    assert!(tx_voided(&store, "t-raced").await);
 }
 
 async fn tx_voided(store: &Store, id: &str) -> bool {
