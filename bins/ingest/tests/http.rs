@@ -1022,6 +1022,19 @@ async fn get_void_and_paging(env: Env) -> Env {
         seen, expected,
         "voided statements are hidden; every other one appears once, with the voiding one"
     );
+    // HEAD answers as GET would, without a body (xAPI 1.0.3, Communication 1.1).
+    let head = env
+        .client
+        .head(format!("{}/xapi/statements?statementId={put_id}", env.base))
+        .header("Authorization", basic(&env.ub))
+        .header("X-Experience-API-Version", "1.0.3")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.status(), 200);
+    assert!(head.headers().contains_key("last-modified"));
+    assert_consistent_through(head.headers());
+    assert!(head.bytes().await.expect("body").is_empty());
     // On every statements resource response: a POST, a PUT, a refusal.
     for (method, path, body) in [
         ("POST", "/xapi/statements".to_owned(), json!([])),
