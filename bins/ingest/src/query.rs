@@ -21,6 +21,9 @@ use xapi_model::{Ifi, LearnerKey};
 
 use crate::error::ApiError;
 
+/// The fewest candidates read at a time.
+const MIN_CHUNK: i64 = 64;
+
 /// How many StatementRefs are followed from one statement.
 const MAX_REF_DEPTH: usize = 10;
 
@@ -67,26 +70,48 @@ pub async fn page(
         })
         .await?;
     let every_statement = criteria.related_agents && matches!(agent_ifi, Some(Ifi::Account(_)));
-    let candidates = tx
-        .statements(&StatementFilter {
-            broad: !every_statement,
-            limit: window,
-            ..base.clone()
-        })
-        .await?;
-    let horizon = (candidates.len() as i64 == window)
-        .then(|| candidates.last().map(|r| r.seq))
-        .flatten();
     let integration = base.integration_id.as_deref();
     let mut targets: HashMap<String, bool> = HashMap::new();
     let mut found: BTreeMap<i64, StoredStatement> =
         direct.into_iter().map(|r| (r.seq, r)).collect();
-    for c in candidates {
-        if found.contains_key(&c.seq) {
-            continue;
+    // The candidates, read in chunks up to the window, tested one by one.
+    // Reading stops early once more than a page of them matched: the page
+    // then ends before the next one (the cut below), wherever the rest
+    // would have fallen. Otherwise, a window read to its end without
+    // reaching the log's end is the horizon: nothing past it is known.
+    let mut horizon = None;
+    let (mut read, mut matched, mut cursor) = (0i64, 0usize, base.cursor);
+    'scan: while read < window {
+        let want = (window - read).min((limit + 1).max(MIN_CHUNK));
+        let chunk = tx
+            .statements(&StatementFilter {
+                broad: !every_statement,
+                limit: want,
+                cursor,
+                ..base.clone()
+            })
+            .await?;
+        read += chunk.len() as i64;
+        let last = chunk.last().map(|r| r.seq);
+        let exhausted = (chunk.len() as i64) < want;
+        for c in chunk {
+            if found.contains_key(&c.seq) {
+                continue;
+            }
+            if matches(tx, integration, criteria, &c, &mut targets).await? {
+                found.insert(c.seq, c);
+                matched += 1;
+                if matched > limit_n {
+                    break 'scan;
+                }
+            }
         }
-        if matches(tx, integration, criteria, &c, &mut targets).await? {
-            found.insert(c.seq, c);
+        if exhausted {
+            break;
+        }
+        cursor = last;
+        if read >= window {
+            horizon = last;
         }
     }
     let mut rows: Vec<StoredStatement> = if base.ascending {

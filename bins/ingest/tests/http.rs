@@ -175,7 +175,7 @@ async fn seed(store: &Store) -> ((String, String), (String, String), (String, St
     (os, ub, ("lms_test".into(), lms_secret))
 }
 
-async fn start(store: Store) -> Env {
+async fn start(store: Store, scan_window: i64) -> Env {
     let (os, ub, lms) = seed(&store).await;
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -183,8 +183,9 @@ async fn start(store: Store) -> Env {
         limits: ingest::config::Limits {
             max_body_bytes: 256 * 1024,
             max_statements: 50,
-            // Small, so that statements queries page across the window's end.
-            scan_window: 3,
+            // Small (3 unless a test says otherwise), so that statements
+            // queries page across the window's end.
+            scan_window,
             ..Default::default()
         },
         ..Default::default()
@@ -212,7 +213,7 @@ async fn map_learner(env: &Env) {
     assert_eq!(s, 200, "{r}");
 }
 
-async fn on_sqlite<F, Fut>(check: F)
+async fn on_sqlite<F, Fut>(scan_window: i64, check: F)
 where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = Env>,
@@ -221,13 +222,13 @@ where
     let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
         .await
         .expect("sqlite");
-    let env = check(start(store).await).await;
+    let env = check(start(store, scan_window).await).await;
     env.server.stop().await.expect("graceful stop");
     env.store.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
-async fn on_postgres<F, Fut>(check: F)
+async fn on_postgres<F, Fut>(scan_window: i64, check: F)
 where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = Env>,
@@ -241,7 +242,7 @@ where
         admin.rsplit_once('/').expect("url with a database").0
     );
     let store = Store::open(&url).await.expect("postgres");
-    let env = check(start(store).await).await;
+    let env = check(start(store, scan_window).await).await;
     env.server.stop().await.expect("graceful stop");
     env.store.close().await;
     admin_exec(
@@ -266,15 +267,18 @@ mod sqlx_free {
 
 macro_rules! both {
     ($name:ident) => {
+        both!($name, 3);
+    };
+    ($name:ident, $scan_window:expr) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                super::on_sqlite(super::$name).await;
+                super::on_sqlite($scan_window, super::$name).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             #[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored (CI does)"]
             async fn postgres() {
-                super::on_postgres(super::$name).await;
+                super::on_postgres($scan_window, super::$name).await;
             }
         }
     };
@@ -296,6 +300,7 @@ both!(attachments_in_and_out);
 both!(alternate_request_syntax);
 both!(voiding_before_the_target_and_across_integrations);
 both!(statements_follow_the_request_version);
+both!(long_scans_read_in_chunks, 100);
 
 async fn udemy_statements_with_mbox_and_account_actors(env: Env) -> Env {
     map_learner(&env).await;
@@ -1509,6 +1514,22 @@ async fn statement_queries_as_the_spec_defines_them(env: Env) -> Env {
         ids(&[1, 2, 3, 4, 5, 6, 7]),
         "no filter: pages of 2"
     );
+    assert_eq!(
+        listed(
+            &env,
+            &format!(
+                "agent={}&related_agents=true&limit=1",
+                agent_param(&authority)
+            )
+        )
+        .await,
+        ids(&[1, 2, 3, 4, 5, 6, 7]),
+        "pages of 1, each ending before the window does"
+    );
+    assert_eq!(
+        listed(&env, &format!("{ada_q}&limit=1")).await,
+        ids(&[1, 2, 3, 4, 6])
+    );
 
     // Formats.
     let (s, exact) = env
@@ -2073,5 +2094,86 @@ async fn statements_follow_the_request_version(env: Env) -> Env {
     assert!(r.to_string().contains("\"path\":\"version\""), "{r}");
     let (s, r) = env.post_v2(&basic(&env.ub), &st).await;
     assert_eq!((s, r.clone()), (200, json!([st["id"]])), "{r}");
+    env
+}
+
+/// With a window of 100 the broad statements are read in chunks (of 64, or
+/// a page and one more): 150 statements with an Agent object, every tenth
+/// about Bob, listed in pages of 10 and of 3, newest first and oldest first,
+/// find each exactly once and in order.
+async fn long_scans_read_in_chunks(env: Env) -> Env {
+    let id = |n: u32| format!("66666666-0000-4000-8000-{n:012}");
+    let mut all = Vec::new();
+    for chunk in 0..3u32 {
+        let batch: Vec<Value> = (0..50u32)
+            .map(|k| {
+                let n = chunk * 50 + k;
+                let who = if n % 10 == 0 { "bob" } else { "carol" };
+                json!({"id": id(n), "actor": {"mbox": "mailto:dave@example.com"},
+                       "verb": {"id": "http://adlnet.gov/expapi/verbs/mentored"},
+                       "object": {"objectType": "Agent", "mbox": format!("mailto:{who}@example.com")}})
+            })
+            .collect();
+        let (s, r) = env
+            .post("/xapi/statements", &basic(&env.ub), &json!(batch))
+            .await;
+        assert_eq!(s, 200, "{r}");
+        all.extend((0..50).map(|k| id(chunk * 50 + k)));
+    }
+    let bob = agent_param(&json!({"mbox": "mailto:bob@example.com"}));
+    let bobs: Vec<String> = (0..150).filter(|n| n % 10 == 0).map(id).collect();
+    assert_eq!(
+        listed(&env, &format!("agent={bob}&limit=10")).await,
+        bobs,
+        "rare matches across windows"
+    );
+    assert_eq!(listed(&env, &format!("agent={bob}&limit=3")).await, bobs);
+    let carol = agent_param(&json!({"mbox": "mailto:carol@example.com"}));
+    let carols: Vec<String> = (0..150).filter(|n| n % 10 != 0).map(id).collect();
+    assert_eq!(
+        listed(&env, &format!("agent={carol}&limit=10")).await,
+        carols,
+        "dense matches, pages of 10"
+    );
+    let dave = json!({"mbox": "mailto:dave@example.com"});
+    assert_eq!(
+        listed(&env, &format!("agent={}&limit=7", agent_param(&dave))).await,
+        all,
+        "the actor, from the column index"
+    );
+    let authority = json!({"account": {"homePage": "http://127.0.0.1:8080", "name": "wh_ub"}});
+    assert_eq!(
+        listed(
+            &env,
+            &format!(
+                "agent={}&related_agents=true&limit=40",
+                agent_param(&authority)
+            )
+        )
+        .await,
+        all,
+        "every statement, read in chunks"
+    );
+    // Newest first: the same, reversed.
+    let mut next = format!("/xapi/statements?agent={bob}&limit=4");
+    let mut newest_first = Vec::new();
+    for _ in 0..100 {
+        let (s, page) = env.get(&next, &basic(&env.ub)).await;
+        assert_eq!(s, 200, "{page}");
+        newest_first.extend(
+            page["statements"]
+                .as_array()
+                .expect("statements")
+                .iter()
+                .map(|s| s["id"].as_str().expect("id").to_owned()),
+        );
+        match page["more"].as_str() {
+            Some("") | None => break,
+            Some(m) => next = m.to_owned(),
+        }
+    }
+    let mut reversed = bobs.clone();
+    reversed.reverse();
+    assert_eq!(newest_first, reversed);
     env
 }
