@@ -5,9 +5,9 @@
 //! an Activity, no instructor, team or context activities — every provider
 //! statement) is filtered exactly by the columns and their indexes. The
 //! others are marked broad when stored (schema v10) and read through their
-//! own index, a window of `limits.scan_window` at a time, and each is tested with
-//! [`Criteria::matches`], following StatementRefs to the statements they
-//! target. The page is the union of both, cut where the window ended; `more`
+//! own index — at most `limits.scan_window` per page, in chunks, until more
+//! than a page matched — and each is tested with [`Criteria::matches`],
+//! following StatementRefs to the statements they target. The page is the union of both, cut where the window ended; `more`
 //! then continues from there, so a page may hold fewer than `limit`
 //! statements (which xAPI allows) but never skips one. The one filter that
 //! must read every statement is `related_agents` with an account agent: an
