@@ -222,6 +222,73 @@ fn fail_all(jobs: Vec<Job>, why: &str) {
 
 async fn write_group(conn: &mut WriteConn, jobs: Vec<Job>) {
     let now = now_ms();
+    // Several writers (PostgreSQL): what to check for voiding once committed.
+    let repair = match conn {
+        WriteConn::Store(s) if s.backend() == store::Backend::Postgres => {
+            Some((s.clone(), voiding_checks(&jobs)))
+        }
+        _ => None,
+    };
+    write_group_once(conn, jobs, now).await;
+    if let Some((store, checks)) = repair {
+        repair_voiding(&store, checks, now).await;
+    }
+}
+
+/// Per integration, the statements a group stores and the targets of its
+/// voiding statements.
+fn voiding_checks(jobs: &[Job]) -> Vec<(Arc<IntegrationRules>, Vec<String>)> {
+    let mut out: Vec<(Arc<IntegrationRules>, Vec<String>)> = Vec::new();
+    for job in jobs {
+        let ids = job.batch.iter().filter_map(|p| {
+            p.statement
+                .voided_target()
+                .or(p.statement.id)
+                .map(|id| id.to_string())
+        });
+        match out
+            .iter_mut()
+            .find(|(r, _)| r.integration_id == job.rules.integration_id)
+        {
+            Some((_, all)) => all.extend(ids),
+            None => out.push((job.rules.clone(), ids.collect())),
+        }
+    }
+    out
+}
+
+/// [`records::repair_voiding`] for a committed group, in a transaction of its
+/// own. The group is committed and answered whatever happens here; a failure
+/// is logged, and `replay` repairs what it left.
+async fn repair_voiding(
+    store: &Store,
+    checks: Vec<(Arc<IntegrationRules>, Vec<String>)>,
+    now: i64,
+) {
+    let run = async {
+        let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+        let mut voided = 0;
+        for (rules, ids) in &checks {
+            voided += records::repair_voiding(&mut tx, rules, ids, now)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        tx.commit().await.map_err(|e| e.to_string())?;
+        Ok::<usize, String>(voided)
+    };
+    match run.await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            statements = n,
+            "voided statements whose voiding statement committed at the same time"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "checking the group's voiding statements failed; replay repairs it")
+        }
+    }
+}
+
+async fn write_group_once(conn: &mut WriteConn, jobs: Vec<Job>, now: i64) {
     let voiding = jobs
         .iter()
         .any(|j| j.batch.iter().any(|p| p.statement.is_voiding()));

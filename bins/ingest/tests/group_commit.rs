@@ -27,6 +27,12 @@ async fn setup() -> (Store, Arc<IntegrationRules>, std::path::PathBuf) {
     let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
         .await
         .expect("open");
+    let rules = seed(&store).await;
+    (store, rules, dir)
+}
+
+/// The integration, course and learner of [`setup`], in any store.
+async fn seed(store: &Store) -> Arc<IntegrationRules> {
     let integration = Integration {
         id: "ub-acme".into(),
         provider: "udemy-business".into(),
@@ -72,8 +78,7 @@ async fn setup() -> (Store, Arc<IntegrationRules>, std::path::PathBuf) {
         .await
         .expect("identity");
     tx.commit().await.expect("commit");
-    let rules = Arc::new(IntegrationRules::for_integration(&integration).expect("rules"));
-    (store, rules, dir)
+    Arc::new(IntegrationRules::for_integration(&integration).expect("rules"))
 }
 
 /// A progress statement with this id and scaled score.
@@ -319,4 +324,64 @@ async fn a_group_with_voiding_goes_request_by_request() {
 #[tokio::test]
 async fn a_group_with_voiding_goes_request_by_request_direct() {
     group_with_voiding(direct).await;
+}
+
+/// PostgreSQL, several writers: a voiding statement committed while its
+/// target's transaction is still open misses it, and the target commits
+/// unvoided. A group that stores the target checks after its commit and
+/// voids it — the target's own group, when it commits last; here (the
+/// target's transaction is held open by hand) a retry of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored (CI does)"]
+async fn voiding_that_raced_its_target_is_repaired_postgres() {
+    let admin =
+        std::env::var("COURSEBRIDGE_TEST_POSTGRES_URL").expect("COURSEBRIDGE_TEST_POSTGRES_URL");
+    let db = format!("cb_group_{}", uuid::Uuid::new_v4().simple());
+    let admin_store = Store::connect(&admin).await.expect("admin");
+    admin_store
+        .execute_admin(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create");
+    let url = format!("{}/{db}", admin.rsplit_once('/').expect("url").0);
+    let store = Store::open(&url).await.expect("postgres");
+    let rules = seed(&store).await;
+    // The target's transaction, open.
+    let target = prepare(&progressed(B, 0.8));
+    let mut open_tx = store.begin().await.expect("begin");
+    records::store_statements(&mut open_tx, &rules, std::slice::from_ref(&target), T0)
+        .await
+        .expect("target");
+    // Meanwhile another writer stores and commits the voiding statement.
+    let mut voiding = fixture("voiding");
+    voiding["object"]["id"] = json!(B);
+    let mut conn = WriteConn::Store(store.clone());
+    let r = write_batches(&mut conn, vec![(rules.clone(), vec![prepare(&voiding)])]).await;
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+    open_tx.commit().await.expect("the target commits");
+    let voided = |store: Store| async move {
+        let mut tx = store.read().await.expect("read");
+        tx.statement(B).await.expect("get").expect("stored").voided
+    };
+    assert!(
+        !voided(store.clone()).await,
+        "the race left the target unvoided"
+    );
+    // A group that stores the target again checks after its commit.
+    let r = write_batches(
+        &mut conn,
+        vec![(rules.clone(), vec![prepare(&progressed(B, 0.8))])],
+    )
+    .await;
+    assert!(
+        matches!(r.as_slice(), [Ok(o)] if o == &[Outcome::Duplicate]),
+        "{r:?}"
+    );
+    assert!(voided(store.clone()).await, "repaired after the commit");
+    drop(conn);
+    store.close().await;
+    admin_store
+        .execute_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await
+        .expect("drop");
+    admin_store.close().await;
 }

@@ -848,6 +848,45 @@ pub async fn apply_pending(
     Ok(applied)
 }
 
+/// After a commit on a store with several writers (PostgreSQL): voids the
+/// statements among `ids` that a voiding statement of the integration refers
+/// to but that are not voided, and refolds the statistics they counted in.
+/// That happens when a voiding statement and its target commit at the same
+/// instant in two transactions, each before the other is visible; whichever
+/// commits last finds the other here. `ids`: the statements a group stored
+/// and the targets of its voiding statements. How many it voided.
+pub async fn repair_voiding(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    ids: &[String],
+    now_ms: i64,
+) -> Result<usize, RecordError> {
+    let referred = tx.voided_targets(&rules.integration_id, ids).await?;
+    let mut touched = Touched::new();
+    let mut voided = 0;
+    for id in &referred {
+        let Some(row) = tx
+            .statement(id)
+            .await?
+            .filter(|r| r.integration_id == rules.integration_id && !r.voided && r.voids.is_none())
+        else {
+            continue;
+        };
+        if tx.void_statement(&rules.integration_id, id).await? {
+            voided += 1;
+            if let (Some(c), Some(l)) = (row.course_id, row.learner_id) {
+                touch(&mut touched, (c, l), None);
+            }
+        }
+    }
+    let targets: Vec<_> = touched
+        .iter()
+        .map(|(key, change)| (*key, change, rules))
+        .collect();
+    update_many(tx, &targets, now_ms).await?;
+    Ok(voided)
+}
+
 /// What a replay did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplayReport {
