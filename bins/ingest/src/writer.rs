@@ -266,9 +266,23 @@ async fn repair_voiding(
     now: i64,
 ) {
     let run = async {
+        // Almost always nothing refers to them: one query, no transaction.
+        let mut referred = Vec::new();
+        for (rules, ids) in &checks {
+            let found = store
+                .voided_targets(&rules.integration_id, ids)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !found.is_empty() {
+                referred.push((rules, found.into_iter().collect::<Vec<_>>()));
+            }
+        }
+        if referred.is_empty() {
+            return Ok(0);
+        }
         let mut tx = store.begin().await.map_err(|e| e.to_string())?;
         let mut voided = 0;
-        for (rules, ids) in &checks {
+        for (rules, ids) in &referred {
             voided += records::repair_voiding(&mut tx, rules, ids, now)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -52,6 +52,44 @@ pub struct StoredStatement {
     pub learner_id: Option<i64>,
 }
 
+/// The voiding statements of integration `$1` that refer to one of `n` ids
+/// (`$2`…): their targets.
+fn voided_targets_sql(n: usize) -> String {
+    let ps = crate::repeat_row("?", n, 2, ", ");
+    format!("SELECT voids FROM statements WHERE integration_id = $1 AND voids IN ({ps})")
+}
+
+impl crate::Store {
+    /// [`Tx::voided_targets`] outside any transaction, one query per 500 ids
+    /// (a writer's check after its commit, PostgreSQL).
+    pub async fn voided_targets(
+        &self,
+        integration_id: &str,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        use sqlx::Row;
+        let mut out = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            let q = crate::dialect(self.backend, &voided_targets_sql(chunk.len())).into_owned();
+            let mut query = sqlx::query(&q).bind(integration_id);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for r in query
+                .fetch_all(&self.pool)
+                .await
+                .ctx("looking for voiding statements")?
+            {
+                out.insert(
+                    r.try_get::<String, _>("voids")
+                        .ctx("looking for voiding statements")?,
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The identity keys that map to the learner bound at `param` (`$N`). A
 /// statement is resolved to the learner its actor key maps to, and a mapping
 /// never changes (`map_identity`), so a learner's statements are among those
@@ -181,10 +219,7 @@ impl Tx<'_> {
     ) -> Result<std::collections::HashSet<String>> {
         let mut out = std::collections::HashSet::new();
         for chunk in ids.chunks(500) {
-            let ps = crate::repeat_row("?", chunk.len(), 2, ", ");
-            let q = self.sql(&format!(
-                "SELECT voids FROM statements WHERE integration_id = $1 AND voids IN ({ps})"
-            ));
+            let q = self.sql(&voided_targets_sql(chunk.len()));
             let mut args: Vec<Arg<'_>> = vec![integration_id.into()];
             args.extend(chunk.iter().map(Arg::from));
             for r in self
