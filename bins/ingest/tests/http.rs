@@ -1367,10 +1367,15 @@ fn assert_consistent_through(headers: &reqwest::header::HeaderMap) {
     assert!(t <= time::OffsetDateTime::now_utc(), "{v}: in the future");
 }
 
-/// Every id a statements query lists, following `more` to the end.
+/// Every id a statements query lists oldest first, following `more` to the end.
 async fn listed(env: &Env, query: &str) -> Vec<String> {
+    listed_from(env, &format!("/xapi/statements?ascending=true&{query}")).await
+}
+
+/// Every id listed from this first page on, following `more` to the end.
+async fn listed_from(env: &Env, first: &str) -> Vec<String> {
     let mut seen = Vec::new();
-    let mut next = format!("/xapi/statements?ascending=true&{query}");
+    let mut next = first.to_owned();
     for _ in 0..100 {
         let (s, page) = env.get(&next, &basic(&env.ub)).await;
         assert_eq!(s, 200, "{next}: {page}");
@@ -1386,7 +1391,7 @@ async fn listed(env: &Env, query: &str) -> Vec<String> {
             Some(m) => next = m.to_owned(),
         }
     }
-    panic!("{query}: more than 100 pages");
+    panic!("{first}: more than 100 pages");
 }
 
 fn agent_param(agent: &Value) -> String {
@@ -2155,23 +2160,7 @@ async fn long_scans_read_in_chunks(env: Env) -> Env {
         "every statement, read in chunks"
     );
     // Newest first: the same, reversed.
-    let mut next = format!("/xapi/statements?agent={bob}&limit=4");
-    let mut newest_first = Vec::new();
-    for _ in 0..100 {
-        let (s, page) = env.get(&next, &basic(&env.ub)).await;
-        assert_eq!(s, 200, "{page}");
-        newest_first.extend(
-            page["statements"]
-                .as_array()
-                .expect("statements")
-                .iter()
-                .map(|s| s["id"].as_str().expect("id").to_owned()),
-        );
-        match page["more"].as_str() {
-            Some("") | None => break,
-            Some(m) => next = m.to_owned(),
-        }
-    }
+    let newest_first = listed_from(&env, &format!("/xapi/statements?agent={bob}&limit=4")).await;
     let mut reversed = bobs.clone();
     reversed.reverse();
     assert_eq!(newest_first, reversed);

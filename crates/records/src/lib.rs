@@ -275,11 +275,7 @@ pub async fn record_statements(
     now_ms: i64,
 ) -> Result<Vec<Outcome>, RecordError> {
     let (outcomes, touched) = store_statements(tx, rules, batch, now_ms).await?;
-    let targets: Vec<_> = touched
-        .iter()
-        .map(|(key, change)| (*key, change, rules))
-        .collect();
-    update_many(tx, &targets, now_ms).await?;
+    update_touched(tx, rules, &touched, now_ms).await?;
     Ok(outcomes)
 }
 
@@ -840,11 +836,7 @@ pub async fn apply_pending(
             }
         }
     }
-    let targets: Vec<_> = touched
-        .iter()
-        .map(|(key, change)| (*key, change, rules))
-        .collect();
-    update_many(tx, &targets, now_ms).await?;
+    update_touched(tx, rules, &touched, now_ms).await?;
     Ok(applied)
 }
 
@@ -879,12 +871,22 @@ pub async fn repair_voiding(
             }
         }
     }
+    update_touched(tx, rules, &touched, now_ms).await?;
+    Ok(voided)
+}
+
+/// [`update_many`] for statistics one integration's statements touched.
+async fn update_touched(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    touched: &Touched,
+    now_ms: i64,
+) -> Result<(), RecordError> {
     let targets: Vec<_> = touched
         .iter()
         .map(|(key, change)| (*key, change, rules))
         .collect();
-    update_many(tx, &targets, now_ms).await?;
-    Ok(voided)
+    update_many(tx, &targets, now_ms).await.map(drop)
 }
 
 /// What a replay did.
