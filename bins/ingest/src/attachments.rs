@@ -266,11 +266,7 @@ pub fn named_sha2s<'a>(statements: impl IntoIterator<Item = &'a Statement>) -> V
 }
 
 /// A `multipart/mixed` response: the JSON first, then each attachment's data.
-pub fn response(
-    json: String,
-    data: &[store::StoredAttachment],
-    extra: Vec<(header::HeaderName, HeaderValue)>,
-) -> Response {
+pub fn response(json: String, data: &[store::StoredAttachment]) -> Response {
     let mut boundary = format!("xapi-{}", uuid::Uuid::new_v4().simple());
     while data.iter().any(|d| {
         d.content
@@ -295,12 +291,8 @@ pub fn response(
     }
     let body = multipart::build(&boundary, &parts);
     let mut r = body.into_response();
-    let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("multipart/mixed; boundary={boundary}")) {
-        h.insert(header::CONTENT_TYPE, v);
-    }
-    for (k, v) in extra {
-        h.insert(k, v);
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     r
 }

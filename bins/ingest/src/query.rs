@@ -155,7 +155,7 @@ async fn matches(
     row: &StoredStatement,
     targets: &mut HashMap<String, bool>,
 ) -> Result<bool, ApiError> {
-    let mut s = parse(row)?;
+    let mut s = parse_stored(row)?;
     let mut chain = Vec::new();
     let mut answer = false;
     for _ in 0..=MAX_REF_DEPTH {
@@ -177,7 +177,7 @@ async fn matches(
             .await?
             .filter(|t| integration.is_none_or(|i| t.integration_id == i))
         {
-            Some(t) => s = parse(&t)?,
+            Some(t) => s = parse_stored(&t)?,
             None => break,
         }
     }
@@ -187,7 +187,8 @@ async fn matches(
     Ok(answer)
 }
 
-fn parse(row: &StoredStatement) -> Result<xapi_model::Statement, ApiError> {
+/// A stored statement parsed again (it was valid when stored).
+pub(crate) fn parse_stored(row: &StoredStatement) -> Result<xapi_model::Statement, ApiError> {
     xapi_model::parse_statement(row.canonical.as_bytes()).map_err(|e| {
         ApiError::internal(format!(
             "stored statement {} does not parse again: {e}",

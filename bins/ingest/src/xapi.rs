@@ -429,7 +429,8 @@ async fn alternate(
                 params.insert(k.into_owned(), v.into_owned());
             }
         }
-        if xapi_version(&inner)? == "2.0.0" {
+        let version = xapi_version(&inner)?;
+        if version == "2.0.0" {
             return Err(ApiError::bad_request(
                 "method: the alternate request syntax was removed in xAPI 2.0",
             ));
@@ -440,21 +441,15 @@ async fn alternate(
                 HeaderValue::from_static("application/json"),
             );
         }
-        Ok((inner, params, content))
+        Ok((version, inner, params, content))
     })();
-    let (inner, params, content) = match r {
+    let (version, inner, params, content) = match r {
         Ok(x) => x,
         Err(e) => return answer("1.0.3", Err(e)),
     };
     let content = content.unwrap_or_default();
     match q.get("method").map(String::as_str) {
-        Some("GET") => {
-            let version = match xapi_version(&inner) {
-                Ok(v) => v,
-                Err(e) => return answer("1.0.3", Err(e)),
-            };
-            answer(version, get_inner(app, &params, &inner).await)
-        }
+        Some("GET") => answer(version, get_inner(app, &params, &inner).await),
         Some("PUT") if !content.is_empty() => {
             put_inner(app, &params, &inner, content.as_bytes()).await
         }
@@ -526,6 +521,17 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// A boolean query parameter (`true` / `false`, absent: false).
+fn bool_param(q: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+    match q.get(name).map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{name}: must be true or false"
+        ))),
+    }
+}
+
 fn ts_param(q: &HashMap<String, String>, name: &'static str) -> Result<Option<i64>, ApiError> {
     q.get(name)
         .map(|v| {
@@ -593,11 +599,7 @@ async fn get_inner(
         .and_then(|v| v.to_str().ok())
         .map(xapi_model::format::accept_language)
         .unwrap_or_default();
-    let with_attachments = match q.get("attachments").map(String::as_str) {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(ApiError::bad_request("attachments: must be true or false")),
-    };
+    let with_attachments = bool_param(q, "attachments")?;
     let mut tx = app.store.read().await?;
     if let Some((id, voided)) = single {
         if let Some(other) = q.keys().find(|k| {
@@ -616,36 +618,19 @@ async fn get_inner(
             .filter(|s| s.integration_id == provider.integration.id && s.voided == voided)
             .ok_or_else(|| ApiError::not_found(format!("statement {id} not found")))?;
         let json = formatted(&s, format, &languages)?;
-        let headers = [
-            (header::LAST_MODIFIED, http_date(from_ms(s.stored_ms))),
-            (header::HeaderName::from_static(CONSISTENT), consistent),
-        ];
-        if with_attachments {
+        let resp = if with_attachments {
             let data = attachment_data(&mut tx, &provider.integration.id, [&s]).await?;
-            let extra = headers
-                .into_iter()
-                .filter_map(|(k, v)| HeaderValue::from_str(&v).ok().map(|v| (k, v)))
-                .collect();
-            return Ok(crate::attachments::response(json, &data, extra));
-        }
-        let mut resp = ([(header::CONTENT_TYPE, "application/json")], json).into_response();
-        for (k, v) in headers {
-            if let Ok(v) = HeaderValue::from_str(&v) {
-                resp.headers_mut().insert(k, v);
-            }
-        }
-        return Ok(resp);
+            crate::attachments::response(json, &data)
+        } else {
+            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+        };
+        return Ok(statements_headers(resp, &consistent, Some(s.stored_ms)));
     }
     if let Some(bad) = q.keys().find(|k| !LIST_PARAMS.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!("{bad}: unknown parameter")));
     }
-    let related = |p: &str| match q.get(p).map(String::as_str) {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ApiError::bad_request(format!("{p}: must be true or false"))),
-    };
-    let related_agents = related("related_agents")?;
-    let related_activities = related("related_activities")?;
+    let related_agents = bool_param(q, "related_agents")?;
+    let related_activities = bool_param(q, "related_activities")?;
     let (agent, agent_ifi) = match q.get("agent") {
         Some(a) => {
             let v: serde_json::Value = serde_json::from_str(a)
@@ -676,11 +661,7 @@ async fn get_inner(
             ));
         }
     };
-    let ascending = match q.get("ascending").map(String::as_str) {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(ApiError::bad_request("ascending: must be true or false")),
-    };
+    let ascending = bool_param(q, "ascending")?;
     let cursor = q
         .get("cursor")
         .map(|c| {
@@ -745,20 +726,30 @@ async fn get_inner(
     body.push_str("],\"more\":");
     body.push_str(&serde_json::Value::from(more).to_string());
     body.push('}');
-    let mut resp = if with_attachments {
+    let resp = if with_attachments {
         let data = attachment_data(&mut tx, &provider.integration.id, &rows).await?;
-        crate::attachments::response(body, &data, Vec::new())
+        crate::attachments::response(body, &data)
     } else {
         ([(header::CONTENT_TYPE, "application/json")], body).into_response()
     };
+    Ok(statements_headers(resp, &consistent, last_modified))
+}
+
+/// `X-Experience-API-Consistent-Through` (taken before the read) and
+/// `Last-Modified` (the newest `stored` served) on a GET's answer.
+fn statements_headers(
+    mut resp: Response,
+    consistent: &str,
+    last_modified_ms: Option<i64>,
+) -> Response {
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&consistent) {
+    if let Ok(v) = HeaderValue::from_str(consistent) {
         h.insert(CONSISTENT, v);
     }
-    if let Some(Ok(v)) = last_modified.map(|m| HeaderValue::from_str(&http_date(from_ms(m)))) {
+    if let Some(Ok(v)) = last_modified_ms.map(|m| HeaderValue::from_str(&http_date(from_ms(m)))) {
         h.insert(header::LAST_MODIFIED, v);
     }
-    Ok(resp)
+    resp
 }
 
 /// The stored data of every attachment these statements name.
@@ -767,17 +758,10 @@ async fn attachment_data<'r>(
     integration_id: &str,
     rows: impl IntoIterator<Item = &'r store::StoredStatement>,
 ) -> Result<Vec<store::StoredAttachment>, ApiError> {
-    let mut statements = Vec::new();
-    for r in rows {
-        statements.push(
-            xapi_model::parse_statement(r.canonical.as_bytes()).map_err(|e| {
-                ApiError::internal(format!(
-                    "stored statement {} does not parse again: {e}",
-                    r.id
-                ))
-            })?,
-        );
-    }
+    let statements = rows
+        .into_iter()
+        .map(crate::query::parse_stored)
+        .collect::<Result<Vec<_>, _>>()?;
     let sha2s = crate::attachments::named_sha2s(&statements);
     if sha2s.is_empty() {
         return Ok(Vec::new());
@@ -794,12 +778,7 @@ fn formatted(
     if format == Format::Exact {
         return Ok(row.canonical.clone());
     }
-    let mut s = xapi_model::parse_statement(row.canonical.as_bytes()).map_err(|e| {
-        ApiError::internal(format!(
-            "stored statement {} does not parse again: {e}",
-            row.id
-        ))
-    })?;
+    let mut s = crate::query::parse_stored(row)?;
     xapi_model::format::apply(&mut s, format, languages);
     serde_json::to_string(&s).map_err(ApiError::internal)
 }
