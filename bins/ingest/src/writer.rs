@@ -257,9 +257,11 @@ fn voiding_checks(jobs: &[Job]) -> Vec<(Arc<IntegrationRules>, Vec<String>)> {
     out
 }
 
-/// [`records::repair_voiding`] for a committed group, in a transaction of its
-/// own. The group is committed and answered whatever happens here; a failure
-/// is logged, and `replay` repairs what it left.
+/// After a group's commit: which of its statements a voiding statement
+/// refers to (one query on the pool), and, only if any, those still unvoided
+/// voided in a transaction of its own ([`records::repair_voiding`]). The group
+/// is committed and answered whatever happens here; a failure is logged, and
+/// `replay` repairs what it left.
 async fn repair_voiding(
     store: &Store,
     checks: Vec<(Arc<IntegrationRules>, Vec<String>)>,

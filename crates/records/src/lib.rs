@@ -840,23 +840,22 @@ pub async fn apply_pending(
     Ok(applied)
 }
 
-/// After a commit on a store with several writers (PostgreSQL): voids the
-/// statements among `ids` that a voiding statement of the integration refers
-/// to but that are not voided, and refolds the statistics they counted in.
-/// That happens when a voiding statement and its target commit at the same
-/// instant in two transactions, each before the other is visible; whichever
-/// commits last finds the other here. `ids`: the statements a group stored
-/// and the targets of its voiding statements. How many it voided.
+/// After a commit on a store with several writers (PostgreSQL): voids those
+/// of `referred` — statements a voiding statement of the integration refers
+/// to (`Store::voided_targets`) — that are not voided, and refolds the
+/// statistics they counted in. That happens when a voiding statement and its
+/// target commit at the same instant in two transactions, each before the
+/// other is visible; whichever commits last finds the other. How many it
+/// voided.
 pub async fn repair_voiding(
     tx: &mut Tx<'_>,
     rules: &IntegrationRules,
-    ids: &[String],
+    referred: &[String],
     now_ms: i64,
 ) -> Result<usize, RecordError> {
-    let referred = tx.voided_targets(&rules.integration_id, ids).await?;
     let mut touched = Touched::new();
     let mut voided = 0;
-    for id in &referred {
+    for id in referred {
         let Some(row) = tx
             .statement(id)
             .await?

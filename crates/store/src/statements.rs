@@ -196,9 +196,8 @@ impl Tx<'_> {
 
     /// Marks voided every statement that a voiding statement of its own
     /// integration refers to and that is not marked yet (as schema v12 did
-    /// once); how many. `replay` runs it: on PostgreSQL two writers storing a
-    /// voiding statement and its target at the same moment each commit
-    /// before seeing the other.
+    /// once); how many. `replay` runs it, for what a PostgreSQL writer's
+    /// check after its commit left (it failed; the log says so).
     pub async fn void_late_targets(&mut self) -> Result<u64> {
         self.exec(
             "UPDATE statements SET voided = 1 \
