@@ -319,16 +319,24 @@ fn group_is(g: &Group, key: &LearnerKey) -> bool {
 /// object, or a member of the group that is — the match of `agent` without
 /// `related_agents`.
 pub fn is_actor_or_object(s: &Statement, key: &LearnerKey) -> bool {
-    let actor = match &s.actor {
+    actor_mentions(&s.actor, key) || object_mentions(&s.object, key)
+}
+
+/// The agent, or the group or one of its members.
+fn actor_mentions(a: &Actor, key: &LearnerKey) -> bool {
+    match a {
         Actor::Agent(a) => key_of_agent(a) == *key,
         Actor::Group(g) => group_mentions(g, key),
-    };
-    let object = match &s.object {
+    }
+}
+
+/// An Agent or Group object as [`actor_mentions`]; any other object: no.
+fn object_mentions(o: &StatementObject, key: &LearnerKey) -> bool {
+    match o {
         StatementObject::Agent(a) => key_of_agent(a) == *key,
         StatementObject::Group(g) => group_mentions(g, key),
         _ => false,
-    };
-    actor || object
+    }
 }
 
 fn group_members_mention(g: &Group, key: &LearnerKey) -> bool {
@@ -346,12 +354,6 @@ fn group_mentions(g: &Group, key: &LearnerKey) -> bool {
 /// the match of `agent` with `related_agents=true`. An anonymous group's
 /// members count as that group's agents.
 pub fn mentions_agent(s: &Statement, key: &LearnerKey) -> bool {
-    fn actor_mentions(a: &Actor, key: &LearnerKey) -> bool {
-        match a {
-            Actor::Agent(a) => key_of_agent(a) == *key,
-            Actor::Group(g) => group_mentions(g, key),
-        }
-    }
     fn in_parts(
         actor: &Actor,
         object: &StatementObject,
@@ -359,12 +361,10 @@ pub fn mentions_agent(s: &Statement, key: &LearnerKey) -> bool {
         key: &LearnerKey,
     ) -> bool {
         let object_hit = match object {
-            StatementObject::Agent(a) => key_of_agent(a) == *key,
-            StatementObject::Group(g) => group_mentions(g, key),
             StatementObject::SubStatement(sub) => {
                 in_parts(&sub.actor, &sub.object, sub.context.as_ref(), key)
             }
-            _ => false,
+            other => object_mentions(other, key),
         };
         actor_mentions(actor, key)
             || object_hit
