@@ -43,11 +43,20 @@ fn comparable(s: &Statement) -> Option<Value> {
     ] {
         m.remove(k);
     }
+    drop_verb_display(m);
     normalize(&mut v);
     Some(v)
 }
 
-/// Recursively: no Activity definition, no Verb display, no attachments in a
+/// The Verb's `display` is not part of the statement (its own or a
+/// SubStatement's).
+fn drop_verb_display(statement: &mut serde_json::Map<String, Value>) {
+    if let Some(Value::Object(verb)) = statement.get_mut("verb") {
+        verb.remove("display");
+    }
+}
+
+/// Recursively: no Activity definition, no attachments or Verb display in a
 /// SubStatement, Group members in a fixed order, case-insensitive values in
 /// lower case, timestamps (of a SubStatement) as UTC instants.
 fn normalize(v: &mut Value) {
@@ -62,15 +71,12 @@ fn normalize(v: &mut Value) {
             }
             if object_type.as_deref() == Some("SubStatement") {
                 m.remove("attachments");
+                drop_verb_display(m);
                 if let Some(Value::String(t)) = m.get_mut("timestamp") {
                     if let Ok(at) = crate::parse_timestamp(t) {
                         *t = at.0.unix_timestamp_nanos().to_string();
                     }
                 }
-            }
-            // A Verb: an object with an id and (maybe) a display, no objectType.
-            if object_type.is_none() && m.contains_key("id") && m.contains_key("display") {
-                m.remove("display");
             }
             if let Some(Value::String(mbox)) = m.get_mut("mbox") {
                 if let Some((local, domain)) = mbox.rsplit_once('@') {
