@@ -34,7 +34,7 @@ pub struct Incoming<'a> {
 }
 
 /// Whether the request is `multipart/mixed` (or another `multipart/…`).
-pub fn is_multipart(headers: &HeaderMap) -> bool {
+fn is_multipart(headers: &HeaderMap) -> bool {
     content_type(headers).is_some_and(|c| multipart::essence(c).starts_with("multipart/"))
 }
 
