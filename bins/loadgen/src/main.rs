@@ -146,21 +146,43 @@ async fn run(
         );
         tasks.push(tokio::spawn(async move {
             let mut latencies: Vec<Duration> = Vec::new();
-            let mut n: u64 = t as u64;
+            // A random start for each task: every run sends new ids, also
+            // against a database that earlier runs filled.
+            let mut n: u64 = uuid::Uuid::new_v4().as_u64_pair().0 ^ t as u64;
             while !stop.load(Relaxed) {
+                // Ids from the task's own generator (a v4 UUID's layout):
+                // `Uuid::new_v4` asks the kernel for randomness each time.
                 let mut next = || {
-                    n = n
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    loadgen::statement(
-                        (n >> 33) as u32 % learners,
-                        ((n >> 20) % 100) as f64 / 100.0,
+                    let mut step = || {
+                        n = n
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        n
+                    };
+                    let (hi, lo, pick) = (step(), step(), step());
+                    let id = uuid::Builder::from_random_bytes(
+                        (u128::from(hi) << 64 | u128::from(lo)).to_be_bytes(),
+                    )
+                    .into_uuid();
+                    loadgen::statement_text(
+                        (pick >> 33) as u32 % learners,
+                        ((pick >> 20) % 100) as f64 / 100.0,
+                        id,
                     )
                 };
                 let body = if batch == 1 {
                     next()
                 } else {
-                    serde_json::Value::Array((0..batch).map(|_| next()).collect())
+                    let mut body = String::with_capacity(batch * 480);
+                    body.push('[');
+                    for i in 0..batch {
+                        if i > 0 {
+                            body.push(',');
+                        }
+                        body.push_str(&next());
+                    }
+                    body.push(']');
+                    body
                 };
                 let sent = Instant::now();
                 let r = client
@@ -168,7 +190,7 @@ async fn run(
                     .header("Authorization", &auth)
                     .header("X-Experience-API-Version", "1.0.3")
                     .header("Content-Type", "application/json")
-                    .body(body.to_string())
+                    .body(body)
                     .send()
                     .await;
                 match r {
