@@ -1849,6 +1849,19 @@ async fn attachments_in_and_out(env: Env) -> Env {
     );
     let (s, r) = env.post_multipart(signed(&jws(&unsigned))).await;
     assert_eq!((s, r.clone()), (200, json!([id3])), "{r}");
+    // Logically equivalent is enough (Data 2.6, by the comparison rules of
+    // 2.3.1): a statement that an LRS on its way stamped with a timestamp
+    // and a Verb display after it was signed.
+    let id4 = "11111111-0000-4000-8000-000000000004";
+    let mut payload = unsigned.clone();
+    payload["id"] = json!(id4);
+    let mut stamped = payload.clone();
+    stamped["timestamp"] = json!("2026-03-04T05:06:07.000Z");
+    stamped["verb"]["display"] = json!({"en-US": "answered"});
+    let (s, r) = env
+        .post_multipart(signed_body(&stamped, &jws(&payload)))
+        .await;
+    assert_eq!((s, r.clone()), (200, json!([id4])), "{r}");
 
     // Signed with a key whose certificate is in the header (x5c): the RSA
     // signature is verified; a signature changed by one byte is refused.

@@ -59,19 +59,6 @@ fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, SignatureError> {
         .map_err(|_| SignatureError::Base64(what))
 }
 
-/// The statement without what the LRS sets, for comparison.
-fn comparable(s: &Statement, drop_id: bool) -> Option<Value> {
-    let mut v = serde_json::to_value(s).ok()?;
-    let m = v.as_object_mut()?;
-    for k in ["authority", "stored", "version"] {
-        m.remove(k);
-    }
-    if drop_id {
-        m.remove("id");
-    }
-    Some(v)
-}
-
 /// Checks a signature attachment's content (`jws`, its raw octets, of
 /// attachment content type `content_type`) against the statement received.
 pub fn check(jws: &[u8], content_type: &str, statement: &Statement) -> Result<Jws, SignatureError> {
@@ -121,24 +108,21 @@ pub fn check(jws: &[u8], content_type: &str, statement: &Statement) -> Result<Jw
                 .map_or_else(|| e.to_string(), ToString::to_string),
         )
     })?;
-    let mut received = statement.clone();
-    received.attachments = received.attachments.and_then(|list| {
-        let rest: Vec<_> = list
-            .into_iter()
-            .filter(|a| a.usage_type != SIGNATURE_USAGE)
-            .collect();
-        (!rest.is_empty()).then_some(rest)
-    });
-    let drop_id = signed.id.is_none();
-    match (comparable(&signed, drop_id), comparable(&received, drop_id)) {
-        (Some(a), Some(b)) if a == b => Ok(Jws {
-            algorithm,
-            x5c,
-            signing_input,
-            signature,
-        }),
-        _ => Err(SignatureError::Mismatch),
+    // "Logically equivalent" (Data 2.6) by the Statement Comparison
+    // Requirements (Data 2.3.1): what an LRS may assign (a timestamp the
+    // payload lacks among it), how a timestamp is written, Activity
+    // definitions, Verb displays and attachments — the signature itself — do
+    // not count. An id is assigned only where there was none: two ids differ.
+    let ids_differ = matches!((signed.id, statement.id), (Some(a), Some(b)) if a != b);
+    if ids_differ || !crate::compare::same_statement(&signed, statement) {
+        return Err(SignatureError::Mismatch);
     }
+    Ok(Jws {
+        algorithm,
+        x5c,
+        signing_input,
+        signature,
+    })
 }
 
 #[cfg(test)]
@@ -172,6 +156,58 @@ mod tests {
         assert_eq!(
             ok.signing_input,
             text.rsplit_once('.').expect("three parts").0.as_bytes()
+        );
+    }
+
+    /// `signed()` with `edit` applied to its JSON.
+    fn received(edit: impl FnOnce(&mut Value)) -> Statement {
+        let mut v = serde_json::to_value(signed()).expect("json");
+        edit(&mut v);
+        crate::parse_statement(v.to_string().as_bytes()).expect("valid")
+    }
+
+    #[test]
+    fn the_payload_is_compared_by_the_statement_comparison_rules() {
+        let oct = "application/octet-stream";
+        let payload = |edit: fn(&mut Value)| {
+            let mut v: Value = serde_json::from_str(UNSIGNED).expect("json");
+            edit(&mut v);
+            jws(r#"{"alg":"RS256"}"#, &v.to_string())
+        };
+        // What an LRS on the way may have assigned: id, timestamp, stored,
+        // authority, version (Data 2.3.1, first exception).
+        let assigned = received(|v| {
+            v["id"] = "3e0ec1b6-0f5e-4b3c-9d0a-3b8d2c6f7a11".into();
+            v["timestamp"] = "2026-01-02T03:04:05.000Z".into();
+            v["stored"] = "2026-01-02T03:04:06.000Z".into();
+            v["authority"] = serde_json::json!({"mbox": "mailto:lrs@example.com"});
+            v["version"] = "1.0.3".into();
+        });
+        assert!(check(&payload(|_| {}), oct, &assigned).is_ok());
+        // A timestamp written in another offset is the same instant.
+        let later = payload(|v| v["timestamp"] = "2026-01-02T05:04:05+02:00".into());
+        assert!(check(&later, oct, &assigned).is_ok());
+        // Verb displays and Activity definitions are not part of the statement.
+        let display = payload(|v| {
+            v["verb"]["display"] = serde_json::json!({"en-US": "answered"});
+            v["object"]["definition"] = serde_json::json!({"name": {"en-US": "Q1"}});
+        });
+        assert!(check(&display, oct, &assigned).is_ok());
+        // Everything else counts: another instant, another id, another object.
+        let earlier = payload(|v| v["timestamp"] = "2026-01-01T03:04:05.000Z".into());
+        assert_eq!(
+            check(&earlier, oct, &assigned),
+            Err(SignatureError::Mismatch)
+        );
+        let other_id = payload(|v| v["id"] = "9b1f0a4e-2c3d-4e5f-8a6b-7c8d9e0f1a2b".into());
+        assert_eq!(
+            check(&other_id, oct, &assigned),
+            Err(SignatureError::Mismatch)
+        );
+        let scored = payload(|v| v["result"] = serde_json::json!({"success": true}));
+        assert_eq!(
+            check(&scored, oct, &assigned),
+            Err(SignatureError::Mismatch)
         );
     }
 
