@@ -56,6 +56,13 @@ pub fn router(app: AppState) -> Router {
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {
+    if !app.writer.is_durable() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the write-ahead log could not be synced: restart the server",
+        )
+            .into_response();
+    }
     match app.store.ping().await {
         Ok(()) => "ready".into_response(),
         Err(e) => {

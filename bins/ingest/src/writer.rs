@@ -10,9 +10,15 @@
 //!   fails;
 //! - otherwise the group is written again request by request, each inside its
 //!   own savepoint, so that one request's conflict never fails another.
+//!
+//! On SQLite's direct connection a commit is not synced by SQLite: a thread of
+//! its own syncs the log and only then answers the group's requests
+//! ([`Syncer`]), while the writer goes on with the next group; every answer,
+//! a refusal too, waits for a sync that covers every commit before it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use records::{IntegrationRules, Outcome, Prepared, RecordError};
 use store::Store;
@@ -29,17 +35,34 @@ pub enum WriteError {
     Group(String),
     #[error("the writer stopped")]
     Stopped,
+    /// The log could not be synced: what was committed may not survive a
+    /// crash of the machine. The writer takes nothing more until restarted.
+    #[error(
+        "the write-ahead log could not be synced ({0}); nothing more is accepted until the server is restarted"
+    )]
+    NotDurable(String),
 }
+
+type Reply = oneshot::Sender<Result<Vec<Outcome>, WriteError>>;
+
+/// A request's answer, held until the group's commit is durable.
+type Answer = (Reply, Result<Vec<Outcome>, WriteError>);
+
+/// What makes the direct connection's commits durable ([`store::LogSync`]
+/// unless a test gives its own).
+pub type SyncFn = Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
 
 struct Job {
     rules: Arc<IntegrationRules>,
     batch: Vec<Prepared>,
-    reply: oneshot::Sender<Result<Vec<Outcome>, WriteError>>,
+    reply: Reply,
 }
 
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// Set once a sync of the log failed ([`WriteError::NotDurable`]).
+    not_durable: Arc<AtomicBool>,
 }
 
 /// Requests per group, and statements per group (to keep transactions short).
@@ -55,18 +78,25 @@ impl Writer {
     /// server's runtime: their connections come from the pool that request
     /// handlers use, and a socket belongs to the runtime that opened it.
     pub fn spawn(store: Store, writers: usize) -> Self {
+        Self::spawn_with_sync(store, writers, None)
+    }
+
+    /// [`Writer::spawn`], with `sync` instead of syncing the log (tests).
+    pub fn spawn_with_sync(store: Store, writers: usize, sync: Option<SyncFn>) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let rx = Arc::new(Mutex::new(rx));
+        let not_durable = Arc::new(AtomicBool::new(false));
         for n in 0..writers.max(1) {
             if store.backend() == store::Backend::Sqlite {
                 let started = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .and_then(|rt| {
-                        let (store, rx) = (store.clone(), rx.clone());
+                        let (store, rx, sync) = (store.clone(), rx.clone(), sync.clone());
+                        let not_durable = not_durable.clone();
                         std::thread::Builder::new()
                             .name(format!("group-writer-{n}"))
-                            .spawn(move || rt.block_on(run_writer(store, rx)))
+                            .spawn(move || rt.block_on(run_writer(store, rx, sync, not_durable)))
                     });
                 match started {
                     Ok(_) => continue,
@@ -77,9 +107,22 @@ impl Writer {
                     }
                 }
             }
-            tokio::spawn(run_writer(store.clone(), rx.clone()));
+            tokio::spawn(run_writer(
+                store.clone(),
+                rx.clone(),
+                sync.clone(),
+                not_durable.clone(),
+            ));
         }
-        Self { jobs: tx }
+        Self {
+            jobs: tx,
+            not_durable,
+        }
+    }
+
+    /// False once a sync of the log failed: the server is not ready.
+    pub fn is_durable(&self) -> bool {
+        !self.not_durable.load(Ordering::Acquire)
     }
 
     /// Stores a batch; returns once it is committed (or refused).
@@ -88,6 +131,9 @@ impl Writer {
         rules: Arc<IntegrationRules>,
         batch: Vec<Prepared>,
     ) -> Result<Vec<Outcome>, WriteError> {
+        if !self.is_durable() {
+            return Err(WriteError::NotDurable("an earlier sync failed".into()));
+        }
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job {
@@ -104,8 +150,13 @@ impl Writer {
 /// A group writer: takes what has arrived (up to [`MAX_JOBS`] requests and
 /// about [`MAX_STATEMENTS`] statements) and writes it as one group, until every
 /// [`Writer`] is dropped.
-async fn run_writer(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    let mut conn = WriteConn::open(&store);
+async fn run_writer(
+    store: Store,
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    sync: Option<SyncFn>,
+    not_durable: Arc<AtomicBool>,
+) {
+    let mut conn = WriteConn::open_with(&store, sync, not_durable.clone());
     loop {
         let jobs = {
             let mut rx = rx.lock().await;
@@ -123,6 +174,15 @@ async fn run_writer(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
             }
             jobs
         };
+        if not_durable.load(Ordering::Acquire) {
+            // Nothing more is written once the log could not be synced.
+            for job in jobs {
+                let _ = job
+                    .reply
+                    .send(Err(WriteError::NotDurable("an earlier sync failed".into())));
+            }
+            continue;
+        }
         write_group(&mut conn, jobs).await;
     }
 }
@@ -130,21 +190,44 @@ async fn run_writer(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
 /// Where a group writer's transactions run.
 pub enum WriteConn {
     /// The store's own (sqlx) connections: PostgreSQL, or SQLite when its
-    /// direct connection cannot be opened.
+    /// direct connection cannot be opened. Their commits are durable when
+    /// they return (PostgreSQL's own settings; SQLite's `synchronous = FULL`).
     Store(Store),
     /// SQLite's direct connection, used on the writer's thread (no hand-over
-    /// to sqlx's worker thread per query).
-    Native(store::NativeWriter),
+    /// to sqlx's worker thread per query), and what syncs its commits.
+    Native(Direct),
+}
+
+/// SQLite's direct connection and the thread that syncs what it commits.
+pub struct Direct {
+    conn: store::NativeWriter,
+    syncer: Syncer,
 }
 
 impl WriteConn {
     /// The direct connection on SQLite, the store's connections otherwise.
     pub fn open(store: &Store) -> Self {
-        match store::NativeWriter::open(store) {
-            Ok(Some(native)) => WriteConn::Native(native),
-            Ok(None) => WriteConn::Store(store.clone()),
+        Self::open_with(store, None, Arc::new(AtomicBool::new(false)))
+    }
+
+    fn open_with(store: &Store, sync: Option<SyncFn>, not_durable: Arc<AtomicBool>) -> Self {
+        let conn = match store::NativeWriter::open(store) {
+            Ok(Some(conn)) => conn,
+            Ok(None) => return WriteConn::Store(store.clone()),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot open the writer's own SQLite connection; writing through the pool");
+                return WriteConn::Store(store.clone());
+            }
+        };
+        let sync = sync.unwrap_or_else(|| {
+            let log = conn.log_sync();
+            Arc::new(move || log.sync())
+        });
+        match Syncer::spawn(sync, not_durable) {
+            Ok(syncer) => WriteConn::Native(Direct { conn, syncer }),
+            // The pool's commits are synced by SQLite itself.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the log's sync thread; writing through the pool");
                 WriteConn::Store(store.clone())
             }
         }
@@ -153,8 +236,71 @@ impl WriteConn {
     async fn begin(&mut self) -> store::Result<store::Tx<'_>> {
         match self {
             WriteConn::Store(s) => s.begin().await,
-            WriteConn::Native(n) => n.begin().await,
+            WriteConn::Native(d) => d.conn.begin().await,
         }
+    }
+
+    /// Sends a group's answers: at once where commits are durable when they
+    /// return, after the next sync of the log on the direct connection.
+    fn answer(&self, answers: Vec<Answer>) {
+        match self {
+            WriteConn::Store(_) => send(answers),
+            WriteConn::Native(d) => d.syncer.after_sync(answers),
+        }
+    }
+}
+
+fn send(answers: Vec<Answer>) {
+    for (reply, result) in answers {
+        let _ = reply.send(result);
+    }
+}
+
+/// Answers groups once the log is synced, in commit order, on a thread of its
+/// own: while it syncs, the writer writes the next group, and one sync covers
+/// every group committed before it starts. After a failed sync every answer
+/// is [`WriteError::NotDurable`] (it is not known what reached the disk, and
+/// a later sync may succeed without having written it: PostgreSQL's lesson,
+/// "fsyncgate").
+pub struct Syncer {
+    groups: std::sync::mpsc::Sender<Vec<Answer>>,
+}
+
+impl Syncer {
+    fn spawn(sync: SyncFn, not_durable: Arc<AtomicBool>) -> std::io::Result<Self> {
+        let (groups, pending) = std::sync::mpsc::channel::<Vec<Answer>>();
+        std::thread::Builder::new()
+            .name("log-sync".into())
+            .spawn(move || {
+                while let Ok(mut answers) = pending.recv() {
+                    while let Ok(more) = pending.try_recv() {
+                        answers.extend(more);
+                    }
+                    let failed = if not_durable.load(Ordering::Acquire) {
+                        Some("an earlier sync failed".to_owned())
+                    } else {
+                        sync().err().map(|e| {
+                            not_durable.store(true, Ordering::Release);
+                            tracing::error!(error = %e, "syncing the write-ahead log failed; no more statements are accepted until restart");
+                            e.to_string()
+                        })
+                    };
+                    match failed {
+                        None => send(answers),
+                        Some(why) => {
+                            for (reply, _) in answers {
+                                let _ = reply.send(Err(WriteError::NotDurable(why.clone())));
+                            }
+                        }
+                    }
+                }
+            })?;
+        Ok(Self { groups })
+    }
+
+    fn after_sync(&self, answers: Vec<Answer>) {
+        // The thread ends only when this sender is dropped.
+        let _ = self.groups.send(answers);
     }
 }
 
@@ -209,14 +355,14 @@ pub async fn write_batches(
     out
 }
 
-fn fail_all(jobs: Vec<Job>, why: &str) {
+fn fail_all(jobs: Vec<Job>, why: &str, answers: &mut Vec<Answer>) {
     tracing::error!(
         error = why,
         requests = jobs.len(),
         "group commit failed; nothing of the group was stored"
     );
     for j in jobs {
-        let _ = j.reply.send(Err(WriteError::Group(why.to_owned())));
+        answers.push((j.reply, Err(WriteError::Group(why.to_owned()))));
     }
 }
 
@@ -229,7 +375,9 @@ async fn write_group(conn: &mut WriteConn, jobs: Vec<Job>) {
         }
         _ => None,
     };
-    write_group_once(conn, jobs, now).await;
+    let mut answers = Vec::with_capacity(jobs.len());
+    write_group_once(conn, jobs, now, &mut answers).await;
+    conn.answer(answers);
     if let Some((store, checks)) = repair {
         repair_voiding(&store, checks, now).await;
     }
@@ -304,7 +452,13 @@ async fn repair_voiding(
     }
 }
 
-async fn write_group_once(conn: &mut WriteConn, jobs: Vec<Job>, now: i64) {
+/// Writes a group; its answers go to `answers`, in the order of `jobs`.
+async fn write_group_once(
+    conn: &mut WriteConn,
+    jobs: Vec<Job>,
+    now: i64,
+    answers: &mut Vec<Answer>,
+) {
     let voiding = jobs
         .iter()
         .any(|j| j.batch.iter().any(|p| p.statement.is_voiding()));
@@ -312,7 +466,7 @@ async fn write_group_once(conn: &mut WriteConn, jobs: Vec<Job>, now: i64) {
         match write_merged(conn, &jobs, now).await {
             Merged::Committed(results) => {
                 for (job, result) in jobs.into_iter().zip(results) {
-                    let _ = job.reply.send(Ok(result));
+                    answers.push((job.reply, Ok(result)));
                 }
                 return;
             }
@@ -320,15 +474,15 @@ async fn write_group_once(conn: &mut WriteConn, jobs: Vec<Job>, now: i64) {
             // would only repeat it).
             Merged::Refused(e) if jobs.len() == 1 => {
                 if let Some(job) = jobs.into_iter().next() {
-                    let _ = job.reply.send(Err(WriteError::Record(e)));
+                    answers.push((job.reply, Err(WriteError::Record(e))));
                 }
                 return;
             }
             Merged::Refused(_) => {}
-            Merged::Failed(e) => return fail_all(jobs, &e),
+            Merged::Failed(e) => return fail_all(jobs, &e, answers),
         }
     }
-    write_each(conn, jobs, now).await;
+    write_each(conn, jobs, now, answers).await;
 }
 
 /// The statistics a group changed, each with the rules of the integration
@@ -413,23 +567,23 @@ async fn write_merged(conn: &mut WriteConn, jobs: &[Job], now: i64) -> Merged {
 }
 
 /// Request by request, each inside its own savepoint.
-async fn write_each(conn: &mut WriteConn, jobs: Vec<Job>, now: i64) {
+async fn write_each(conn: &mut WriteConn, jobs: Vec<Job>, now: i64, answers: &mut Vec<Answer>) {
     let mut tx = match conn.begin().await {
         Ok(t) => t,
-        Err(e) => return fail_all(jobs, &e.to_string()),
+        Err(e) => return fail_all(jobs, &e.to_string(), answers),
     };
     let mut results = Vec::with_capacity(jobs.len());
     let mut changes = Changes::default();
     for job in &jobs {
         if let Err(e) = tx.savepoint().await {
             drop(tx);
-            return fail_all(jobs, &e.to_string());
+            return fail_all(jobs, &e.to_string(), answers);
         }
         match records::store_statements(&mut tx, &job.rules, &job.batch, now).await {
             Ok((outcomes, t)) => {
                 if let Err(e) = tx.release_savepoint().await {
                     drop(tx);
-                    return fail_all(jobs, &e.to_string());
+                    return fail_all(jobs, &e.to_string(), answers);
                 }
                 changes.add(&job.rules, t);
                 results.push(Ok(outcomes));
@@ -437,16 +591,16 @@ async fn write_each(conn: &mut WriteConn, jobs: Vec<Job>, now: i64) {
             Err(e) => {
                 if let Err(e2) = tx.rollback_to_savepoint().await {
                     drop(tx);
-                    return fail_all(jobs, &e2.to_string());
+                    return fail_all(jobs, &e2.to_string(), answers);
                 }
                 results.push(Err(WriteError::Record(e)));
             }
         }
     }
     if let Err(e) = changes.update_and_commit(tx, now).await {
-        return fail_all(jobs, &e);
+        return fail_all(jobs, &e, answers);
     }
     for (job, result) in jobs.into_iter().zip(results) {
-        let _ = job.reply.send(result);
+        answers.push((job.reply, result));
     }
 }

@@ -274,6 +274,13 @@ async fn store_batch(
                 "{e}; nothing from this request was stored"
             )));
         }
+        // Not known to be on disk: not acknowledged, so the sender retries.
+        Err(e @ WriteError::NotDurable(_)) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            ));
+        }
         Err(e) => return Err(ApiError::internal(e)),
     };
     drop(guard);

@@ -43,7 +43,7 @@ pub use attachments::*;
 pub use courses::*;
 pub use integrations::*;
 pub use learners::*;
-pub use native::NativeWriter;
+pub use native::{LogSync, NativeWriter};
 pub use pending::*;
 pub use scorm::*;
 pub use statements::*;
@@ -64,7 +64,11 @@ pub(crate) const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA journal_mode = WAL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 10000",
-    "PRAGMA synchronous = NORMAL",
+    // Every commit synced (the log fsynced): what a connection commits
+    // survives a crash of the machine, not only of the process. The group
+    // writer's direct connection commits without it and syncs the log itself
+    // before it answers (`native::WRITER_SYNCHRONOUS`, [`LogSync`]).
+    "PRAGMA synchronous = FULL",
     "PRAGMA temp_store = MEMORY",
     WAL_AUTOCHECKPOINT,
 ];
@@ -441,6 +445,20 @@ impl Store {
     }
 
     /// Whether the database answers (for `/readyz`).
+    /// SQLite's `synchronous` setting on the store's own connections (2:
+    /// FULL, every commit synced), for checks and tests; `None` on PostgreSQL.
+    pub async fn sqlite_synchronous(&self) -> Result<Option<i64>> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        use sqlx::Row;
+        let row = sqlx::query("PRAGMA synchronous")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("reading the synchronous setting")?;
+        Ok(Some(row.try_get(0).ctx("reading the synchronous setting")?))
+    }
+
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

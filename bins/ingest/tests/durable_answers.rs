@@ -1,0 +1,185 @@
+//! A statement is acknowledged only once it is durable. On SQLite the group
+//! writer's direct connection commits without an fsync, and a thread of its
+//! own syncs the log before any request of the group is answered
+//! (`writer::Syncer`). Here the sync is a test's own function: answers must
+//! wait for it, and after a failed sync nothing more is accepted.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ingest::writer::{SyncFn, WriteError, Writer};
+use records::{IntegrationRules, Prepared};
+use serde_json::{Value, json};
+use store::{Integration, Store};
+
+const T0: i64 = 1_727_000_000_000;
+
+async fn setup() -> (Store, Arc<IntegrationRules>, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("cb-durable-{}", uuid::Uuid::new_v4()));
+    let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
+        .await
+        .expect("open");
+    let integration = Integration {
+        id: "ub-acme".into(),
+        provider: "udemy-business".into(),
+        lms_group: "g1".into(),
+        connector_author: "admin@acme.example".into(),
+        settings: json!({}),
+        active: true,
+        created_ms: T0,
+        updated_ms: T0,
+        deactivated_ms: None,
+    };
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_integration(&integration)
+        .await
+        .expect("integration");
+    tx.commit().await.expect("commit");
+    let rules = Arc::new(IntegrationRules::for_integration(&integration).expect("rules"));
+    (store, rules, dir)
+}
+
+fn statement(id: &str) -> Prepared {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/statements/valid/udemy-course-progressed-mbox.json");
+    let mut body: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+    body["id"] = json!(id);
+    let raw = body.to_string();
+    let parsed = xapi_model::parse_statement(raw.as_bytes()).expect("valid");
+    let authority = parsed.actor.clone();
+    records::prepare(
+        parsed,
+        raw,
+        time::OffsetDateTime::now_utc(),
+        &authority,
+        "1.0.3",
+    )
+    .expect("prepare")
+}
+
+async fn is_stored(store: &Store, id: &str) -> bool {
+    let mut tx = store.read().await.expect("read");
+    tx.statement(id).await.expect("lookup").is_some()
+}
+
+/// A sync that waits until the test lets it go, and says each time it starts.
+fn gated() -> (
+    SyncFn,
+    mpsc::Receiver<()>,
+    mpsc::Sender<std::io::Result<()>>,
+) {
+    let (started_tx, started) = mpsc::channel();
+    let (release, released) = mpsc::channel::<std::io::Result<()>>();
+    let (started_tx, released) = (Mutex::new(started_tx), Mutex::new(released));
+    let sync: SyncFn = Arc::new(move || {
+        let _ = started_tx.lock().expect("lock").send(());
+        released
+            .lock()
+            .expect("lock")
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("test ended")))
+    });
+    (sync, started, release)
+}
+
+const A: &str = "00000000-0000-4000-8000-0000000000a1";
+const B: &str = "00000000-0000-4000-8000-0000000000b2";
+const C: &str = "00000000-0000-4000-8000-0000000000c3";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_is_answered_only_after_its_commit_is_synced() {
+    let (store, rules, dir) = setup().await;
+    let (sync, started, release) = gated();
+    let writer = Writer::spawn_with_sync(store.clone(), 1, Some(sync));
+
+    let submit = {
+        let (writer, rules) = (writer.clone(), rules.clone());
+        tokio::spawn(async move { writer.submit(rules, vec![statement(A)]).await })
+    };
+    // The group is committed, and its sync has begun…
+    tokio::task::spawn_blocking(move || {
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a sync after the commit");
+        started
+    })
+    .await
+    .expect("join");
+    assert!(is_stored(&store, A).await, "committed before the sync");
+    // …but nobody is answered until it ends.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!submit.is_finished(), "answered before the log was synced");
+    release.send(Ok(())).expect("release");
+    let outcomes = tokio::time::timeout(Duration::from_secs(10), submit)
+        .await
+        .expect("answered after the sync")
+        .expect("join")
+        .expect("stored");
+    assert_eq!(outcomes.len(), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failed_sync_nothing_is_acknowledged() {
+    let (store, rules, dir) = setup().await;
+    let (sync, started, release) = gated();
+    let writer = Writer::spawn_with_sync(store.clone(), 1, Some(sync));
+    assert!(writer.is_durable());
+
+    let submit = {
+        let (writer, rules) = (writer.clone(), rules.clone());
+        tokio::spawn(async move { writer.submit(rules, vec![statement(B)]).await })
+    };
+    let started = tokio::task::spawn_blocking(move || {
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a sync after the commit");
+        started
+    })
+    .await
+    .expect("join");
+    release
+        .send(Err(std::io::Error::other("EIO from the disk")))
+        .expect("release");
+    let answer = tokio::time::timeout(Duration::from_secs(10), submit)
+        .await
+        .expect("answered")
+        .expect("join");
+    match answer {
+        Err(WriteError::NotDurable(why)) => assert!(why.contains("EIO"), "{why}"),
+        other => panic!("a failed sync acknowledged the statement: {other:?}"),
+    }
+    assert!(!writer.is_durable(), "the writer knows it is not durable");
+    // Whatever comes next is refused at once, without being written.
+    let next = writer.submit(rules.clone(), vec![statement(C)]).await;
+    assert!(matches!(next, Err(WriteError::NotDurable(_))), "{next:?}");
+    assert!(
+        !is_stored(&store, C).await,
+        "nothing written after a failed sync"
+    );
+    assert!(
+        started.recv_timeout(Duration::from_millis(200)).is_err(),
+        "no sync is tried again"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The real sync: what the direct connection commits, `fdatasync` makes
+/// durable; its connection is `synchronous = NORMAL`, every other one FULL.
+#[tokio::test]
+async fn the_direct_connection_leaves_the_sync_to_the_writer() {
+    let (store, _rules, dir) = setup().await;
+    let native = store::NativeWriter::open(&store)
+        .expect("open")
+        .expect("SQLite opens a direct connection");
+    native.log_sync().sync().expect("the log syncs");
+    assert_eq!(native.synchronous().expect("pragma"), 1, "NORMAL");
+    assert_eq!(
+        store.sqlite_synchronous().await.expect("pragma"),
+        Some(2),
+        "the store's own connections sync every commit (FULL)"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
