@@ -231,23 +231,22 @@ impl Tx<'_> {
     /// Every catalog course of an integration (for the sync diff), by external id.
     pub async fn catalog(&mut self, integration_id: &str) -> Result<Vec<CatalogEntry>> {
         let q = self.sql("SELECT id, external_id, content_hash, field_hashes, source_hash, archived FROM courses WHERE integration_id = $1 AND kind = 'course' ORDER BY external_id");
-        let rows = sqlx::query(&q)
-            .bind(integration_id)
-            .fetch_all(self.tx.any()?)
-            .await
-            .ctx("reading the catalog")?;
-        rows.iter()
-            .map(|r| {
-                Ok(CatalogEntry {
-                    id: col(r, "id")?,
-                    external_id: col(r, "external_id")?,
-                    content_hash: col(r, "content_hash")?,
-                    field_hashes: col(r, "field_hashes")?,
-                    source_hash: col(r, "source_hash")?,
-                    archived: col::<i64>(r, "archived")? != 0,
-                })
-            })
-            .collect()
+        // Row by row: holding every row and every entry at once doubled a
+        // large catalog's memory (docs/PERFORMANCE.md, catalog sync).
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query(&q).bind(integration_id).fetch(self.tx.any()?);
+        let mut out = Vec::new();
+        while let Some(r) = rows.try_next().await.ctx("reading the catalog")? {
+            out.push(CatalogEntry {
+                id: col(&r, "id")?,
+                external_id: col(&r, "external_id")?,
+                content_hash: col(&r, "content_hash")?,
+                field_hashes: col(&r, "field_hashes")?,
+                source_hash: col(&r, "source_hash")?,
+                archived: col::<i64>(&r, "archived")? != 0,
+            });
+        }
+        Ok(out)
     }
 
     pub async fn courses(&mut self, integration_id: &str) -> Result<Vec<Course>> {
