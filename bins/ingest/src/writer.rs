@@ -43,6 +43,9 @@ pub enum WriteError {
     NotDurable(String),
 }
 
+/// Why [`WriteError::NotDurable`] answers what comes after a failed sync.
+const EARLIER_FAILURE: &str = "an earlier sync failed";
+
 type Reply = oneshot::Sender<Result<Vec<Outcome>, WriteError>>;
 
 /// A request's answer, held until the group's commit is durable.
@@ -132,7 +135,7 @@ impl Writer {
         batch: Vec<Prepared>,
     ) -> Result<Vec<Outcome>, WriteError> {
         if !self.is_durable() {
-            return Err(WriteError::NotDurable("an earlier sync failed".into()));
+            return Err(WriteError::NotDurable(EARLIER_FAILURE.into()));
         }
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -179,7 +182,7 @@ async fn run_writer(
             for job in jobs {
                 let _ = job
                     .reply
-                    .send(Err(WriteError::NotDurable("an earlier sync failed".into())));
+                    .send(Err(WriteError::NotDurable(EARLIER_FAILURE.into())));
             }
             continue;
         }
@@ -277,7 +280,7 @@ impl Syncer {
                         answers.extend(more);
                     }
                     let failed = if not_durable.load(Ordering::Acquire) {
-                        Some("an earlier sync failed".to_owned())
+                        Some(EARLIER_FAILURE.to_owned())
                     } else {
                         sync().err().map(|e| {
                             not_durable.store(true, Ordering::Release);
