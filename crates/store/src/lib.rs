@@ -444,7 +444,6 @@ impl Store {
         Ok(Some(rows.len()))
     }
 
-    /// Whether the database answers (for `/readyz`).
     /// SQLite's `synchronous` setting on the store's own connections (2:
     /// FULL, every commit synced), for checks and tests; `None` on PostgreSQL.
     pub async fn sqlite_synchronous(&self) -> Result<Option<i64>> {
@@ -459,6 +458,7 @@ impl Store {
         Ok(Some(row.try_get(0).ctx("reading the synchronous setting")?))
     }
 
+    /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
