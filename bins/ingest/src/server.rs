@@ -123,9 +123,18 @@ impl Running {
 
 /// Binds and serves in the background until [`Running::stop`].
 pub async fn start(store: Store, config: Config) -> std::io::Result<Running> {
+    start_with_sync(store, config, None).await
+}
+
+/// [`start`] with [`App::with_sync`] (tests).
+pub async fn start_with_sync(
+    store: Store,
+    config: Config,
+    sync: Option<crate::writer::SyncFn>,
+) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App::new(store, config));
+    let app = Arc::new(App::with_sync(store, config, sync));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = router(app.clone());
     let handle = tokio::spawn(async move {

@@ -63,6 +63,12 @@ pub fn now_ms() -> i64 {
 
 impl App {
     pub fn new(store: Store, config: Config) -> Self {
+        Self::with_sync(store, config, None)
+    }
+
+    /// [`App::new`] whose group writer makes its commits durable with `sync`
+    /// instead of syncing the log (tests: a disk that fails).
+    pub fn with_sync(store: Store, config: Config, sync: Option<crate::writer::SyncFn>) -> Self {
         let token_secret = match &config.token_secret {
             Some(s) => s.as_bytes().to_vec(),
             None => auth::random_bytes::<32>().to_vec(),
@@ -72,7 +78,7 @@ impl App {
             store::Backend::Sqlite => 1,
             store::Backend::Postgres => 4,
         };
-        let writer = crate::writer::Writer::spawn(store.clone(), writers);
+        let writer = crate::writer::Writer::spawn_with_sync(store.clone(), writers, sync);
         if store.backend() == store::Backend::Sqlite {
             crate::writer::spawn_checkpointer(store.clone());
         }

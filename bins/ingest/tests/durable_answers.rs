@@ -2,7 +2,8 @@
 //! writer's direct connection commits without an fsync, and a thread of its
 //! own syncs the log before any request of the group is answered
 //! (`writer::Syncer`). Here the sync is a test's own function: answers must
-//! wait for it, and after a failed sync nothing more is accepted.
+//! wait for it, and after a failed sync nothing more is accepted (over HTTP:
+//! 503 and `/readyz` not ready).
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -40,13 +41,18 @@ async fn setup() -> (Store, Arc<IntegrationRules>, std::path::PathBuf) {
     (store, rules, dir)
 }
 
-fn statement(id: &str) -> Prepared {
+/// A Udemy progress statement with this id.
+fn statement_json(id: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fixtures/statements/valid/udemy-course-progressed-mbox.json");
     let mut body: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
     body["id"] = json!(id);
-    let raw = body.to_string();
+    body
+}
+
+fn statement(id: &str) -> Prepared {
+    let raw = statement_json(id).to_string();
     let parsed = xapi_model::parse_statement(raw.as_bytes()).expect("valid");
     let authority = parsed.actor.clone();
     records::prepare(
@@ -181,5 +187,64 @@ async fn the_direct_connection_leaves_the_sync_to_the_writer() {
         Some(2),
         "the store's own connections sync every commit (FULL)"
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Over HTTP: a statement whose commit could not be synced is not
+/// acknowledged (503, so that the sender retries), nothing more is taken,
+/// and `/readyz` says why; `/healthz` still answers (the process lives).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_disk_is_a_503_and_not_ready() {
+    let (store, _rules, dir) = setup().await;
+    let secret = ingest::auth::new_secret();
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_credential(&store::Credential {
+        client_id: "wh_ub".into(),
+        integration_id: "ub-acme".into(),
+        secret_hash: ingest::auth::hash_secret(&secret),
+        created_ms: T0,
+        revoked_ms: None,
+    })
+    .await
+    .expect("credential");
+    tx.commit().await.expect("commit");
+    let failing: SyncFn = Arc::new(|| Err(std::io::Error::other("EIO from the disk")));
+    let config = ingest::config::Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Default::default()
+    };
+    let server = ingest::server::start_with_sync(store.clone(), config, Some(failing))
+        .await
+        .expect("start");
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::new();
+    let post = |id: &str| {
+        let body = serde_json::to_string(&statement_json(id)).expect("json");
+        client
+            .post(format!("{base}/xapi/statements"))
+            .basic_auth("wh_ub", Some(&secret))
+            .header("X-Experience-API-Version", "1.0.3")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let get = |path: &str| client.get(format!("{base}{path}")).send();
+
+    assert_eq!(get("/readyz").await.expect("readyz").status(), 200);
+    let r = post(A).await.expect("post");
+    assert_eq!(r.status(), 503);
+    let text = r.text().await.expect("body");
+    assert!(
+        text.contains("could not be synced") && text.contains("EIO"),
+        "{text}"
+    );
+    let r = post(B).await.expect("post");
+    assert_eq!(r.status(), 503, "nothing more is accepted");
+    assert!(!is_stored(&store, B).await, "and nothing more is written");
+    let ready = get("/readyz").await.expect("readyz");
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.expect("body").contains("restart"));
+    assert_eq!(get("/healthz").await.expect("healthz").status(), 200);
+    server.stop().await.expect("stop");
     let _ = std::fs::remove_dir_all(dir);
 }
