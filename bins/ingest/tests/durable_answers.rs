@@ -90,6 +90,19 @@ fn gated() -> (
     (sync, started, release)
 }
 
+/// Waits (off the runtime's threads) until a sync has started; gives the
+/// receiver back for the next.
+async fn sync_started(started: mpsc::Receiver<()>) -> mpsc::Receiver<()> {
+    tokio::task::spawn_blocking(move || {
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a sync after the commit");
+        started
+    })
+    .await
+    .expect("join")
+}
+
 const A: &str = "00000000-0000-4000-8000-0000000000a1";
 const B: &str = "00000000-0000-4000-8000-0000000000b2";
 const C: &str = "00000000-0000-4000-8000-0000000000c3";
@@ -105,14 +118,7 @@ async fn a_statement_is_answered_only_after_its_commit_is_synced() {
         tokio::spawn(async move { writer.submit(rules, vec![statement(A)]).await })
     };
     // The group is committed, and its sync has begun…
-    tokio::task::spawn_blocking(move || {
-        started
-            .recv_timeout(Duration::from_secs(10))
-            .expect("a sync after the commit");
-        started
-    })
-    .await
-    .expect("join");
+    sync_started(started).await;
     assert!(is_stored(&store, A).await, "committed before the sync");
     // …but nobody is answered until it ends.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -138,14 +144,7 @@ async fn after_a_failed_sync_nothing_is_acknowledged() {
         let (writer, rules) = (writer.clone(), rules.clone());
         tokio::spawn(async move { writer.submit(rules, vec![statement(B)]).await })
     };
-    let started = tokio::task::spawn_blocking(move || {
-        started
-            .recv_timeout(Duration::from_secs(10))
-            .expect("a sync after the commit");
-        started
-    })
-    .await
-    .expect("join");
+    let started = sync_started(started).await;
     release
         .send(Err(std::io::Error::other("EIO from the disk")))
         .expect("release");
