@@ -31,8 +31,16 @@ impl Metrics {
         self.sum_us.fetch_add((ms * 1000.0) as u64, Relaxed);
     }
 
-    pub fn render(&self) -> String {
+    /// The Prometheus text; `durable`: whether the writer's commits are still
+    /// known to reach the disk (false after a failed sync of the log).
+    pub fn render(&self, durable: bool) -> String {
         let mut out = String::new();
+        let name = "coursebridge_writes_durable";
+        let _ = writeln!(
+            out,
+            "# HELP {name} 1 while commits are synced; 0 after a failed sync of the write-ahead log (restart the server).\n# TYPE {name} gauge\n{name} {}",
+            u8::from(durable)
+        );
         for (name, help, v) in [
             (
                 "coursebridge_statements_accepted_total",

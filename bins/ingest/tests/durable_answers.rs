@@ -230,6 +230,12 @@ async fn a_failing_disk_is_a_503_and_not_ready() {
     let get = |path: &str| client.get(format!("{base}{path}")).send();
 
     assert_eq!(get("/readyz").await.expect("readyz").status(), 200);
+    let metrics = server.app.metrics.render(server.app.writer.is_durable());
+    assert!(metrics.starts_with("# HELP coursebridge_writes_durable"));
+    assert!(
+        metrics.contains("\ncoursebridge_writes_durable 1\n"),
+        "{metrics}"
+    );
     let r = post(A).await.expect("post");
     assert_eq!(r.status(), 503);
     let text = r.text().await.expect("body");
@@ -244,6 +250,11 @@ async fn a_failing_disk_is_a_503_and_not_ready() {
     assert_eq!(ready.status(), 503);
     assert!(ready.text().await.expect("body").contains("restart"));
     assert_eq!(get("/healthz").await.expect("healthz").status(), 200);
+    let metrics = server.app.metrics.render(server.app.writer.is_durable());
+    assert!(
+        metrics.contains("\ncoursebridge_writes_durable 0\n"),
+        "{metrics}"
+    );
     server.stop().await.expect("stop");
     let _ = std::fs::remove_dir_all(dir);
 }
