@@ -72,7 +72,9 @@ impl LogSync {
     /// returns `Ok`. A log that is not there (the last connection closed and
     /// copied it all into the database, which it synced) has nothing to sync.
     pub fn sync(&self) -> std::io::Result<()> {
-        match std::fs::File::open(&self.wal) {
+        // Opened for writing (nothing is written): some systems flush a file
+        // only through a handle that may write it.
+        match std::fs::OpenOptions::new().write(true).open(&self.wal) {
             Ok(f) => f.sync_data(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
