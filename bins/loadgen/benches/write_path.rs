@@ -5,7 +5,11 @@
 //! `loadgen::statement`: Udemy "progressed" statements, here each for a
 //! random learner), prepared beforehand (the server prepares them in the
 //! request, not in the writer), then written group by group through
-//! `ingest::writer::write_batches` on the writer's direct connection.
+//! `ingest::writer::write_batches` on the writer's direct connection. Each
+//! group is answered after the log's sync, as in the server; there the sync
+//! overlaps the next group, here the next group waits for it, so the wall
+//! time per statement includes one fsync per group and the writer's CPU per
+//! statement is the number to compare.
 //!
 //! Two group shapes, as the server sees them under load: 4 requests of 100
 //! statements (batched POSTs) and 32 requests of 1 (single POSTs).
