@@ -1,0 +1,274 @@
+//! Nothing acknowledged is lost when the server process dies: the real binary
+//! serves concurrent batches and is killed (SIGKILL) in the middle of them;
+//! after a restart every statement that got a 2xx is stored, and the
+//! statistics equal what a replay of the stored log gives (they were committed
+//! with the statements, in the same transactions). A crash of the machine is
+//! the log's sync, which every answer waits for (`durable_answers.rs`).
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use records::IntegrationRules;
+use serde_json::{Value, json};
+use store::{CourseFields, Credential, Integration, Store};
+
+const T0: i64 = 1_727_000_000_000;
+const LEARNERS: usize = 20;
+
+fn integration() -> Integration {
+    Integration {
+        id: "ub-acme".into(),
+        provider: "udemy-business".into(),
+        lms_group: "g1".into(),
+        connector_author: "admin@acme.example".into(),
+        settings: json!({}),
+        active: true,
+        created_ms: T0,
+        updated_ms: T0,
+        deactivated_ms: None,
+    }
+}
+
+/// The integration, its credential, a course and [`LEARNERS`] learners.
+async fn seed(path: &str) -> String {
+    let store = Store::open(path).await.expect("open");
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_integration(&integration())
+        .await
+        .expect("integration");
+    let course = tx
+        .upsert_course(
+            "ub-acme",
+            "course",
+            "1565838",
+            &CourseFields {
+                name: "JavaScript".into(),
+                ..CourseFields::default()
+            },
+            false,
+            "h",
+            T0,
+        )
+        .await
+        .expect("course");
+    tx.set_activity_ids(
+        "ub-acme",
+        course,
+        &["http://udemy.com/course/1565838".into()],
+    )
+    .await
+    .expect("ids");
+    for n in 0..LEARNERS {
+        let email = format!("learner{n}@example.com");
+        let id = tx
+            .upsert_learner(&format!("u-{n}"), Some(&email), None, T0)
+            .await
+            .expect("learner");
+        tx.map_identity(&format!("mbox:{email}"), id)
+            .await
+            .expect("identity");
+    }
+    let secret = ingest::auth::new_secret();
+    tx.insert_credential(&Credential {
+        client_id: "wh_ub".into(),
+        integration_id: "ub-acme".into(),
+        secret_hash: ingest::auth::hash_secret(&secret),
+        created_ms: T0,
+        revoked_ms: None,
+    })
+    .await
+    .expect("credential");
+    tx.commit().await.expect("commit");
+    store.close().await;
+    secret
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn serve(db: &str, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_coursebridge-ingest"))
+        .args(["--database", db, "serve", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("COURSEBRIDGE_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server")
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < until {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not get ready");
+}
+
+/// A progress statement of learner `n` with this id and score.
+fn progressed(id: &str, n: usize, scaled: f64) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/statements/valid/udemy-course-progressed-mbox.json");
+    let mut s: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+    s["id"] = json!(id);
+    s["actor"] = json!({"mbox": format!("mailto:learner{n}@example.com")});
+    s["result"]["score"]["scaled"] = json!(scaled);
+    s
+}
+
+/// The statistics that matter, by (course, learner), without `updated_ms`.
+async fn statistics(store: &Store) -> BTreeMap<(i64, i64), Value> {
+    let mut tx = store.read().await.expect("read");
+    let items = tx
+        .list_stats(&store::StatsFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("stats");
+    items
+        .into_iter()
+        .map(|i| {
+            let r = i.row;
+            (
+                (r.course_id, r.learner_id),
+                json!([
+                    r.progress,
+                    r.completed,
+                    r.result,
+                    r.score,
+                    r.time_spent_ms,
+                    r.first_activity_ms,
+                    r.last_activity_ms,
+                    r.completed_at_ms,
+                    r.attempts
+                ]),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_statements_survive_a_killed_server() {
+    let dir = std::env::temp_dir().join(format!("cb-crash-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let db = dir.join("t.db").to_str().expect("utf8").to_owned();
+    let secret = seed(&db).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut server = serve(&db, port);
+    wait_ready(&client, &base).await;
+
+    // Eight senders post batches of ten until the server is gone.
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut senders = Vec::new();
+    for t in 0..8usize {
+        let (client, base, secret, acknowledged) = (
+            client.clone(),
+            base.clone(),
+            secret.clone(),
+            acknowledged.clone(),
+        );
+        senders.push(tokio::spawn(async move {
+            for round in 0usize.. {
+                let ids: Vec<String> = (0..10).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+                let batch: Vec<Value> = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| {
+                        let n = (t * 7 + round * 3 + i) % LEARNERS;
+                        progressed(id, n, ((round * 10 + i) % 100) as f64 / 100.0)
+                    })
+                    .collect();
+                let sent = client
+                    .post(format!("{base}/xapi/statements"))
+                    .basic_auth("wh_ub", Some(&secret))
+                    .header("X-Experience-API-Version", "1.0.3")
+                    .header("Content-Type", "application/json")
+                    .body(Value::Array(batch).to_string())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => {
+                        acknowledged.lock().expect("lock").extend(ids);
+                    }
+                    Ok(r) => panic!("refused before the kill: {}", r.status()),
+                    // The server is gone.
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    // Kill it while they are sending, once a good number were acknowledged.
+    let until = Instant::now() + Duration::from_secs(30);
+    while acknowledged.lock().expect("lock").len() < 2_000 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill().expect("SIGKILL");
+    server.wait().expect("reaped");
+    for s in senders {
+        s.await.expect("sender");
+    }
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    assert!(
+        acknowledged.len() >= 2_000,
+        "only {} acknowledged",
+        acknowledged.len()
+    );
+
+    // The store as the next start finds it: every acknowledged statement.
+    let store = Store::open(&db).await.expect("reopen");
+    {
+        let mut tx = store.read().await.expect("read");
+        for id in &acknowledged {
+            assert!(
+                tx.statement(id).await.expect("lookup").is_some(),
+                "statement {id} was acknowledged and is lost"
+            );
+        }
+    }
+    assert_eq!(
+        store.foreign_key_violations().await.expect("check"),
+        Some(0)
+    );
+    // The statistics are those of the stored log.
+    let live = statistics(&store).await;
+    assert_eq!(live.len(), LEARNERS, "every learner has statistics");
+    let rules = IntegrationRules::for_integration(&integration()).expect("rules");
+    records::replay(&store, |_| Ok(rules.clone()), T0)
+        .await
+        .expect("replay");
+    assert_eq!(statistics(&store).await, live);
+
+    // And the restarted server takes statements again.
+    store.close().await;
+    let mut server = serve(&db, port);
+    wait_ready(&client, &base).await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let r = client
+        .post(format!("{base}/xapi/statements"))
+        .basic_auth("wh_ub", Some(&secret))
+        .header("X-Experience-API-Version", "1.0.3")
+        .header("Content-Type", "application/json")
+        .body(progressed(&id, 0, 0.5).to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    server.kill().expect("stop");
+    server.wait().expect("reaped");
+    let _ = std::fs::remove_dir_all(dir);
+}
