@@ -12,75 +12,21 @@ use std::time::{Duration, Instant};
 
 use records::IntegrationRules;
 use serde_json::{Value, json};
-use store::{CourseFields, Credential, Integration, Store};
+use store::Store;
 
-const T0: i64 = 1_727_000_000_000;
+mod common;
+
 const LEARNERS: usize = 20;
 
-fn integration() -> Integration {
-    Integration {
-        id: "ub-acme".into(),
-        provider: "udemy-business".into(),
-        lms_group: "g1".into(),
-        connector_author: "admin@acme.example".into(),
-        settings: json!({}),
-        active: true,
-        created_ms: T0,
-        updated_ms: T0,
-        deactivated_ms: None,
-    }
-}
-
-/// The integration, its credential, a course and [`LEARNERS`] learners.
+/// `ub-acme` with its course, [`LEARNERS`] learners and a credential.
 async fn seed(path: &str) -> String {
     let store = Store::open(path).await.expect("open");
-    let mut tx = store.begin().await.expect("begin");
-    tx.insert_integration(&integration())
-        .await
-        .expect("integration");
-    let course = tx
-        .upsert_course(
-            "ub-acme",
-            "course",
-            "1565838",
-            &CourseFields {
-                name: "JavaScript".into(),
-                ..CourseFields::default()
-            },
-            false,
-            "h",
-            T0,
-        )
-        .await
-        .expect("course");
-    tx.set_activity_ids(
-        "ub-acme",
-        course,
-        &["http://udemy.com/course/1565838".into()],
-    )
-    .await
-    .expect("ids");
-    for n in 0..LEARNERS {
-        let email = format!("learner{n}@example.com");
-        let id = tx
-            .upsert_learner(&format!("u-{n}"), Some(&email), None, T0)
-            .await
-            .expect("learner");
-        tx.map_identity(&format!("mbox:{email}"), id)
-            .await
-            .expect("identity");
-    }
-    let secret = ingest::auth::new_secret();
-    tx.insert_credential(&Credential {
-        client_id: "wh_ub".into(),
-        integration_id: "ub-acme".into(),
-        secret_hash: ingest::auth::hash_secret(&secret),
-        created_ms: T0,
-        revoked_ms: None,
-    })
-    .await
-    .expect("credential");
-    tx.commit().await.expect("commit");
+    let emails: Vec<String> = (0..LEARNERS)
+        .map(|n| format!("learner{n}@example.com"))
+        .collect();
+    let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
+    common::seed_ub(&store, &emails).await;
+    let secret = common::ub_credential(&store, "wh_ub").await;
     store.close().await;
     secret
 }
@@ -118,14 +64,7 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
 
 /// A progress statement of learner `n` with this id and score.
 fn progressed(id: &str, n: usize, scaled: f64) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/statements/valid/udemy-course-progressed-mbox.json");
-    let mut s: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
-    s["id"] = json!(id);
-    s["actor"] = json!({"mbox": format!("mailto:learner{n}@example.com")});
-    s["result"]["score"]["scaled"] = json!(scaled);
-    s
+    common::progressed(id, Some(&format!("learner{n}@example.com")), scaled)
 }
 
 /// The statistics that matter, by (course, learner), without `updated_ms`.
@@ -247,8 +186,8 @@ async fn acknowledged_statements_survive_a_killed_server() {
     // The statistics are those of the stored log.
     let live = statistics(&store).await;
     assert_eq!(live.len(), LEARNERS, "every learner has statistics");
-    let rules = IntegrationRules::for_integration(&integration()).expect("rules");
-    records::replay(&store, |_| Ok(rules.clone()), T0)
+    let rules = IntegrationRules::for_integration(&common::ub_integration()).expect("rules");
+    records::replay(&store, |_| Ok(rules.clone()), common::T0)
         .await
         .expect("replay");
     assert_eq!(statistics(&store).await, live);

@@ -11,44 +11,25 @@ use std::time::Duration;
 
 use ingest::writer::{SyncFn, WriteError, Writer};
 use records::{IntegrationRules, Prepared};
-use serde_json::{Value, json};
-use store::{Integration, Store};
+use serde_json::Value;
+use store::Store;
 
-const T0: i64 = 1_727_000_000_000;
+mod common;
 
 async fn setup() -> (Store, Arc<IntegrationRules>, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("cb-durable-{}", uuid::Uuid::new_v4()));
     let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
         .await
         .expect("open");
-    let integration = Integration {
-        id: "ub-acme".into(),
-        provider: "udemy-business".into(),
-        lms_group: "g1".into(),
-        connector_author: "admin@acme.example".into(),
-        settings: json!({}),
-        active: true,
-        created_ms: T0,
-        updated_ms: T0,
-        deactivated_ms: None,
-    };
-    let mut tx = store.begin().await.expect("begin");
-    tx.insert_integration(&integration)
-        .await
-        .expect("integration");
-    tx.commit().await.expect("commit");
-    let rules = Arc::new(IntegrationRules::for_integration(&integration).expect("rules"));
+    common::seed_ub(&store, &[]).await;
+    let rules =
+        Arc::new(IntegrationRules::for_integration(&common::ub_integration()).expect("rules"));
     (store, rules, dir)
 }
 
 /// A Udemy progress statement with this id.
 fn statement_json(id: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/statements/valid/udemy-course-progressed-mbox.json");
-    let mut body: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
-    body["id"] = json!(id);
-    body
+    common::progressed(id, None, 0.5)
 }
 
 fn statement(id: &str) -> Prepared {
@@ -195,18 +176,7 @@ async fn the_direct_connection_leaves_the_sync_to_the_writer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_disk_is_a_503_and_not_ready() {
     let (store, _rules, dir) = setup().await;
-    let secret = ingest::auth::new_secret();
-    let mut tx = store.begin().await.expect("begin");
-    tx.insert_credential(&store::Credential {
-        client_id: "wh_ub".into(),
-        integration_id: "ub-acme".into(),
-        secret_hash: ingest::auth::hash_secret(&secret),
-        created_ms: T0,
-        revoked_ms: None,
-    })
-    .await
-    .expect("credential");
-    tx.commit().await.expect("commit");
+    let secret = common::ub_credential(&store, "wh_ub").await;
     let failing: SyncFn = Arc::new(|| Err(std::io::Error::other("EIO from the disk")));
     let config = ingest::config::Config {
         listen: "127.0.0.1:0".parse().expect("addr"),

@@ -10,16 +10,11 @@ use std::sync::Arc;
 use ingest::writer::{WriteConn, WriteError, write_batches};
 use records::{IntegrationRules, Outcome, Prepared, RecordError};
 use serde_json::{Value, json};
-use store::{CourseFields, Integration, Store};
+use store::Store;
 
-const T0: i64 = 1_727_000_000_000;
+mod common;
 
-fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/statements/valid")
-        .join(format!("{name}.json"));
-    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json")
-}
+use common::{T0, fixture};
 
 /// A Udemy Business integration, its course, and Ada as a known learner.
 async fn setup() -> (Store, Arc<IntegrationRules>, std::path::PathBuf) {
@@ -33,60 +28,13 @@ async fn setup() -> (Store, Arc<IntegrationRules>, std::path::PathBuf) {
 
 /// The integration, course and learner of [`setup`], in any store.
 async fn seed(store: &Store) -> Arc<IntegrationRules> {
-    let integration = Integration {
-        id: "ub-acme".into(),
-        provider: "udemy-business".into(),
-        lms_group: "g1".into(),
-        connector_author: "admin@acme.example".into(),
-        settings: json!({}),
-        active: true,
-        created_ms: T0,
-        updated_ms: T0,
-        deactivated_ms: None,
-    };
-    let mut tx = store.begin().await.expect("begin");
-    tx.insert_integration(&integration)
-        .await
-        .expect("integration");
-    let course = tx
-        .upsert_course(
-            "ub-acme",
-            "course",
-            "1565838",
-            &CourseFields {
-                name: "JavaScript".into(),
-                ..CourseFields::default()
-            },
-            false,
-            "h",
-            T0,
-        )
-        .await
-        .expect("course");
-    tx.set_activity_ids(
-        "ub-acme",
-        course,
-        &["http://udemy.com/course/1565838".into()],
-    )
-    .await
-    .expect("ids");
-    let learner = tx
-        .upsert_learner("u-1", Some("ada.lovelace@example.com"), Some("Ada"), T0)
-        .await
-        .expect("learner");
-    tx.map_identity("mbox:ada.lovelace@example.com", learner)
-        .await
-        .expect("identity");
-    tx.commit().await.expect("commit");
-    Arc::new(IntegrationRules::for_integration(&integration).expect("rules"))
+    common::seed_ub(store, &["ada.lovelace@example.com"]).await;
+    Arc::new(IntegrationRules::for_integration(&common::ub_integration()).expect("rules"))
 }
 
 /// A progress statement with this id and scaled score.
 fn progressed(id: &str, scaled: f64) -> Value {
-    let mut s = fixture("udemy-course-progressed-mbox");
-    s["id"] = json!(id);
-    s["result"]["score"]["scaled"] = json!(scaled);
-    s
+    common::progressed(id, None, scaled)
 }
 
 fn prepare(body: &Value) -> Prepared {
