@@ -111,21 +111,9 @@ async fn acknowledged_statements_survive_a_killed_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored (CI does)"]
 async fn acknowledged_statements_survive_a_killed_server_postgres() {
-    let admin =
-        std::env::var("COURSEBRIDGE_TEST_POSTGRES_URL").expect("COURSEBRIDGE_TEST_POSTGRES_URL");
-    let name = format!("cb_crash_{}", uuid::Uuid::new_v4().simple());
-    let admin_store = Store::connect(&admin).await.expect("admin");
-    admin_store
-        .execute_admin(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create");
-    let url = format!("{}/{name}", admin.rsplit_once('/').expect("url").0);
-    kill_under_load(&url).await;
-    admin_store
-        .execute_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .expect("drop");
-    admin_store.close().await;
+    let db = common::PgDatabase::create("cb_crash").await;
+    kill_under_load(&db.url).await;
+    db.drop().await;
 }
 
 /// Seeds `db`, serves it, kills the server under load, checks what a restart

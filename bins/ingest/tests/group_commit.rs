@@ -282,16 +282,8 @@ async fn a_group_with_voiding_goes_request_by_request_direct() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored (CI does)"]
 async fn voiding_that_raced_its_target_is_repaired_postgres() {
-    let admin =
-        std::env::var("COURSEBRIDGE_TEST_POSTGRES_URL").expect("COURSEBRIDGE_TEST_POSTGRES_URL");
-    let db = format!("cb_group_{}", uuid::Uuid::new_v4().simple());
-    let admin_store = Store::connect(&admin).await.expect("admin");
-    admin_store
-        .execute_admin(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("create");
-    let url = format!("{}/{db}", admin.rsplit_once('/').expect("url").0);
-    let store = Store::open(&url).await.expect("postgres");
+    let db = common::PgDatabase::create("cb_group").await;
+    let store = Store::open(&db.url).await.expect("postgres");
     let rules = seed(&store).await;
     // The target's transaction, open.
     let target = prepare(&progressed(B, 0.8));
@@ -327,9 +319,5 @@ async fn voiding_that_raced_its_target_is_repaired_postgres() {
     assert!(voided(store.clone()).await, "repaired after the commit");
     drop(conn);
     store.close().await;
-    admin_store
-        .execute_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .expect("drop");
-    admin_store.close().await;
+    db.drop().await;
 }
