@@ -2,7 +2,7 @@
 //! spends per statement, the number that bounds the server's throughput
 //! (docs/PERFORMANCE.md). The database and the statements are the load
 //! generator's (`loadgen::seed`: 1,000 learners, one Udemy Business course;
-//! `loadgen::statement`: Udemy "progressed" statements, here each for a
+//! `loadgen::statement_text`: Udemy "progressed" statements, here each for a
 //! random learner), prepared beforehand (the server prepares them in the
 //! request, not in the writer), then written group by group through
 //! `ingest::writer::write_batches` on the writer's direct connection. Each
@@ -50,7 +50,7 @@ async fn setup(path: &str) -> (Store, Arc<IntegrationRules>) {
 fn prepared(rng: &mut u64, authority: &xapi_model::Actor) -> Prepared {
     let r = xorshift(rng);
     let learner = u32::try_from(r % u64::from(LEARNERS)).expect("below LEARNERS");
-    let raw = loadgen::statement(learner, (r % 1000) as f64 / 1000.0).to_string();
+    let raw = loadgen::statement_text(learner, (r % 1000) as f64 / 1000.0, uuid::Uuid::new_v4());
     let statement = xapi_model::parse_statement(raw.as_bytes()).expect("a valid statement");
     records::prepare(
         statement,

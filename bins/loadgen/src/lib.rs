@@ -81,15 +81,9 @@ pub async fn seed(store: &Store, learners: u32) -> Result<Seeded, String> {
     })
 }
 
-/// A Udemy "progressed" statement of learner `learner` on the load course,
-/// with a fresh id.
-pub fn statement(learner: u32, scaled: f64) -> serde_json::Value {
-    let text = statement_text(learner, scaled, uuid::Uuid::new_v4());
-    serde_json::from_str(&text).expect("the template is JSON")
-}
-
-/// [`statement`]'s JSON text with the id given, written from a template: the
-/// load generator sends it as is, so that its own CPU (on the machine it
+/// A Udemy "progressed" statement of learner `learner` on the load course
+/// with the id given, as JSON text written from a template: the load
+/// generator sends it as is, so that its own CPU (on the machine it
 /// measures) goes to the requests, not to building JSON values.
 pub fn statement_text(learner: u32, scaled: f64, id: uuid::Uuid) -> String {
     format!(
