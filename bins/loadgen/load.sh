@@ -35,6 +35,13 @@ if ! kill -0 "$SERVER" 2>/dev/null; then
 fi
 run() { "$BIN/coursebridge-loadgen" run --url http://127.0.0.1:18080 --client-id wh_load --secret="$SECRET" --seconds "$SECONDS_EACH" "$@"; }
 echo "engine: $ENGINE"
+# A fixed CPU-bound probe: the VM's speed varies between hours, and the
+# numbers below are only comparable between runs whose probes are close.
+python3 -c 'import time
+t = time.perf_counter()
+s = 0
+for i in range(10**7): s += i
+print("cpu probe: %.2f s" % (time.perf_counter() - t))'
 run --concurrency 32
 run --concurrency 64
 run --concurrency 4 --batch 100
