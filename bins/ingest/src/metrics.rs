@@ -3,6 +3,8 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::writer::GroupCounters;
+
 const BUCKETS_MS: [f64; 12] = [
     1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 10000.0,
 ];
@@ -32,8 +34,9 @@ impl Metrics {
     }
 
     /// The Prometheus text; `durable`: whether the writer's commits are still
-    /// known to reach the disk (false after a failed sync of the log).
-    pub fn render(&self, durable: bool) -> String {
+    /// known to reach the disk (false after a failed sync of the log);
+    /// `groups`: what the group writers did.
+    pub fn render(&self, durable: bool, groups: &GroupCounters) -> String {
         let mut out = String::new();
         let name = "coursebridge_writes_durable";
         let _ = writeln!(
@@ -71,6 +74,26 @@ impl Metrics {
                 "coursebridge_launches_total",
                 "Launches recorded.",
                 &self.launches,
+            ),
+            (
+                "coursebridge_write_groups_total",
+                "Group transactions committed by the statement writers (concurrent requests committed together).",
+                &groups.groups,
+            ),
+            (
+                "coursebridge_write_group_requests_total",
+                "Requests in the committed groups.",
+                &groups.requests,
+            ),
+            (
+                "coursebridge_write_group_statements_total",
+                "Statements in the committed groups' requests.",
+                &groups.statements,
+            ),
+            (
+                "coursebridge_log_syncs_total",
+                "Syncs of the SQLite write-ahead log before answering (each covers every group committed before it).",
+                &groups.log_syncs,
             ),
         ] {
             let _ = writeln!(

@@ -76,7 +76,7 @@ async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
     match app.lms(&headers).await {
         Ok(_) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            app.metrics.render(app.writer.is_durable()),
+            app.metrics_text(),
         )
             .into_response(),
         Err(e) => e.into_response(),

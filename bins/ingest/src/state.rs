@@ -95,6 +95,12 @@ impl App {
         }
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        self.metrics
+            .render(self.writer.is_durable(), self.writer.counters())
+    }
+
     /// Checks a webhook client id and secret; returns the integration.
     pub async fn check_provider_secret(
         &self,

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use records::{IntegrationRules, Outcome, Prepared, RecordError};
 use store::Store;
@@ -66,6 +66,33 @@ pub struct Writer {
     jobs: mpsc::Sender<Job>,
     /// Set once a sync of the log failed ([`WriteError::NotDurable`]).
     not_durable: Arc<AtomicBool>,
+    counters: Arc<GroupCounters>,
+}
+
+/// What the group writers have done since the server started (`/metrics`):
+/// how well concurrent requests are being committed together.
+#[derive(Debug, Default)]
+pub struct GroupCounters {
+    /// Group transactions committed.
+    pub groups: AtomicU64,
+    /// Requests in those groups (refused ones included: they were answered
+    /// by the group's commit).
+    pub requests: AtomicU64,
+    /// Statements in those requests.
+    pub statements: AtomicU64,
+    /// Syncs of SQLite's log by the `log-sync` thread (each covers every
+    /// group committed before it started; 0 on PostgreSQL, whose commits
+    /// are synced by the server).
+    pub log_syncs: AtomicU64,
+}
+
+impl GroupCounters {
+    fn committed(&self, requests: usize, statements: usize) {
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.requests.fetch_add(requests as u64, Ordering::Relaxed);
+        self.statements
+            .fetch_add(statements as u64, Ordering::Relaxed);
+    }
 }
 
 /// Requests per group, and statements per group (to keep transactions short).
@@ -89,6 +116,7 @@ impl Writer {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let rx = Arc::new(Mutex::new(rx));
         let not_durable = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(GroupCounters::default());
         for n in 0..writers.max(1) {
             if store.backend() == store::Backend::Sqlite {
                 let started = tokio::runtime::Builder::new_current_thread()
@@ -96,10 +124,12 @@ impl Writer {
                     .build()
                     .and_then(|rt| {
                         let (store, rx, sync) = (store.clone(), rx.clone(), sync.clone());
-                        let not_durable = not_durable.clone();
+                        let (not_durable, counters) = (not_durable.clone(), counters.clone());
                         std::thread::Builder::new()
                             .name(format!("group-writer-{n}"))
-                            .spawn(move || rt.block_on(run_writer(store, rx, sync, not_durable)))
+                            .spawn(move || {
+                                rt.block_on(run_writer(store, rx, sync, not_durable, counters))
+                            })
                     });
                 match started {
                     Ok(_) => continue,
@@ -115,12 +145,19 @@ impl Writer {
                 rx.clone(),
                 sync.clone(),
                 not_durable.clone(),
+                counters.clone(),
             ));
         }
         Self {
             jobs: tx,
             not_durable,
+            counters,
         }
+    }
+
+    /// What the group writers have done so far.
+    pub fn counters(&self) -> &GroupCounters {
+        &self.counters
     }
 
     /// False once a sync of the log failed: the server is not ready.
@@ -158,8 +195,9 @@ async fn run_writer(
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
     sync: Option<SyncFn>,
     not_durable: Arc<AtomicBool>,
+    counters: Arc<GroupCounters>,
 ) {
-    let mut conn = WriteConn::open_with(&store, sync, not_durable.clone());
+    let mut conn = WriteConn::open_with(&store, sync, not_durable.clone(), counters.clone());
     loop {
         let jobs = {
             let mut rx = rx.lock().await;
@@ -186,7 +224,10 @@ async fn run_writer(
             }
             continue;
         }
-        write_group(&mut conn, jobs).await;
+        let (requests, statements) = (jobs.len(), jobs.iter().map(|j| j.batch.len()).sum());
+        if write_group(&mut conn, jobs).await {
+            counters.committed(requests, statements);
+        }
     }
 }
 
@@ -210,10 +251,15 @@ pub struct Direct {
 impl WriteConn {
     /// The direct connection on SQLite, the store's connections otherwise.
     pub fn open(store: &Store) -> Self {
-        Self::open_with(store, None, Arc::new(AtomicBool::new(false)))
+        Self::open_with(store, None, Arc::default(), Arc::default())
     }
 
-    fn open_with(store: &Store, sync: Option<SyncFn>, not_durable: Arc<AtomicBool>) -> Self {
+    fn open_with(
+        store: &Store,
+        sync: Option<SyncFn>,
+        not_durable: Arc<AtomicBool>,
+        counters: Arc<GroupCounters>,
+    ) -> Self {
         let conn = match store::NativeWriter::open(store) {
             Ok(Some(conn)) => conn,
             Ok(None) => return WriteConn::Store(store.clone()),
@@ -226,7 +272,7 @@ impl WriteConn {
             let log = conn.log_sync();
             Arc::new(move || log.sync())
         });
-        match Syncer::spawn(sync, not_durable) {
+        match Syncer::spawn(sync, not_durable, counters) {
             Ok(syncer) => WriteConn::Native(Direct { conn, syncer }),
             // The pool's commits are synced by SQLite itself.
             Err(e) => {
@@ -270,7 +316,11 @@ pub struct Syncer {
 }
 
 impl Syncer {
-    fn spawn(sync: SyncFn, not_durable: Arc<AtomicBool>) -> std::io::Result<Self> {
+    fn spawn(
+        sync: SyncFn,
+        not_durable: Arc<AtomicBool>,
+        counters: Arc<GroupCounters>,
+    ) -> std::io::Result<Self> {
         let (groups, pending) = std::sync::mpsc::channel::<Vec<Answer>>();
         std::thread::Builder::new()
             .name("log-sync".into())
@@ -282,6 +332,7 @@ impl Syncer {
                     let failed = if not_durable.load(Ordering::Acquire) {
                         Some(EARLIER_FAILURE.to_owned())
                     } else {
+                        counters.log_syncs.fetch_add(1, Ordering::Relaxed);
                         sync().err().map(|e| {
                             not_durable.store(true, Ordering::Release);
                             tracing::error!(error = %e, "syncing the write-ahead log failed; no more statements are accepted until restart");
@@ -369,7 +420,8 @@ fn fail_all(jobs: Vec<Job>, why: &str, answers: &mut Vec<Answer>) {
     }
 }
 
-async fn write_group(conn: &mut WriteConn, jobs: Vec<Job>) {
+/// Writes and answers a group; whether a transaction of it was committed.
+async fn write_group(conn: &mut WriteConn, jobs: Vec<Job>) -> bool {
     let now = now_ms();
     // Several writers (PostgreSQL): what to check for voiding once committed.
     let repair = match conn {
@@ -379,11 +431,12 @@ async fn write_group(conn: &mut WriteConn, jobs: Vec<Job>) {
         _ => None,
     };
     let mut answers = Vec::with_capacity(jobs.len());
-    write_group_once(conn, jobs, now, &mut answers).await;
+    let committed = write_group_once(conn, jobs, now, &mut answers).await;
     conn.answer(answers);
     if let Some((store, checks)) = repair {
         repair_voiding(&store, checks, now).await;
     }
+    committed
 }
 
 /// Per integration, the statements a group stores and the targets of its
@@ -456,12 +509,14 @@ async fn repair_voiding(
 }
 
 /// Writes a group; its answers go to `answers`, in the order of `jobs`.
+/// Whether its transaction was committed (a group whose one request was
+/// refused, or whose transaction failed, was not).
 async fn write_group_once(
     conn: &mut WriteConn,
     jobs: Vec<Job>,
     now: i64,
     answers: &mut Vec<Answer>,
-) {
+) -> bool {
     let voiding = jobs
         .iter()
         .any(|j| j.batch.iter().any(|p| p.statement.is_voiding()));
@@ -471,7 +526,7 @@ async fn write_group_once(
                 for (job, result) in jobs.into_iter().zip(results) {
                     answers.push((job.reply, Ok(result)));
                 }
-                return;
+                return true;
             }
             // One request: its error is the answer (the request-by-request path
             // would only repeat it).
@@ -479,13 +534,16 @@ async fn write_group_once(
                 if let Some(job) = jobs.into_iter().next() {
                     answers.push((job.reply, Err(WriteError::Record(e))));
                 }
-                return;
+                return false;
             }
             Merged::Refused(_) => {}
-            Merged::Failed(e) => return fail_all(jobs, &e, answers),
+            Merged::Failed(e) => {
+                fail_all(jobs, &e, answers);
+                return false;
+            }
         }
     }
-    write_each(conn, jobs, now, answers).await;
+    write_each(conn, jobs, now, answers).await
 }
 
 /// The statistics a group changed, each with the rules of the integration
@@ -569,24 +627,34 @@ async fn write_merged(conn: &mut WriteConn, jobs: &[Job], now: i64) -> Merged {
     }
 }
 
-/// Request by request, each inside its own savepoint.
-async fn write_each(conn: &mut WriteConn, jobs: Vec<Job>, now: i64, answers: &mut Vec<Answer>) {
+/// Request by request, each inside its own savepoint; whether it committed.
+async fn write_each(
+    conn: &mut WriteConn,
+    jobs: Vec<Job>,
+    now: i64,
+    answers: &mut Vec<Answer>,
+) -> bool {
     let mut tx = match conn.begin().await {
         Ok(t) => t,
-        Err(e) => return fail_all(jobs, &e.to_string(), answers),
+        Err(e) => {
+            fail_all(jobs, &e.to_string(), answers);
+            return false;
+        }
     };
     let mut results = Vec::with_capacity(jobs.len());
     let mut changes = Changes::default();
     for job in &jobs {
         if let Err(e) = tx.savepoint().await {
             drop(tx);
-            return fail_all(jobs, &e.to_string(), answers);
+            fail_all(jobs, &e.to_string(), answers);
+            return false;
         }
         match records::store_statements(&mut tx, &job.rules, &job.batch, now).await {
             Ok((outcomes, t)) => {
                 if let Err(e) = tx.release_savepoint().await {
                     drop(tx);
-                    return fail_all(jobs, &e.to_string(), answers);
+                    fail_all(jobs, &e.to_string(), answers);
+                    return false;
                 }
                 changes.add(&job.rules, t);
                 results.push(Ok(outcomes));
@@ -594,16 +662,19 @@ async fn write_each(conn: &mut WriteConn, jobs: Vec<Job>, now: i64, answers: &mu
             Err(e) => {
                 if let Err(e2) = tx.rollback_to_savepoint().await {
                     drop(tx);
-                    return fail_all(jobs, &e2.to_string(), answers);
+                    fail_all(jobs, &e2.to_string(), answers);
+                    return false;
                 }
                 results.push(Err(WriteError::Record(e)));
             }
         }
     }
     if let Err(e) = changes.update_and_commit(tx, now).await {
-        return fail_all(jobs, &e, answers);
+        fail_all(jobs, &e, answers);
+        return false;
     }
     for (job, result) in jobs.into_iter().zip(results) {
         answers.push((job.reply, result));
     }
+    true
 }

@@ -200,7 +200,7 @@ async fn a_failing_disk_is_a_503_and_not_ready() {
     let get = |path: &str| client.get(format!("{base}{path}")).send();
 
     assert_eq!(get("/readyz").await.expect("readyz").status(), 200);
-    let metrics = server.app.metrics.render(server.app.writer.is_durable());
+    let metrics = server.app.metrics_text();
     assert!(metrics.starts_with("# HELP coursebridge_writes_durable"));
     assert!(
         metrics.contains("\ncoursebridge_writes_durable 1\n"),
@@ -220,11 +220,94 @@ async fn a_failing_disk_is_a_503_and_not_ready() {
     assert_eq!(ready.status(), 503);
     assert!(ready.text().await.expect("body").contains("restart"));
     assert_eq!(get("/healthz").await.expect("healthz").status(), 200);
-    let metrics = server.app.metrics.render(server.app.writer.is_durable());
+    let metrics = server.app.metrics_text();
     assert!(
         metrics.contains("\ncoursebridge_writes_durable 0\n"),
         "{metrics}"
     );
     server.stop().await.expect("stop");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// What `/metrics` says of the group writer: every committed group with its
+/// requests and statements, and every sync of the log; a request refused on
+/// its own commits nothing and is not counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_group_counters_count_committed_groups_and_syncs() {
+    let (store, rules, dir) = setup().await;
+    let syncs = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sync: SyncFn = {
+        let syncs = syncs.clone();
+        Arc::new(move || {
+            syncs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+    };
+    let writer = Writer::spawn_with_sync(store.clone(), 1, Some(sync));
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::SeqCst);
+
+    let stored = writer
+        .submit(rules.clone(), vec![statement(A), statement(B)])
+        .await
+        .expect("stored");
+    assert_eq!(stored.len(), 2);
+    let c = writer.counters();
+    assert_eq!(
+        (load(&c.groups), load(&c.requests), load(&c.statements)),
+        (1, 1, 2)
+    );
+    assert_eq!(load(&c.log_syncs), 1);
+    assert_eq!(load(&syncs), 1, "each counted sync is a real one");
+
+    // The same id with other content: refused, nothing committed.
+    let mut other = statement_json(A);
+    other["result"]["score"]["scaled"] = serde_json::json!(0.9);
+    let raw = other.to_string();
+    let parsed = xapi_model::parse_statement(raw.as_bytes()).expect("valid");
+    let authority = parsed.actor.clone();
+    let conflicting = records::prepare(
+        parsed,
+        raw,
+        time::OffsetDateTime::now_utc(),
+        &authority,
+        "1.0.3",
+    )
+    .expect("prepare");
+    let refused = writer.submit(rules.clone(), vec![conflicting]).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!((load(&c.groups), load(&c.requests)), (1, 1));
+
+    // Ten requests at once: however they were grouped, all are counted.
+    let ids: Vec<String> = (0..10)
+        .map(|n| format!("00000000-0000-4000-8000-0000000001{n:02}"))
+        .collect();
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (writer, rules, s) = (writer.clone(), rules.clone(), statement(id));
+            tokio::spawn(async move { writer.submit(rules, vec![s]).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("join").expect("stored");
+    }
+    let groups = load(&c.groups);
+    assert!((2..=11).contains(&groups), "{groups} groups");
+    assert_eq!((load(&c.requests), load(&c.statements)), (11, 12));
+    assert!(
+        load(&c.log_syncs) <= groups + 1,
+        "one sync per group at most"
+    );
+    assert_eq!(load(&c.log_syncs), load(&syncs));
+
+    let text = ingest::metrics::Metrics::default().render(writer.is_durable(), c);
+    for line in [
+        format!("\ncoursebridge_write_groups_total {groups}\n"),
+        "\ncoursebridge_write_group_requests_total 11\n".to_owned(),
+        "\ncoursebridge_write_group_statements_total 12\n".to_owned(),
+        format!("\ncoursebridge_log_syncs_total {}\n", load(&syncs)),
+    ] {
+        assert!(text.contains(&line), "{line:?} not in {text}");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
