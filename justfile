@@ -22,6 +22,10 @@ bench:
     bash bins/sync/perf.sh 50000
     bash bins/loadgen/load.sh sqlite
 
+# Pages each group commit writes, by table and index (docs/PERFORMANCE.md, "What a commit writes").
+wal-pages *load:
+    bash bins/loadgen/wal-pages.sh {{load}}
+
 # The demo: sync the sample catalog into the embedded database; validate the statement fixtures.
 demo:
     cargo run -p coursebridge-sync -- demo

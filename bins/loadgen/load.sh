@@ -37,6 +37,9 @@ run() { "$BIN/coursebridge-loadgen" run --url http://127.0.0.1:18080 --client-id
 echo "engine: $ENGINE"
 # A fixed CPU-bound probe: the VM's speed varies between hours, and the
 # numbers below are only comparable between runs whose probes are close.
+# It sees the processor only: an hour with a fast probe can still be slow for
+# the writer (memory, disk), which `cargo bench -p coursebridge-loadgen
+# --bench write_path` measures directly (docs/PERFORMANCE.md).
 python3 -c 'import time
 t = time.perf_counter()
 s = 0
