@@ -224,10 +224,7 @@ async fn run_writer(
             }
             continue;
         }
-        let (requests, statements) = (jobs.len(), jobs.iter().map(|j| j.batch.len()).sum());
-        if write_group(&mut conn, jobs).await {
-            counters.committed(requests, statements);
-        }
+        write_group(&mut conn, jobs, &counters).await;
     }
 }
 
@@ -401,7 +398,7 @@ pub async fn write_batches(
         });
         answers.push(answer);
     }
-    write_group(conn, jobs).await;
+    write_group(conn, jobs, &GroupCounters::default()).await;
     let mut out = Vec::with_capacity(answers.len());
     for answer in answers {
         out.push(answer.await.unwrap_or(Err(WriteError::Stopped)));
@@ -420,8 +417,9 @@ fn fail_all(jobs: Vec<Job>, why: &str, answers: &mut Vec<Answer>) {
     }
 }
 
-/// Writes and answers a group; whether a transaction of it was committed.
-async fn write_group(conn: &mut WriteConn, jobs: Vec<Job>) -> bool {
+/// Writes and answers a group, counting it in `counters` when it committed
+/// (before anyone is answered, so that an answered request is counted).
+async fn write_group(conn: &mut WriteConn, jobs: Vec<Job>, counters: &GroupCounters) {
     let now = now_ms();
     // Several writers (PostgreSQL): what to check for voiding once committed.
     let repair = match conn {
@@ -431,12 +429,14 @@ async fn write_group(conn: &mut WriteConn, jobs: Vec<Job>) -> bool {
         _ => None,
     };
     let mut answers = Vec::with_capacity(jobs.len());
-    let committed = write_group_once(conn, jobs, now, &mut answers).await;
+    let (requests, statements) = (jobs.len(), jobs.iter().map(|j| j.batch.len()).sum());
+    if write_group_once(conn, jobs, now, &mut answers).await {
+        counters.committed(requests, statements);
+    }
     conn.answer(answers);
     if let Some((store, checks)) = repair {
         repair_voiding(&store, checks, now).await;
     }
-    committed
 }
 
 /// Per integration, the statements a group stores and the targets of its
