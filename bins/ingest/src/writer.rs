@@ -634,47 +634,46 @@ async fn write_each(
     now: i64,
     answers: &mut Vec<Answer>,
 ) -> bool {
-    let mut tx = match conn.begin().await {
-        Ok(t) => t,
-        Err(e) => {
-            fail_all(jobs, &e.to_string(), answers);
-            return false;
+    match write_each_tx(conn, &jobs, now).await {
+        Ok(results) => {
+            for (job, result) in jobs.into_iter().zip(results) {
+                answers.push((job.reply, result));
+            }
+            true
         }
-    };
+        // The transaction is rolled back (dropped) before anyone is answered.
+        Err(why) => {
+            fail_all(jobs, &why, answers);
+            false
+        }
+    }
+}
+
+/// [`write_each`]'s transaction: each request's result once committed, or
+/// why the whole group failed.
+async fn write_each_tx(
+    conn: &mut WriteConn,
+    jobs: &[Job],
+    now: i64,
+) -> Result<Vec<Result<Vec<Outcome>, WriteError>>, String> {
+    let text = |e: store::StoreError| e.to_string();
+    let mut tx = conn.begin().await.map_err(text)?;
     let mut results = Vec::with_capacity(jobs.len());
     let mut changes = Changes::default();
-    for job in &jobs {
-        if let Err(e) = tx.savepoint().await {
-            drop(tx);
-            fail_all(jobs, &e.to_string(), answers);
-            return false;
-        }
+    for job in jobs {
+        tx.savepoint().await.map_err(text)?;
         match records::store_statements(&mut tx, &job.rules, &job.batch, now).await {
             Ok((outcomes, t)) => {
-                if let Err(e) = tx.release_savepoint().await {
-                    drop(tx);
-                    fail_all(jobs, &e.to_string(), answers);
-                    return false;
-                }
+                tx.release_savepoint().await.map_err(text)?;
                 changes.add(&job.rules, t);
                 results.push(Ok(outcomes));
             }
             Err(e) => {
-                if let Err(e2) = tx.rollback_to_savepoint().await {
-                    drop(tx);
-                    fail_all(jobs, &e2.to_string(), answers);
-                    return false;
-                }
+                tx.rollback_to_savepoint().await.map_err(text)?;
                 results.push(Err(WriteError::Record(e)));
             }
         }
     }
-    if let Err(e) = changes.update_and_commit(tx, now).await {
-        fail_all(jobs, &e, answers);
-        return false;
-    }
-    for (job, result) in jobs.into_iter().zip(results) {
-        answers.push((job.reply, result));
-    }
-    true
+    changes.update_and_commit(tx, now).await?;
+    Ok(results)
 }
