@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 ENGINE="${1:-sqlite}"
 SECONDS_EACH="${SECONDS_EACH:-10}"
 cargo build --release -q -p coursebridge-ingest -p coursebridge-loadgen
-BIN=target/release
+. bins/loadgen/lib.sh
 WORK=$(mktemp -d)
 case "$ENGINE" in
 sqlite) DB="$WORK/load.db" ;;
@@ -22,17 +22,10 @@ postgres)
     ;;
 *) echo "usage: $0 sqlite|postgres" >&2; exit 2 ;;
 esac
-SECRET=$("$BIN/coursebridge-loadgen" setup --database "$DB" --learners 1000 | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
-COURSEBRIDGE_LOG=warn "$BIN/coursebridge-ingest" --database "$DB" serve --listen 127.0.0.1:18080 2>"$WORK/server.log" &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-sleep 1
-if ! kill -0 "$SERVER" 2>/dev/null; then
-    # Most often another server holds the port: measuring it would be wrong.
-    echo "the server did not start:" >&2
-    cat "$WORK/server.log" >&2
-    exit 1
-fi
+SECRET=$(loadgen_setup "$DB")
+SERVER=
+trap '[ -n "$SERVER" ] && { kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; }; rm -rf "$WORK"' EXIT
+start_server "$DB" 18080 "$WORK/server.log"
 run() { "$BIN/coursebridge-loadgen" run --url http://127.0.0.1:18080 --client-id wh_load --secret="$SECRET" --seconds "$SECONDS_EACH" "$@"; }
 echo "engine: $ENGINE"
 # A fixed CPU-bound probe: the VM's speed varies between hours, and the

@@ -16,21 +16,14 @@ SECONDS_RUN="${RUN_SECONDS:-12}"
 LOAD=("$@")
 [ ${#LOAD[@]} -gt 0 ] || LOAD=(--concurrency 4 --batch 100)
 cargo build --release -q -p coursebridge-ingest -p coursebridge-loadgen
-BIN=target/release
+. bins/loadgen/lib.sh
 WORK=$(mktemp -d)
 DB="$WORK/load.db"
 SERVER=
 trap '[ -n "$SERVER" ] && kill -9 $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-SECRET=$("$BIN/coursebridge-loadgen" setup --database "$DB" --learners 1000 | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+SECRET=$(loadgen_setup "$DB")
 LMS=$("$BIN/coursebridge-ingest" --database "$DB" credentials create --lms --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["client_id"] + ":" + d["client_secret"])')
-COURSEBRIDGE_LOG=warn "$BIN/coursebridge-ingest" --database "$DB" serve --listen 127.0.0.1:18082 2>"$WORK/server.log" &
-SERVER=$!
-sleep 1
-if ! kill -0 "$SERVER" 2>/dev/null; then
-    echo "the server did not start:" >&2
-    cat "$WORK/server.log" >&2
-    exit 1
-fi
+start_server "$DB" 18082 "$WORK/server.log"
 "$BIN/coursebridge-loadgen" run --url http://127.0.0.1:18082 --client-id wh_load --secret="$SECRET" --seconds "$SECONDS_RUN" "${LOAD[@]}"
 python3 - "$LMS" >"$WORK/groups" <<'EOF'
 import base64, sys, urllib.request
