@@ -239,9 +239,10 @@ async fn store_batch(
         .into_iter()
         .zip(data)
         .map(|((s, raw), attachments)| {
-            records::prepare(s, raw, stored_at, &authority, statement_version).map(|mut p| {
+            records::prepare(s, raw, stored_at, &authority, statement_version).and_then(|mut p| {
                 p.attachments = attachments;
-                p
+                // Here rather than in the one writer: see docs/PERFORMANCE.md.
+                p.derive(&rules)
             })
         })
         .collect::<Result<_, _>>()

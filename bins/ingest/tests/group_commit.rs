@@ -321,3 +321,125 @@ async fn voiding_that_raced_its_target_is_repaired_postgres() {
     store.close().await;
     db.drop().await;
 }
+
+/// What a store holds after a group, for comparing two stores: every
+/// statement (voided ones too), the learning events, and the statistics
+/// without the time they were written.
+async fn contents(
+    store: &Store,
+    ids: &[&str],
+) -> (
+    Vec<store::StoredStatement>,
+    Vec<String>,
+    Vec<store::StatsItem>,
+) {
+    let mut tx = store.read().await.expect("read");
+    let mut statements = Vec::new();
+    for id in ids {
+        statements.push(tx.statement(id).await.expect("get").expect("stored"));
+    }
+    let mut stats = tx
+        .list_stats(&store::StatsFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("stats");
+    let mut events = Vec::new();
+    for item in &mut stats {
+        item.row.updated_ms = 0;
+        let rows = tx
+            .learning_events_for_target(item.row.course_id, item.row.learner_id)
+            .await
+            .expect("events");
+        events.extend(rows.into_iter().map(|r| r.payload));
+    }
+    (statements, events, stats)
+}
+
+/// The server derives each statement's matching and learning event in the
+/// request (`Prepared::derive`), the writer does for a statement not derived:
+/// both store the same rows, events and statistics, on both paths of a group
+/// (the voiding statement sends this one request by request).
+#[tokio::test]
+async fn derived_in_the_request_or_by_the_writer_a_group_stores_the_same() {
+    let mut voiding = fixture("voiding");
+    voiding["object"]["id"] = json!(B);
+    let mut later = progressed(C, 0.5);
+    later["actor"] = json!({"account": {"homePage": "https://www.udemy.com", "name": "nobody"}});
+    let bodies = [progressed(A, 0.3), progressed(B, 0.8), voiding, later];
+    let prepared: Vec<Prepared> = bodies.iter().map(prepare).collect();
+    let ids = [A, B, C, bodies[2]["id"].as_str().expect("voiding id")];
+    let mut seen = Vec::new();
+    for derive in [false, true] {
+        let (store, rules, dir) = setup().await;
+        let mut conn = direct(&store);
+        let batch = |range: std::ops::Range<usize>| -> Vec<Prepared> {
+            prepared[range]
+                .iter()
+                .map(|p| match derive {
+                    true => p.clone().derive(&rules).expect("derive"),
+                    false => p.clone(),
+                })
+                .collect()
+        };
+        let results = write_batches(
+            &mut conn,
+            vec![
+                (rules.clone(), batch(0..2)),
+                (rules.clone(), batch(2..3)),
+                (rules.clone(), batch(3..4)),
+            ],
+        )
+        .await;
+        let outcomes: Vec<Vec<Outcome>> = results.into_iter().map(|r| r.expect("stored")).collect();
+        seen.push((outcomes, contents(&store, &ids).await));
+        drop(conn);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let (outcomes, (statements, events, stats)) = &seen[0];
+    assert_eq!(
+        outcomes[2],
+        [Outcome::Stored {
+            parked: Some("unknown-learner".into())
+        }],
+        "the unknown learner's statement is parked"
+    );
+    assert!(statements[1].voided, "B is voided");
+    assert_eq!(events.len(), 1, "A's event: B is voided");
+    assert_eq!(stats.len(), 1);
+    assert_eq!(
+        seen[0], seen[1],
+        "derived by the writer, then in the request"
+    );
+}
+
+/// A statement derived under another integration's rules is derived again
+/// under the rules of the integration it is stored for: here the other rules
+/// compare activity ids strictly, and the statement would not have matched
+/// its course.
+#[tokio::test]
+async fn a_statement_derived_under_other_rules_is_derived_again() {
+    let (store, rules, dir) = setup().await;
+    let mut strict = common::ub_integration();
+    strict.id = "ub-strict".into();
+    strict.settings = json!({"rules": {"ignore_scheme": false, "ignore_www": false}});
+    let strict = IntegrationRules::for_integration(&strict).expect("rules");
+    assert_ne!(
+        strict.normalize("https://www.udemy.com/course/1565838"),
+        rules.normalize(common::COURSE_ACTIVITY),
+        "the strict rules would not match the course"
+    );
+    let mut conn = direct(&store);
+    let derived_elsewhere = prepare(&progressed(A, 0.4))
+        .derive(&strict)
+        .expect("derive");
+    let results = write_batches(&mut conn, vec![(rules.clone(), vec![derived_elsewhere])]).await;
+    let outcomes: Vec<Vec<Outcome>> = results.into_iter().map(|r| r.expect("stored")).collect();
+    assert_eq!(outcomes, [vec![Outcome::Stored { parked: None }]]);
+    assert_eq!(progress(&store).await, Some(40.0));
+    drop(conn);
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -3,8 +3,8 @@
 //! (docs/PERFORMANCE.md). The database and the statements are the load
 //! generator's (`loadgen::seed`: 1,000 learners, one Udemy Business course;
 //! `loadgen::statement_text`: Udemy "progressed" statements, here each for a
-//! random learner), prepared beforehand (the server prepares them in the
-//! request, not in the writer), then written group by group through
+//! random learner), prepared and derived beforehand (the server does both in
+//! the request, not in the writer), then written group by group through
 //! `ingest::writer::write_batches` on the writer's direct connection. Each
 //! group is answered after the log's sync, as in the server; there the sync
 //! overlaps the next group, here the next group waits for it, so the wall
@@ -47,7 +47,7 @@ async fn setup(path: &str) -> (Store, Arc<IntegrationRules>) {
 
 /// The load generator's statement for a random learner, prepared as a
 /// request would.
-fn prepared(rng: &mut u64, authority: &xapi_model::Actor) -> Prepared {
+fn prepared(rng: &mut u64, authority: &xapi_model::Actor, rules: &IntegrationRules) -> Prepared {
     let r = xorshift(rng);
     let learner = u32::try_from(r % u64::from(LEARNERS)).expect("below LEARNERS");
     let raw = loadgen::statement_text(learner, (r % 1000) as f64 / 1000.0, uuid::Uuid::new_v4());
@@ -59,6 +59,7 @@ fn prepared(rng: &mut u64, authority: &xapi_model::Actor) -> Prepared {
         authority,
         "1.0.3",
     )
+    .and_then(|p| p.derive(rules))
     .expect("prepare")
 }
 
@@ -85,7 +86,7 @@ async fn run(shape: &str, requests: usize, per_request: usize, total: usize) {
                     (
                         rules.clone(),
                         (0..per_request)
-                            .map(|_| prepared(&mut rng, &authority))
+                            .map(|_| prepared(&mut rng, &authority, &rules))
                             .collect(),
                     )
                 })

@@ -53,6 +53,90 @@ pub struct Prepared {
     /// The raw data of its attachments that came with it (multipart/mixed),
     /// stored in the same transaction as the statement.
     pub attachments: Vec<AttachmentData>,
+    /// What [`Prepared::derive`] computed under an integration's rules.
+    derived: Option<Derived>,
+}
+
+/// What storing a statement needs that depends only on the statement and on
+/// its integration's rules: its actor's identity key, the columns it is
+/// filtered by, and — when it is about an activity — how it is matched to a
+/// course and the learning event it gives. The request computes it
+/// ([`Prepared::derive`]), so that the one writer does not; the writer
+/// computes it only for a statement not derived under its integration's rules.
+#[derive(Debug, Clone, PartialEq)]
+struct Derived {
+    /// The integration whose rules these are.
+    integration_id: String,
+    actor_key: Option<String>,
+    registration: Option<String>,
+    voids: Option<String>,
+    broad: bool,
+    /// None when the statement is not about an activity, or voids another.
+    learning: Option<Learning>,
+}
+
+/// How a statement about an activity is matched and what it gives once it is.
+#[derive(Debug, Clone, PartialEq)]
+struct Learning {
+    kind: TargetKind,
+    /// The activity id, normalized by the integration's rules.
+    activity: String,
+    event: Event,
+    event_json: String,
+}
+
+fn derive(rules: &IntegrationRules, s: &Statement) -> Result<Derived, RecordError> {
+    let learning = match s.activity().filter(|_| !s.is_voiding()) {
+        None => None,
+        Some(activity) => {
+            let kind = rules.stats.provider.target_kind(s);
+            let event = statement_event(rules, s, kind)?;
+            let event_json = event_json(&event)?;
+            Some(Learning {
+                kind,
+                activity: rules.normalize(&activity.id),
+                event,
+                event_json,
+            })
+        }
+    };
+    Ok(Derived {
+        integration_id: rules.integration_id.clone(),
+        actor_key: LearnerKey::from_actor(&s.actor).map(|k| k.to_string()),
+        registration: s
+            .context
+            .as_ref()
+            .and_then(|c| c.registration)
+            .map(|r| r.to_string()),
+        voids: s.voided_target().map(|t| t.to_string()),
+        broad: !xapi_model::format::is_plain(s),
+        learning,
+    })
+}
+
+impl Prepared {
+    /// Computes, under the rules of the integration it is sent to, what
+    /// storing it needs (its identity key, its course matching, its learning
+    /// event), so that the writer finds it done. Call it last: the writer
+    /// trusts it for this statement and these rules' integration.
+    pub fn derive(mut self, rules: &IntegrationRules) -> Result<Self, RecordError> {
+        self.derived = Some(derive(rules, &self.statement)?);
+        Ok(self)
+    }
+
+    /// What [`Prepared::derive`] computed for `rules`' integration, or
+    /// computed now.
+    fn derived_for(
+        &self,
+        rules: &IntegrationRules,
+    ) -> Result<std::borrow::Cow<'_, Derived>, RecordError> {
+        match &self.derived {
+            Some(d) if d.integration_id == rules.integration_id => {
+                Ok(std::borrow::Cow::Borrowed(d))
+            }
+            _ => derive(rules, &self.statement).map(std::borrow::Cow::Owned),
+        }
+    }
 }
 
 /// An attachment's raw data, named by the SHA-2 its statement gives it.
@@ -88,6 +172,7 @@ pub fn prepare(
         raw,
         canonical,
         attachments: Vec::new(),
+        derived: None,
     })
 }
 
@@ -127,7 +212,6 @@ enum Resolution {
     Learning {
         course: Option<i64>,
         learner: Option<i64>,
-        kind: TargetKind,
         activity: String,
         learner_key: Option<String>,
     },
@@ -175,18 +259,18 @@ async fn resolve(
     tx: &mut Tx<'_>,
     rules: &IntegrationRules,
     s: &Statement,
+    d: &Derived,
     now_ms: i64,
     seen: &mut Lookups,
 ) -> Result<Resolution, RecordError> {
-    let Some(activity) = s.activity().filter(|_| !s.is_voiding()) else {
+    let (Some(learning), Some(activity)) = (&d.learning, s.activity()) else {
         return Ok(Resolution::NotLearning);
     };
-    let kind = rules.stats.provider.target_kind(s);
-    let norm = rules.normalize(&activity.id);
-    let known = match seen.courses.get(&norm) {
+    let (kind, norm) = (learning.kind, &learning.activity);
+    let known = match seen.courses.get(norm) {
         Some(c) => *c,
         None => tx
-            .course_by_activity_id(&rules.integration_id, &norm)
+            .course_by_activity_id(&rules.integration_id, norm)
             .await?
             .map(|c| c.id),
     };
@@ -210,14 +294,14 @@ async fn resolve(
                 .upsert_course(
                     &rules.integration_id,
                     "path",
-                    &norm,
+                    norm,
                     &fields,
                     false,
                     "",
                     now_ms,
                 )
                 .await?;
-            tx.set_activity_ids(&rules.integration_id, id, std::slice::from_ref(&norm))
+            tx.set_activity_ids(&rules.integration_id, id, std::slice::from_ref(norm))
                 .await?;
             Some(id)
         }
@@ -226,13 +310,12 @@ async fn resolve(
     if let Some(c) = course {
         seen.courses.insert(norm.clone(), Some(c));
     }
-    let key = LearnerKey::from_actor(&s.actor);
-    let learner = match &key {
+    let learner = match &d.actor_key {
         Some(k) => match seen.learners.get(k.as_str()) {
             Some(l) => *l,
             None => {
-                let l = tx.learner_by_identity(k.as_str()).await?;
-                seen.learners.insert(k.as_str().to_owned(), l);
+                let l = tx.learner_by_identity(k).await?;
+                seen.learners.insert(k.clone(), l);
                 l
             }
         },
@@ -241,9 +324,8 @@ async fn resolve(
     Ok(Resolution::Learning {
         course,
         learner,
-        kind,
-        activity: norm,
-        learner_key: key.map(|k| k.to_string()),
+        activity: norm.clone(),
+        learner_key: d.actor_key.clone(),
     })
 }
 
@@ -352,10 +434,15 @@ pub async fn store_statement_refs(
     let mut touched = Touched::new();
     let mut lookups = Lookups::default();
 
-    // Every learner of the batch in one query.
-    let keys: Vec<String> = batch
+    // What each statement's request derived (or, if it did not, derived now).
+    let derived: Vec<std::borrow::Cow<'_, Derived>> = batch
         .iter()
-        .filter_map(|p| LearnerKey::from_actor(&p.statement.actor).map(|k| k.to_string()))
+        .map(|p| p.derived_for(rules))
+        .collect::<Result<_, _>>()?;
+    // Every learner of the batch in one query.
+    let keys: Vec<String> = derived
+        .iter()
+        .filter_map(|d| d.actor_key.clone())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -365,17 +452,15 @@ pub async fn store_statement_refs(
         lookups.learners.insert(k, l);
     }
 
-    // 1. What each new statement is: checked, resolved, serialized.
-    struct Row {
+    // 1. What each new statement is: checked, resolved.
+    struct Row<'d> {
         index: usize,
         id: Uuid,
         resolution: Resolution,
-        activity: Option<String>,
-        registration: Option<String>,
-        actor_key: Option<String>,
-        voids: Option<String>,
+        activity: Option<&'d str>,
+        derived: &'d Derived,
         /// The learning event it gives a known course and learner, and its JSON.
-        event: Option<(Event, String)>,
+        event: Option<&'d Learning>,
     }
     let mut rows: Vec<Row> = Vec::with_capacity(batch.len());
     for i in order {
@@ -400,18 +485,14 @@ pub async fn store_statement_refs(
                 }
             }
         }
-        let resolution = resolve(tx, rules, s, now_ms, &mut lookups).await?;
+        let d: &Derived = &derived[i];
+        let resolution = resolve(tx, rules, s, d, now_ms, &mut lookups).await?;
         let event = match &resolution {
             Resolution::Learning {
                 course: Some(_),
                 learner: Some(_),
-                kind,
                 ..
-            } => {
-                let event = statement_event(rules, s, *kind)?;
-                let json = event_json(&event)?;
-                Some((event, json))
-            }
+            } => d.learning.as_ref(),
             _ => None,
         };
         rows.push(Row {
@@ -419,14 +500,8 @@ pub async fn store_statement_refs(
             id,
             resolution,
             event,
-            activity: s.activity().map(|a| a.id.clone()),
-            registration: s
-                .context
-                .as_ref()
-                .and_then(|c| c.registration)
-                .map(|r| r.to_string()),
-            actor_key: LearnerKey::from_actor(&s.actor).map(|k| k.to_string()),
-            voids: s.voided_target().map(|t| t.to_string()),
+            activity: s.activity().map(|a| a.id.as_str()),
+            derived: d,
         });
     }
 
@@ -454,14 +529,14 @@ pub async fn store_statement_refs(
                 stored_ms: s.stored.map_or(now_ms, |t| ms(t.0)),
                 timestamp_ms: s.timestamp.map_or(now_ms, |t| ms(t.0)),
                 verb: &s.verb.id,
-                activity_id: r.activity.as_deref(),
-                registration: r.registration.as_deref(),
-                actor_key: r.actor_key.as_deref(),
-                voids: r.voids.as_deref(),
+                activity_id: r.activity,
+                registration: r.derived.registration.as_deref(),
+                actor_key: r.derived.actor_key.as_deref(),
+                voids: r.derived.voids.as_deref(),
                 course_id,
                 learner_id,
-                event: r.event.as_ref().map(|(_, json)| json.as_str()),
-                broad: !xapi_model::format::is_plain(s),
+                event: r.event.map(|l| l.event_json.as_str()),
+                broad: r.derived.broad,
             }
         })
         .collect();
@@ -472,7 +547,7 @@ pub async fn store_statement_refs(
     let fresh: Vec<String> = rows
         .iter()
         .zip(&ids)
-        .filter(|(r, id)| r.voids.is_none() && inserted.contains(*id))
+        .filter(|(r, id)| r.derived.voids.is_none() && inserted.contains(*id))
         .map(|(_, id)| id.clone())
         .collect();
     let voided_already = tx.voided_targets(&rules.integration_id, &fresh).await?;
@@ -518,7 +593,7 @@ pub async fn store_statement_refs(
             outcomes[r.index] = Some(Outcome::Stored { parked: None });
             continue;
         }
-        if let Some(target) = &r.voids {
+        if let Some(target) = &r.derived.voids {
             if tx.void_statement(&rules.integration_id, target).await? {
                 if let Some(t) = tx.statement(target).await? {
                     if let (Some(c), Some(l)) = (t.course_id, t.learner_id) {
@@ -527,9 +602,9 @@ pub async fn store_statement_refs(
                 }
             }
         }
-        let parked = match (&r.event, targets(r)) {
-            (Some((event, _)), (Some(c), Some(l))) => {
-                touch(&mut touched, (c, l), Some(event.clone()));
+        let parked = match (r.event, targets(r)) {
+            (Some(learning), (Some(c), Some(l))) => {
+                touch(&mut touched, (c, l), Some(learning.event.clone()));
                 None
             }
             _ => match r.resolution.pending_reason() {
@@ -810,19 +885,21 @@ pub async fn apply_pending(
             }
             let s = xapi_model::parse_statement(stored.canonical.as_bytes())
                 .map_err(|e| RecordError::Corrupt(format!("statement {}: {e}", p.statement_id)))?;
-            let resolution = resolve(tx, rules, &s, now_ms, &mut lookups).await?;
-            if let Resolution::Learning {
-                course: Some(c),
-                learner: Some(l),
-                kind,
-                ..
-            } = &resolution
+            let d = derive(rules, &s)?;
+            let resolution = resolve(tx, rules, &s, &d, now_ms, &mut lookups).await?;
+            if let (
+                Resolution::Learning {
+                    course: Some(c),
+                    learner: Some(l),
+                    ..
+                },
+                Some(learning),
+            ) = (&resolution, d.learning)
             {
-                let event = statement_event(rules, &s, *kind)?;
-                tx.set_statement_target(&p.statement_id, *c, *l, &event_json(&event)?)
+                tx.set_statement_target(&p.statement_id, *c, *l, &learning.event_json)
                     .await?;
                 tx.unpark(&p.statement_id).await?;
-                touch(&mut touched, (*c, *l), Some(event));
+                touch(&mut touched, (*c, *l), Some(learning.event));
                 applied += 1;
             } else if let Some((reason, detail)) = resolution.pending_reason() {
                 if reason != p.reason || detail != p.detail {
