@@ -48,8 +48,10 @@ const EARLIER_FAILURE: &str = "an earlier sync failed";
 
 type Reply = oneshot::Sender<Result<Vec<Outcome>, WriteError>>;
 
-/// A request's answer, held until the group's commit is durable.
-type Answer = (Reply, Result<Vec<Outcome>, WriteError>);
+/// A request's answer, held until the group's commit is durable, with the
+/// request's statements: they are freed where the answer is sent (the
+/// `log-sync` thread on SQLite), not on the writer's thread.
+type Answer = (Reply, Result<Vec<Outcome>, WriteError>, Vec<Prepared>);
 
 /// What makes the direct connection's commits durable ([`store::LogSync`]
 /// unless a test gives its own).
@@ -297,9 +299,13 @@ impl WriteConn {
 }
 
 fn send(answers: Vec<Answer>) {
-    for (reply, result) in answers {
+    let mut spent = Vec::with_capacity(answers.len());
+    for (reply, result, batch) in answers {
         let _ = reply.send(result);
+        spent.push(batch);
     }
+    // Freed once everyone is answered.
+    drop(spent);
 }
 
 /// Answers groups once the log is synced, in commit order, on a thread of its
@@ -339,7 +345,7 @@ impl Syncer {
                     match failed {
                         None => send(answers),
                         Some(why) => {
-                            for (reply, _) in answers {
+                            for (reply, _, _) in answers {
                                 let _ = reply.send(Err(WriteError::NotDurable(why.clone())));
                             }
                         }
@@ -413,7 +419,7 @@ fn fail_all(jobs: Vec<Job>, why: &str, answers: &mut Vec<Answer>) {
         "group commit failed; nothing of the group was stored"
     );
     for j in jobs {
-        answers.push((j.reply, Err(WriteError::Group(why.to_owned()))));
+        answers.push((j.reply, Err(WriteError::Group(why.to_owned())), j.batch));
     }
 }
 
@@ -524,7 +530,7 @@ async fn write_group_once(
         match write_merged(conn, &jobs, now).await {
             Merged::Committed(results) => {
                 for (job, result) in jobs.into_iter().zip(results) {
-                    answers.push((job.reply, Ok(result)));
+                    answers.push((job.reply, Ok(result), job.batch));
                 }
                 return true;
             }
@@ -532,7 +538,7 @@ async fn write_group_once(
             // would only repeat it).
             Merged::Refused(e) if jobs.len() == 1 => {
                 if let Some(job) = jobs.into_iter().next() {
-                    answers.push((job.reply, Err(WriteError::Record(e))));
+                    answers.push((job.reply, Err(WriteError::Record(e)), job.batch));
                 }
                 return false;
             }
@@ -637,7 +643,7 @@ async fn write_each(
     match write_each_tx(conn, &jobs, now).await {
         Ok(results) => {
             for (job, result) in jobs.into_iter().zip(results) {
-                answers.push((job.reply, result));
+                answers.push((job.reply, result, job.batch));
             }
             true
         }
