@@ -112,6 +112,23 @@ proptest! {
         prop_assert_eq!(state.stats(&rules), fold(evs, &rules).stats(&rules));
     }
 
+    /// A state read back from the JSON it is stored as is the state that was
+    /// written, after every event: a writer that keeps the states it wrote
+    /// (ingest's group writer) folds on exactly what a reader of the rows
+    /// would.
+    #[test]
+    fn a_state_is_its_stored_json_read_back(evs in events(), rules in provider()) {
+        let mut sorted = evs;
+        sorted.sort_by_key(Event::key);
+        let mut state = LearnerState::default();
+        for e in &sorted {
+            state.apply(e, &rules).expect("in order");
+            let json = serde_json::to_string(&state).expect("serialize");
+            let back: LearnerState = serde_json::from_str(&json).expect("parse");
+            prop_assert_eq!(&back, &state);
+        }
+    }
+
     #[test]
     fn out_of_order_apply_is_refused(evs in events(), rules in provider()) {
         let mut sorted = evs;
