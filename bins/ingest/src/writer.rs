@@ -245,7 +245,24 @@ pub enum WriteConn {
 pub struct Direct {
     conn: store::NativeWriter,
     syncer: Syncer,
+    kept: Kept,
 }
+
+/// The learner states the direct connection wrote, kept for its next groups
+/// (`records::StateCache`): read and parsed again only after another
+/// connection — a launch, an override, `replay`, the sync binary's pending
+/// statements — committed to the database, which SQLite's `data_version`
+/// tells at the start of each group.
+struct Kept {
+    states: records::StateCache,
+    /// `data_version` when `states` was last known to hold only what the
+    /// database holds; `None`: not known.
+    version: Option<i64>,
+}
+
+/// The most learner states kept (some 0.3–1 KB each); the cache is emptied
+/// when full.
+const KEPT_STATES: usize = 50_000;
 
 impl WriteConn {
     /// The direct connection on SQLite, the store's connections otherwise.
@@ -272,7 +289,14 @@ impl WriteConn {
             Arc::new(move || log.sync())
         });
         match Syncer::spawn(sync, not_durable, counters) {
-            Ok(syncer) => WriteConn::Native(Direct { conn, syncer }),
+            Ok(syncer) => WriteConn::Native(Direct {
+                conn,
+                syncer,
+                kept: Kept {
+                    states: records::StateCache::new(KEPT_STATES),
+                    version: None,
+                },
+            }),
             // The pool's commits are synced by SQLite itself.
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start the log's sync thread; writing through the pool");
@@ -281,10 +305,24 @@ impl WriteConn {
         }
     }
 
-    async fn begin(&mut self) -> store::Result<store::Tx<'_>> {
+    /// A write transaction, and on the direct connection the learner states
+    /// it may take as stored (emptied first if another connection committed
+    /// since the last group).
+    async fn begin(&mut self) -> store::Result<(store::Tx<'_>, Option<&mut records::StateCache>)> {
         match self {
-            WriteConn::Store(s) => s.begin().await,
-            WriteConn::Native(d) => d.conn.begin().await,
+            WriteConn::Store(s) => Ok((s.begin().await?, None)),
+            WriteConn::Native(d) => {
+                let mut tx = d.conn.begin().await?;
+                let version = tx.data_version().unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot read SQLite's data version; the writer reads every learner state");
+                    None
+                });
+                if version.is_none() || version != d.kept.version {
+                    d.kept.states.clear();
+                }
+                d.kept.version = version;
+                Ok((tx, Some(&mut d.kept.states)))
+            }
         }
     }
 
@@ -568,17 +606,27 @@ impl<'a> Changes<'a> {
         records::merge(&mut self.touched, touched);
     }
 
-    /// Brings those statistics up to date, in key order, and commits.
-    async fn update_and_commit(&self, mut tx: store::Tx<'_>, now: i64) -> Result<(), String> {
+    /// Brings those statistics up to date, in key order, and commits; the
+    /// states written are kept in `cache` once committed.
+    async fn update_and_commit(
+        &self,
+        mut tx: store::Tx<'_>,
+        mut cache: Option<&mut records::StateCache>,
+        now: i64,
+    ) -> Result<(), String> {
         let targets: Vec<_> = self
             .touched
             .iter()
             .filter_map(|(key, change)| Some((*key, change, *self.rules_of.get(key)?)))
             .collect();
-        records::update_many(&mut tx, &targets, now)
+        let (_, written) = records::update_many_with(&mut tx, &targets, now, cache.as_deref_mut())
             .await
             .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())
+        tx.commit().await.map_err(|e| e.to_string())?;
+        if let Some(cache) = cache {
+            cache.keep(written);
+        }
+        Ok(())
     }
 }
 
@@ -594,7 +642,7 @@ enum Merged {
 
 /// The fast path: each integration's batches stored as one.
 async fn write_merged(conn: &mut WriteConn, jobs: &[Job], now: i64) -> Merged {
-    let mut tx = match conn.begin().await {
+    let (mut tx, cache) = match conn.begin().await {
         Ok(t) => t,
         Err(e) => return Merged::Failed(e.to_string()),
     };
@@ -627,7 +675,7 @@ async fn write_merged(conn: &mut WriteConn, jobs: &[Job], now: i64) -> Merged {
         }
         changes.add(rules, t);
     }
-    match changes.update_and_commit(tx, now).await {
+    match changes.update_and_commit(tx, cache, now).await {
         Ok(()) => Merged::Committed(results),
         Err(e) => Merged::Failed(e),
     }
@@ -663,7 +711,7 @@ async fn write_each_tx(
     now: i64,
 ) -> Result<Vec<Result<Vec<Outcome>, WriteError>>, String> {
     let text = |e: store::StoreError| e.to_string();
-    let mut tx = conn.begin().await.map_err(text)?;
+    let (mut tx, cache) = conn.begin().await.map_err(text)?;
     let mut results = Vec::with_capacity(jobs.len());
     let mut changes = Changes::default();
     for job in jobs {
@@ -680,6 +728,6 @@ async fn write_each_tx(
             }
         }
     }
-    changes.update_and_commit(tx, now).await?;
+    changes.update_and_commit(tx, cache, now).await?;
     Ok(results)
 }

@@ -443,3 +443,86 @@ async fn a_statement_derived_under_other_rules_is_derived_again() {
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The direct connection keeps the learner states it wrote for its next
+/// groups; a change that another connection commits in between (here an
+/// administrator's override, recorded as the server's API records it) is
+/// read again, not written over with the kept state — on the direct
+/// connection and on the store's.
+async fn a_change_committed_elsewhere_between_groups_is_kept(open: fn(&Store) -> WriteConn) {
+    let (store, rules, dir) = setup().await;
+    let mut conn = open(&store);
+    let at = |ts: &str, mut body: Value| {
+        body["timestamp"] = json!(ts);
+        prepare(&body)
+    };
+    let first = at("2024-10-02T09:00:00Z", progressed(A, 0.2));
+    let r = write_batches(&mut conn, vec![(rules.clone(), vec![first])]).await;
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+    let (course, learner) = {
+        let mut tx = store.read().await.expect("read");
+        let all = tx
+            .list_stats(&store::StatsFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("stats");
+        (all[0].row.course_id, all[0].row.learner_id)
+    };
+    let override_at = time::macros::datetime!(2024-10-02 10:00 UTC);
+    let mut tx = store.begin().await.expect("begin");
+    records::record_event(
+        &mut tx,
+        &rules,
+        course,
+        learner,
+        &stats_rules::Event {
+            id: uuid::Uuid::new_v4(),
+            at: override_at,
+            stored: override_at,
+            kind: stats_rules::EventKind::Override(stats_rules::Override {
+                complete: false,
+                success: None,
+                score: Some(77.0),
+                by: "admin@acme.example".into(),
+                reason: None,
+            }),
+        },
+        T0,
+    )
+    .await
+    .expect("override");
+    tx.commit().await.expect("commit");
+    // After the override: applied to the stored state, which has it.
+    let later = at("2024-10-02T11:00:00Z", progressed(B, 0.6));
+    let r = write_batches(&mut conn, vec![(rules.clone(), vec![later])]).await;
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+    let mut tx = store.read().await.expect("read");
+    let row = tx
+        .list_stats(&store::StatsFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("stats")
+        .remove(0)
+        .row;
+    drop(tx);
+    assert_eq!(row.progress, 60.0, "the later statement counts");
+    assert_eq!(row.score, Some(77.0), "the override is still there");
+    assert!(row.overridden);
+    drop(conn);
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_change_committed_elsewhere_between_groups_is_kept_direct() {
+    a_change_committed_elsewhere_between_groups_is_kept(direct).await;
+}
+
+#[tokio::test]
+async fn a_change_committed_elsewhere_between_groups_is_kept_pool() {
+    a_change_committed_elsewhere_between_groups_is_kept(pool).await;
+}

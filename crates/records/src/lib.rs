@@ -742,49 +742,138 @@ pub async fn update_many(
     targets: &[((i64, i64), &Change, &IntegrationRules)],
     now_ms: i64,
 ) -> Result<Vec<LearnerStats>, RecordError> {
+    let (stats, _) = update_many_with(tx, targets, now_ms, None).await?;
+    Ok(stats)
+}
+
+/// The folded states a single writer wrote, kept between its transactions so
+/// that the next one need not read and parse them again ([`update_many_with`]).
+///
+/// It is the writer's to keep true: a state is in it only as this writer
+/// committed it, so the writer [`clear`](StateCache::clear)s it whenever
+/// anything else may have written statistics since (SQLite's
+/// `data_version`: `Tx::data_version`), and [`keep`](StateCache::keep)s what
+/// a transaction wrote only once that transaction committed. A state taken
+/// out by a transaction that then failed is simply no longer there.
+#[derive(Debug)]
+pub struct StateCache {
+    states: HashMap<(i64, i64), LearnerState>,
+    limit: usize,
+}
+
+impl StateCache {
+    /// A cache of at most `limit` states (it is emptied when full).
+    pub fn new(limit: usize) -> Self {
+        Self {
+            states: HashMap::new(),
+            limit,
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.states.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// Keeps the states a committed transaction wrote.
+    pub fn keep(&mut self, written: Written) {
+        if self.states.len() + written.0.len() > self.limit {
+            self.states.clear();
+        }
+        for (key, state) in written.0.into_iter().take(self.limit) {
+            self.states.insert(key, state);
+        }
+    }
+
+    fn take(&mut self, key: &(i64, i64)) -> Option<LearnerState> {
+        self.states.remove(key)
+    }
+}
+
+/// The states a transaction's [`update_many_with`] wrote, for
+/// [`StateCache::keep`] once it has committed.
+#[derive(Debug, Default)]
+pub struct Written(Vec<((i64, i64), LearnerState)>);
+
+/// [`update_many`], taking the stored states from `cache` where it has them
+/// (and reading only the others); also returns the states it wrote.
+pub async fn update_many_with(
+    tx: &mut Tx<'_>,
+    targets: &[((i64, i64), &Change, &IntegrationRules)],
+    now_ms: i64,
+    mut cache: Option<&mut StateCache>,
+) -> Result<(Vec<LearnerStats>, Written), RecordError> {
     let keys: Vec<i64> = targets
         .iter()
         .map(|((c, l), _, _)| target_key(*c, *l))
         .collect();
     tx.lock_keys(&keys).await?;
-    let appendable: Vec<(i64, i64)> = targets
-        .iter()
-        .filter(|(_, c, _)| matches!(c, Change::Append(_)))
-        .map(|(k, _, _)| *k)
-        .collect();
-    let stored = tx.stats_for_many(&appendable).await?;
+    let mut cached: HashMap<(i64, i64), LearnerState> = HashMap::new();
+    let mut unread: Vec<(i64, i64)> = Vec::new();
+    for (key, change, _) in targets {
+        if matches!(change, Change::Append(_)) {
+            match cache.as_mut().and_then(|c| c.take(key)) {
+                Some(state) => {
+                    cached.insert(*key, state);
+                }
+                None => unread.push(*key),
+            }
+        }
+    }
+    let stored = tx.stats_for_many(&unread).await?;
     let mut out = Vec::with_capacity(targets.len());
+    let mut written = Vec::with_capacity(targets.len());
     let mut bulk = Vec::new();
-    for ((course, learner), change, rules) in targets {
+    for (key, change, rules) in targets {
+        let (course, learner) = *key;
         let incremental = match change {
-            Change::Append(events) => stored.get(&(*course, *learner)).and_then(|row| {
-                let mut state = serde_json::from_str::<LearnerState>(&row.state).ok()?;
-                let attempts_before = attempt_rows(&state.stats(&rules.stats));
-                let mut sorted = events.clone();
-                sorted.sort_by_key(Event::key);
-                // `apply` refuses an event that sorts before the state; then refold.
-                sorted
-                    .iter()
-                    .all(|e| state.apply(e, &rules.stats).is_ok())
-                    .then_some((state, attempts_before))
-            }),
+            Change::Append(events) => cached
+                .remove(key)
+                .or_else(|| {
+                    stored
+                        .get(key)
+                        .and_then(|row| serde_json::from_str::<LearnerState>(&row.state).ok())
+                })
+                .and_then(|mut state| {
+                    let attempts_before = attempt_rows(&state.stats(&rules.stats));
+                    let mut sorted = events.clone();
+                    sorted.sort_by_key(Event::key);
+                    // `apply` refuses an event that sorts before the state; then refold.
+                    sorted
+                        .iter()
+                        .all(|e| state.apply(e, &rules.stats).is_ok())
+                        .then_some((state, attempts_before))
+                }),
             Change::Rebuild => None,
         };
-        match incremental {
+        let state = match incremental {
             Some((state, attempts_before)) => {
-                let (row, attempts, stats) = stats_row(rules, *course, *learner, &state, now_ms)?;
+                let (row, attempts, stats) = stats_row(rules, course, learner, &state, now_ms)?;
                 if attempts == attempts_before {
                     bulk.push(row);
                 } else {
                     tx.upsert_stats(&row, Some(&attempts)).await?;
                 }
                 out.push(stats);
+                state
             }
-            None => out.push(refold(tx, rules, *course, *learner, now_ms).await?),
-        }
+            None => {
+                let (stats, state) = refold_state(tx, rules, course, learner, now_ms).await?;
+                out.push(stats);
+                state
+            }
+        };
+        written.push((*key, state));
     }
     tx.upsert_stats_many(&bulk).await?;
-    Ok(out)
+    Ok((out, Written(written)))
 }
 
 /// Rebuilds one learner's statistics on one course from the whole log.
@@ -795,6 +884,17 @@ pub async fn refold(
     learner: i64,
     now_ms: i64,
 ) -> Result<LearnerStats, RecordError> {
+    Ok(refold_state(tx, rules, course, learner, now_ms).await?.0)
+}
+
+/// [`refold`], also returning the state it wrote.
+async fn refold_state(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    course: i64,
+    learner: i64,
+    now_ms: i64,
+) -> Result<(LearnerStats, LearnerState), RecordError> {
     tx.lock_key(target_key(course, learner)).await?;
     let rows = tx.learning_events_for_target(course, learner).await?;
     let events = rows
@@ -807,7 +907,7 @@ pub async fn refold(
     let state = fold(events, &rules.stats);
     let (row, attempts, stats) = stats_row(rules, course, learner, &state, now_ms)?;
     tx.upsert_stats(&row, Some(&attempts)).await?;
-    Ok(stats)
+    Ok((stats, state))
 }
 
 /// The folded state a statistics row keeps.

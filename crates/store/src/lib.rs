@@ -540,6 +540,20 @@ impl TxConn<'_> {
 }
 
 impl Tx<'_> {
+    /// On the group writer's direct SQLite connection, SQLite's
+    /// `PRAGMA data_version`: it changes when another connection, of this
+    /// process or another, commits a change to the database, and never for
+    /// this connection's own commits. Read inside a write transaction (no one
+    /// else can commit until it ends), an unchanged value says that the
+    /// database holds nothing but what this connection wrote since it last
+    /// read it. `None` on any other connection.
+    pub fn data_version(&mut self) -> Result<Option<i64>> {
+        match &mut self.tx {
+            TxConn::Native(n) => n.data_version().map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Commits. A transaction in which a statement failed is never committed
     /// half-way: PostgreSQL aborts it (and would turn `COMMIT` into a silent
     /// rollback), so that case is detected and reported as an error.

@@ -208,6 +208,13 @@ pub(crate) struct NativeTx<'s> {
 }
 
 impl NativeTx<'_> {
+    pub(crate) fn data_version(&mut self) -> Result<i64> {
+        self.conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .ctx("reading the data version")
+    }
+
     /// Ends the transaction with `COMMIT` or `ROLLBACK`.
     pub(crate) fn finish(&mut self, sql: &str, context: &'static str) -> Result<()> {
         match self.conn.execute_batch(sql) {
