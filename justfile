@@ -26,6 +26,10 @@ bench:
 wal-pages *load:
     bash bins/loadgen/wal-pages.sh {{load}}
 
+# Two builds through the server, interleaved, fresh each run (docs/PERFORMANCE.md, twelfth session).
+ab old new:
+    bash bins/loadgen/ab.sh {{old}} {{new}}
+
 # The demo: sync the sample catalog into the embedded database; validate the statement fixtures.
 demo:
     cargo run -p coursebridge-sync -- demo

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Compares two builds of coursebridge-ingest through the server, interleaved:
+# for each round and each build, a fresh database (1,000 learners, one
+# course) and a fresh server, then 10 s of batches of 100 at 4 connections
+# and 10 s of single statements at 32 (ORDER=singles-first swaps them).
+#
+# Usage: bash bins/loadgen/ab.sh OLD_RELEASE_DIR NEW_RELEASE_DIR
+#   each a `target/release` holding coursebridge-ingest and
+#   coursebridge-loadgen, e.g. of a `git worktree` of the older commit built
+#   with `cargo build --release -p coursebridge-ingest -p coursebridge-loadgen`.
+#   ROUNDS (default 3), SECONDS_EACH (default 10), PORT (default 18084).
+# Prints one line per round and build: statements/s and p99 in ms.
+set -euo pipefail
+[ $# -eq 2 ] || { sed -n 2,12p "$0"; exit 2; }
+ROUNDS=${ROUNDS:-3}
+SECONDS_EACH=${SECONDS_EACH:-10}
+PORT=${PORT:-18084}
+ORDER=${ORDER:-batches-first}
+cd "$(dirname "$0")/../.."
+OLD=$(realpath "$1")
+NEW=$(realpath "$2")
+source bins/loadgen/lib.sh
+summary() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(round(d["statements_per_sec"]), "p99", round(d["latency_ms"]["p99"], 1))'; }
+for r in $(seq 1 "$ROUNDS"); do
+    for build in old new; do
+        # lib.sh's functions run the binaries of $BIN.
+        if [ "$build" = old ]; then BIN=$OLD; else BIN=$NEW; fi
+        dir=$(mktemp -d)
+        secret=$(loadgen_setup "$dir/load.db")
+        start_server "$dir/load.db" "$PORT" "$dir/server.log"
+        server=$SERVER
+        run() { "$BIN/coursebridge-loadgen" run --url "http://127.0.0.1:$PORT" --client-id wh_load --secret="$secret" --seconds "$SECONDS_EACH" "$@" | summary; }
+        if [ "$ORDER" = singles-first ]; then
+            singles=$(run --concurrency 32 --batch 1)
+            batches=$(run --concurrency 4 --batch 100)
+        else
+            batches=$(run --concurrency 4 --batch 100)
+            singles=$(run --concurrency 32 --batch 1)
+        fi
+        kill "$server"
+        wait "$server" 2>/dev/null || true
+        echo "round $r $build: batches $batches; singles $singles"
+        rm -rf "$dir"
+    done
+done
