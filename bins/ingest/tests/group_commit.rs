@@ -55,16 +55,26 @@ fn prepare(body: &Value) -> Prepared {
     .expect("prepare")
 }
 
-async fn progress(store: &Store) -> Option<f64> {
+/// The statistics rows, at most ten.
+async fn stats(store: &Store) -> Vec<store::StatsItem> {
     let mut tx = store.read().await.expect("read");
-    let all = tx
-        .list_stats(&store::StatsFilter {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .expect("stats");
-    all.first().map(|r| r.row.progress)
+    tx.list_stats(&store::StatsFilter {
+        limit: 10,
+        ..Default::default()
+    })
+    .await
+    .expect("stats")
+}
+
+async fn progress(store: &Store) -> Option<f64> {
+    stats(store).await.first().map(|r| r.row.progress)
+}
+
+/// Closes what [`setup`] opened.
+async fn teardown(conn: WriteConn, store: Store, dir: std::path::PathBuf) {
+    drop(conn);
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 async fn stored_count(store: &Store) -> usize {
@@ -129,9 +139,7 @@ async fn group_without_refusals(open: fn(&Store) -> WriteConn) {
         Some(60.0),
         "the highest of the group"
     );
-    drop(conn);
-    store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    teardown(conn, store, dir).await;
 }
 
 async fn refused_request(open: fn(&Store) -> WriteConn) {
@@ -208,9 +216,7 @@ async fn refused_request(open: fn(&Store) -> WriteConn) {
         alone[0],
         Err(WriteError::Record(RecordError::Conflict { .. }))
     ));
-    drop(conn);
-    store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    teardown(conn, store, dir).await;
 }
 
 async fn group_with_voiding(open: fn(&Store) -> WriteConn) {
@@ -239,9 +245,7 @@ async fn group_with_voiding(open: fn(&Store) -> WriteConn) {
         Some(30.0),
         "the voided 80 % no longer counts"
     );
-    drop(conn);
-    store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    teardown(conn, store, dir).await;
 }
 
 #[tokio::test]
@@ -338,15 +342,9 @@ async fn contents(
     for id in ids {
         statements.push(tx.statement(id).await.expect("get").expect("stored"));
     }
-    let mut stats = tx
-        .list_stats(&store::StatsFilter {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .expect("stats");
+    let mut all = stats(store).await;
     let mut events = Vec::new();
-    for item in &mut stats {
+    for item in &mut all {
         item.row.updated_ms = 0;
         let rows = tx
             .learning_events_for_target(item.row.course_id, item.row.learner_id)
@@ -354,7 +352,7 @@ async fn contents(
             .expect("events");
         events.extend(rows.into_iter().map(|r| r.payload));
     }
-    (statements, events, stats)
+    (statements, events, all)
 }
 
 /// The server derives each statement's matching and learning event in the
@@ -439,9 +437,7 @@ async fn a_statement_derived_under_other_rules_is_derived_again() {
     let outcomes: Vec<Vec<Outcome>> = results.into_iter().map(|r| r.expect("stored")).collect();
     assert_eq!(outcomes, [vec![Outcome::Stored { parked: None }]]);
     assert_eq!(progress(&store).await, Some(40.0));
-    drop(conn);
-    store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    teardown(conn, store, dir).await;
 }
 
 /// The direct connection keeps the learner states it wrote for its next
@@ -460,15 +456,8 @@ async fn a_change_committed_elsewhere_between_groups_is_kept(open: fn(&Store) ->
     let r = write_batches(&mut conn, vec![(rules.clone(), vec![first])]).await;
     assert!(r.iter().all(Result::is_ok), "{r:?}");
     let (course, learner) = {
-        let mut tx = store.read().await.expect("read");
-        let all = tx
-            .list_stats(&store::StatsFilter {
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .expect("stats");
-        (all[0].row.course_id, all[0].row.learner_id)
+        let first = &stats(&store).await[0].row;
+        (first.course_id, first.learner_id)
     };
     let override_at = time::macros::datetime!(2024-10-02 10:00 UTC);
     let mut tx = store.begin().await.expect("begin");
@@ -498,23 +487,11 @@ async fn a_change_committed_elsewhere_between_groups_is_kept(open: fn(&Store) ->
     let later = at("2024-10-02T11:00:00Z", progressed(B, 0.6));
     let r = write_batches(&mut conn, vec![(rules.clone(), vec![later])]).await;
     assert!(r.iter().all(Result::is_ok), "{r:?}");
-    let mut tx = store.read().await.expect("read");
-    let row = tx
-        .list_stats(&store::StatsFilter {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .expect("stats")
-        .remove(0)
-        .row;
-    drop(tx);
+    let row = stats(&store).await.remove(0).row;
     assert_eq!(row.progress, 60.0, "the later statement counts");
     assert_eq!(row.score, Some(77.0), "the override is still there");
     assert!(row.overridden);
-    drop(conn);
-    store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    teardown(conn, store, dir).await;
 }
 
 #[tokio::test]
