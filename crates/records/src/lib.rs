@@ -774,14 +774,6 @@ impl StateCache {
         self.states.clear();
     }
 
-    pub fn len(&self) -> usize {
-        self.states.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.states.is_empty()
-    }
-
     /// Keeps the states a committed transaction wrote.
     pub fn keep(&mut self, written: Written) {
         if self.states.len() + written.0.len() > self.limit {
@@ -790,6 +782,10 @@ impl StateCache {
         for (key, state) in written.0.into_iter().take(self.limit) {
             self.states.insert(key, state);
         }
+    }
+
+    fn holds(&self, key: &(i64, i64)) -> bool {
+        self.states.contains_key(key)
     }
 
     fn take(&mut self, key: &(i64, i64)) -> Option<LearnerState> {
@@ -815,18 +811,14 @@ pub async fn update_many_with(
         .map(|((c, l), _, _)| target_key(*c, *l))
         .collect();
     tx.lock_keys(&keys).await?;
-    let mut cached: HashMap<(i64, i64), LearnerState> = HashMap::new();
-    let mut unread: Vec<(i64, i64)> = Vec::new();
-    for (key, change, _) in targets {
-        if matches!(change, Change::Append(_)) {
-            match cache.as_mut().and_then(|c| c.take(key)) {
-                Some(state) => {
-                    cached.insert(*key, state);
-                }
-                None => unread.push(*key),
-            }
-        }
-    }
+    // Read only the states the cache does not hold.
+    let unread: Vec<(i64, i64)> = targets
+        .iter()
+        .filter(|(key, change, _)| {
+            matches!(change, Change::Append(_)) && !cache.as_ref().is_some_and(|c| c.holds(key))
+        })
+        .map(|(key, _, _)| *key)
+        .collect();
     let stored = tx.stats_for_many(&unread).await?;
     let mut out = Vec::with_capacity(targets.len());
     let mut written = Vec::with_capacity(targets.len());
@@ -834,8 +826,9 @@ pub async fn update_many_with(
     for (key, change, rules) in targets {
         let (course, learner) = *key;
         let incremental = match change {
-            Change::Append(events) => cached
-                .remove(key)
+            Change::Append(events) => cache
+                .as_mut()
+                .and_then(|c| c.take(key))
                 .or_else(|| {
                     stored
                         .get(key)
