@@ -20,7 +20,12 @@ cd "$(dirname "$0")/../.."
 OLD=$(realpath "$1")
 NEW=$(realpath "$2")
 source bins/loadgen/lib.sh
+SERVER=
+dir=
+# A failed run must not leave its server holding the port.
+trap '[ -n "$SERVER" ] && { kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; }; [ -n "$dir" ] && rm -rf "$dir"' EXIT
 summary() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(round(d["statements_per_sec"]), "p99", round(d["latency_ms"]["p99"], 1))'; }
+run() { "$BIN/coursebridge-loadgen" run --url "http://127.0.0.1:$PORT" --client-id wh_load --secret="$secret" --seconds "$SECONDS_EACH" "$@" | summary; }
 for r in $(seq 1 "$ROUNDS"); do
     for build in old new; do
         # lib.sh's functions run the binaries of $BIN.
@@ -28,8 +33,6 @@ for r in $(seq 1 "$ROUNDS"); do
         dir=$(mktemp -d)
         secret=$(loadgen_setup "$dir/load.db")
         start_server "$dir/load.db" "$PORT" "$dir/server.log"
-        server=$SERVER
-        run() { "$BIN/coursebridge-loadgen" run --url "http://127.0.0.1:$PORT" --client-id wh_load --secret="$secret" --seconds "$SECONDS_EACH" "$@" | summary; }
         if [ "$ORDER" = singles-first ]; then
             singles=$(run --concurrency 32 --batch 1)
             batches=$(run --concurrency 4 --batch 100)
@@ -37,9 +40,11 @@ for r in $(seq 1 "$ROUNDS"); do
             batches=$(run --concurrency 4 --batch 100)
             singles=$(run --concurrency 32 --batch 1)
         fi
-        kill "$server"
-        wait "$server" 2>/dev/null || true
+        kill "$SERVER"
+        wait "$SERVER" 2>/dev/null || true
+        SERVER=
         echo "round $r $build: batches $batches; singles $singles"
         rm -rf "$dir"
+        dir=
     done
 done
