@@ -19,6 +19,7 @@ mod identity;
 mod model;
 pub mod multipart;
 mod parse;
+pub mod rfc3339;
 mod score;
 pub mod signature;
 pub mod syntax;

@@ -149,15 +149,19 @@ pub struct Timestamp(pub OffsetDateTime);
 impl Timestamp {
     /// RFC 3339 text (never fails for the years xAPI timestamps can hold).
     pub fn to_rfc3339(&self) -> String {
-        self.0
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_else(|_| self.0.to_string())
+        match crate::rfc3339::format(self.0) {
+            Some(text) => text.as_str().to_owned(),
+            None => self.0.to_string(),
+        }
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        match crate::rfc3339::format(self.0) {
+            Some(text) => s.serialize_str(text.as_str()),
+            None => s.serialize_str(&self.0.to_string()),
+        }
     }
 }
 
