@@ -56,20 +56,31 @@ fn answer(version: &'static str, r: Result<Response, ApiError>) -> Response {
 }
 
 /// Nesting depth of a JSON text (outside strings); stops counting past `max`.
+/// Strings are skipped to their next quote or backslash at a time (`memchr`):
+/// most of a statement's bytes are in strings.
 pub fn json_depth_exceeds(bytes: &[u8], max: usize) -> bool {
-    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
-    for &b in bytes {
-        if in_str {
-            match (esc, b) {
-                (true, _) => esc = false,
-                (false, b'\\') => esc = true,
-                (false, b'"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
         match b {
-            b'"' => in_str = true,
+            b'"' => {
+                // To the closing quote: a backslash escapes the byte after it.
+                i += 1;
+                loop {
+                    let Some(k) = bytes
+                        .get(i..)
+                        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                    else {
+                        // An unterminated string: the parser says so.
+                        return false;
+                    };
+                    i += k;
+                    if bytes[i] == b'"' {
+                        break;
+                    }
+                    i += 2;
+                }
+            }
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max {
@@ -79,6 +90,7 @@ pub fn json_depth_exceeds(bytes: &[u8], max: usize) -> bool {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     false
 }
@@ -851,4 +863,68 @@ pub fn rfc3339_ms(ms: Option<i64>) -> serde_json::Value {
     ms.map_or(serde_json::Value::Null, |m| {
         serde_json::Value::String(rfc3339(from_ms(m)))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    /// The depth check as a byte-by-byte state machine, the oracle.
+    fn exceeds_bytewise(bytes: &[u8], max: usize) -> bool {
+        let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+        for &b in bytes {
+            if in_str {
+                match (esc, b) {
+                    (true, _) => esc = false,
+                    (false, b'\\') => esc = true,
+                    (false, b'"') => in_str = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_str = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > max {
+                        return true;
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn depth_examples() {
+        let exceeds = super::json_depth_exceeds;
+        assert!(!exceeds(br#"{"a":[1,{"b":2}]}"#, 3));
+        assert!(exceeds(br#"{"a":[1,{"b":2}]}"#, 2));
+        assert!(
+            !exceeds(br#"{"a":"[[[[{{{{"}"#, 1),
+            "brackets in strings do not count"
+        );
+        assert!(
+            !exceeds(br#"{"a":"\"[[[["}"#, 1),
+            "an escaped quote does not end the string"
+        );
+        assert!(exceeds(br#"{"a":"\\",[[["#, 2), "an escaped backslash does");
+        assert!(!exceeds(br#"{"a":"[[[[\"#, 1), "an unterminated string");
+        assert!(!exceeds(br#"{"a":"\"#, 1), "a backslash at the end");
+    }
+
+    proptest! {
+        #[test]
+        fn depth_is_the_bytewise_depth(
+            text in proptest::collection::vec(
+                prop_oneof![Just(b'"'), Just(b'\\'), Just(b'['), Just(b']'), Just(b'{'), Just(b'}'), Just(b'a'), Just(b':'), any::<u8>()],
+                0..80,
+            ),
+            max in 0usize..6,
+        ) {
+            prop_assert_eq!(super::json_depth_exceeds(&text, max), exceeds_bytewise(&text, max));
+        }
+    }
 }
