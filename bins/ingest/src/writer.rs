@@ -238,7 +238,8 @@ pub enum WriteConn {
     Store(Store),
     /// SQLite's direct connection, used on the writer's thread (no hand-over
     /// to sqlx's worker thread per query), and what syncs its commits.
-    Native(Direct),
+    /// Boxed: it carries the writer's caches, the pool variant a handle.
+    Native(Box<Direct>),
 }
 
 /// SQLite's direct connection and the thread that syncs what it commits.
@@ -248,20 +249,21 @@ pub struct Direct {
     kept: Kept,
 }
 
-/// The learner states the direct connection wrote, kept for its next groups
-/// (`records::StateCache`): read and parsed again only after another
-/// connection — a launch, an override, `replay`, the sync binary's pending
+/// What the direct connection knows of the database between its groups
+/// (`records::WriterCache`: the learner states it wrote, the learners of the
+/// identity keys it read): read again only after another connection — a
+/// launch, an override, `replay`, the sync binary's learners and pending
 /// statements — committed to the database, which SQLite's `data_version`
 /// tells at the start of each group.
 struct Kept {
-    states: records::StateCache,
-    /// `data_version` when `states` was last known to hold only what the
+    cache: records::WriterCache,
+    /// `data_version` when `cache` was last known to hold only what the
     /// database holds; `None`: not known.
     version: Option<i64>,
 }
 
-/// The most learner states kept (some 0.3–1 KB each); the cache is emptied
-/// when full.
+/// The most learner states (some 0.3–1 KB each), and the most identities,
+/// kept; each is emptied when full.
 const KEPT_STATES: usize = 50_000;
 
 impl WriteConn {
@@ -289,14 +291,14 @@ impl WriteConn {
             Arc::new(move || log.sync())
         });
         match Syncer::spawn(sync, not_durable, counters) {
-            Ok(syncer) => WriteConn::Native(Direct {
+            Ok(syncer) => WriteConn::Native(Box::new(Direct {
                 conn,
                 syncer,
                 kept: Kept {
-                    states: records::StateCache::new(KEPT_STATES),
+                    cache: records::WriterCache::new(KEPT_STATES),
                     version: None,
                 },
-            }),
+            })),
             // The pool's commits are synced by SQLite itself.
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start the log's sync thread; writing through the pool");
@@ -306,9 +308,9 @@ impl WriteConn {
     }
 
     /// A write transaction, and on the direct connection the learner states
-    /// it may take as stored (emptied first if another connection committed
-    /// since the last group).
-    async fn begin(&mut self) -> store::Result<(store::Tx<'_>, Option<&mut records::StateCache>)> {
+    /// and identities it may take as stored (emptied first if another
+    /// connection committed since the last group).
+    async fn begin(&mut self) -> store::Result<(store::Tx<'_>, Option<&mut records::WriterCache>)> {
         match self {
             WriteConn::Store(s) => Ok((s.begin().await?, None)),
             WriteConn::Native(d) => {
@@ -318,10 +320,10 @@ impl WriteConn {
                     None
                 });
                 if version.is_none() || version != d.kept.version {
-                    d.kept.states.clear();
+                    d.kept.cache.clear();
                 }
                 d.kept.version = version;
-                Ok((tx, Some(&mut d.kept.states)))
+                Ok((tx, Some(&mut d.kept.cache)))
             }
         }
     }
@@ -611,7 +613,7 @@ impl<'a> Changes<'a> {
     async fn update_and_commit(
         &self,
         mut tx: store::Tx<'_>,
-        mut cache: Option<&mut records::StateCache>,
+        mut cache: Option<&mut records::WriterCache>,
         now: i64,
     ) -> Result<(), String> {
         let targets: Vec<_> = self
@@ -642,7 +644,7 @@ enum Merged {
 
 /// The fast path: each integration's batches stored as one.
 async fn write_merged(conn: &mut WriteConn, jobs: &[Job], now: i64) -> Merged {
-    let (mut tx, cache) = match conn.begin().await {
+    let (mut tx, mut cache) = match conn.begin().await {
         Ok(t) => t,
         Err(e) => return Merged::Failed(e.to_string()),
     };
@@ -661,7 +663,15 @@ async fn write_merged(conn: &mut WriteConn, jobs: &[Job], now: i64) -> Merged {
     let mut changes = Changes::default();
     for (rules, members) in &integrations {
         let batch: Vec<&Prepared> = members.iter().flat_map(|&i| &jobs[i].batch).collect();
-        let (outcomes, t) = match records::store_statement_refs(&mut tx, rules, &batch, now).await {
+        let (outcomes, t) = match records::store_statement_refs_with(
+            &mut tx,
+            rules,
+            &batch,
+            now,
+            cache.as_deref_mut(),
+        )
+        .await
+        {
             Ok(r) => r,
             Err(e) => {
                 // Dropping the transaction would roll back too; say so explicitly.

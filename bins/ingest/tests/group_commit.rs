@@ -503,3 +503,62 @@ async fn a_change_committed_elsewhere_between_groups_is_kept_direct() {
 async fn a_change_committed_elsewhere_between_groups_is_kept_pool() {
     a_change_committed_elsewhere_between_groups_is_kept(pool).await;
 }
+
+/// The direct connection also keeps the learners of the identity keys it
+/// looked up; an identity removed by hand on another connection between two
+/// groups (an operator's correction) is looked up again: the next statement
+/// of that actor is parked, not applied to the learner it used to map to.
+async fn an_identity_changed_elsewhere_between_groups_is_read_again(open: fn(&Store) -> WriteConn) {
+    let (store, rules, dir) = setup().await;
+    let mut conn = open(&store);
+    let r = write_batches(
+        &mut conn,
+        vec![(rules.clone(), vec![prepare(&progressed(A, 0.2))])],
+    )
+    .await;
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+    assert_eq!(progress(&store).await, Some(20.0));
+    let other = rusqlite::Connection::open(dir.join("t.db")).expect("another connection");
+    let removed = other
+        .execute(
+            "DELETE FROM learner_identities WHERE identity_key = ?1",
+            ["mbox:ada.lovelace@example.com"],
+        )
+        .expect("remove the identity");
+    assert_eq!(removed, 1);
+    drop(other);
+    let r = write_batches(
+        &mut conn,
+        vec![(rules.clone(), vec![prepare(&progressed(B, 0.6))])],
+    )
+    .await;
+    let outcomes = r.into_iter().next().expect("one answer").expect("stored");
+    assert!(
+        matches!(&outcomes[..], [Outcome::Stored { parked: Some(reason) }] if reason == "unknown-learner"),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        progress(&store).await,
+        Some(20.0),
+        "not applied to the old learner"
+    );
+    let mut tx = store.read().await.expect("read");
+    let pending = tx
+        .pending(Some("ub-acme"), None, 10)
+        .await
+        .expect("pending");
+    drop(tx);
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].statement_id, B);
+    teardown(conn, store, dir).await;
+}
+
+#[tokio::test]
+async fn an_identity_changed_elsewhere_between_groups_is_read_again_direct() {
+    an_identity_changed_elsewhere_between_groups_is_read_again(direct).await;
+}
+
+#[tokio::test]
+async fn an_identity_changed_elsewhere_between_groups_is_read_again_pool() {
+    an_identity_changed_elsewhere_between_groups_is_read_again(pool).await;
+}

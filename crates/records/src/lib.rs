@@ -425,6 +425,19 @@ pub async fn store_statement_refs(
     batch: &[&Prepared],
     now_ms: i64,
 ) -> Result<(Vec<Outcome>, Touched), RecordError> {
+    store_statement_refs_with(tx, rules, batch, now_ms, None).await
+}
+
+/// [`store_statement_refs`], taking the learners of identity keys from
+/// `cache` where it has them (and looking up only the others, which it then
+/// keeps).
+pub async fn store_statement_refs_with(
+    tx: &mut Tx<'_>,
+    rules: &IntegrationRules,
+    batch: &[&Prepared],
+    now_ms: i64,
+    mut cache: Option<&mut WriterCache>,
+) -> Result<(Vec<Outcome>, Touched), RecordError> {
     let mut order: Vec<usize> = (0..batch.len()).collect();
     order.sort_by_key(|&i| batch[i].statement.id);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
@@ -439,16 +452,26 @@ pub async fn store_statement_refs(
         .iter()
         .map(|p| p.derived_for(rules))
         .collect::<Result<_, _>>()?;
-    // Every learner of the batch in one query.
-    let keys: Vec<String> = derived
+    // Every learner of the batch the cache does not know, in one query.
+    let keys: std::collections::BTreeSet<&str> = derived
         .iter()
-        .filter_map(|d| d.actor_key.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
+        .filter_map(|d| d.actor_key.as_deref())
         .collect();
-    let found = tx.learners_by_identities(&keys).await?;
+    let mut unknown: Vec<String> = Vec::new();
     for k in keys {
+        match cache.as_ref().and_then(|c| c.learner(k)) {
+            Some(l) => {
+                lookups.learners.insert(k.to_owned(), Some(l));
+            }
+            None => unknown.push(k.to_owned()),
+        }
+    }
+    let found = tx.learners_by_identities(&unknown).await?;
+    for k in unknown {
         let l = found.get(&k).copied();
+        if let (Some(cache), Some(l)) = (cache.as_deref_mut(), l) {
+            cache.keep_learner(k.clone(), l);
+        }
         lookups.learners.insert(k, l);
     }
 
@@ -746,32 +769,40 @@ pub async fn update_many(
     Ok(stats)
 }
 
-/// The folded states a single writer wrote, kept between its transactions so
-/// that the next one need not read and parse them again ([`update_many_with`]).
+/// What a single writer knows of the database between its transactions: the
+/// learner states it committed, so that the next transaction need not read
+/// and parse them again ([`update_many_with`]), and the learners that
+/// identity keys map to, so that it need not look them up again
+/// ([`store_statement_refs_with`]).
 ///
 /// It is the writer's to keep true: a state is in it only as this writer
-/// committed it, so the writer [`clear`](StateCache::clear)s it whenever
-/// anything else may have written statistics since (SQLite's
-/// `data_version`: `Tx::data_version`), and [`keep`](StateCache::keep)s what
-/// a transaction wrote only once that transaction committed. A state taken
-/// out by a transaction that then failed is simply no longer there.
+/// committed it, and an identity only as a transaction read it (the writer
+/// never maps identities itself), so the writer [`clear`](WriterCache::clear)s
+/// it whenever anything else may have written since (SQLite's
+/// `data_version`: `Tx::data_version`), and [`keep`](WriterCache::keep)s the
+/// states a transaction wrote only once that transaction committed. A state
+/// taken out by a transaction that then failed is simply no longer there.
 #[derive(Debug)]
-pub struct StateCache {
+pub struct WriterCache {
     states: HashMap<(i64, i64), LearnerState>,
+    learners: HashMap<String, i64>,
     limit: usize,
 }
 
-impl StateCache {
-    /// A cache of at most `limit` states (it is emptied when full).
+impl WriterCache {
+    /// A cache of at most `limit` states and `limit` identities (each emptied
+    /// when full).
     pub fn new(limit: usize) -> Self {
         Self {
             states: HashMap::new(),
+            learners: HashMap::new(),
             limit,
         }
     }
 
     pub fn clear(&mut self) {
         self.states.clear();
+        self.learners.clear();
     }
 
     /// Keeps the states a committed transaction wrote.
@@ -791,10 +822,22 @@ impl StateCache {
     fn take(&mut self, key: &(i64, i64)) -> Option<LearnerState> {
         self.states.remove(key)
     }
+
+    fn learner(&self, identity_key: &str) -> Option<i64> {
+        self.learners.get(identity_key).copied()
+    }
+
+    /// Keeps what a transaction read: the learner an identity key maps to.
+    fn keep_learner(&mut self, identity_key: String, learner: i64) {
+        if self.learners.len() >= self.limit {
+            self.learners.clear();
+        }
+        self.learners.insert(identity_key, learner);
+    }
 }
 
 /// The states a transaction's [`update_many_with`] wrote, for
-/// [`StateCache::keep`] once it has committed.
+/// [`WriterCache::keep`] once it has committed.
 #[derive(Debug, Default)]
 pub struct Written(Vec<((i64, i64), LearnerState)>);
 
@@ -804,7 +847,7 @@ pub async fn update_many_with(
     tx: &mut Tx<'_>,
     targets: &[((i64, i64), &Change, &IntegrationRules)],
     now_ms: i64,
-    mut cache: Option<&mut StateCache>,
+    mut cache: Option<&mut WriterCache>,
 ) -> Result<(Vec<LearnerStats>, Written), RecordError> {
     let keys: Vec<i64> = targets
         .iter()
