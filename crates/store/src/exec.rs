@@ -231,6 +231,25 @@ fn native_run(conn: &rusqlite::Connection, sql: &str, args: &[Arg<'_>]) -> rusql
     Ok(u64::try_from(n).unwrap_or(u64::MAX))
 }
 
+/// [`native_run`] once for every `width` arguments, the statement taken from
+/// the cache once for all of them (taking it and putting it back cost more
+/// than a small statement's step: the cache hashes the whole text both ways).
+fn native_run_each(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    args: &[Arg<'_>],
+    width: usize,
+) -> rusqlite::Result<Vec<u64>> {
+    let mut st = conn.prepare_cached(sql)?;
+    let mut changed = Vec::with_capacity(args.len() / width.max(1));
+    for row in args.chunks(width.max(1)) {
+        bind(&mut st, row)?;
+        let n = st.raw_execute()?;
+        changed.push(u64::try_from(n).unwrap_or(u64::MAX));
+    }
+    Ok(changed)
+}
+
 fn any_query<'q>(
     sql: &'q str,
     args: &'q [Arg<'q>],
@@ -290,6 +309,29 @@ impl Tx<'_> {
         context: &'static str,
     ) -> Result<Option<Row>> {
         Ok(self.fetch(sql, args, context).await?.into_iter().next())
+    }
+
+    /// Runs a one-row statement once for every `width` arguments (each
+    /// call's parameters in order); returns the rows each call changed. For
+    /// the direct connection's one-row writes ([`Tx::rows_per_write`]).
+    pub(crate) async fn run_each(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+        width: usize,
+        context: &'static str,
+    ) -> Result<Vec<u64>> {
+        if args.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let TxConn::Native(n) = &mut self.tx {
+            return native_run_each(n.conn, sql, args, width).ctx(context);
+        }
+        let mut changed = Vec::with_capacity(args.len() / width.max(1));
+        for row in args.chunks(width.max(1)) {
+            changed.push(self.run(sql, row, context).await?);
+        }
+        Ok(changed)
     }
 
     /// Runs a statement; returns the rows it changed.

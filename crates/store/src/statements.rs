@@ -52,6 +52,9 @@ pub struct StoredStatement {
     pub learner_id: Option<i64>,
 }
 
+/// Parameters per row of `insert_statements`.
+const STATEMENT_ARGS: usize = 15;
+
 /// The voiding statements of integration `$1` that refer to one of `n` ids
 /// (`$2`…): their targets.
 fn voided_targets_sql(n: usize) -> String {
@@ -455,9 +458,9 @@ impl Tx<'_> {
 
     /// Inserts many statements with one query per chunk; returns the ids that
     /// were inserted (ids already stored are skipped: the caller compares them).
-    pub async fn insert_statements(
+    pub async fn insert_statements<'q>(
         &mut self,
-        rows: &[NewStatement<'_>],
+        rows: &[NewStatement<'q>],
     ) -> Result<std::collections::HashSet<String>> {
         let mut inserted = std::collections::HashSet::with_capacity(rows.len());
         // On the direct connection one row per query, so no RETURNING is
@@ -481,13 +484,8 @@ impl Tx<'_> {
             }
             q
         };
-        for chunk in rows.chunks(per_query) {
-            let q = if per_query == 1 {
-                PLAIN.get(self.backend, 1, |n| text(n, false))
-            } else {
-                RETURNING.get(self.backend, chunk.len(), |n| text(n, true))
-            };
-            let mut args: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() * 15);
+        let args_of = |chunk: &[NewStatement<'q>]| {
+            let mut args: Vec<Arg<'q>> = Vec::with_capacity(chunk.len() * STATEMENT_ARGS);
             for s in chunk {
                 args.extend([
                     Arg::from(s.id),
@@ -507,14 +505,27 @@ impl Tx<'_> {
                     i64::from(s.broad).into(),
                 ]);
             }
-            if per_query == 1 {
-                if self.run(&q, &args, "inserting statements").await? > 0 {
-                    inserted.extend(chunk.iter().map(|s| s.id.to_owned()));
+            args
+        };
+        if per_query == 1 {
+            let q = PLAIN.get(self.backend, 1, |n| text(n, false));
+            let changed = self
+                .run_each(&q, &args_of(rows), STATEMENT_ARGS, "inserting statements")
+                .await?;
+            for (s, n) in rows.iter().zip(changed) {
+                if n > 0 {
+                    inserted.insert(s.id.to_owned());
                 }
-            } else {
-                for r in self.fetch(&q, &args, "inserting statements").await? {
-                    inserted.insert(col::<String>(&r, "id")?);
-                }
+            }
+            return Ok(inserted);
+        }
+        for chunk in rows.chunks(per_query) {
+            let q = RETURNING.get(self.backend, chunk.len(), |n| text(n, true));
+            for r in self
+                .fetch(&q, &args_of(chunk), "inserting statements")
+                .await?
+            {
+                inserted.insert(col::<String>(&r, "id")?);
             }
         }
         Ok(inserted)

@@ -83,6 +83,34 @@ fn row(r: &impl Cols) -> Result<StatsRow> {
     })
 }
 
+/// Parameters per row of `upsert_stats_many`.
+const STATS_ARGS: usize = 15;
+
+/// The parameters of `upsert_stats_many`'s rows, row after row.
+fn stats_args(rows: &[StatsRow]) -> Vec<Arg<'_>> {
+    let mut args: Vec<Arg<'_>> = Vec::with_capacity(rows.len() * STATS_ARGS);
+    for s in rows {
+        args.extend([
+            Arg::from(s.course_id),
+            s.learner_id.into(),
+            (&s.integration_id).into(),
+            s.progress.into(),
+            flag(s.completed).into(),
+            (&s.result).into(),
+            s.score.into(),
+            s.time_spent_ms.into(),
+            s.first_activity_ms.into(),
+            s.last_activity_ms.into(),
+            s.completed_at_ms.into(),
+            s.attempts.into(),
+            flag(s.overridden).into(),
+            (&s.state).into(),
+            s.updated_ms.into(),
+        ]);
+    }
+    args
+}
+
 impl Tx<'_> {
     /// Writes a learner's statistics and, when given, replaces their attempts.
     pub async fn upsert_stats(
@@ -261,50 +289,40 @@ impl Tx<'_> {
         Ok(out)
     }
 
-    /// Writes many statistics rows (attempts untouched), one query per chunk.
+    /// Writes many statistics rows (attempts untouched), one query per chunk
+    /// (on the direct connection, one one-row query per row).
     pub async fn upsert_stats_many(&mut self, rows: &[StatsRow]) -> Result<()> {
         static TEXT: crate::RowsSql = crate::RowsSql::new();
-        for chunk in rows.chunks(self.rows_per_write(200)) {
-            let q = TEXT.get(self.backend, chunk.len(), |n| {
-                let mut q = String::from(
-                    "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, first_activity_ms, \
-                     last_activity_ms, completed_at_ms, attempts, overridden, state, updated_ms) VALUES ",
-                );
-                q.push_str(&crate::repeat_row(
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    n,
-                    1,
-                    ",",
-                ));
-                q.push_str(
-                    " ON CONFLICT (course_id, learner_id) DO UPDATE SET integration_id = excluded.integration_id, progress = excluded.progress, \
-                    completed = excluded.completed, result = excluded.result, score = excluded.score, time_spent_ms = excluded.time_spent_ms, \
-                    first_activity_ms = excluded.first_activity_ms, last_activity_ms = excluded.last_activity_ms, completed_at_ms = excluded.completed_at_ms, \
-                    attempts = excluded.attempts, overridden = excluded.overridden, state = excluded.state, updated_ms = excluded.updated_ms",
-                );
-                q
-            });
-            let mut args: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() * 15);
-            for s in chunk {
-                args.extend([
-                    Arg::from(s.course_id),
-                    s.learner_id.into(),
-                    (&s.integration_id).into(),
-                    s.progress.into(),
-                    flag(s.completed).into(),
-                    (&s.result).into(),
-                    s.score.into(),
-                    s.time_spent_ms.into(),
-                    s.first_activity_ms.into(),
-                    s.last_activity_ms.into(),
-                    s.completed_at_ms.into(),
-                    s.attempts.into(),
-                    flag(s.overridden).into(),
-                    (&s.state).into(),
-                    s.updated_ms.into(),
-                ]);
-            }
-            self.run(&q, &args, "saving statistics").await?;
+        let text = |n: usize| {
+            let mut q = String::from(
+                "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, first_activity_ms, \
+                 last_activity_ms, completed_at_ms, attempts, overridden, state, updated_ms) VALUES ",
+            );
+            q.push_str(&crate::repeat_row(
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                n,
+                1,
+                ",",
+            ));
+            q.push_str(
+                " ON CONFLICT (course_id, learner_id) DO UPDATE SET integration_id = excluded.integration_id, progress = excluded.progress, \
+                completed = excluded.completed, result = excluded.result, score = excluded.score, time_spent_ms = excluded.time_spent_ms, \
+                first_activity_ms = excluded.first_activity_ms, last_activity_ms = excluded.last_activity_ms, completed_at_ms = excluded.completed_at_ms, \
+                attempts = excluded.attempts, overridden = excluded.overridden, state = excluded.state, updated_ms = excluded.updated_ms",
+            );
+            q
+        };
+        let per_query = self.rows_per_write(200);
+        if per_query == 1 {
+            let q = TEXT.get(self.backend, 1, text);
+            self.run_each(&q, &stats_args(rows), STATS_ARGS, "saving statistics")
+                .await?;
+            return Ok(());
+        }
+        for chunk in rows.chunks(per_query) {
+            let q = TEXT.get(self.backend, chunk.len(), text);
+            self.run(&q, &stats_args(chunk), "saving statistics")
+                .await?;
         }
         Ok(())
     }
