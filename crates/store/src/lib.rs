@@ -724,6 +724,25 @@ pub(crate) fn repeat_row(template: &str, rows: usize, first: usize, sep: &str) -
     out
 }
 
+/// The keys of one `IN (…)` list, padded with the last key (a key twice in
+/// an `IN` list changes nothing) to a length of a short series — up to 8 as
+/// they are, then four lengths between each two powers of two (10, 12, 14,
+/// 16, 20, …, 448, 512): so a connection's statement cache sees a few dozen
+/// texts per query instead of one per length, each of which SQLite would
+/// compile anew, for at most a quarter more keys. The list's length, and its
+/// keys.
+pub(crate) fn in_list<T>(keys: &[T]) -> (usize, impl Iterator<Item = &T>) {
+    let n = match keys.len() {
+        len @ 0..=8 => len,
+        len => {
+            let step = len.next_power_of_two() / 8;
+            len.div_ceil(step) * step
+        }
+    };
+    let fill = keys.last().into_iter().cycle().take(n - keys.len());
+    (n, keys.iter().chain(fill))
+}
+
 /// The text of a multi-row query in the engine's dialect, for a query site
 /// (a `static`): the one-row text, which the direct connection sends for
 /// every row, is built once per process; longer ones for each chunk.
@@ -797,6 +816,33 @@ mod tests {
         );
         assert_eq!(repeat_row("?", 3, 1, ", "), "$1, $2, $3");
         assert_eq!(repeat_row("(?)", 0, 1, ", "), "");
+    }
+
+    #[test]
+    fn in_lists() {
+        let list = |keys: &[i64]| {
+            let (n, keys) = in_list(keys);
+            (n, keys.copied().collect::<Vec<_>>())
+        };
+        assert_eq!(list(&[]), (0, vec![]));
+        assert_eq!(list(&[7]), (1, vec![7]));
+        assert_eq!(list(&[7, 8, 9]), (3, vec![7, 8, 9]));
+        let keys: Vec<i64> = (0..9).collect();
+        assert_eq!(list(&keys), (10, vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 8]));
+        let long: Vec<i64> = (0..300).collect();
+        let (n, keys) = list(&long);
+        assert_eq!((n, keys.len()), (320, 320));
+        assert_eq!(&keys[..300], &long[..]);
+        assert!(keys[300..].iter().all(|k| *k == 299));
+        // Every length up to a chunk's 500: a few dozen texts, none more than
+        // a quarter longer than its keys.
+        let lengths: std::collections::BTreeSet<usize> =
+            (1..=500).map(|len| in_list(&vec![0; len]).0).collect();
+        assert_eq!(lengths.len(), 32);
+        for len in 1..=500usize {
+            let n = in_list(&vec![0; len]).0;
+            assert!(n >= len && n * 4 <= len * 5 + 4, "{len} → {n}");
+        }
     }
 
     #[test]

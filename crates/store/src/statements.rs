@@ -73,9 +73,10 @@ impl crate::Store {
         use sqlx::Row;
         let mut out = std::collections::HashSet::new();
         for chunk in ids.chunks(500) {
-            let q = crate::dialect(self.backend, &voided_targets_sql(chunk.len())).into_owned();
+            let (n, keys) = crate::in_list(chunk);
+            let q = crate::dialect(self.backend, &voided_targets_sql(n)).into_owned();
             let mut query = sqlx::query(&q).bind(integration_id);
-            for id in chunk {
+            for id in keys {
                 query = query.bind(id);
             }
             for r in query
@@ -221,9 +222,11 @@ impl Tx<'_> {
     ) -> Result<std::collections::HashSet<String>> {
         let mut out = std::collections::HashSet::new();
         for chunk in ids.chunks(500) {
-            let q = self.sql(&voided_targets_sql(chunk.len()));
-            let mut args: Vec<Arg<'_>> = vec![integration_id.into()];
-            args.extend(chunk.iter().map(Arg::from));
+            let (n, keys) = crate::in_list(chunk);
+            let q = self.sql(&voided_targets_sql(n));
+            let mut args: Vec<Arg<'_>> = Vec::with_capacity(n + 1);
+            args.push(integration_id.into());
+            args.extend(keys.map(Arg::from));
             for r in self
                 .fetch(&q, &args, "looking for voiding statements")
                 .await?

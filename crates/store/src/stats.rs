@@ -274,12 +274,13 @@ impl Tx<'_> {
                 let mut q = format!(
                     "SELECT {COLS} FROM learner_stats s WHERE s.course_id = $1 AND s.learner_id IN ("
                 );
-                q.push_str(&crate::repeat_row("?", chunk.len(), 2, ", "));
+                let (n, keys) = crate::in_list(chunk);
+                q.push_str(&crate::repeat_row("?", n, 2, ", "));
                 q.push(')');
                 let q = self.sql(&q);
-                let mut args: Vec<Arg<'_>> = Vec::with_capacity(chunk.len() + 1);
+                let mut args: Vec<Arg<'_>> = Vec::with_capacity(n + 1);
                 args.push(course.into());
-                args.extend(chunk.iter().map(|l| Arg::from(*l)));
+                args.extend(keys.map(|l| Arg::from(*l)));
                 for r in self.fetch(&q, &args, "reading statistics").await? {
                     let r = row(&r)?;
                     out.insert((r.course_id, r.learner_id), r);
@@ -334,9 +335,10 @@ impl Tx<'_> {
     ) -> Result<std::collections::HashMap<String, i64>> {
         let mut out = std::collections::HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(500) {
-            let ps = crate::repeat_row("?", chunk.len(), 1, ", ");
+            let (n, keys) = crate::in_list(chunk);
+            let ps = crate::repeat_row("?", n, 1, ", ");
             let q = self.sql(&format!("SELECT identity_key, learner_id FROM learner_identities WHERE identity_key IN ({})", ps));
-            let args: Vec<Arg<'_>> = chunk.iter().map(Arg::from).collect();
+            let args: Vec<Arg<'_>> = keys.map(Arg::from).collect();
             for r in self.fetch(&q, &args, "resolving learners").await? {
                 out.insert(
                     col::<String>(&r, "identity_key")?,
