@@ -987,7 +987,9 @@ fn stats_row(
         completed_at_ms: opt_ms(stats.completed_at),
         attempts: i64::try_from(stats.attempts.len()).unwrap_or(i64::MAX),
         overridden: stats.overridden.is_some(),
-        state: serde_json::to_string(state).map_err(|e| RecordError::Corrupt(e.to_string()))?,
+        state: state
+            .to_json()
+            .map_err(|e| RecordError::Corrupt(e.to_string()))?,
         updated_ms: now_ms,
     };
     Ok((row, attempt_rows(&stats), stats))

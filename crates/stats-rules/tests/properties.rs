@@ -129,6 +129,41 @@ proptest! {
         }
     }
 
+    /// The state's own JSON writer writes serde's text exactly, after every
+    /// event — on events with fractional seconds and offsets, learning path
+    /// ids and override reasons that need escaping, and overrides.
+    #[test]
+    fn a_state_json_is_serdes_text(
+        evs in events(),
+        rules in provider(),
+        nanos in prop::collection::vec(0u32..1_000_000_000, 40),
+        offset_minutes in -900i32..900,
+        text in "[a-z\"\\\\\u{0}-\u{1f}\u{7f}é😀 ]{0,12}",
+    ) {
+        let offset = time::UtcOffset::from_whole_seconds(offset_minutes * 60).expect("offset");
+        let mut sorted: Vec<Event> = evs
+            .into_iter()
+            .zip(nanos)
+            .map(|(mut e, n)| {
+                e.at = e.at.replace_nanosecond(n).expect("nanos").to_offset(offset);
+                e.stored = e.stored.replace_nanosecond(n / 3).expect("nanos");
+                match &mut e.kind {
+                    EventKind::Launch(Launch { entry: EntryPoint::Path(p) }) => p.push_str(&text),
+                    EventKind::Override(o) => o.reason = Some(text.clone()),
+                    _ => {}
+                }
+                e
+            })
+            .collect();
+        sorted.sort_by_key(Event::key);
+        let mut state = LearnerState::default();
+        prop_assert_eq!(state.to_json().expect("ours"), serde_json::to_string(&state).expect("serde"));
+        for e in &sorted {
+            state.apply(e, &rules).expect("in order");
+            prop_assert_eq!(state.to_json().expect("ours"), serde_json::to_string(&state).expect("serde"));
+        }
+    }
+
     #[test]
     fn out_of_order_apply_is_refused(evs in events(), rules in provider()) {
         let mut sorted = evs;
