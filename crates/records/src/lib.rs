@@ -13,7 +13,11 @@
 //! The statement log and the learning events are the source of truth; the
 //! statistics rows are derived and rebuilt by [`refold`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+// Per-group maps and the writer's caches hash with foldhash (seeded at random
+// per process, as std's are): SipHash was 3–5 % of the group writer's work.
+use foldhash::HashMap;
 
 use stats_rules::{Event, EventKind, LearnerState, LearnerStats, TargetKind, fold};
 use store::{
@@ -443,7 +447,7 @@ pub async fn store_statement_refs_with(
     let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
     // Ids already met in this batch, with where (content is compared only when
     // an id repeats, which is rare: a sender's retry inside one batch).
-    let mut seen: HashMap<Uuid, usize> = HashMap::new();
+    let mut seen: HashMap<Uuid, usize> = HashMap::default();
     let mut touched = Touched::new();
     let mut lookups = Lookups::default();
 
@@ -794,8 +798,8 @@ impl WriterCache {
     /// when full).
     pub fn new(limit: usize) -> Self {
         Self {
-            states: HashMap::new(),
-            learners: HashMap::new(),
+            states: HashMap::default(),
+            learners: HashMap::default(),
             limit,
         }
     }
@@ -1123,7 +1127,7 @@ pub async fn replay(
     now_ms: i64,
 ) -> Result<ReplayReport, ReplayError> {
     let mut report = ReplayReport::default();
-    let mut rules_cache: HashMap<String, IntegrationRules> = HashMap::new();
+    let mut rules_cache: HashMap<String, IntegrationRules> = HashMap::default();
     let mut tx = store.begin().await.map_err(RecordError::from)?;
     report.voided = tx.void_late_targets().await.map_err(RecordError::from)?;
     for (statement_id, integration, canonical) in tx

@@ -464,8 +464,9 @@ impl Tx<'_> {
     pub async fn insert_statements<'q>(
         &mut self,
         rows: &[NewStatement<'q>],
-    ) -> Result<std::collections::HashSet<String>> {
-        let mut inserted = std::collections::HashSet::with_capacity(rows.len());
+    ) -> Result<foldhash::HashSet<String>> {
+        let mut inserted =
+            foldhash::HashSet::with_capacity_and_hasher(rows.len(), Default::default());
         // On the direct connection one row per query, so no RETURNING is
         // needed: whether the row went in is its change count.
         let per_query = self.rows_per_write(500);
