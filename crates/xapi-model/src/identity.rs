@@ -91,39 +91,56 @@ impl ActivityIdRules {
 }
 
 impl ActivityIdNormalizer for ActivityIdRules {
+    /// Written into one `String` (every statement's activity id goes through
+    /// it in the request); `tests::same_as_the_plain_form` holds it to the
+    /// plain, allocating form of the same rules.
     fn normalize(&self, id: &str) -> String {
         let Some((scheme, rest)) = id.split_once(':') else {
             return id.to_owned();
         };
-        let scheme = scheme.to_ascii_lowercase();
+        let mut out = String::with_capacity(id.len());
         let Some(after) = rest.strip_prefix("//") else {
             // urn:, tag: and the like: only the scheme is case-insensitive.
-            return format!("{scheme}:{rest}");
+            push_lowercase(&mut out, scheme);
+            out.push(':');
+            out.push_str(rest);
+            return out;
         };
         let (authority, path) = match after.find(['/', '?', '#']) {
             Some(i) => after.split_at(i),
             None => (after, ""),
         };
-        let mut host = authority.to_ascii_lowercase();
-        if self.ignore_www {
-            if let Some(h) = host.strip_prefix("www.") {
-                host = h.to_owned();
-            }
+        if self.ignore_scheme
+            && (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        {
+            out.push_str("http");
+        } else {
+            push_lowercase(&mut out, scheme);
         }
-        let mut path = path.to_owned();
+        out.push_str("://");
+        let host = out.len();
+        push_lowercase(&mut out, authority);
+        if self.ignore_www && out[host..].starts_with("www.") {
+            out.replace_range(host..host + 4, "");
+        }
         if self.ignore_trailing_slash {
             // only the path's own trailing slash, before any query or fragment
             let cut = path.find(['?', '#']).unwrap_or(path.len());
             let (p, q) = path.split_at(cut);
-            path = format!("{}{}", p.trim_end_matches('/'), q);
-        }
-        let scheme = if self.ignore_scheme && (scheme == "http" || scheme == "https") {
-            "http"
+            out.push_str(p.trim_end_matches('/'));
+            out.push_str(q);
         } else {
-            scheme.as_str()
-        };
-        format!("{scheme}://{host}{path}")
+            out.push_str(path);
+        }
+        out
     }
+}
+
+/// `s` with ASCII letters in lower case, appended to `out`.
+fn push_lowercase(out: &mut String, s: &str) {
+    let start = out.len();
+    out.push_str(s);
+    out[start..].make_ascii_lowercase();
 }
 
 #[cfg(test)]
@@ -167,5 +184,54 @@ mod tests {
             "http://x.com/a?q=1"
         );
         assert_eq!(lenient.normalize("urn:OS:abc"), "urn:OS:abc");
+    }
+
+    /// The rules written plainly, allocating as they go: the oracle.
+    fn plain(rules: ActivityIdRules, id: &str) -> String {
+        let this = &rules;
+        let Some((scheme, rest)) = id.split_once(':') else {
+            return id.to_owned();
+        };
+        let scheme = scheme.to_ascii_lowercase();
+        let Some(after) = rest.strip_prefix("//") else {
+            // urn:, tag: and the like: only the scheme is case-insensitive.
+            return format!("{scheme}:{rest}");
+        };
+        let (authority, path) = match after.find(['/', '?', '#']) {
+            Some(i) => after.split_at(i),
+            None => (after, ""),
+        };
+        let mut host = authority.to_ascii_lowercase();
+        if this.ignore_www {
+            if let Some(h) = host.strip_prefix("www.") {
+                host = h.to_owned();
+            }
+        }
+        let mut path = path.to_owned();
+        if this.ignore_trailing_slash {
+            // only the path's own trailing slash, before any query or fragment
+            let cut = path.find(['?', '#']).unwrap_or(path.len());
+            let (p, q) = path.split_at(cut);
+            path = format!("{}{}", p.trim_end_matches('/'), q);
+        }
+        let scheme = if this.ignore_scheme && (scheme == "http" || scheme == "https") {
+            "http"
+        } else {
+            scheme.as_str()
+        };
+        format!("{scheme}://{host}{path}")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn same_as_the_plain_form(
+            id in "(?:(?:[hH][tT][tT][pP][sS]?|urn|TAG|x)(?::(?://)?)?)?(?:[wW]{3}\\.)?[a-zA-Z0-9.:@-]{0,8}(?:/[a-zA-Z/]{0,6})?(?:\\?[a-z/=]{0,4})?(?:#[a-z/]{0,4})?|\\PC{0,16}",
+            scheme in proptest::bool::ANY,
+            www in proptest::bool::ANY,
+            slash in proptest::bool::ANY,
+        ) {
+            let rules = ActivityIdRules { ignore_scheme: scheme, ignore_www: www, ignore_trailing_slash: slash };
+            proptest::prop_assert_eq!(rules.normalize(&id), plain(rules, &id));
+        }
     }
 }
