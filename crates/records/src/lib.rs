@@ -659,7 +659,9 @@ pub async fn store_statement_refs_with(
 }
 
 fn event_json(event: &Event) -> Result<String, RecordError> {
-    serde_json::to_string(event).map_err(|e| RecordError::Corrupt(e.to_string()))
+    event
+        .to_json()
+        .map_err(|e| RecordError::Corrupt(e.to_string()))
 }
 
 /// The `learning_events` row of a launch, SCORM result or override.

@@ -21,6 +21,12 @@ pub struct Event {
 }
 
 impl Event {
+    /// The event as stored: exactly `serde_json::to_string(self)`, written
+    /// directly (`crate::json`; the request derives one per statement).
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        crate::json::event_to_json(self)
+    }
+
     pub fn key(&self) -> EventKey {
         EventKey(self.at, self.stored, self.id)
     }

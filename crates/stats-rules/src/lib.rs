@@ -15,6 +15,7 @@
 //! Pure: no I/O, no clock.
 
 mod event;
+mod json;
 mod path;
 mod policy;
 mod rfc3339;

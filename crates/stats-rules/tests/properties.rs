@@ -73,6 +73,28 @@ fn provider() -> impl Strategy<Value = Rules> {
     .prop_map(|p| Rules::new(ProviderRules::for_provider(p)))
 }
 
+/// `evs` with fractional seconds, an offset, and `text` (which needs
+/// escaping) in learning path ids and override reasons: what the JSON
+/// writers must write as serde does.
+fn enriched(evs: Vec<Event>, nanos: &[u32], offset_minutes: i32, text: &str) -> Vec<Event> {
+    let offset = time::UtcOffset::from_whole_seconds(offset_minutes * 60).expect("offset");
+    evs.into_iter()
+        .zip(nanos)
+        .map(|(mut e, &n)| {
+            e.at = e.at.replace_nanosecond(n).expect("nanos").to_offset(offset);
+            e.stored = e.stored.replace_nanosecond(n / 3).expect("nanos");
+            match &mut e.kind {
+                EventKind::Launch(Launch {
+                    entry: EntryPoint::Path(p),
+                }) => p.push_str(text),
+                EventKind::Override(o) => o.reason = Some(text.to_owned()),
+                _ => {}
+            }
+            e
+        })
+        .collect()
+}
+
 proptest! {
     #[test]
     fn arrival_order_and_duplicates_do_not_matter(
@@ -140,27 +162,26 @@ proptest! {
         offset_minutes in -900i32..900,
         text in "[a-z\"\\\\\u{0}-\u{1f}\u{7f}é😀 ]{0,12}",
     ) {
-        let offset = time::UtcOffset::from_whole_seconds(offset_minutes * 60).expect("offset");
-        let mut sorted: Vec<Event> = evs
-            .into_iter()
-            .zip(nanos)
-            .map(|(mut e, n)| {
-                e.at = e.at.replace_nanosecond(n).expect("nanos").to_offset(offset);
-                e.stored = e.stored.replace_nanosecond(n / 3).expect("nanos");
-                match &mut e.kind {
-                    EventKind::Launch(Launch { entry: EntryPoint::Path(p) }) => p.push_str(&text),
-                    EventKind::Override(o) => o.reason = Some(text.clone()),
-                    _ => {}
-                }
-                e
-            })
-            .collect();
+        let mut sorted = enriched(evs, &nanos, offset_minutes, &text);
         sorted.sort_by_key(Event::key);
         let mut state = LearnerState::default();
         prop_assert_eq!(state.to_json().expect("ours"), serde_json::to_string(&state).expect("serde"));
         for e in &sorted {
             state.apply(e, &rules).expect("in order");
             prop_assert_eq!(state.to_json().expect("ours"), serde_json::to_string(&state).expect("serde"));
+        }
+    }
+
+    /// An event's own JSON writer writes serde's text exactly, for every kind.
+    #[test]
+    fn an_event_json_is_serdes_text(
+        evs in events(),
+        nanos in prop::collection::vec(0u32..1_000_000_000, 40),
+        offset_minutes in -900i32..900,
+        text in "[a-z\"\\\\\u{0}-\u{1f}\u{7f}é😀 ]{0,12}",
+    ) {
+        for e in enriched(evs, &nanos, offset_minutes, &text) {
+            prop_assert_eq!(e.to_json().expect("ours"), serde_json::to_string(&e).expect("serde"));
         }
     }
 

@@ -1,43 +1,16 @@
-//! A learner state's JSON written directly: the group writer stores one per
-//! statement it applies, and through serde most of the cost was the
-//! machinery around the values — every field name escaped byte by byte, a
-//! state machine per field — not the values themselves. The text is exactly
-//! `serde_json::to_string`'s (property-tested in `tests/properties.rs`; the
-//! serde derive stays what reads it back): names are written as the literals
-//! they are, values go through `serde_json` one by one (numbers, strings and
-//! the rare override exactly as it writes them), timestamps through
-//! `xapi_model::rfc3339` as the serde glue does.
-
-use time::OffsetDateTime;
-use uuid::Uuid;
+//! A learner state's JSON written directly (`crate::json`): the group writer
+//! stores one per statement it applies.
 
 use super::{Attempt, LearnerState, Outcome};
-use crate::event::{EntryPoint, EventKey};
-
-/// What the writer does not write itself: a timestamp `time` refuses to
-/// format (serde's error is the answer then) or a value `serde_json` fails on.
-struct Unwritten;
-
-impl From<serde_json::Error> for Unwritten {
-    fn from(_: serde_json::Error) -> Self {
-        Unwritten
-    }
-}
-
-type Out = Vec<u8>;
+use crate::event::EntryPoint;
+use crate::json::{Out, Unwritten, event_key, optional_time, time, value};
 
 /// Room for a state with a few attempts without growing (a typical one is
 /// 500 bytes).
 const CAPACITY: usize = 1024;
 
 pub(super) fn to_json(state: &LearnerState) -> Result<String, serde_json::Error> {
-    let mut out = Vec::with_capacity(CAPACITY);
-    if write_state(&mut out, state).is_ok() {
-        if let Ok(text) = String::from_utf8(out) {
-            return Ok(text);
-        }
-    }
-    serde_json::to_string(state)
+    crate::json::written(CAPACITY, state, write_state)
 }
 
 fn write_state(out: &mut Out, s: &LearnerState) -> Result<(), Unwritten> {
@@ -108,54 +81,10 @@ fn attempt(out: &mut Out, a: &Attempt) -> Result<(), Unwritten> {
     Ok(())
 }
 
-fn event_key(out: &mut Out, k: &EventKey) -> Result<(), Unwritten> {
-    out.push(b'[');
-    time(out, k.0)?;
-    out.push(b',');
-    time(out, k.1)?;
-    out.push(b',');
-    uuid(out, k.2);
-    out.push(b']');
-    Ok(())
-}
-
-fn value<T: serde::Serialize + ?Sized>(out: &mut Out, v: &T) -> Result<(), Unwritten> {
-    serde_json::to_writer(out, v)?;
-    Ok(())
-}
-
 fn outcome(out: &mut Out, o: Option<Outcome>) {
     out.extend_from_slice(match o {
         None => b"null",
         Some(Outcome::Success) => b"\"success\"",
         Some(Outcome::Failed) => b"\"failed\"",
     });
-}
-
-/// A timestamp as the serde glue writes it (RFC 3339 needs no escaping).
-fn time(out: &mut Out, t: OffsetDateTime) -> Result<(), Unwritten> {
-    let text = xapi_model::rfc3339::format(t).ok_or(Unwritten)?;
-    out.push(b'"');
-    out.extend_from_slice(text.as_str().as_bytes());
-    out.push(b'"');
-    Ok(())
-}
-
-fn optional_time(out: &mut Out, t: Option<OffsetDateTime>) -> Result<(), Unwritten> {
-    match t {
-        Some(t) => time(out, t),
-        None => {
-            out.extend_from_slice(b"null");
-            Ok(())
-        }
-    }
-}
-
-/// A UUID as its serde form writes it in JSON: hyphenated, lower case.
-fn uuid(out: &mut Out, u: Uuid) {
-    let mut buf = Uuid::encode_buffer();
-    let text = u.hyphenated().encode_lower(&mut buf);
-    out.push(b'"');
-    out.extend_from_slice(text.as_bytes());
-    out.push(b'"');
 }
