@@ -537,7 +537,8 @@ fn with_consistency(app: &AppState, mut r: Response) -> Response {
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
+    xapi_model::rfc3339::format(t)
+        .map(|text| text.as_str().to_owned())
         .unwrap_or_default()
 }
 
