@@ -12,11 +12,12 @@
 # request threads, log sync, the rest), instructions per statement.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bins/loadgen/lib.sh
 if [ $# -ge 1 ]; then
     BIN=$(realpath "$1")
 else
     cargo build --release -q -p coursebridge-ingest -p coursebridge-loadgen
-    BIN=$(realpath target/release)
+    BIN=$(realpath "$BIN") # the server runs from its work directory
 fi
 WARM_SECONDS=${WARM_SECONDS:-25}
 MEASURE_SECONDS=${MEASURE_SECONDS:-30}
@@ -25,8 +26,7 @@ WORK=$(mktemp -d)
 VG=
 trap '[ -n "$VG" ] && { kill $VG 2>/dev/null; wait $VG 2>/dev/null; }; rm -rf "$WORK"' EXIT
 DB="$WORK/load.db"
-SECRET=$("$BIN/coursebridge-loadgen" setup --database "$DB" --learners 1000 |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+SECRET=$(loadgen_setup "$DB")
 (cd "$WORK" && COURSEBRIDGE_LOG=warn exec valgrind --tool=callgrind --separate-threads=yes \
     --instr-atstart=no "$BIN/coursebridge-ingest" --database "$DB" serve \
     --listen "127.0.0.1:$PORT" 2>"$WORK/server.log") &
