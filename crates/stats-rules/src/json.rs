@@ -87,7 +87,7 @@ pub(crate) fn event_key(out: &mut Out, k: &EventKey) -> Result<(), Unwritten> {
     Ok(())
 }
 
-pub(crate) fn value<T: serde::Serialize + ?Sized>(out: &mut Out, v: &T) -> Result<(), Unwritten> {
+pub(crate) fn value<T: Serialize + ?Sized>(out: &mut Out, v: &T) -> Result<(), Unwritten> {
     serde_json::to_writer(out, v)?;
     Ok(())
 }
