@@ -66,6 +66,8 @@ struct Job {
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// Held while a batch is stamped and queued ([`Writer::submit_stamped`]).
+    order: Arc<Mutex<()>>,
     /// Set once a sync of the log failed ([`WriteError::NotDurable`]).
     not_durable: Arc<AtomicBool>,
     counters: Arc<GroupCounters>,
@@ -152,6 +154,7 @@ impl Writer {
         }
         Self {
             jobs: tx,
+            order: Arc::default(),
             not_durable,
             counters,
         }
@@ -173,18 +176,35 @@ impl Writer {
         rules: Arc<IntegrationRules>,
         batch: Vec<Prepared>,
     ) -> Result<Vec<Outcome>, WriteError> {
+        self.submit_stamped(rules, batch, |_| Ok(())).await
+    }
+
+    /// [`Writer::submit`], with `stamp` run on the batch as it is queued, one
+    /// batch at a time: batches are queued (and so written) in the order they
+    /// were stamped. What `stamp` returns is kept until the batch is answered.
+    pub async fn submit_stamped<T>(
+        &self,
+        rules: Arc<IntegrationRules>,
+        mut batch: Vec<Prepared>,
+        stamp: impl FnOnce(&mut [Prepared]) -> Result<T, RecordError>,
+    ) -> Result<Vec<Outcome>, WriteError> {
         if !self.is_durable() {
             return Err(WriteError::NotDurable(EARLIER_FAILURE.into()));
         }
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job {
-                rules,
-                batch,
-                reply,
-            })
-            .await
-            .map_err(|_| WriteError::Stopped)?;
+        let _kept = {
+            let _order = self.order.lock().await;
+            let kept = stamp(&mut batch)?;
+            self.jobs
+                .send(Job {
+                    rules,
+                    batch,
+                    reply,
+                })
+                .await
+                .map_err(|_| WriteError::Stopped)?;
+            kept
+        };
         answer.await.map_err(|_| WriteError::Stopped)?
     }
 }

@@ -264,10 +264,19 @@ async fn store_batch(
         .filter_map(|p| p.statement.id)
         .map(|id| id.to_string())
         .collect();
-    let guard = app.in_flight.enter(stored_at);
+    // `stored` is taken again as the batch enters the writer's queue, in
+    // queue order: the order in which statements are written is the order of
+    // `stored`, and `Consistent-Through` counts the batch from that moment.
+    let stamp = |batch: &mut [Prepared]| {
+        let (stored, guard) = app.in_flight.enter_now();
+        for p in batch {
+            p.restamp(stored)?;
+        }
+        Ok(guard)
+    };
     let outcomes = match app
         .writer
-        .submit(std::sync::Arc::new(rules), prepared)
+        .submit_stamped(std::sync::Arc::new(rules), prepared, stamp)
         .await
     {
         Ok(o) => o,
@@ -296,7 +305,6 @@ async fn store_batch(
         }
         Err(e) => return Err(ApiError::internal(e)),
     };
-    drop(guard);
     for o in &outcomes {
         match o {
             Outcome::Duplicate => app.metrics.duplicate.fetch_add(1, Relaxed),
@@ -817,10 +825,18 @@ pub async fn about() -> Response {
 
 /// Tracks the `stored` times of write transactions still open in this process,
 /// so that `X-Experience-API-Consistent-Through` never claims a time before
-/// which a statement could still appear.
+/// which a statement could still appear; and hands those times out.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    open: std::sync::Mutex<std::collections::BTreeMap<i128, usize>>,
+    open: std::sync::Mutex<Open>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    /// `stored` (nanoseconds) → batches still open with it.
+    times: std::collections::BTreeMap<i128, usize>,
+    /// The last time handed out.
+    last: i128,
 }
 
 pub struct InFlightGuard<'a> {
@@ -829,17 +845,30 @@ pub struct InFlightGuard<'a> {
 }
 
 impl InFlight {
-    pub fn enter(&self, stored: OffsetDateTime) -> InFlightGuard<'_> {
-        let key = stored.unix_timestamp_nanos();
-        if let Ok(mut m) = self.open.lock() {
-            *m.entry(key).or_default() += 1;
-        }
-        InFlightGuard { set: self, key }
+    fn open(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A `stored` time for a batch about to be written: now, and later than
+    /// every time handed out before (even where the clock steps back), open
+    /// until the guard is dropped. Taken under the same lock as
+    /// [`InFlight::consistent_through`] reads, so that no answer can claim a
+    /// time past it before the batch is counted as open.
+    pub fn enter_now(&self) -> (OffsetDateTime, InFlightGuard<'_>) {
+        let mut open = self.open();
+        let key = now().unix_timestamp_nanos().max(open.last + 1);
+        open.last = key;
+        *open.times.entry(key).or_default() += 1;
+        drop(open);
+        let stored = OffsetDateTime::from_unix_timestamp_nanos(key).unwrap_or_else(|_| now());
+        (stored, InFlightGuard { set: self, key })
     }
 
     /// Everything stored before this time is visible.
     pub fn consistent_through(&self, now: OffsetDateTime) -> OffsetDateTime {
-        let oldest = self.open.lock().ok().and_then(|m| m.keys().next().copied());
+        let oldest = self.open().times.keys().next().copied();
         match oldest.and_then(|k| OffsetDateTime::from_unix_timestamp_nanos(k - 1_000_000).ok()) {
             Some(t) if t < now => t,
             _ => now,
@@ -849,12 +878,11 @@ impl InFlight {
 
 impl Drop for InFlightGuard<'_> {
     fn drop(&mut self) {
-        if let Ok(mut m) = self.set.open.lock() {
-            if let Some(n) = m.get_mut(&self.key) {
-                *n -= 1;
-                if *n == 0 {
-                    m.remove(&self.key);
-                }
+        let mut open = self.set.open();
+        if let Some(n) = open.times.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.times.remove(&self.key);
             }
         }
     }
@@ -869,6 +897,39 @@ pub fn rfc3339_ms(ms: Option<i64>) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    /// Stamps handed out one after another always go up, even many within
+    /// one tick of the clock; while one is open, no answer claims
+    /// consistency past it; once all are answered, it is now again.
+    #[test]
+    fn stamps_go_up_and_hold_consistency_back_while_open() {
+        let set = super::InFlight::default();
+        let mut last = None;
+        let mut guards = Vec::new();
+        for _ in 0..10_000 {
+            let (t, guard) = set.enter_now();
+            if let Some(last) = last {
+                assert!(t > last, "{t} after {last}");
+            }
+            last = Some(t);
+            guards.push((t, guard));
+        }
+        let oldest = guards[0].0;
+        assert!(set.consistent_through(super::now()) < oldest);
+        // The oldest answered: the next one holds it back.
+        let (_, first) = guards.remove(0);
+        drop(first);
+        let next = guards[0].0;
+        let through = set.consistent_through(super::now());
+        assert!(through < next && through >= oldest - time::Duration::milliseconds(1));
+        guards.clear();
+        let before = super::now();
+        assert!(set.consistent_through(super::now()) >= before);
+        // After the clock stepped back, still later than the last.
+        set.open().last = (super::now() + time::Duration::hours(1)).unix_timestamp_nanos();
+        let (t, _g) = set.enter_now();
+        assert!(t > super::now() + time::Duration::minutes(59));
+    }
 
     /// The depth check as a byte-by-byte state machine, the oracle.
     fn exceeds_bytewise(bytes: &[u8], max: usize) -> bool {

@@ -301,6 +301,7 @@ both!(alternate_request_syntax);
 both!(voiding_before_the_target_and_across_integrations);
 both!(statements_follow_the_request_version);
 both!(long_scans_read_in_chunks, 100);
+both!(stored_follows_the_log_under_concurrency);
 
 async fn udemy_statements_with_mbox_and_account_actors(env: Env) -> Env {
     map_learner(&env).await;
@@ -1206,6 +1207,99 @@ async fn concurrent_requests_are_isolated(env: Env) -> Env {
         "the original and the 39 accepted ones"
     );
     env
+}
+
+/// Batches and single statements for one learner at once, all with
+/// one timestamp (so `stored` orders them): a batch's `stored` is taken as
+/// it enters the writer's queue, not when its request arrived, so on SQLite's
+/// one writer `stored` never goes down along the log (a large batch, long to
+/// parse, used to be stamped before single statements written ahead of it),
+/// and the statistics equal a replay of the log.
+async fn stored_follows_the_log_under_concurrency(env: Env) -> Env {
+    map_learner(&env).await;
+    let base = fixture("udemy-course-progressed-mbox");
+    let statement = |n: usize| {
+        let mut st = base.clone();
+        st["id"] = json!(uuid::Uuid::new_v4().to_string());
+        st["result"]["score"]["scaled"] = json!((n % 97) as f64 / 100.0);
+        st
+    };
+    let env = std::sync::Arc::new(env);
+    let mut tasks = Vec::new();
+    let mut n = 0;
+    for i in 0..60usize {
+        // Every fourth request a batch of 50 (the most this server takes),
+        // the others single statements.
+        let body = if i % 4 == 0 {
+            n += 50;
+            Value::Array((n - 50..n).map(statement).collect())
+        } else {
+            n += 1;
+            statement(n)
+        };
+        let env = env.clone();
+        tasks.push(tokio::spawn(async move {
+            env.post("/xapi/statements", &basic(&env.ub), &body).await
+        }));
+    }
+    for t in tasks {
+        let (status, body) = t.await.expect("task");
+        assert_eq!(status, 200, "{body}");
+    }
+    let env = std::sync::Arc::into_inner(env).expect("sole owner");
+    // The log, oldest first.
+    let mut stored = Vec::new();
+    let mut next = "/xapi/statements?ascending=true&limit=250".to_owned();
+    while !next.is_empty() {
+        let (s, page) = env.get(&next, &basic(&env.ub)).await;
+        assert_eq!(s, 200, "{page}");
+        for st in page["statements"].as_array().expect("statements") {
+            let text = st["stored"].as_str().expect("stored");
+            stored.push(
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .expect("RFC 3339"),
+            );
+        }
+        next = page["more"].as_str().unwrap_or_default().to_owned();
+    }
+    assert_eq!(stored.len(), n, "every statement listed");
+    if env.store.backend() == store::Backend::Sqlite {
+        // (PostgreSQL's several writers commit side by side: there the log's
+        // order between them is not the order they were queued in.)
+        let down = stored.windows(2).position(|w| w[1] < w[0]);
+        assert_eq!(down, None, "stored goes down along the log");
+    }
+    let live = env.stats("integration=ub-acme").await;
+    let integration = common_integration(&env.store, "ub-acme").await;
+    records::replay(
+        &env.store,
+        |_| records::IntegrationRules::for_integration(&integration),
+        T0,
+    )
+    .await
+    .expect("replay");
+    let without_times = |mut v: Vec<Value>| {
+        for i in &mut v {
+            i.as_object_mut().expect("item").remove("updated_at");
+        }
+        v
+    };
+    assert_eq!(
+        without_times(env.stats("integration=ub-acme").await),
+        without_times(live),
+        "statistics rebuilt from the log equal live ingestion"
+    );
+    env
+}
+
+async fn common_integration(store: &Store, id: &str) -> store::Integration {
+    let mut tx = store.read().await.expect("read");
+    tx.integrations(false)
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|i| i.id == id)
+        .expect("integration")
 }
 
 /// `POST /api/v1/overrides`: an administrator's override changes what the

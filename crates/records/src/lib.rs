@@ -59,6 +59,73 @@ pub struct Prepared {
     pub attachments: Vec<AttachmentData>,
     /// What [`Prepared::derive`] computed under an integration's rules.
     derived: Option<Derived>,
+    /// The statement came without a timestamp: its timestamp is `stored`
+    /// (xAPI), and moves with it ([`Prepared::restamp`]).
+    timestamp_is_stored: bool,
+    /// Where `stored` (and a timestamp that is `stored`) stand in
+    /// `canonical`; `None` if they could not be located (then
+    /// [`Prepared::restamp`] serializes again).
+    stamps: Option<Stamps>,
+}
+
+/// Byte ranges of RFC 3339 texts (inside their quotes) in a canonical form.
+#[derive(Debug, Clone, PartialEq)]
+struct Stamps {
+    stored: std::ops::Range<usize>,
+    timestamp: Option<std::ops::Range<usize>>,
+}
+
+/// What `serde_json` writes between a statement's `stored` value and its
+/// end: the fields after `stored`, in the order of [`Statement`]'s fields.
+#[derive(serde::Serialize)]
+struct AfterStored<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authority: Option<&'a xapi_model::Actor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attachments: Option<&'a Vec<xapi_model::Attachment>>,
+}
+
+/// Locates `stored` (and, when `timestamp_is_stored`, the timestamp just
+/// before it) in `canonical`, `serde_json::to_string(s)`: from the end,
+/// after measuring what follows `stored`, so that no text a sender wrote
+/// (an extension, a language map) can be taken for it. Every range found is
+/// checked against the text it must hold.
+fn locate_stamps(s: &Statement, canonical: &str, timestamp_is_stored: bool) -> Option<Stamps> {
+    let text = s.stored?.to_rfc3339();
+    let after = serde_json::to_string(&AfterStored {
+        authority: s.authority.as_ref(),
+        version: s.version.as_ref(),
+        attachments: s.attachments.as_ref(),
+    })
+    .ok()?;
+    // `{}` leaves the closing brace; `{"authority":…}` is written as `,"authority":…}`.
+    let tail = if after.len() == 2 { 1 } else { after.len() };
+    let end = canonical.len().checked_sub(tail + 1)?;
+    let stored = end.checked_sub(text.len())?..end;
+    let found = |r: &std::ops::Range<usize>, key: &str| {
+        canonical.get(r.clone()) == Some(text.as_str())
+            && canonical
+                .get(..r.start)
+                .is_some_and(|head| head.ends_with(key))
+            && canonical.get(r.end..r.end + 1) == Some("\"")
+    };
+    if !found(&stored, "\"stored\":\"") {
+        return None;
+    }
+    let timestamp = if timestamp_is_stored {
+        // `"timestamp":"T","stored":"S"`: T ends 12 bytes before S starts.
+        let end = stored.start.checked_sub(12)?;
+        let r = end.checked_sub(text.len())?..end;
+        if !found(&r, "\"timestamp\":\"") {
+            return None;
+        }
+        Some(r)
+    } else {
+        None
+    };
+    Some(Stamps { stored, timestamp })
 }
 
 /// What storing a statement needs that depends only on the statement and on
@@ -168,16 +235,69 @@ pub fn prepare(
     statement.stored = Some(stored);
     statement.authority = Some(authority.clone());
     statement.version.get_or_insert_with(|| version.to_owned());
+    let timestamp_is_stored = statement.timestamp.is_none();
     statement.timestamp.get_or_insert(stored);
     let canonical =
         serde_json::to_string(&statement).map_err(|e| RecordError::Corrupt(e.to_string()))?;
+    let stamps = locate_stamps(&statement, &canonical, timestamp_is_stored);
     Ok(Prepared {
         statement,
         raw,
         canonical,
         attachments: Vec::new(),
         derived: None,
+        timestamp_is_stored,
+        stamps,
     })
+}
+
+impl Prepared {
+    /// Sets `stored` to `now` (and the timestamp, where the statement came
+    /// without one and so took `stored`'s): its canonical form and learning
+    /// event as [`prepare`] with `now` would have made them. The server
+    /// stamps each batch as it hands it to the writer, so that `stored`
+    /// follows the order in which statements are written (docs/ARCHITECTURE.md,
+    /// "stored is the order of the log").
+    pub fn restamp(&mut self, now: OffsetDateTime) -> Result<(), RecordError> {
+        let stored = xapi_model::Timestamp(now);
+        self.statement.stored = Some(stored);
+        if self.timestamp_is_stored {
+            self.statement.timestamp = Some(stored);
+        }
+        self.stamps = match self.stamps.take() {
+            Some(at) => {
+                let text = stored.to_rfc3339();
+                let old = &self.canonical;
+                let mut out = String::with_capacity(old.len() + 2 * text.len());
+                let mut from = 0;
+                let mut moved = |r: &std::ops::Range<usize>, out: &mut String| {
+                    out.push_str(&old[from..r.start]);
+                    let start = out.len();
+                    out.push_str(&text);
+                    from = r.end;
+                    start..out.len()
+                };
+                let timestamp = at.timestamp.as_ref().map(|r| moved(r, &mut out));
+                let stored = moved(&at.stored, &mut out);
+                out.push_str(&old[from..]);
+                self.canonical = out;
+                Some(Stamps { stored, timestamp })
+            }
+            None => {
+                self.canonical = serde_json::to_string(&self.statement)
+                    .map_err(|e| RecordError::Corrupt(e.to_string()))?;
+                locate_stamps(&self.statement, &self.canonical, self.timestamp_is_stored)
+            }
+        };
+        if let Some(learning) = self.derived.as_mut().and_then(|d| d.learning.as_mut()) {
+            learning.event.stored = now;
+            if self.timestamp_is_stored {
+                learning.event.at = now;
+            }
+            learning.event_json = event_json(&learning.event)?;
+        }
+        Ok(())
+    }
 }
 
 /// What happened to one statement of a batch.
@@ -442,8 +562,15 @@ pub async fn store_statement_refs_with(
     now_ms: i64,
     mut cache: Option<&mut WriterCache>,
 ) -> Result<(Vec<Outcome>, Touched), RecordError> {
+    // Written in the order of `stored` (the order requests were queued in,
+    // on the server), by id within a request.
     let mut order: Vec<usize> = (0..batch.len()).collect();
-    order.sort_by_key(|&i| batch[i].statement.id);
+    order.sort_by_key(|&i| {
+        (
+            batch[i].statement.stored.map(|t| t.0),
+            batch[i].statement.id,
+        )
+    });
     let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
     // Ids already met in this batch, with where (content is compared only when
     // an id repeats, which is rare: a sender's retry inside one batch).
@@ -1181,4 +1308,165 @@ pub enum ReplayError {
     Record(#[from] RecordError),
     #[error(transparent)]
     Rules(#[from] RulesError),
+}
+
+#[cfg(test)]
+mod restamp_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use xapi_model::{Account, Agent, Ifi};
+
+    fn fixtures() -> Vec<(String, Statement)> {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/statements/valid"
+        );
+        let mut out: Vec<(String, Statement)> = std::fs::read_dir(dir)
+            .expect("the valid statement fixtures")
+            .map(|e| e.expect("a fixture").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .map(|p| {
+                let bytes = std::fs::read(&p).expect("a readable fixture");
+                let s = xapi_model::parse_statement(&bytes).expect("a valid fixture");
+                (p.display().to_string(), s)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        assert!(out.len() >= 10, "fixtures missing: {}", out.len());
+        out
+    }
+
+    fn rules(provider: &str) -> IntegrationRules {
+        IntegrationRules::for_integration(&store::Integration {
+            id: "i".into(),
+            provider: provider.into(),
+            lms_group: "g".into(),
+            connector_author: "a".into(),
+            settings: serde_json::json!({}),
+            active: true,
+            created_ms: 0,
+            updated_ms: 0,
+            deactivated_ms: None,
+        })
+        .expect("rules")
+    }
+
+    fn authority() -> Actor {
+        Actor::Agent(Agent {
+            name: None,
+            ifi: Ifi::Account(Account {
+                home_page: "https://lms.example.com".into(),
+                name: "wh_client".into(),
+            }),
+        })
+    }
+
+    fn at(nanos: i128) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(nanos).expect("in range")
+    }
+
+    fn prepared(s: &Statement, now: OffsetDateTime, rules: &IntegrationRules) -> Prepared {
+        prepare(s.clone(), "{}".into(), now, &authority(), "1.0.0")
+            .and_then(|p| p.derive(rules))
+            .expect("prepared")
+    }
+
+    /// Restamped at `t2`, a statement prepared at `t1` is what preparing it
+    /// at `t2` gives: canonical text, statement, derived event and its JSON,
+    /// and where its stamps stand.
+    fn assert_restamp_equals_prepare(
+        s: &Statement,
+        t1: OffsetDateTime,
+        t2: OffsetDateTime,
+        rules: &IntegrationRules,
+    ) {
+        let mut moved = prepared(s, t1, rules);
+        assert!(
+            moved.stamps.is_some(),
+            "stamps not located in {}",
+            moved.canonical
+        );
+        moved.restamp(t2).expect("restamp");
+        let fresh = prepared(s, t2, rules);
+        assert_eq!(moved.canonical, fresh.canonical);
+        assert_eq!(moved.statement, fresh.statement);
+        assert_eq!(moved.derived, fresh.derived);
+        assert_eq!(moved.timestamp_is_stored, fresh.timestamp_is_stored);
+        assert_eq!(moved.stamps, fresh.stamps);
+    }
+
+    // 2000-01-01 … 2100-01-01, in nanoseconds.
+    const FROM: i128 = 946_684_800_000_000_000;
+    const TO: i128 = 4_102_444_800_000_000_000;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn restamping_equals_preparing_at_the_new_time(
+            pick in 0usize..64,
+            drop_timestamp in any::<bool>(),
+            udemy in any::<bool>(),
+            t1 in FROM..TO,
+            t2 in FROM..TO,
+            whole_ms in any::<bool>(),
+        ) {
+            let all = fixtures();
+            let (_, mut s) = all[pick % all.len()].clone();
+            // A fixed id: `prepare` would give each call its own.
+            s.id.get_or_insert(Uuid::from_u128(0x0123_4567_89ab_4def_8123_4567_89ab_cdef));
+            if drop_timestamp {
+                s.timestamp = None;
+            }
+            // Texts of other lengths: whole milliseconds drop the fraction's zeros.
+            let t2 = if whole_ms { t2 - t2 % 1_000_000 } else { t2 };
+            let rules = rules(if udemy { "udemy-business" } else { "opensesame" });
+            assert_restamp_equals_prepare(&s, at(t1), at(t2), &rules);
+        }
+    }
+
+    /// The stamp's own text elsewhere in the statement — in an extension
+    /// before `stored`, in an attachment's display after it — is the
+    /// sender's and stays: only `stored` (and a timestamp that is `stored`)
+    /// move.
+    #[test]
+    fn restamping_moves_only_the_stamps_whatever_the_statement_holds() {
+        let t1 = at(1_733_400_000_123_456_789);
+        let t2 = at(1_733_400_000_987_654_321);
+        let text = xapi_model::Timestamp(t1).to_rfc3339();
+        let rules = rules("udemy-business");
+        let all = fixtures();
+        let with_attachment = all
+            .iter()
+            .find(|(name, _)| name.contains("attachment"))
+            .expect("the attachment fixture");
+        let plain = all
+            .iter()
+            .find(|(name, _)| name.contains("udemy-course-progressed-mbox"))
+            .expect("the Udemy progress fixture");
+        for (_, base) in [with_attachment, plain] {
+            let mut v = serde_json::to_value(base).expect("json");
+            v["id"] = serde_json::json!("0123e567-89ab-4def-8123-456789abcdef");
+            v.as_object_mut().expect("object").remove("timestamp");
+            v["result"]["extensions"] = serde_json::json!({
+                "https://x.example.com/stamp": {"stored": text, "timestamp": text}
+            });
+            if let Some(list) = v.get_mut("attachments").and_then(|a| a.as_array_mut()) {
+                for a in list {
+                    a["display"] = serde_json::json!({"en-US": text});
+                }
+            }
+            let s = xapi_model::statement_from_value(v).expect("still valid");
+            let mut moved = prepared(&s, t1, &rules);
+            assert_eq!(
+                moved.canonical.matches(text.as_str()).count(),
+                if s.attachments.is_some() { 5 } else { 4 }
+            );
+            moved.restamp(t2).expect("restamp");
+            assert_eq!(
+                moved.canonical.matches(text.as_str()).count(),
+                if s.attachments.is_some() { 3 } else { 2 }
+            );
+            assert_restamp_equals_prepare(&s, t1, t2, &rules);
+        }
+    }
 }
