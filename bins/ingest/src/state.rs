@@ -19,7 +19,7 @@ pub struct App {
     pub config: Config,
     pub token_secret: Vec<u8>,
     pub metrics: Metrics,
-    pub in_flight: crate::xapi::InFlight,
+    pub in_flight: Arc<crate::xapi::InFlight>,
     pub writer: crate::writer::Writer,
     /// The HTTP client for SCORM Cloud calls (launch-time registration
     /// creation, refresh on return, refresh by the LMS).
@@ -87,7 +87,7 @@ impl App {
             config,
             token_secret,
             metrics: Metrics::default(),
-            in_flight: crate::xapi::InFlight::default(),
+            in_flight: Arc::default(),
             writer,
             scorm_http: scorm_flows::http_client().unwrap_or_default(),
             dummy_hash: auth::hash_secret(&auth::new_secret()),

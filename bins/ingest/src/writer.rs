@@ -50,8 +50,16 @@ type Reply = oneshot::Sender<Result<Vec<Outcome>, WriteError>>;
 
 /// A request's answer, held until the group's commit is durable, with the
 /// request's statements: they are freed where the answer is sent (the
-/// `log-sync` thread on SQLite), not on the writer's thread.
-type Answer = (Reply, Result<Vec<Outcome>, WriteError>, Vec<Prepared>);
+/// `log-sync` thread on SQLite), not on the writer's thread; and with what
+/// its submitter kept ([`Writer::submit_stamped`]), dropped only once the
+/// answer is sent.
+type Answer = (Reply, Result<Vec<Outcome>, WriteError>, Vec<Prepared>, Held);
+
+/// What a submitter keeps until its batch is answered (the batch's in-flight
+/// `stored` time on the server): held by the job, not by the request, so
+/// that it outlives a request whose client went away while its batch is
+/// still to be written.
+type Held = Box<dyn Send + Sync>;
 
 /// What makes the direct connection's commits durable ([`store::LogSync`]
 /// unless a test gives its own).
@@ -61,6 +69,7 @@ struct Job {
     rules: Arc<IntegrationRules>,
     batch: Vec<Prepared>,
     reply: Reply,
+    held: Held,
 }
 
 #[derive(Clone)]
@@ -181,8 +190,9 @@ impl Writer {
 
     /// [`Writer::submit`], with `stamp` run on the batch as it is queued, one
     /// batch at a time: batches are queued (and so written) in the order they
-    /// were stamped. What `stamp` returns is kept until the batch is answered.
-    pub async fn submit_stamped<T>(
+    /// were stamped. What `stamp` returns is kept until the batch is answered,
+    /// even if this future is dropped before (the job holds it).
+    pub async fn submit_stamped<T: Send + Sync + 'static>(
         &self,
         rules: Arc<IntegrationRules>,
         mut batch: Vec<Prepared>,
@@ -192,19 +202,19 @@ impl Writer {
             return Err(WriteError::NotDurable(EARLIER_FAILURE.into()));
         }
         let (reply, answer) = oneshot::channel();
-        let _kept = {
+        {
             let _order = self.order.lock().await;
-            let kept = stamp(&mut batch)?;
+            let held = Box::new(stamp(&mut batch)?);
             self.jobs
                 .send(Job {
                     rules,
                     batch,
                     reply,
+                    held,
                 })
                 .await
                 .map_err(|_| WriteError::Stopped)?;
-            kept
-        };
+        }
         answer.await.map_err(|_| WriteError::Stopped)?
     }
 }
@@ -360,9 +370,9 @@ impl WriteConn {
 
 fn send(answers: Vec<Answer>) {
     let mut spent = Vec::with_capacity(answers.len());
-    for (reply, result, batch) in answers {
+    for (reply, result, batch, held) in answers {
         let _ = reply.send(result);
-        spent.push(batch);
+        spent.push((batch, held));
     }
     // Freed once everyone is answered.
     drop(spent);
@@ -405,8 +415,9 @@ impl Syncer {
                     match failed {
                         None => send(answers),
                         Some(why) => {
-                            for (reply, _, _) in answers {
+                            for (reply, _, _, held) in answers {
                                 let _ = reply.send(Err(WriteError::NotDurable(why.clone())));
+                                drop(held);
                             }
                         }
                     }
@@ -461,6 +472,7 @@ pub async fn write_batches(
             rules,
             batch,
             reply,
+            held: Box::new(()),
         });
         answers.push(answer);
     }
@@ -479,7 +491,12 @@ fn fail_all(jobs: Vec<Job>, why: &str, answers: &mut Vec<Answer>) {
         "group commit failed; nothing of the group was stored"
     );
     for j in jobs {
-        answers.push((j.reply, Err(WriteError::Group(why.to_owned())), j.batch));
+        answers.push((
+            j.reply,
+            Err(WriteError::Group(why.to_owned())),
+            j.batch,
+            j.held,
+        ));
     }
 }
 
@@ -590,7 +607,7 @@ async fn write_group_once(
         match write_merged(conn, &jobs, now).await {
             Merged::Committed(results) => {
                 for (job, result) in jobs.into_iter().zip(results) {
-                    answers.push((job.reply, Ok(result), job.batch));
+                    answers.push((job.reply, Ok(result), job.batch, job.held));
                 }
                 return true;
             }
@@ -598,7 +615,7 @@ async fn write_group_once(
             // would only repeat it).
             Merged::Refused(e) if jobs.len() == 1 => {
                 if let Some(job) = jobs.into_iter().next() {
-                    answers.push((job.reply, Err(WriteError::Record(e)), job.batch));
+                    answers.push((job.reply, Err(WriteError::Record(e)), job.batch, job.held));
                 }
                 return false;
             }
@@ -721,7 +738,7 @@ async fn write_each(
     match write_each_tx(conn, &jobs, now).await {
         Ok(results) => {
             for (job, result) in jobs.into_iter().zip(results) {
-                answers.push((job.reply, result, job.batch));
+                answers.push((job.reply, result, job.batch, job.held));
             }
             true
         }

@@ -839,8 +839,8 @@ struct Open {
     last: i128,
 }
 
-pub struct InFlightGuard<'a> {
-    set: &'a InFlight,
+pub struct InFlightGuard {
+    set: std::sync::Arc<InFlight>,
     key: i128,
 }
 
@@ -856,14 +856,20 @@ impl InFlight {
     /// until the guard is dropped. Taken under the same lock as
     /// [`InFlight::consistent_through`] reads, so that no answer can claim a
     /// time past it before the batch is counted as open.
-    pub fn enter_now(&self) -> (OffsetDateTime, InFlightGuard<'_>) {
+    pub fn enter_now(self: &std::sync::Arc<Self>) -> (OffsetDateTime, InFlightGuard) {
         let mut open = self.open();
         let key = now().unix_timestamp_nanos().max(open.last + 1);
         open.last = key;
         *open.times.entry(key).or_default() += 1;
         drop(open);
         let stored = OffsetDateTime::from_unix_timestamp_nanos(key).unwrap_or_else(|_| now());
-        (stored, InFlightGuard { set: self, key })
+        (
+            stored,
+            InFlightGuard {
+                set: self.clone(),
+                key,
+            },
+        )
     }
 
     /// Everything stored before this time is visible.
@@ -876,7 +882,7 @@ impl InFlight {
     }
 }
 
-impl Drop for InFlightGuard<'_> {
+impl Drop for InFlightGuard {
     fn drop(&mut self) {
         let mut open = self.set.open();
         if let Some(n) = open.times.get_mut(&self.key) {
@@ -903,7 +909,7 @@ mod tests {
     /// consistency past it; once all are answered, it is now again.
     #[test]
     fn stamps_go_up_and_hold_consistency_back_while_open() {
-        let set = super::InFlight::default();
+        let set = std::sync::Arc::new(super::InFlight::default());
         let mut last = None;
         let mut guards = Vec::new();
         for _ in 0..10_000 {

@@ -152,6 +152,55 @@ async fn after_a_failed_sync_nothing_is_acknowledged() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// What a submitter keeps for its batch (on the server, the batch's
+/// in-flight `stored` time, which holds `Consistent-Through` back) is held by
+/// the job: a request dropped while its batch is still to be answered (its
+/// client went away) does not let go of it before the commit is durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_submitter_keeps_outlives_a_dropped_request() {
+    struct Flag(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let (store, rules, dir) = setup().await;
+    let (sync, started, release) = gated();
+    let writer = Writer::spawn_with_sync(store.clone(), 1, Some(sync));
+    let let_go = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let submit = {
+        let (writer, rules, flag) = (writer.clone(), rules.clone(), let_go.clone());
+        tokio::spawn(async move {
+            writer
+                .submit_stamped(rules, vec![statement(A)], move |_| Ok(Flag(flag)))
+                .await
+        })
+    };
+    // Committed, its sync held; then the request goes away.
+    sync_started(started).await;
+    submit.abort();
+    assert!(submit.await.is_err(), "the request was dropped");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !let_go.load(std::sync::atomic::Ordering::SeqCst),
+        "let go before the commit was durable"
+    );
+    release.send(Ok(())).expect("release");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !let_go.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never let go after the answer"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        is_stored(&store, A).await,
+        "the batch was stored all the same"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The real sync: what the direct connection commits, `fdatasync` makes
 /// durable; its connection is `synchronous = NORMAL`, every other one FULL.
 #[tokio::test]
