@@ -1270,7 +1270,7 @@ async fn stored_follows_the_log_under_concurrency(env: Env) -> Env {
         assert_eq!(down, None, "stored goes down along the log");
     }
     let live = env.stats("integration=ub-acme").await;
-    let integration = common_integration(&env.store, "ub-acme").await;
+    let integration = stored_integration(&env.store, "ub-acme").await;
     records::replay(
         &env.store,
         |_| records::IntegrationRules::for_integration(&integration),
@@ -1292,7 +1292,7 @@ async fn stored_follows_the_log_under_concurrency(env: Env) -> Env {
     env
 }
 
-async fn common_integration(store: &Store, id: &str) -> store::Integration {
+async fn stored_integration(store: &Store, id: &str) -> store::Integration {
     let mut tx = store.read().await.expect("read");
     tx.integrations(false)
         .await
