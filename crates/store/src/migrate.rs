@@ -87,10 +87,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_voiding_targets.sql"),
         postgres: include_str!("../migrations/postgres/0012_voiding_targets.sql"),
     },
+    Migration {
+        version: 13,
+        name: "actor_lists",
+        sqlite: include_str!("../migrations/sqlite/0013_actor_lists.sql"),
+        postgres: include_str!("../migrations/postgres/0013_actor_lists.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 

@@ -52,6 +52,23 @@ pub struct StoredStatement {
     pub learner_id: Option<i64>,
 }
 
+/// Entries of `recent_statement_actors` at which a transaction that stores
+/// statements moves them to `statement_actor_runs`, one row per actor
+/// (SQLite, schema v13): the recent list's few pages are shared by the
+/// statements of a group, and the move writes one row per actor for all of
+/// that actor's statements since the last move (docs/PERFORMANCE.md).
+pub const RECENT_ACTORS_BOUND: i64 = 4096;
+
+/// The sizes of SQLite's two actor lists ([`Tx::actor_lists`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActorLists {
+    /// Entries of `recent_statement_actors`: statements listed since the
+    /// last move, always fewer than [`RECENT_ACTORS_BOUND`] after a commit.
+    pub recent: i64,
+    /// Rows of `statement_actor_runs`: one per actor and move.
+    pub runs: i64,
+}
+
 /// Parameters per row of `insert_statements`.
 const STATEMENT_ARGS: usize = 15;
 
@@ -97,11 +114,25 @@ impl crate::Store {
 /// The identity keys that map to the learner bound at `param` (`$N`). A
 /// statement is resolved to the learner its actor key maps to, and a mapping
 /// never changes (`map_identity`), so a learner's statements are among those
-/// with these actor keys: the lookup reads the index on (actor key, seq,
-/// course) and tests the course there (schema v8; the same index serves the
-/// `agent` filter in storage order).
+/// with these actor keys ([`actor_seqs`]).
 fn learner_keys(param: &str) -> String {
     format!("SELECT k.identity_key FROM learner_identities k WHERE k.learner_id = {param}")
+}
+
+/// The condition "the statement's actor key is in `keys`" (a list or a
+/// subquery, SQL) on the statements row named `row`. PostgreSQL tests the
+/// column through its index (schema v8). SQLite finds the statement in one of
+/// the two actor lists of schema v13: the recent one, or a run of the long
+/// one.
+fn actor_in(backend: crate::Backend, row: &str, keys: &str) -> String {
+    match backend {
+        crate::Backend::Postgres => format!("{row}.actor_key IN ({keys})"),
+        crate::Backend::Sqlite => format!(
+            "{row}.seq IN (\
+             SELECT j.value FROM statement_actor_runs a, json_each(a.seqs) j WHERE a.actor_key IN ({keys}) \
+             UNION ALL SELECT r.seq FROM recent_statement_actors r WHERE r.actor_key IN ({keys}))"
+        ),
+    }
 }
 
 const COLS: &str = "seq, id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, activity_id, registration, actor_key, voided, voids, course_id, learner_id";
@@ -265,42 +296,49 @@ impl Tx<'_> {
         if f.broad {
             q.push_str(" AND broad = 1");
         }
+        // Placeholders in order: `$1`, `$2`, …
         let mut n = 0;
-        let mut arg = |q: &mut String, cond: &str| {
+        let mut next = || {
             n += 1;
-            q.push_str(&format!(" AND {cond} ${n}"));
+            format!("${n}")
+        };
+        let cond = |q: &mut String, test: &str, p: String| {
+            q.push_str(&format!(" AND {test} {p}"));
         };
         if f.integration_id.is_some() {
-            arg(&mut q, "integration_id =");
+            cond(&mut q, "integration_id =", next());
         }
         if f.actor_key.is_some() {
-            arg(&mut q, "actor_key =");
+            let p = next();
+            q.push_str(&format!(
+                " AND {}",
+                actor_in(self.backend, "statements", &p)
+            ));
         }
         if f.verb.is_some() {
-            arg(&mut q, "verb =");
+            cond(&mut q, "verb =", next());
         }
         if f.activity_id.is_some() {
-            arg(&mut q, "activity_id =");
+            cond(&mut q, "activity_id =", next());
         }
         if f.registration.is_some() {
-            arg(&mut q, "registration =");
+            cond(&mut q, "registration =", next());
         }
         if f.since_ms.is_some() {
-            arg(&mut q, "stored_ms >");
+            cond(&mut q, "stored_ms >", next());
         }
         if f.until_ms.is_some() {
-            arg(&mut q, "stored_ms <=");
+            cond(&mut q, "stored_ms <=", next());
         }
         if f.cursor.is_some() {
-            arg(&mut q, if f.ascending { "seq >" } else { "seq <" });
+            cond(&mut q, if f.ascending { "seq >" } else { "seq <" }, next());
         }
         q.push_str(if f.ascending {
             " ORDER BY seq ASC"
         } else {
             " ORDER BY seq DESC"
         });
-        n += 1;
-        q.push_str(&format!(" LIMIT ${n}"));
+        q.push_str(&format!(" LIMIT {}", next()));
         let q = self.sql(&q);
         let mut query = sqlx::query(&q);
         for v in [
@@ -333,8 +371,8 @@ impl Tx<'_> {
         learner_id: i64,
     ) -> Result<Vec<StoredStatement>> {
         let q = self.sql(&format!(
-            "SELECT {COLS} FROM statements WHERE actor_key IN ({}) AND course_id = $1 AND learner_id = $2 AND voided = 0 AND voids IS NULL ORDER BY seq",
-            learner_keys("$2")
+            "SELECT {COLS} FROM statements WHERE {} AND course_id = $1 AND learner_id = $2 AND voided = 0 AND voids IS NULL ORDER BY seq",
+            actor_in(self.backend, "statements", &learner_keys("$2"))
         ));
         let rows = sqlx::query(&q)
             .bind(course_id)
@@ -373,10 +411,10 @@ impl Tx<'_> {
                FROM learning_events e WHERE e.course_id = $1 AND e.learner_id = $2 \
                UNION ALL \
                SELECT s.id, s.integration_id, s.course_id, s.learner_id, s.id AS statement_id, 'statement' AS kind, s.timestamp_ms AS at_ms, s.stored_ms, s.event AS payload \
-               FROM statements s WHERE s.actor_key IN ({}) \
+               FROM statements s WHERE {} \
                AND s.course_id = $3 AND s.learner_id = $4 AND s.voided = 0 AND s.event IS NOT NULL \
              ) events ORDER BY at_ms, stored_ms, id",
-            learner_keys("$4")
+            actor_in(self.backend, "s", &learner_keys("$4"))
         ));
         let args = [
             course_id.into(),
@@ -462,6 +500,104 @@ impl Tx<'_> {
     /// Inserts many statements with one query per chunk; returns the ids that
     /// were inserted (ids already stored are skipped: the caller compares them).
     pub async fn insert_statements<'q>(
+        &mut self,
+        rows: &[NewStatement<'q>],
+    ) -> Result<foldhash::HashSet<String>> {
+        if rows.is_empty() || self.backend != crate::Backend::Sqlite {
+            return self.insert_statement_rows(rows).await;
+        }
+        // SQLite has one writer: the statements after the last `seq` now
+        // are the ones this call stores.
+        let before: i64 = match self
+            .fetch_opt(
+                "SELECT COALESCE(MAX(seq), 0) AS m FROM statements",
+                &[],
+                "reading the last seq",
+            )
+            .await?
+        {
+            Some(r) => col(&r, "m")?,
+            None => 0,
+        };
+        let inserted = self.insert_statement_rows(rows).await?;
+        self.list_actors_after(before).await?;
+        Ok(inserted)
+    }
+
+    /// SQLite: lists the actors of the statements after `seq` in
+    /// `recent_statement_actors`, and moves that list to
+    /// `statement_actor_runs` once it holds [`RECENT_ACTORS_BOUND`] entries
+    /// (schema v13). PostgreSQL keeps an index instead.
+    async fn list_actors_after(&mut self, seq: i64) -> Result<()> {
+        if self.backend != crate::Backend::Sqlite {
+            return Ok(());
+        }
+        let q = self.sql(
+            "INSERT INTO recent_statement_actors (actor_key, seq) \
+             SELECT actor_key, seq FROM statements WHERE seq > $1 AND actor_key IS NOT NULL",
+        );
+        self.run(&q, &[seq.into()], "listing statements' actors")
+            .await?;
+        let q = self.sql("SELECT COUNT(*) AS n FROM recent_statement_actors");
+        let n: i64 = match self
+            .fetch_opt(&q, &[], "counting recent statements' actors")
+            .await?
+        {
+            Some(r) => col(&r, "n")?,
+            None => 0,
+        };
+        if n >= RECENT_ACTORS_BOUND {
+            self.move_recent_actors().await?;
+        }
+        Ok(())
+    }
+
+    /// SQLite: how many entries the recent actor list holds and how many
+    /// runs the long one (schema v13); `None` on PostgreSQL, which keeps an
+    /// index instead.
+    pub async fn actor_lists(&mut self) -> Result<Option<ActorLists>> {
+        if self.backend != crate::Backend::Sqlite {
+            return Ok(None);
+        }
+        let row = self
+            .fetch_opt(
+                "SELECT (SELECT COUNT(*) FROM recent_statement_actors) AS recent, \
+                        (SELECT COUNT(*) FROM statement_actor_runs) AS runs",
+                &[],
+                "counting the actor lists",
+            )
+            .await?;
+        Ok(match row {
+            Some(r) => Some(ActorLists {
+                recent: col(&r, "recent")?,
+                runs: col(&r, "runs")?,
+            }),
+            None => None,
+        })
+    }
+
+    /// SQLite: moves `recent_statement_actors` to `statement_actor_runs`,
+    /// one row per actor (schema v13).
+    pub async fn move_recent_actors(&mut self) -> Result<()> {
+        if self.backend != crate::Backend::Sqlite {
+            return Ok(());
+        }
+        self.exec(
+            "INSERT INTO statement_actor_runs (actor_key, last_seq, seqs) \
+             SELECT actor_key, MAX(seq), json_group_array(seq) FROM recent_statement_actors \
+             GROUP BY actor_key",
+            "moving recent statements' actors",
+        )
+        .await?;
+        self.exec(
+            "DELETE FROM recent_statement_actors",
+            "moving recent statements' actors",
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_statement_rows<'q>(
         &mut self,
         rows: &[NewStatement<'q>],
     ) -> Result<foldhash::HashSet<String>> {

@@ -118,6 +118,8 @@ both!(concurrent_read_modify_write_is_serialized);
 both!(concurrent_sync_lock_has_one_winner);
 both!(bulk_course_writes);
 both!(attachments_are_kept_per_integration);
+both!(actors_are_found_across_moves);
+both!(actor_lists_stay_bounded);
 
 /// Upgrading a v5 database moves statements' learning events onto the
 /// statements (schema v6) and keeps the other events where they are.
@@ -139,6 +141,8 @@ async fn upgrade_moves_statement_events(store: Store) {
         store.execute_admin(&sql).await.expect("v5 rows");
     }
     assert_eq!(store.migrate_to(6).await.expect("to v6"), [6]);
+    // Read with today's queries, which know today's schema.
+    store.migrate().await.expect("to the latest");
     let mut tx = store.read().await.expect("read");
     let events = tx
         .learning_events_for_target(course, learner)
@@ -255,6 +259,8 @@ async fn upgrade_merges_actor_indexes(store: Store) {
         .await
         .expect("v7 rows");
     assert_eq!(store.migrate_to(8).await.expect("to v8"), [8]);
+    // Read with today's queries, which know today's schema.
+    store.migrate().await.expect("to the latest");
     let mut tx = store.read().await.expect("read");
     let events = tx
         .learning_events_for_target(course, learner)
@@ -474,7 +480,7 @@ async fn upgrade_voids_late_targets(store: Store) {
         )
         .await
         .expect("v11 rows");
-    assert_eq!(store.migrate().await.expect("to v12"), [12]);
+    assert_eq!(store.migrate().await.expect("to v12"), [12, 13]);
     assert!(
         tx_voided(&store, "t-late").await,
         "it came after its voiding statement"
@@ -503,6 +509,100 @@ async fn upgrade_voids_late_targets(store: Store) {
     );
     tx.commit().await.expect("commit");
     assert!(tx_voided(&store, "t-raced").await);
+}
+
+/// Upgrading a v12 database (schema v13) lists every stored statement's
+/// actor in SQLite's long actor list, one run per actor; the `agent` filter
+/// and the refold find the same statements as before, and statements stored
+/// afterwards are listed too. (PostgreSQL: nothing changes.)
+async fn upgrade_lists_actors(store: Store) {
+    store.migrate_to(12).await.expect("to v12");
+    let (course, learner) = checks::seed(&store).await;
+    store
+        .execute_admin(&format!(
+            "INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, actor_key, voided, course_id, learner_id, event) \
+             VALUES ('s-1', 'os-acme', '{{}}', '{{}}', 20, 10, 'v', 'mbox:ada@example.com', 0, {course}, {learner}, '{{\"e\":1}}'), \
+                    ('s-2', 'os-acme', '{{}}', '{{}}', 21, 11, 'v', 'mbox:bob@example.com', 0, NULL, NULL, NULL), \
+                    ('s-3', 'os-acme', '{{}}', '{{}}', 22, 12, 'v', 'mbox:ada@example.com', 1, {course}, {learner}, '{{\"e\":3}}'), \
+                    ('s-4', 'os-acme', '{{}}', '{{}}', 23, 13, 'v', NULL, 0, NULL, NULL, NULL), \
+                    ('s-5', 'os-acme', '{{}}', '{{}}', 24, 14, 'v', 'mbox:ada@example.com', 0, {course}, {learner}, '{{\"e\":5}}')"
+        ))
+        .await
+        .expect("v12 rows");
+    assert_eq!(store.migrate().await.expect("to v13"), [13]);
+    let agent = |actor: &str| StatementFilter {
+        actor_key: Some(actor.to_owned()),
+        ascending: true,
+        limit: 10,
+        ..StatementFilter::default()
+    };
+    let ids = |rows: Vec<StoredStatement>| rows.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let mut tx = store.read().await.expect("read");
+    assert_eq!(
+        ids(tx
+            .statements(&agent("mbox:ada@example.com"))
+            .await
+            .expect("ada")),
+        ["s-1", "s-5"],
+        "voided hidden"
+    );
+    assert_eq!(
+        ids(tx
+            .statements(&agent("mbox:bob@example.com"))
+            .await
+            .expect("bob")),
+        ["s-2"]
+    );
+    assert_eq!(
+        ids(tx
+            .statements_for_target(course, learner)
+            .await
+            .expect("refold")),
+        ["s-1", "s-5"]
+    );
+    if let Some(lists) = tx.actor_lists().await.expect("sizes") {
+        assert_eq!(lists, ActorLists { recent: 0, runs: 2 });
+    }
+    drop(tx);
+    let mut tx = store.begin().await.expect("begin");
+    let later = NewStatement {
+        id: "s-6",
+        integration_id: "os-acme",
+        raw: "{}",
+        canonical: "{}",
+        stored_ms: 25,
+        timestamp_ms: 15,
+        verb: "v",
+        activity_id: None,
+        registration: None,
+        actor_key: Some("mbox:ada@example.com"),
+        voids: None,
+        course_id: None,
+        learner_id: None,
+        event: None,
+        broad: false,
+    };
+    tx.insert_statements(&[later]).await.expect("later");
+    tx.commit().await.expect("commit");
+    let mut tx = store.read().await.expect("read");
+    assert_eq!(
+        ids(tx
+            .statements(&agent("mbox:ada@example.com"))
+            .await
+            .expect("ada")),
+        ["s-1", "s-5", "s-6"]
+    );
+}
+
+#[tokio::test]
+async fn upgrade_lists_actors_sqlite() {
+    on_fresh_sqlite(upgrade_lists_actors).await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
+async fn upgrade_lists_actors_postgres() {
+    on_fresh_postgres(upgrade_lists_actors).await;
 }
 
 async fn tx_voided(store: &Store, id: &str) -> bool {
@@ -738,7 +838,7 @@ mod checks {
     }
 
     pub async fn migrations_are_versioned_and_idempotent(store: Store) {
-        assert_eq!(store.schema_version().await.expect("version"), 12);
+        assert_eq!(store.schema_version().await.expect("version"), 13);
         assert_eq!(
             store.migrate().await.expect("again"),
             Vec::<i64>::new(),
@@ -929,6 +1029,234 @@ mod checks {
             learner_id: None,
             event: None,
             broad: false,
+        }
+    }
+
+    /// What the `agent` filter gives for `actor`, oldest first, all of it
+    /// (one query) and again in pages of two (ascending and descending):
+    /// the three must agree.
+    async fn ids_of_actor(store: &Store, actor: &str) -> Vec<String> {
+        let mut tx = store.read().await.expect("read");
+        let filter = |ascending, cursor, limit| StatementFilter {
+            actor_key: Some(actor.to_owned()),
+            ascending,
+            cursor,
+            limit,
+            ..StatementFilter::default()
+        };
+        let all: Vec<String> = tx
+            .statements(&filter(true, None, 10_000))
+            .await
+            .expect("agent filter")
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        for ascending in [true, false] {
+            let mut paged = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = tx
+                    .statements(&filter(ascending, cursor, 2))
+                    .await
+                    .expect("a page");
+                let Some(last) = page.last() else { break };
+                cursor = Some(last.seq);
+                paged.extend(page.into_iter().map(|s| s.id));
+            }
+            if !ascending {
+                paged.reverse();
+            }
+            assert_eq!(paged, all, "paged (ascending: {ascending}) = in one query");
+        }
+        all
+    }
+
+    /// A statement row for the actor-list checks: the learner's when the
+    /// actor is ada's (`target`), pending otherwise.
+    fn actor_statement<'a>(
+        id: &'a str,
+        actor: &'a str,
+        stored: i64,
+        target: Option<(i64, i64)>,
+    ) -> NewStatement<'a> {
+        NewStatement {
+            actor_key: Some(actor),
+            course_id: target.map(|t| t.0),
+            learner_id: target.map(|t| t.1),
+            event: target.map(|_| "{\"e\":1}"),
+            ..new_statement(id, stored, "progressed")
+        }
+    }
+
+    /// Every statement of an actor is found, once, by the `agent` filter
+    /// (both orders, paged) and its learner's by the refold's queries,
+    /// whichever of SQLite's two actor lists holds it (schema v13): listed
+    /// in the recent one, moved to a run of the long one, moved with later
+    /// statements of the same actor, or rolled back with its transaction.
+    /// PostgreSQL's index gives the same answers.
+    pub async fn actors_are_found_across_moves(store: Store) {
+        let (course, learner) = seed(&store).await;
+        let actors = [
+            "mbox:ada@example.com",
+            "mbox:bob@example.com",
+            "account:https://sso.example.com|42",
+        ];
+        let mut expected: Vec<Vec<String>> = vec![Vec::new(); actors.len()];
+        let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let mut made = 0u64;
+        for step in 0..40 {
+            let count = 1 + next(6);
+            let picks: Vec<(String, usize)> = (0..count)
+                .map(|_| {
+                    made += 1;
+                    (
+                        format!("{made:08x}-0000-4000-8000-000000000000"),
+                        next(actors.len() as u64) as usize,
+                    )
+                })
+                .collect();
+            let mut rows: Vec<NewStatement<'_>> = picks
+                .iter()
+                .map(|(id, a)| {
+                    actor_statement(
+                        id,
+                        actors[*a],
+                        T0 + made as i64,
+                        (*a == 0).then_some((course, learner)),
+                    )
+                })
+                .collect();
+            // Now and then a sender's retry of an earlier statement: not
+            // stored again, so not listed again.
+            if step % 3 == 2 {
+                if let Some(first) = expected[0].first() {
+                    rows.push(actor_statement(
+                        first,
+                        actors[0],
+                        T0,
+                        Some((course, learner)),
+                    ));
+                }
+            }
+            let mut tx = store.begin().await.expect("begin");
+            let inserted = tx.insert_statements(&rows).await.expect("insert");
+            assert_eq!(inserted.len(), picks.len(), "the retry is not inserted");
+            if step % 4 == 3 {
+                tx.move_recent_actors().await.expect("move");
+            }
+            if step % 7 == 6 {
+                tx.rollback().await.expect("rollback");
+                continue;
+            }
+            tx.commit().await.expect("commit");
+            for (id, a) in &picks {
+                expected[*a].push(id.clone());
+            }
+            for (a, actor) in actors.iter().enumerate() {
+                assert_eq!(
+                    ids_of_actor(&store, actor).await,
+                    expected[a],
+                    "step {step}, {actor}"
+                );
+            }
+            let mut tx = store.read().await.expect("read");
+            let refold: Vec<String> = tx
+                .statements_for_target(course, learner)
+                .await
+                .expect("a learner's statements")
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
+            assert_eq!(refold, expected[0], "step {step}: the refold's statements");
+            let events = tx
+                .learning_events_for_target(course, learner)
+                .await
+                .expect("a learner's events");
+            assert_eq!(
+                events.len(),
+                expected[0].len(),
+                "step {step}: one event each"
+            );
+        }
+        if let Some(lists) = store
+            .read()
+            .await
+            .expect("read")
+            .actor_lists()
+            .await
+            .expect("sizes")
+        {
+            assert!(lists.runs > 0, "moves made runs: {lists:?}");
+        }
+    }
+
+    /// A transaction that finds SQLite's recent actor list full moves it to
+    /// the long one by itself: after every commit the recent list holds
+    /// fewer than `RECENT_ACTORS_BOUND` entries, one run per actor and
+    /// move, and every statement is still found.
+    pub async fn actor_lists_stay_bounded(store: Store) {
+        seed(&store).await;
+        let bound = usize::try_from(RECENT_ACTORS_BOUND).expect("bound");
+        let ids: Vec<String> = (0..bound + 10)
+            .map(|i| format!("{i:08x}-0000-4000-8000-00000000000b"))
+            .collect();
+        let actor = |i: usize| {
+            if i % 2 == 0 {
+                "mbox:ada@example.com"
+            } else {
+                "mbox:bob@example.com"
+            }
+        };
+        // In two transactions: the first fills the list to one short of
+        // the bound, the second passes it.
+        for range in [0..bound - 1, bound - 1..bound + 10] {
+            let rows: Vec<NewStatement<'_>> = range
+                .clone()
+                .map(|i| actor_statement(&ids[i], actor(i), T0 + i as i64, None))
+                .collect();
+            let mut tx = store.begin().await.expect("begin");
+            tx.insert_statements(&rows).await.expect("insert");
+            tx.commit().await.expect("commit");
+            let lists = store
+                .read()
+                .await
+                .expect("read")
+                .actor_lists()
+                .await
+                .expect("sizes");
+            if let Some(lists) = lists {
+                if range.start == 0 {
+                    assert_eq!(
+                        lists,
+                        ActorLists {
+                            recent: RECENT_ACTORS_BOUND - 1,
+                            runs: 0
+                        }
+                    );
+                } else {
+                    assert_eq!(
+                        lists,
+                        ActorLists { recent: 0, runs: 2 },
+                        "moved, one run per actor"
+                    );
+                }
+            }
+        }
+        for (a, actor) in ["mbox:ada@example.com", "mbox:bob@example.com"]
+            .iter()
+            .enumerate()
+        {
+            let expected: Vec<String> = (0..bound + 10)
+                .filter(|i| i % 2 == a)
+                .map(|i| ids[i].clone())
+                .collect();
+            assert_eq!(ids_of_actor(&store, actor).await, expected, "{actor}");
         }
     }
 

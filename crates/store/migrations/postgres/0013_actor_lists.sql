@@ -1,0 +1,4 @@
+-- coursebridge schema v13: on SQLite the statements' actors move from an
+-- index to two lists (see migrations/sqlite/0013_actor_lists.sql). Nothing
+-- changes on PostgreSQL: its group writers run concurrently, and the lists
+-- rely on one writer at a time; the index of schema v8 stays.
