@@ -294,76 +294,152 @@ impl Tx<'_> {
     }
 
     /// Statements matching the filter, in `seq` order (ascending or not), at most `limit`.
+    ///
+    /// With an `agent` on SQLite, the statements of the actor's runs are
+    /// read a window of runs at a time, nearest to the page first: a page
+    /// costs about what it shows, not the actor's whole history. An actor's
+    /// runs never overlap and its recent list is newer than all of them
+    /// (schema v13), so the window's statements are the first ones in the
+    /// page's order; when the window fills the page, the runs left out could
+    /// only come after it, and when it does not, a window eight times wider
+    /// is read, until it holds every run.
     pub async fn statements(&mut self, f: &StatementFilter) -> Result<Vec<StoredStatement>> {
+        if self.backend != crate::Backend::Sqlite || f.actor_key.is_none() {
+            return self.statements_in(f, None).await;
+        }
+        let mut window: i64 = 4;
+        loop {
+            let complete = !self.more_actor_runs(f, window).await?;
+            let rows = self.statements_in(f, Some((window, complete))).await?;
+            if complete || rows.len() as i64 >= f.limit {
+                return Ok(rows);
+            }
+            window = window.saturating_mul(8);
+        }
+    }
+
+    /// The runs of the filter's actor that may hold statements past its
+    /// cursor, in the page's order (SQLite): the condition and its
+    /// arguments, which follow `actor` (`$N`).
+    fn actor_runs_in_order(f: &StatementFilter, actor: &str, args: &mut Vec<Arg<'_>>) -> String {
+        let mut q = format!("FROM statement_actor_runs WHERE actor_key = {actor}");
+        if let Some(c) = f.cursor {
+            args.push(c.into());
+            let p = args.len();
+            // Ascending, a run with a later statement; descending, one with
+            // an earlier statement.
+            q.push_str(&if f.ascending {
+                format!(" AND last_seq > ${p}")
+            } else {
+                format!(" AND first_seq < ${p}")
+            });
+        }
+        q.push_str(if f.ascending {
+            " ORDER BY last_seq ASC"
+        } else {
+            " ORDER BY last_seq DESC"
+        });
+        q
+    }
+
+    /// Whether the filter's actor has more than `window` runs past its
+    /// cursor (SQLite).
+    async fn more_actor_runs(&mut self, f: &StatementFilter, window: i64) -> Result<bool> {
+        let Some(actor) = f.actor_key.as_deref() else {
+            return Ok(false);
+        };
+        let mut args: Vec<Arg<'_>> = vec![actor.into()];
+        let runs = Self::actor_runs_in_order(f, "$1", &mut args);
+        args.push(window.into());
+        let q = self.sql(&format!(
+            "SELECT 1 AS x {runs} LIMIT 1 OFFSET ${}",
+            args.len()
+        ));
+        Ok(self
+            .fetch_opt(&q, &args, "listing an actor's statements")
+            .await?
+            .is_some())
+    }
+
+    /// [`Tx::statements`], on SQLite with an `agent` reading `window` runs
+    /// (the recent list too where it comes first in the page's order, or
+    /// when the window holds every run: `complete`).
+    async fn statements_in(
+        &mut self,
+        f: &StatementFilter,
+        window: Option<(i64, bool)>,
+    ) -> Result<Vec<StoredStatement>> {
         let mut q = format!("SELECT {COLS} FROM statements WHERE voided = 0");
         if f.broad {
             q.push_str(" AND broad = 1");
         }
-        // Placeholders in order: `$1`, `$2`, …
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        let cond = |q: &mut String, test: &str, p: String| {
-            q.push_str(&format!(" AND {test} {p}"));
-        };
-        if f.integration_id.is_some() {
-            cond(&mut q, "integration_id =", next());
+        let mut args: Vec<Arg<'_>> = Vec::new();
+        // Binds `a` and returns its placeholder (`$1`, `$2`, … in order).
+        fn arg<'q>(args: &mut Vec<Arg<'q>>, a: Arg<'q>) -> String {
+            args.push(a);
+            format!("${}", args.len())
         }
-        if f.actor_key.is_some() {
-            let p = next();
+        if let Some(i) = &f.integration_id {
+            let p = arg(&mut args, i.into());
+            q.push_str(&format!(" AND integration_id = {p}"));
+        }
+        if let Some(actor) = &f.actor_key {
+            let p = arg(&mut args, actor.into());
+            match window {
+                Some((window, complete)) => {
+                    let runs = Self::actor_runs_in_order(f, &p, &mut args);
+                    let w = arg(&mut args, window.into());
+                    let recent = if complete || !f.ascending {
+                        format!(
+                            " UNION ALL SELECT r.seq FROM recent_statement_actors r WHERE r.actor_key = {p}"
+                        )
+                    } else {
+                        String::new()
+                    };
+                    q.push_str(&format!(
+                        " AND seq IN (SELECT j.value FROM (SELECT seqs {runs} LIMIT {w}) a, json_each(a.seqs) j{recent})"
+                    ));
+                }
+                None => q.push_str(&format!(
+                    " AND {}",
+                    actor_in(self.backend, "statements", &p)
+                )),
+            }
+        }
+        for (value, test) in [
+            (&f.verb, "verb ="),
+            (&f.activity_id, "activity_id ="),
+            (&f.registration, "registration ="),
+        ] {
+            if let Some(v) = value {
+                let p = arg(&mut args, v.into());
+                q.push_str(&format!(" AND {test} {p}"));
+            }
+        }
+        if let Some(t) = f.since_ms {
+            let p = arg(&mut args, t.into());
+            q.push_str(&format!(" AND stored_ms > {p}"));
+        }
+        if let Some(t) = f.until_ms {
+            let p = arg(&mut args, t.into());
+            q.push_str(&format!(" AND stored_ms <= {p}"));
+        }
+        if let Some(c) = f.cursor {
+            let p = arg(&mut args, c.into());
             q.push_str(&format!(
-                " AND {}",
-                actor_in(self.backend, "statements", &p)
+                " AND seq {} {p}",
+                if f.ascending { ">" } else { "<" }
             ));
-        }
-        if f.verb.is_some() {
-            cond(&mut q, "verb =", next());
-        }
-        if f.activity_id.is_some() {
-            cond(&mut q, "activity_id =", next());
-        }
-        if f.registration.is_some() {
-            cond(&mut q, "registration =", next());
-        }
-        if f.since_ms.is_some() {
-            cond(&mut q, "stored_ms >", next());
-        }
-        if f.until_ms.is_some() {
-            cond(&mut q, "stored_ms <=", next());
-        }
-        if f.cursor.is_some() {
-            cond(&mut q, if f.ascending { "seq >" } else { "seq <" }, next());
         }
         q.push_str(if f.ascending {
             " ORDER BY seq ASC"
         } else {
             " ORDER BY seq DESC"
         });
-        q.push_str(&format!(" LIMIT {}", next()));
+        let p = arg(&mut args, f.limit.into());
+        q.push_str(&format!(" LIMIT {p}"));
         let q = self.sql(&q);
-        let mut query = sqlx::query(&q);
-        for v in [
-            &f.integration_id,
-            &f.actor_key,
-            &f.verb,
-            &f.activity_id,
-            &f.registration,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            query = query.bind(v.clone());
-        }
-        for v in [f.since_ms, f.until_ms, f.cursor].into_iter().flatten() {
-            query = query.bind(v);
-        }
-        let rows = query
-            .bind(f.limit)
-            .fetch_all(self.tx.any()?)
-            .await
-            .ctx("listing statements")?;
+        let rows = self.fetch(&q, &args, "listing statements").await?;
         rows.iter().map(stored).collect()
     }
 
@@ -586,8 +662,8 @@ impl Tx<'_> {
             return Ok(());
         }
         self.exec(
-            "INSERT INTO statement_actor_runs (actor_key, last_seq, seqs) \
-             SELECT actor_key, MAX(seq), json_group_array(seq) FROM recent_statement_actors \
+            "INSERT INTO statement_actor_runs (actor_key, last_seq, first_seq, seqs) \
+             SELECT actor_key, MAX(seq), MIN(seq), json_group_array(seq) FROM recent_statement_actors \
              GROUP BY actor_key",
             "moving recent statements' actors",
         )

@@ -1033,9 +1033,9 @@ mod checks {
     }
 
     /// What the `agent` filter gives for `actor`, oldest first, all of it
-    /// (one query) and again in pages of two (ascending and descending):
+    /// (one query) and again in pages of `page` (ascending and descending):
     /// the three must agree.
-    async fn ids_of_actor(store: &Store, actor: &str) -> Vec<String> {
+    async fn ids_of_actor(store: &Store, actor: &str, page: i64) -> Vec<String> {
         let mut tx = store.read().await.expect("read");
         let filter = |ascending, cursor, limit| StatementFilter {
             actor_key: Some(actor.to_owned()),
@@ -1056,7 +1056,7 @@ mod checks {
             let mut cursor = None;
             loop {
                 let page = tx
-                    .statements(&filter(ascending, cursor, 2))
+                    .statements(&filter(ascending, cursor, page))
                     .await
                     .expect("a page");
                 let Some(last) = page.last() else { break };
@@ -1160,7 +1160,7 @@ mod checks {
             }
             for (a, actor) in actors.iter().enumerate() {
                 assert_eq!(
-                    ids_of_actor(&store, actor).await,
+                    ids_of_actor(&store, actor, 2).await,
                     expected[a],
                     "step {step}, {actor}"
                 );
@@ -1193,6 +1193,64 @@ mod checks {
             .expect("sizes")
         {
             assert!(lists.runs > 0, "moves made runs: {lists:?}");
+        }
+
+        // An actor with forty runs of one statement each and five recent
+        // statements: few of the runs have the verb asked for, most of the
+        // recent ones do. Pages that the first windows of runs cannot fill,
+        // both ways, and that the recent list must not fill ascending
+        // before the runs.
+        let carol = "mbox:carol@example.com";
+        let ids: Vec<String> = (0..45)
+            .map(|i| format!("{i:08x}-0000-4000-8000-0000000000cc"))
+            .collect();
+        let verb = |i: usize| {
+            if i % 10 == 9 || i >= 41 {
+                "completed"
+            } else {
+                "progressed"
+            }
+        };
+        for (i, id) in ids.iter().enumerate() {
+            let mut tx = store.begin().await.expect("begin");
+            let row = NewStatement {
+                verb: verb(i),
+                ..actor_statement(id, carol, T0 + 1000 + i as i64, None)
+            };
+            tx.insert_statements(&[row]).await.expect("insert");
+            if i < 40 {
+                tx.move_recent_actors().await.expect("move");
+            }
+            tx.commit().await.expect("commit");
+        }
+        let completed: Vec<String> = (0..45)
+            .filter(|&i| verb(i) == "completed")
+            .map(|i| ids[i].clone())
+            .collect();
+        let mut tx = store.read().await.expect("read");
+        for ascending in [true, false] {
+            let mut paged = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = tx
+                    .statements(&StatementFilter {
+                        actor_key: Some(carol.to_owned()),
+                        verb: Some("completed".to_owned()),
+                        ascending,
+                        cursor,
+                        limit: 3,
+                        ..StatementFilter::default()
+                    })
+                    .await
+                    .expect("a page");
+                let Some(last) = page.last() else { break };
+                cursor = Some(last.seq);
+                paged.extend(page.into_iter().map(|s| s.id));
+            }
+            if !ascending {
+                paged.reverse();
+            }
+            assert_eq!(paged, completed, "ascending: {ascending}");
         }
     }
 
@@ -1256,7 +1314,7 @@ mod checks {
                 .filter(|i| i % 2 == a)
                 .map(|i| ids[i].clone())
                 .collect();
-            assert_eq!(ids_of_actor(&store, actor).await, expected, "{actor}");
+            assert_eq!(ids_of_actor(&store, actor, 1000).await, expected, "{actor}");
         }
     }
 

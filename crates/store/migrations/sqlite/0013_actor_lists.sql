@@ -9,8 +9,12 @@
 --   `store::RECENT_ACTORS_BOUND` entries), so a group's statements share
 --   its few pages.
 -- - `statement_actor_runs`: what the recent list held when it was emptied,
---   one row per actor (the `seq`s as a JSON array, `last_seq` the largest),
---   written by the transaction that found the list full.
+--   one row per actor (the `seq`s as a JSON array, `first_seq` and
+--   `last_seq` the smallest and largest), written by the transaction that
+--   found the list full. An actor's runs never overlap: everything listed
+--   is newer than everything moved, so their order by `last_seq` is the
+--   order of their statements (the `agent` filter reads only as many as a
+--   page needs).
 -- Every statement with an actor key is in exactly one of the two. The
 -- `agent` filter and a learner's refold read both. Entries hold no course: a
 -- pending statement's course is set later, on the statement row only.
@@ -23,10 +27,11 @@ CREATE TABLE recent_statement_actors (
 CREATE TABLE statement_actor_runs (
     actor_key  TEXT NOT NULL,
     last_seq   INTEGER NOT NULL,
+    first_seq  INTEGER NOT NULL,
     seqs       TEXT NOT NULL,
     PRIMARY KEY (actor_key, last_seq)
 ) WITHOUT ROWID;
-INSERT INTO statement_actor_runs (actor_key, last_seq, seqs)
-SELECT actor_key, MAX(seq), json_group_array(seq) FROM statements
+INSERT INTO statement_actor_runs (actor_key, last_seq, first_seq, seqs)
+SELECT actor_key, MAX(seq), MIN(seq), json_group_array(seq) FROM statements
 WHERE actor_key IS NOT NULL GROUP BY actor_key;
 DROP INDEX statements_actor;
