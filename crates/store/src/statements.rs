@@ -117,7 +117,7 @@ impl crate::Store {
 /// The identity keys that map to the learner bound at `param` (`$N`). A
 /// statement is resolved to the learner its actor key maps to, and a mapping
 /// never changes (`map_identity`), so a learner's statements are among those
-/// with these actor keys ([`actor_seqs`]).
+/// with these actor keys ([`actor_in`]).
 fn learner_keys(param: &str) -> String {
     format!("SELECT k.identity_key FROM learner_identities k WHERE k.learner_id = {param}")
 }
