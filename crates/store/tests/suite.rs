@@ -530,66 +530,35 @@ async fn upgrade_lists_actors(store: Store) {
         .await
         .expect("v12 rows");
     assert_eq!(store.migrate().await.expect("to v13"), [13]);
-    let agent = |actor: &str| StatementFilter {
-        actor_key: Some(actor.to_owned()),
-        ascending: true,
-        limit: 10,
-        ..StatementFilter::default()
-    };
-    let ids = |rows: Vec<StoredStatement>| rows.into_iter().map(|s| s.id).collect::<Vec<_>>();
-    let mut tx = store.read().await.expect("read");
+    let ada = "mbox:ada@example.com";
     assert_eq!(
-        ids(tx
-            .statements(&agent("mbox:ada@example.com"))
-            .await
-            .expect("ada")),
+        checks::ids_of_actor(&store, ada, 1).await,
         ["s-1", "s-5"],
         "voided hidden"
     );
     assert_eq!(
-        ids(tx
-            .statements(&agent("mbox:bob@example.com"))
-            .await
-            .expect("bob")),
+        checks::ids_of_actor(&store, "mbox:bob@example.com", 1).await,
         ["s-2"]
     );
-    assert_eq!(
-        ids(tx
-            .statements_for_target(course, learner)
-            .await
-            .expect("refold")),
-        ["s-1", "s-5"]
-    );
+    let mut tx = store.read().await.expect("read");
+    let refold: Vec<String> = tx
+        .statements_for_target(course, learner)
+        .await
+        .expect("refold")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(refold, ["s-1", "s-5"]);
     if let Some(lists) = tx.actor_lists().await.expect("sizes") {
         assert_eq!(lists, ActorLists { recent: 0, runs: 2 });
     }
     drop(tx);
     let mut tx = store.begin().await.expect("begin");
-    let later = NewStatement {
-        id: "s-6",
-        integration_id: "os-acme",
-        raw: "{}",
-        canonical: "{}",
-        stored_ms: 25,
-        timestamp_ms: 15,
-        verb: "v",
-        activity_id: None,
-        registration: None,
-        actor_key: Some("mbox:ada@example.com"),
-        voids: None,
-        course_id: None,
-        learner_id: None,
-        event: None,
-        broad: false,
-    };
+    let later = checks::new_statement("s-6", 25, "v");
     tx.insert_statements(&[later]).await.expect("later");
     tx.commit().await.expect("commit");
-    let mut tx = store.read().await.expect("read");
     assert_eq!(
-        ids(tx
-            .statements(&agent("mbox:ada@example.com"))
-            .await
-            .expect("ada")),
+        checks::ids_of_actor(&store, ada, 1).await,
         ["s-1", "s-5", "s-6"]
     );
 }
@@ -1012,7 +981,7 @@ mod checks {
         tx.commit().await.expect("commit");
     }
 
-    fn new_statement<'a>(id: &'a str, stored: i64, verb: &'a str) -> NewStatement<'a> {
+    pub fn new_statement<'a>(id: &'a str, stored: i64, verb: &'a str) -> NewStatement<'a> {
         NewStatement {
             id,
             integration_id: "os-acme",
@@ -1035,7 +1004,7 @@ mod checks {
     /// What the `agent` filter gives for `actor`, oldest first, all of it
     /// (one query) and again in pages of `page` (ascending and descending):
     /// the three must agree.
-    async fn ids_of_actor(store: &Store, actor: &str, page: i64) -> Vec<String> {
+    pub async fn ids_of_actor(store: &Store, actor: &str, page: i64) -> Vec<String> {
         let mut tx = store.read().await.expect("read");
         let filter = |ascending, cursor, limit| StatementFilter {
             actor_key: Some(actor.to_owned()),
@@ -1052,23 +1021,29 @@ mod checks {
             .map(|s| s.id)
             .collect();
         for ascending in [true, false] {
-            let mut paged = Vec::new();
-            let mut cursor = None;
-            loop {
-                let page = tx
-                    .statements(&filter(ascending, cursor, page))
-                    .await
-                    .expect("a page");
-                let Some(last) = page.last() else { break };
-                cursor = Some(last.seq);
-                paged.extend(page.into_iter().map(|s| s.id));
-            }
-            if !ascending {
-                paged.reverse();
-            }
-            assert_eq!(paged, all, "paged (ascending: {ascending}) = in one query");
+            assert_eq!(
+                paged_ids(&mut tx, filter(ascending, None, page)).await,
+                all,
+                "paged (ascending: {ascending}) = in one query"
+            );
         }
         all
+    }
+
+    /// Every statement `filter` gives, page by page (`limit` a page) in its
+    /// direction, following the cursor; their ids oldest first.
+    async fn paged_ids(tx: &mut Tx<'_>, mut filter: StatementFilter) -> Vec<String> {
+        let mut ids = Vec::new();
+        loop {
+            let page = tx.statements(&filter).await.expect("a page");
+            let Some(last) = page.last() else { break };
+            filter.cursor = Some(last.seq);
+            ids.extend(page.into_iter().map(|s| s.id));
+        }
+        if !filter.ascending {
+            ids.reverse();
+        }
+        ids
     }
 
     /// A statement row for the actor-list checks: the learner's when the
@@ -1229,28 +1204,18 @@ mod checks {
             .collect();
         let mut tx = store.read().await.expect("read");
         for ascending in [true, false] {
-            let mut paged = Vec::new();
-            let mut cursor = None;
-            loop {
-                let page = tx
-                    .statements(&StatementFilter {
-                        actor_key: Some(carol.to_owned()),
-                        verb: Some("completed".to_owned()),
-                        ascending,
-                        cursor,
-                        limit: 3,
-                        ..StatementFilter::default()
-                    })
-                    .await
-                    .expect("a page");
-                let Some(last) = page.last() else { break };
-                cursor = Some(last.seq);
-                paged.extend(page.into_iter().map(|s| s.id));
-            }
-            if !ascending {
-                paged.reverse();
-            }
-            assert_eq!(paged, completed, "ascending: {ascending}");
+            let filter = StatementFilter {
+                actor_key: Some(carol.to_owned()),
+                verb: Some("completed".to_owned()),
+                ascending,
+                limit: 3,
+                ..StatementFilter::default()
+            };
+            assert_eq!(
+                paged_ids(&mut tx, filter).await,
+                completed,
+                "ascending: {ascending}"
+            );
         }
     }
 
