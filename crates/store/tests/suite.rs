@@ -512,8 +512,9 @@ async fn upgrade_voids_late_targets(store: Store) {
 }
 
 /// Upgrading a v12 database (schema v13) lists every stored statement's
-/// actor in SQLite's long actor list, one run per actor; the `agent` filter
-/// and the refold find the same statements as before, and statements stored
+/// actor in SQLite's long actor list, in runs of at most 16,384 `seq`s; the
+/// `agent` filter and the refold find the same statements as before, a long
+/// history's first and last pages included, and statements stored
 /// afterwards are listed too. (PostgreSQL: nothing changes.)
 async fn upgrade_lists_actors(store: Store) {
     store.migrate_to(12).await.expect("to v12");
@@ -529,7 +530,37 @@ async fn upgrade_lists_actors(store: Store) {
         ))
         .await
         .expect("v12 rows");
+    // An actor with a long history: more than one run's worth.
+    store
+        .execute_admin(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 16390) \
+             INSERT INTO statements (id, integration_id, raw, canonical, stored_ms, timestamp_ms, verb, actor_key, voided) \
+             SELECT 'c-' || i, 'os-acme', '{}', '{}', 100 + i, 100 + i, 'v', 'mbox:carol@example.com', 0 FROM n",
+        )
+        .await
+        .expect("a long history");
     assert_eq!(store.migrate().await.expect("to v13"), [13]);
+    let carol = "mbox:carol@example.com";
+    let mut tx = store.read().await.expect("read");
+    for (ascending, expected) in [
+        (true, ["c-1", "c-2", "c-3"]),
+        (false, ["c-16390", "c-16389", "c-16388"]),
+    ] {
+        let page: Vec<String> = tx
+            .statements(&StatementFilter {
+                actor_key: Some(carol.to_owned()),
+                ascending,
+                limit: 3,
+                ..StatementFilter::default()
+            })
+            .await
+            .expect("carol")
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(page, expected, "ascending: {ascending}");
+    }
+    drop(tx);
     let ada = "mbox:ada@example.com";
     assert_eq!(
         checks::ids_of_actor(&store, ada, 1).await,
@@ -550,7 +581,8 @@ async fn upgrade_lists_actors(store: Store) {
         .collect();
     assert_eq!(refold, ["s-1", "s-5"]);
     if let Some(lists) = tx.actor_lists().await.expect("sizes") {
-        assert_eq!(lists, ActorLists { recent: 0, runs: 2 });
+        // ada and bob one run each; carol's history two, split by seq.
+        assert_eq!(lists, ActorLists { recent: 0, runs: 4 });
     }
     drop(tx);
     let mut tx = store.begin().await.expect("begin");

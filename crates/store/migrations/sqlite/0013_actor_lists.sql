@@ -31,7 +31,10 @@ CREATE TABLE statement_actor_runs (
     seqs       TEXT NOT NULL,
     PRIMARY KEY (actor_key, last_seq)
 ) WITHOUT ROWID;
+-- The log stored so far goes to the long list as runs of at most 16,384
+-- `seq`s (a range of `seq` each), so that no run of an actor with a long
+-- history is larger than a move makes them.
 INSERT INTO statement_actor_runs (actor_key, last_seq, first_seq, seqs)
 SELECT actor_key, MAX(seq), MIN(seq), json_group_array(seq) FROM statements
-WHERE actor_key IS NOT NULL GROUP BY actor_key;
+WHERE actor_key IS NOT NULL GROUP BY actor_key, seq / 16384;
 DROP INDEX statements_actor;
