@@ -587,45 +587,43 @@ impl Tx<'_> {
         }
         // SQLite has one writer: the statements after the last `seq` now
         // are the ones this call stores.
-        let before: i64 = match self
-            .fetch_opt(
-                "SELECT COALESCE(MAX(seq), 0) AS m FROM statements",
-                &[],
+        let before = self
+            .fetch_number(
+                "SELECT COALESCE(MAX(seq), 0) AS n FROM statements",
                 "reading the last seq",
             )
-            .await?
-        {
-            Some(r) => col(&r, "m")?,
-            None => 0,
-        };
+            .await?;
         let inserted = self.insert_statement_rows(rows).await?;
         self.list_actors_after(before).await?;
         Ok(inserted)
     }
 
+    /// The number a one-column query without parameters (its column `n`)
+    /// answers; 0 without a row.
+    async fn fetch_number(&mut self, sql: &str, context: &'static str) -> Result<i64> {
+        self.fetch_opt(sql, &[], context)
+            .await?
+            .map_or(Ok(0), |r| col(&r, "n"))
+    }
+
     /// SQLite: lists the actors of the statements after `seq` in
     /// `recent_statement_actors`, and moves that list to
     /// `statement_actor_runs` once it holds [`RECENT_ACTORS_BOUND`] entries
-    /// (schema v13). PostgreSQL keeps an index instead.
+    /// (schema v13).
     async fn list_actors_after(&mut self, seq: i64) -> Result<()> {
-        if self.backend != crate::Backend::Sqlite {
-            return Ok(());
-        }
         let q = self.sql(
             "INSERT INTO recent_statement_actors (actor_key, seq) \
              SELECT actor_key, seq FROM statements WHERE seq > $1 AND actor_key IS NOT NULL",
         );
         self.run(&q, &[seq.into()], "listing statements' actors")
             .await?;
-        let q = self.sql("SELECT COUNT(*) AS n FROM recent_statement_actors");
-        let n: i64 = match self
-            .fetch_opt(&q, &[], "counting recent statements' actors")
-            .await?
-        {
-            Some(r) => col(&r, "n")?,
-            None => 0,
-        };
-        if n >= RECENT_ACTORS_BOUND {
+        let listed = self
+            .fetch_number(
+                "SELECT COUNT(*) AS n FROM recent_statement_actors",
+                "counting recent statements' actors",
+            )
+            .await?;
+        if listed >= RECENT_ACTORS_BOUND {
             self.move_recent_actors().await?;
         }
         Ok(())
@@ -646,13 +644,13 @@ impl Tx<'_> {
                 "counting the actor lists",
             )
             .await?;
-        Ok(match row {
-            Some(r) => Some(ActorLists {
+        row.map(|r| {
+            Ok(ActorLists {
                 recent: col(&r, "recent")?,
                 runs: col(&r, "runs")?,
-            }),
-            None => None,
+            })
         })
+        .transpose()
     }
 
     /// SQLite: moves `recent_statement_actors` to `statement_actor_runs`,
