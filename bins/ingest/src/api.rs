@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use records::IntegrationRules;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stats_rules::{Event, EventKind, Override};
@@ -265,7 +264,7 @@ pub async fn overrides(State(app): State<AppState>, headers: HeaderMap, body: By
         }
         let mut tx = app.store.begin().await?;
         let integration = tx.integration(&req.integration).await?.ok_or_else(|| ApiError::not_found(format!("integration {} not found", req.integration)))?;
-        let rules = IntegrationRules::for_integration(&integration).map_err(ApiError::internal)?;
+        let rules = records::rules_for(&integration).map_err(ApiError::internal)?;
         let course = tx.course_by_external_id(&integration.id, &req.course).await?.ok_or_else(|| ApiError::not_found(format!("course {} not found", req.course)))?;
         let learner = tx.learner_by_lms_id(&req.learner).await?.ok_or_else(|| ApiError::not_found(format!("learner {} not found", req.learner)))?;
         let at = now();
@@ -333,7 +332,7 @@ pub async fn learners(State(app): State<AppState>, headers: HeaderMap, body: Byt
         }
         let mut applied = 0;
         for integration in tx.integrations(true).await? {
-            let rules = IntegrationRules::for_integration(&integration).map_err(ApiError::internal)?;
+            let rules = records::rules_for(&integration).map_err(ApiError::internal)?;
             applied += records::apply_pending(&mut tx, &rules, now_ms()).await.map_err(ApiError::internal)?;
         }
         tx.commit().await?;

@@ -6,7 +6,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use records::IntegrationRules;
 use stats_rules::{EntryPoint, Event, EventKind, Launch};
 use std::sync::atomic::Ordering::Relaxed;
 use xapi_model::LearnerKey;
@@ -47,7 +46,7 @@ pub async fn launch(
             .await?
             .filter(|i| i.active)
             .ok_or_else(|| ApiError::not_found("no active integration by that id"))?;
-        let rules = IntegrationRules::for_integration(&integ).map_err(ApiError::internal)?;
+        let rules = records::rules_for(&integ).map_err(ApiError::internal)?;
         let c = tx
             .course_by_external_id(&integ.id, &course)
             .await?

@@ -325,7 +325,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
             let report = records::replay(
                 &store,
                 |id| match integrations.iter().find(|i| i.id == id) {
-                    Some(i) => records::IntegrationRules::for_integration(i),
+                    Some(i) => records::rules_for(i),
                     None => Err(records::RulesError::Settings {
                         id: id.to_owned(),
                         detail: "integration not found".into(),

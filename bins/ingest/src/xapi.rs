@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use records::{IntegrationRules, Outcome, Prepared, RecordError};
+use records::{Outcome, Prepared, RecordError};
 
 use crate::writer::WriteError;
 use serde_json::json;
@@ -242,8 +242,7 @@ async fn store_batch(
     let data = crate::attachments::attach(&mut incoming, &parsed).inspect_err(|_| {
         app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
     })?;
-    let rules =
-        IntegrationRules::for_integration(&provider.integration).map_err(ApiError::internal)?;
+    let rules = records::rules_for(&provider.integration).map_err(ApiError::internal)?;
     let statement_version = if version == "2.0.0" { "2.0.0" } else { "1.0.0" };
     let authority = authority(app, &provider.client_id);
     let stored_at = now();

@@ -11,7 +11,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use records::IntegrationRules;
 use serde_json::{Value, json};
 use store::Store;
 
@@ -205,7 +204,7 @@ async fn kill_under_load(db: &str) {
     // The statistics are those of the stored log.
     let live = statistics(&store).await;
     assert_eq!(live.len(), LEARNERS, "every learner has statistics");
-    let rules = IntegrationRules::for_integration(&common::ub_integration()).expect("rules");
+    let rules = records::rules_for(&common::ub_integration()).expect("rules");
     records::replay(&store, |_| Ok(rules.clone()), common::T0)
         .await
         .expect("replay");

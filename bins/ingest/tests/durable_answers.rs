@@ -22,8 +22,7 @@ async fn setup() -> (Store, Arc<IntegrationRules>, std::path::PathBuf) {
         .await
         .expect("open");
     common::seed_ub(&store, &[]).await;
-    let rules =
-        Arc::new(IntegrationRules::for_integration(&common::ub_integration()).expect("rules"));
+    let rules = Arc::new(records::rules_for(&common::ub_integration()).expect("rules"));
     (store, rules, dir)
 }
 

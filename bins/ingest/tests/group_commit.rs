@@ -29,7 +29,7 @@ async fn setup() -> (Store, Arc<IntegrationRules>, std::path::PathBuf) {
 /// The integration, course and learner of [`setup`], in any store.
 async fn seed(store: &Store) -> Arc<IntegrationRules> {
     common::seed_ub(store, &["ada.lovelace@example.com"]).await;
-    Arc::new(IntegrationRules::for_integration(&common::ub_integration()).expect("rules"))
+    Arc::new(records::rules_for(&common::ub_integration()).expect("rules"))
 }
 
 /// A progress statement with this id and scaled score.
@@ -423,7 +423,7 @@ async fn a_statement_derived_under_other_rules_is_derived_again() {
     let mut strict = common::ub_integration();
     strict.id = "ub-strict".into();
     strict.settings = json!({"rules": {"ignore_scheme": false, "ignore_www": false}});
-    let strict = IntegrationRules::for_integration(&strict).expect("rules");
+    let strict = records::rules_for(&strict).expect("rules");
     assert_ne!(
         strict.normalize("https://www.udemy.com/course/1565838"),
         rules.normalize(common::COURSE_ACTIVITY),

@@ -756,7 +756,7 @@ async fn pending_then_resolved(env: Env) -> Env {
             .await
             .expect("read")
             .expect("exists");
-        let rules = records::IntegrationRules::for_integration(&integ).expect("rules");
+        let rules = records::rules_for(&integ).expect("rules");
         assert_eq!(
             records::apply_pending(&mut tx, &rules, T0)
                 .await
@@ -1131,7 +1131,7 @@ async fn replay_equals_live(env: Env) -> Env {
     let report = records::replay(
         &env.store,
         |id| {
-            records::IntegrationRules::for_integration(
+            records::rules_for(
                 integrations
                     .iter()
                     .find(|i| i.id == id)
@@ -1271,13 +1271,9 @@ async fn stored_follows_the_log_under_concurrency(env: Env) -> Env {
     }
     let live = env.stats("integration=ub-acme").await;
     let integration = stored_integration(&env.store, "ub-acme").await;
-    records::replay(
-        &env.store,
-        |_| records::IntegrationRules::for_integration(&integration),
-        T0,
-    )
-    .await
-    .expect("replay");
+    records::replay(&env.store, |_| records::rules_for(&integration), T0)
+        .await
+        .expect("replay");
     let without_times = |mut v: Vec<Value>| {
         for i in &mut v {
             i.as_object_mut().expect("item").remove("updated_at");

@@ -41,7 +41,7 @@ fn xorshift(x: &mut u64) -> u64 {
 async fn setup(path: &str) -> (Store, Arc<IntegrationRules>) {
     let store = Store::open(path).await.expect("open the store");
     let seeded = loadgen::seed(&store, LEARNERS).await.expect("seed");
-    let rules = Arc::new(IntegrationRules::for_integration(&seeded.integration).expect("rules"));
+    let rules = Arc::new(records::rules_for(&seeded.integration).expect("rules"));
     (store, rules)
 }
 

@@ -117,7 +117,7 @@ pub async fn run(
         outcome: "failed".into(),
         ..Report::default()
     };
-    let rules = match IntegrationRules::for_integration(integration) {
+    let rules = match records::rules_for(integration) {
         Ok(r) => r,
         Err(e) => {
             report.error = Some(e.to_string());

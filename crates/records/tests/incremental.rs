@@ -3,7 +3,7 @@
 //! stored statistics must equal a fold of the whole log. SQLite here; the same
 //! code path runs on PostgreSQL in the ingest suite.
 
-use records::{IntegrationRules, Prepared};
+use records::Prepared;
 use serde_json::json;
 use store::{CourseFields, Integration, Store};
 use xapi_model::{Actor, Agent, Ifi};
@@ -32,7 +32,7 @@ async fn incremental_statistics_equal_a_full_refold() {
         updated_ms: 0,
         deactivated_ms: None,
     };
-    let rules = IntegrationRules::for_integration(&integration).expect("rules");
+    let rules = records::rules_for(&integration).expect("rules");
     let (course, learner) = {
         let mut tx = store.begin().await.expect("begin");
         tx.insert_integration(&integration)

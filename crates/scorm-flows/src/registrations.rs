@@ -63,7 +63,7 @@ pub async fn target(tx: &mut Tx<'_>, scorm_course_id: &str) -> Result<Target, Sc
         .integration(&integration_id)
         .await?
         .ok_or_else(|| ScormError::NotFound(format!("no integration {integration_id}")))?;
-    let rules = IntegrationRules::for_integration(&integration)?;
+    let rules = records::rules_for(&integration)?;
     Ok(Target {
         rules,
         lms_course,

@@ -215,6 +215,23 @@ impl Tx<'_> {
         row.as_ref().map(stored).transpose()
     }
 
+    /// The stored statements among `ids` (any integration's), one query per
+    /// 500 ids: what a batch's plan needs to know of its own ids (retries)
+    /// and of its voiding statements' targets.
+    pub async fn statements_by_id(&mut self, ids: &[String]) -> Result<Vec<StoredStatement>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let (n, keys) = crate::in_list(chunk);
+            let ps = crate::repeat_row("?", n, 1, ", ");
+            let q = self.sql(&format!("SELECT {COLS} FROM statements WHERE id IN ({ps})"));
+            let args: Vec<Arg<'_>> = keys.map(Arg::from).collect();
+            for r in self.fetch(&q, &args, "reading statements").await? {
+                out.push(stored(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Marks a statement of an integration voided; false if the integration
     /// has no such statement or it is itself a voiding statement (one
     /// integration never voids another's statements).

@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 use stats_rules::{Policies, Provider, ProviderRules, Rules};
-use store::Integration;
 use xapi_model::{ActivityIdNormalizer, ActivityIdRules};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,14 +50,20 @@ pub fn provider_of(name: &str) -> Option<Provider> {
 }
 
 impl IntegrationRules {
-    pub fn for_integration(i: &Integration) -> Result<Self, RulesError> {
-        let provider = provider_of(&i.provider).ok_or_else(|| RulesError::UnknownProvider {
-            id: i.id.clone(),
-            provider: i.provider.clone(),
+    /// The rules of integration `id` of `provider`, with the overrides of
+    /// its settings' `rules` object.
+    pub fn from_settings(
+        id: &str,
+        provider: &str,
+        settings: &serde_json::Value,
+    ) -> Result<Self, RulesError> {
+        let provider = provider_of(provider).ok_or_else(|| RulesError::UnknownProvider {
+            id: id.to_owned(),
+            provider: provider.to_owned(),
         })?;
-        let o: Overrides = match i.settings.get("rules") {
+        let o: Overrides = match settings.get("rules") {
             Some(v) => serde_json::from_value(v.clone()).map_err(|e| RulesError::Settings {
-                id: i.id.clone(),
+                id: id.to_owned(),
                 detail: format!("rules: {e}"),
             })?,
             None => Overrides::default(),
@@ -67,7 +72,7 @@ impl IntegrationRules {
         if let Some(p) = o.launch_progress {
             if !(0.0..=100.0).contains(&p) {
                 return Err(RulesError::Settings {
-                    id: i.id.clone(),
+                    id: id.to_owned(),
                     detail: "rules.launch_progress: must be within 0..100".into(),
                 });
             }
@@ -76,7 +81,7 @@ impl IntegrationRules {
         let mut stats = Rules::new(provider_rules);
         if let Some(y) = o.policy_year {
             stats.policies = Policies::seed_000(y).map_err(|e| RulesError::Settings {
-                id: i.id.clone(),
+                id: id.to_owned(),
                 detail: format!("rules.policy_year: {e}"),
             })?;
         }
@@ -99,7 +104,7 @@ impl IntegrationRules {
             activity_ids.ignore_trailing_slash = b;
         }
         Ok(Self {
-            integration_id: i.id.clone(),
+            integration_id: id.to_owned(),
             stats,
             activity_ids,
         })
