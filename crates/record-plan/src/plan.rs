@@ -117,15 +117,16 @@ impl Needs {
     pub fn of(batch: &[&Prepared], derived: &[Cow<'_, Derived>]) -> Self {
         let mut needs = Needs::default();
         let mut ids = HashSet::with_capacity(batch.len());
+        let mut voidable = HashSet::with_capacity(batch.len());
         let mut activities = HashSet::new();
         let mut learners = std::collections::BTreeSet::new();
         for i in write_order(batch) {
             let (s, d) = (&batch[i].statement, &derived[i]);
             if let Some(id) = s.id.map(|id| id.to_string()) {
+                if d.voids.is_none() && voidable.insert(id.clone()) {
+                    needs.voidable.push(id.clone());
+                }
                 if ids.insert(id.clone()) {
-                    if d.voids.is_none() {
-                        needs.voidable.push(id.clone());
-                    }
                     needs.statements.push(id);
                 }
             }
