@@ -3,7 +3,7 @@
 
 use record_plan::{Facts, IntegrationRules, NeededActivity, Needs, StoredFact};
 use stats_rules::TargetKind;
-use store::{CourseFields, Tx};
+use store::{Conn, CourseFields, Tx};
 
 use crate::{RecordError, WriterCache};
 
@@ -11,8 +11,8 @@ use crate::{RecordError, WriterCache};
 /// `cache` where it has them (and keeping those it reads). A learning path
 /// named for the first time is registered here (seed 001: providers' paths
 /// are not in the catalog), since its course id is a fact the plan needs.
-pub(crate) async fn lookup(
-    tx: &mut Tx<'_>,
+pub(crate) async fn lookup<C: Conn>(
+    tx: &mut Tx<'_, C>,
     rules: &IntegrationRules,
     needs: &Needs,
     now_ms: i64,
@@ -60,8 +60,8 @@ pub(crate) async fn lookup(
 
 /// The course an activity is matched to; a learning path not seen before is
 /// registered.
-pub(crate) async fn course_of(
-    tx: &mut Tx<'_>,
+pub(crate) async fn course_of<C: Conn>(
+    tx: &mut Tx<'_, C>,
     rules: &IntegrationRules,
     a: &NeededActivity,
     now_ms: i64,
@@ -96,8 +96,8 @@ pub(crate) async fn course_of(
 }
 
 /// Adds the stored statements among `ids` to `facts`.
-pub(crate) async fn learn_stored(
-    tx: &mut Tx<'_>,
+pub(crate) async fn learn_stored<C: Conn>(
+    tx: &mut Tx<'_, C>,
     facts: &mut Facts,
     ids: &[String],
 ) -> Result<(), RecordError> {

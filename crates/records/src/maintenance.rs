@@ -7,7 +7,7 @@ use record_plan::{
     IntegrationRules, NeededActivity, RulesError, Touched, derive, event_json, pending_reason,
     statement_event, touch,
 };
-use store::{PendingRow, Store, Tx};
+use store::{Conn, PendingRow, Store, Tx};
 
 use crate::lookup::course_of;
 use crate::{RecordError, refold, update_many};
@@ -125,8 +125,8 @@ pub async fn repair_voiding(
 }
 
 /// [`update_many`] for statistics one integration's statements touched.
-pub(crate) async fn update_touched(
-    tx: &mut Tx<'_>,
+pub(crate) async fn update_touched<C: Conn>(
+    tx: &mut Tx<'_, C>,
     rules: &IntegrationRules,
     touched: &Touched,
     now_ms: i64,

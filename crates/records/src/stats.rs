@@ -5,7 +5,7 @@
 use foldhash::HashMap;
 use record_plan::{Change, IntegrationRules, advance, event_json};
 use stats_rules::{Event, EventKind, LearnerState, LearnerStats, fold};
-use store::{AttemptRow, LearningEventRow, StatsRow, Tx};
+use store::{AttemptRow, Conn, LearningEventRow, StatsRow, Tx};
 use time::OffsetDateTime;
 
 use crate::{RecordError, ms};
@@ -94,8 +94,8 @@ fn target_key(course: i64, learner: i64) -> i64 {
 }
 
 /// Brings one learner's statistics on one course up to date (see [`update_many`]).
-pub async fn update_stats(
-    tx: &mut Tx<'_>,
+pub async fn update_stats<C: Conn>(
+    tx: &mut Tx<'_, C>,
     rules: &IntegrationRules,
     course: i64,
     learner: i64,
@@ -112,8 +112,8 @@ pub async fn update_stats(
 /// case: constant cost, one read and one write for the whole set); anything
 /// else — no state yet, an earlier event, a voided one — folds that learner's
 /// whole log again. Returns the statistics in the order given.
-pub async fn update_many(
-    tx: &mut Tx<'_>,
+pub async fn update_many<C: Conn>(
+    tx: &mut Tx<'_, C>,
     targets: &[((i64, i64), &Change, &IntegrationRules)],
     now_ms: i64,
 ) -> Result<Vec<LearnerStats>, RecordError> {
@@ -195,8 +195,8 @@ pub struct Written(Vec<((i64, i64), LearnerState)>);
 
 /// [`update_many`], taking the stored states from `cache` where it has them
 /// (and reading only the others); also returns the states it wrote.
-pub async fn update_many_with(
-    tx: &mut Tx<'_>,
+pub async fn update_many_with<C: Conn>(
+    tx: &mut Tx<'_, C>,
     targets: &[((i64, i64), &Change, &IntegrationRules)],
     now_ms: i64,
     mut cache: Option<&mut WriterCache>,
@@ -259,8 +259,8 @@ pub async fn update_many_with(
 }
 
 /// Rebuilds one learner's statistics on one course from the whole log.
-pub async fn refold(
-    tx: &mut Tx<'_>,
+pub async fn refold<C: Conn>(
+    tx: &mut Tx<'_, C>,
     rules: &IntegrationRules,
     course: i64,
     learner: i64,
@@ -270,8 +270,8 @@ pub async fn refold(
 }
 
 /// [`refold`], also returning the state it wrote.
-async fn refold_state(
-    tx: &mut Tx<'_>,
+async fn refold_state<C: Conn>(
+    tx: &mut Tx<'_, C>,
     rules: &IntegrationRules,
     course: i64,
     learner: i64,

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use record_plan::{
     AttachmentData, Derived, IntegrationRules, Needs, Outcome, Plan, Prepared, Touched,
 };
-use store::{NewStatement, PendingRow, Tx};
+use store::{Conn, NewStatement, PendingRow, Tx};
 
 use crate::lookup::{learn_stored, lookup};
 use crate::{RecordError, WriterCache, ms};
@@ -14,8 +14,8 @@ use crate::{RecordError, WriterCache, ms};
 /// Stores a batch in the caller's transaction (all or nothing: on error the
 /// caller rolls back) and refolds the statistics of every learner and course it
 /// touched, once each, in key order.
-pub async fn record_statements(
-    tx: &mut Tx<'_>,
+pub async fn record_statements<C: Conn>(
+    tx: &mut Tx<'_, C>,
     rules: &IntegrationRules,
     batch: &[Prepared],
     now_ms: i64,
@@ -29,8 +29,8 @@ pub async fn record_statements(
 /// group commit that refolds the union of several batches at the end, in key
 /// order, so that concurrent writers take their locks in one global order.
 /// Statements are written in the order of `stored`, then id.
-pub async fn store_statements(
-    tx: &mut Tx<'_>,
+pub async fn store_statements<C: Conn>(
+    tx: &mut Tx<'_, C>,
     rules: &IntegrationRules,
     batch: &[Prepared],
     now_ms: i64,
@@ -41,8 +41,8 @@ pub async fn store_statements(
 
 /// [`store_statements`] over borrowed statements (a group commit stores the
 /// batches of several requests as one without copying them).
-pub async fn store_statement_refs(
-    tx: &mut Tx<'_>,
+pub async fn store_statement_refs<C: Conn>(
+    tx: &mut Tx<'_, C>,
     rules: &IntegrationRules,
     batch: &[&Prepared],
     now_ms: i64,
@@ -53,8 +53,8 @@ pub async fn store_statement_refs(
 /// [`store_statement_refs`], taking the learners of identity keys from
 /// `cache` where it has them (and looking up only the others, which it then
 /// keeps).
-pub async fn store_statement_refs_with(
-    tx: &mut Tx<'_>,
+pub async fn store_statement_refs_with<C: Conn>(
+    tx: &mut Tx<'_, C>,
     rules: &IntegrationRules,
     batch: &[&Prepared],
     now_ms: i64,
@@ -137,8 +137,8 @@ fn new_rows<'a>(
 }
 
 /// The batch's attachment data, once per SHA-2 (already stored: unchanged).
-async fn insert_attachments(
-    tx: &mut Tx<'_>,
+async fn insert_attachments<C: Conn>(
+    tx: &mut Tx<'_, C>,
     rules: &IntegrationRules,
     batch: &[&Prepared],
     now_ms: i64,

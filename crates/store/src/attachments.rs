@@ -2,7 +2,7 @@
 //! SHA-2, written with the statements that name it, read back with them.
 
 use crate::exec::Arg;
-use crate::{Ctx, Result, Tx};
+use crate::{Conn, Ctx, Result, Tx};
 
 /// An attachment's data to store.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +23,7 @@ pub struct StoredAttachment {
     pub content: Vec<u8>,
 }
 
-impl Tx<'_> {
+impl<C: Conn> Tx<'_, C> {
     /// Stores attachment data; data already stored under the same integration
     /// and SHA-2 is the same data (the hash says so) and is left as it is.
     pub async fn insert_attachments(&mut self, rows: &[NewAttachment<'_>]) -> Result<()> {
@@ -49,7 +49,9 @@ impl Tx<'_> {
         }
         Ok(())
     }
+}
 
+impl Tx<'_> {
     /// The stored data of these SHA-2s of one integration (those it has).
     pub async fn attachments(
         &mut self,

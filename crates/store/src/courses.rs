@@ -2,7 +2,7 @@
 //! and the activity ids that match statements to them.
 
 use crate::exec::Cols;
-use crate::{Ctx, Result, StoreError, Tx, col, flag};
+use crate::{Conn, Ctx, Result, StoreError, Tx, col, flag};
 
 /// The mapped fields of a course, as the LMS receives them.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -79,7 +79,7 @@ fn course(r: &impl Cols) -> Result<Course> {
     })
 }
 
-impl Tx<'_> {
+impl<C: Conn> Tx<'_, C> {
     /// Inserts or updates the course `(integration, external_id)`; the same
     /// record is kept across archive and re-activation (never a duplicate).
     /// Returns the course id.
@@ -134,6 +134,53 @@ impl Tx<'_> {
         col(&row, "id")
     }
 
+    /// The course a (normalized) activity id designates in an integration.
+    pub async fn course_by_activity_id(
+        &mut self,
+        integration_id: &str,
+        activity_id: &str,
+    ) -> Result<Option<Course>> {
+        let q = self.sql(&format!(
+            "SELECT {} FROM courses c JOIN course_activity_ids a ON a.course_id = c.id WHERE a.integration_id = $1 AND a.activity_id = $2",
+            COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
+        ));
+        let row = self
+            .fetch_opt(
+                &q,
+                &[integration_id.into(), activity_id.into()],
+                "matching an activity id",
+            )
+            .await?;
+        row.as_ref().map(course).transpose()
+    }
+
+    /// Replaces the activity ids (normalized) that designate a course.
+    pub async fn set_activity_ids(
+        &mut self,
+        integration_id: &str,
+        course_id: i64,
+        ids: &[String],
+    ) -> Result<()> {
+        let q = self.sql("DELETE FROM course_activity_ids WHERE course_id = $1");
+        self.run(&q, &[course_id.into()], "replacing activity ids")
+            .await?;
+        let q = self.sql(
+            "INSERT INTO course_activity_ids (integration_id, activity_id, course_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (integration_id, activity_id) DO UPDATE SET course_id = excluded.course_id",
+        );
+        for id in ids {
+            self.run(
+                &q,
+                &[integration_id.into(), id.into(), course_id.into()],
+                "saving an activity id",
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Tx<'_> {
     pub async fn set_course_archived(&mut self, id: i64, archived: bool) -> Result<()> {
         let q = self.sql("UPDATE courses SET archived = $2 WHERE id = $1");
         sqlx::query(&q)
@@ -181,51 +228,6 @@ impl Tx<'_> {
             .await
             .ctx("reading a course")?;
         row.as_ref().map(course).transpose()
-    }
-
-    /// The course a (normalized) activity id designates in an integration.
-    pub async fn course_by_activity_id(
-        &mut self,
-        integration_id: &str,
-        activity_id: &str,
-    ) -> Result<Option<Course>> {
-        let q = self.sql(&format!(
-            "SELECT {} FROM courses c JOIN course_activity_ids a ON a.course_id = c.id WHERE a.integration_id = $1 AND a.activity_id = $2",
-            COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
-        ));
-        let row = self
-            .fetch_opt(
-                &q,
-                &[integration_id.into(), activity_id.into()],
-                "matching an activity id",
-            )
-            .await?;
-        row.as_ref().map(course).transpose()
-    }
-
-    /// Replaces the activity ids (normalized) that designate a course.
-    pub async fn set_activity_ids(
-        &mut self,
-        integration_id: &str,
-        course_id: i64,
-        ids: &[String],
-    ) -> Result<()> {
-        let q = self.sql("DELETE FROM course_activity_ids WHERE course_id = $1");
-        self.run(&q, &[course_id.into()], "replacing activity ids")
-            .await?;
-        let q = self.sql(
-            "INSERT INTO course_activity_ids (integration_id, activity_id, course_id) VALUES ($1, $2, $3) \
-             ON CONFLICT (integration_id, activity_id) DO UPDATE SET course_id = excluded.course_id",
-        );
-        for id in ids {
-            self.run(
-                &q,
-                &[integration_id.into(), id.into(), course_id.into()],
-                "saving an activity id",
-            )
-            .await?;
-        }
-        Ok(())
     }
 
     /// Every catalog course of an integration (for the sync diff), by external id.

@@ -266,7 +266,7 @@ fn any_query<'q>(
     q
 }
 
-impl Tx<'_> {
+impl<C: crate::Conn> Tx<'_, C> {
     /// How many rows one multi-row write should carry, at most `max`. On the
     /// direct connection one: a query is a call, not a round trip, and the
     /// single-row text is prepared once and reused (a multi-row text differs

@@ -1,6 +1,6 @@
 //! Learners and the identity map (canonical identity key → learner).
 
-use crate::{Ctx, Result, Tx, col};
+use crate::{Conn, Ctx, Result, Tx, col};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Learner {
@@ -10,7 +10,7 @@ pub struct Learner {
     pub name: Option<String>,
 }
 
-impl Tx<'_> {
+impl<C: Conn> Tx<'_, C> {
     /// The learner an identity key (see `xapi_model::LearnerKey`) maps to.
     pub async fn learner_by_identity(&mut self, key: &str) -> Result<Option<i64>> {
         let q = self.sql("SELECT learner_id FROM learner_identities WHERE identity_key = $1");
@@ -19,7 +19,9 @@ impl Tx<'_> {
             .await?;
         row.map(|r| col(&r, "learner_id")).transpose()
     }
+}
 
+impl Tx<'_> {
     pub async fn learner_by_lms_id(&mut self, lms_user_id: &str) -> Result<Option<Learner>> {
         let q =
             self.sql("SELECT id, lms_user_id, email, name FROM learners WHERE lms_user_id = $1");

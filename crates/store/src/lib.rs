@@ -17,6 +17,7 @@
 //! update together are guarded by transaction-scoped advisory locks.
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -321,6 +322,7 @@ impl Store {
                         .ctx("beginning a transaction")?,
                 ),
                 backend: self.backend,
+                conn: PhantomData,
             });
         }
         let mut slot = self.writer.lock().await;
@@ -351,6 +353,7 @@ impl Store {
         Ok(Tx {
             tx: TxConn::Held(HeldTx { conn, open: true }),
             backend: self.backend,
+            conn: PhantomData,
         })
     }
 
@@ -359,6 +362,7 @@ impl Store {
         Ok(Tx {
             tx: TxConn::Pooled(self.pool.begin().await.ctx("beginning a read")?),
             backend: self.backend,
+            conn: PhantomData,
         })
     }
 
@@ -492,9 +496,62 @@ impl Store {
 }
 
 /// A transaction. Dropping it without [`Tx::commit`] rolls it back.
-pub struct Tx<'s> {
+pub struct Tx<'s, C: Conn = AnyQuery> {
     pub(crate) tx: TxConn<'s>,
     pub(crate) backend: Backend,
+    pub(crate) conn: PhantomData<C>,
+}
+
+/// What a [`Tx`] may run, known at compile time.
+pub trait Conn: sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::AnyQuery {}
+    impl Sealed for super::WritePath {}
+}
+
+/// Every query: a transaction of [`Store::begin`] or [`Store::read`].
+#[derive(Debug)]
+pub struct AnyQuery;
+
+/// The write path only — the methods written over `exec.rs`, which both a
+/// pooled connection and the group writer's direct SQLite connection run:
+/// [`NativeWriter::begin`] gives no other kind of transaction, so a query
+/// the direct connection cannot run does not compile there:
+///
+/// ```compile_fail
+/// async fn refused(writer: &mut store::NativeWriter) {
+///     let mut tx = writer.begin().await.expect("begin");
+///     // `integration` reads through sqlx: not on the write path.
+///     let _ = tx.integration("os-acme").await;
+/// }
+/// ```
+///
+/// while the write path's own queries do:
+///
+/// ```
+/// async fn allowed(writer: &mut store::NativeWriter) {
+///     let mut tx = writer.begin().await.expect("begin");
+///     let _ = tx.learner_by_identity("mbox:ada@example.com").await;
+/// }
+/// ```
+#[derive(Debug)]
+pub struct WritePath;
+
+impl Conn for AnyQuery {}
+impl Conn for WritePath {}
+
+impl<'s> Tx<'s> {
+    /// The same transaction, limited to the write path (what the group
+    /// writer runs on either kind of connection).
+    pub fn into_write_path(self) -> Tx<'s, WritePath> {
+        Tx {
+            tx: self.tx,
+            backend: self.backend,
+            conn: PhantomData,
+        }
+    }
 }
 
 type AnyTm = <Any as sqlx::Database>::TransactionManager;
@@ -526,8 +583,8 @@ impl Drop for HeldTx<'_> {
 
 impl TxConn<'_> {
     /// The sqlx connection. The direct SQLite connection runs only the
-    /// queries of [`exec`] (the group writer's); anything else is refused
-    /// with an error rather than run elsewhere.
+    /// queries of [`exec`] (the group writer's): only a `Tx<WritePath>` holds
+    /// it, whose methods never ask for this; the error is a second guard.
     pub(crate) fn any(&mut self) -> Result<&mut AnyConnection> {
         match self {
             TxConn::Pooled(t) => Ok(&mut *t),
@@ -539,7 +596,7 @@ impl TxConn<'_> {
     }
 }
 
-impl Tx<'_> {
+impl<C: Conn> Tx<'_, C> {
     /// On the group writer's direct SQLite connection, SQLite's
     /// `PRAGMA data_version`: it changes when another connection, of this
     /// process or another, commits a change to the database, and never for
@@ -638,11 +695,12 @@ impl Tx<'_> {
     /// writer lock already serializes every write transaction.
     pub async fn lock_key(&mut self, key: i64) -> Result<()> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(key)
-                .execute(self.tx.any()?)
-                .await
-                .ctx("taking an advisory lock")?;
+            self.fetch(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[key.into()],
+                "taking an advisory lock",
+            )
+            .await?;
         }
         Ok(())
     }

@@ -19,7 +19,11 @@ use sqlx::pool::PoolConnection;
 use tokio::sync::MutexGuard;
 
 use crate::exec::NativeCtx;
-use crate::{Backend, Result, SQLITE_PRAGMAS, Store, StoreError, Tx, TxConn, WRITER_CACHE};
+use std::marker::PhantomData;
+
+use crate::{
+    Backend, Result, SQLITE_PRAGMAS, Store, StoreError, Tx, TxConn, WRITER_CACHE, WritePath,
+};
 
 /// A direct connection to a store's SQLite database, for one writer thread.
 /// (`rusqlite::Connection` may move between threads but not be shared, so
@@ -144,7 +148,7 @@ impl NativeWriter {
     /// for it, the checkpoint's last pass comes first, under the same lock: it
     /// copies what the background passes left, so that this transaction
     /// starts the log again from the beginning.
-    pub async fn begin(&mut self) -> Result<Tx<'_>> {
+    pub async fn begin(&mut self) -> Result<Tx<'_, WritePath>> {
         let writers = self.store.writer.lock().await;
         let asked = self.store.last_pass.asked().take();
         if asked.is_some() && !self.last_pass() {
@@ -163,6 +167,7 @@ impl NativeWriter {
                 open: true,
             }),
             backend: Backend::Sqlite,
+            conn: PhantomData,
         })
     }
 }

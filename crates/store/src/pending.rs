@@ -1,7 +1,7 @@
 //! Parked statements: stored, acknowledged, but not yet matched to a known
 //! course or learner. Listed, and applied when the course or mapping arrives.
 
-use crate::{Ctx, Result, Tx, col};
+use crate::{Conn, Ctx, Result, Tx, col};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingRow {
@@ -14,7 +14,7 @@ pub struct PendingRow {
     pub parked_ms: i64,
 }
 
-impl Tx<'_> {
+impl<C: Conn> Tx<'_, C> {
     pub async fn park(&mut self, p: &PendingRow) -> Result<()> {
         let q = self.sql(
             "INSERT INTO pending (statement_id, integration_id, reason, detail, parked_ms) VALUES ($1, $2, $3, $4, $5) \
@@ -30,7 +30,9 @@ impl Tx<'_> {
         self.run(&q, &args, "parking a statement").await?;
         Ok(())
     }
+}
 
+impl Tx<'_> {
     pub async fn unpark(&mut self, statement_id: &str) -> Result<bool> {
         let q = self.sql("DELETE FROM pending WHERE statement_id = $1");
         Ok(sqlx::query(&q)

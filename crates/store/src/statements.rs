@@ -4,7 +4,7 @@
 //! results, overrides).
 
 use crate::exec::{Arg, Cols};
-use crate::{Ctx, Result, Tx, col};
+use crate::{Conn, Ctx, Result, Tx, col};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewStatement<'a> {
@@ -197,7 +197,7 @@ pub struct LearningEventRow {
     pub payload: String,
 }
 
-impl Tx<'_> {
+impl<C: Conn> Tx<'_, C> {
     /// Inserts a statement; false when its id is already stored (the caller
     /// compares contents to tell a retry from a conflict).
     pub async fn insert_statement(&mut self, s: &NewStatement<'_>) -> Result<bool> {
@@ -286,28 +286,6 @@ impl Tx<'_> {
             }
         }
         Ok(out)
-    }
-
-    /// Records which course and learner a (previously pending) statement
-    /// belongs to, and the learning event it gives them.
-    pub async fn set_statement_target(
-        &mut self,
-        id: &str,
-        course_id: i64,
-        learner_id: i64,
-        event: &str,
-    ) -> Result<()> {
-        let q = self
-            .sql("UPDATE statements SET course_id = $2, learner_id = $3, event = $4 WHERE id = $1");
-        sqlx::query(&q)
-            .bind(id)
-            .bind(course_id)
-            .bind(learner_id)
-            .bind(event)
-            .execute(self.tx.any()?)
-            .await
-            .ctx("resolving a statement")?;
-        Ok(())
     }
 
     /// Statements matching the filter, in `seq` order (ascending or not), at most `limit`.
@@ -460,39 +438,6 @@ impl Tx<'_> {
         rows.iter().map(stored).collect()
     }
 
-    /// The live (not voided, not voiding) statements of one learner on one course.
-    pub async fn statements_for_target(
-        &mut self,
-        course_id: i64,
-        learner_id: i64,
-    ) -> Result<Vec<StoredStatement>> {
-        let q = self.sql(&format!(
-            "SELECT {COLS} FROM statements WHERE {} AND course_id = $1 AND learner_id = $2 AND voided = 0 AND voids IS NULL ORDER BY seq",
-            actor_in(self.backend, "statements", &learner_keys("$2"))
-        ));
-        let rows = sqlx::query(&q)
-            .bind(course_id)
-            .bind(learner_id)
-            .fetch_all(self.tx.any()?)
-            .await
-            .ctx("reading a learner's statements")?;
-        rows.iter().map(stored).collect()
-    }
-
-    /// The latest `stored` time, for `X-Experience-API-Consistent-Through`.
-    pub async fn last_stored_ms(&mut self) -> Result<Option<i64>> {
-        let q = self.sql("SELECT MAX(stored_ms) AS m FROM statements");
-        let row = sqlx::query(&q)
-            .fetch_one(self.tx.any()?)
-            .await
-            .ctx("reading the last stored time")?;
-        col(&row, "m")
-    }
-
-    pub async fn insert_learning_event(&mut self, e: &LearningEventRow) -> Result<()> {
-        self.insert_learning_events(std::slice::from_ref(e)).await
-    }
-
     /// Every learning event of one learner on one course, oldest first: the
     /// stored non-statement events and the events of its statements that are
     /// not voided.
@@ -534,63 +479,6 @@ impl Tx<'_> {
                 })
             })
             .collect()
-    }
-
-    /// Every (integration, course, learner) that has learning events, from
-    /// statements or otherwise (for `replay`).
-    pub async fn learning_targets(&mut self) -> Result<Vec<(String, i64, i64)>> {
-        let q = self.sql(
-            "SELECT integration_id, course_id, learner_id FROM learning_events \
-             UNION \
-             SELECT integration_id, course_id, learner_id FROM statements WHERE event IS NOT NULL \
-             ORDER BY course_id, learner_id",
-        );
-        let rows = sqlx::query(&q)
-            .fetch_all(self.tx.any()?)
-            .await
-            .ctx("listing learning targets")?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    col(r, "integration_id")?,
-                    col(r, "course_id")?,
-                    col(r, "learner_id")?,
-                ))
-            })
-            .collect()
-    }
-
-    /// (statement id, integration, the statement as served) of every statement
-    /// that gives a learning event, in storage order, for `replay`.
-    pub async fn statements_with_events(&mut self) -> Result<Vec<(String, String, String)>> {
-        let q = self.sql(
-            "SELECT id, integration_id, canonical FROM statements WHERE event IS NOT NULL ORDER BY seq",
-        );
-        let rows = sqlx::query(&q)
-            .fetch_all(self.tx.any()?)
-            .await
-            .ctx("reading statement events")?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    col(r, "id")?,
-                    col(r, "integration_id")?,
-                    col(r, "canonical")?,
-                ))
-            })
-            .collect()
-    }
-
-    /// Replaces the learning event a statement gives (after a rules change).
-    pub async fn set_statement_event(&mut self, id: &str, event: &str) -> Result<()> {
-        let q = self.sql("UPDATE statements SET event = $2 WHERE id = $1");
-        sqlx::query(&q)
-            .bind(id)
-            .bind(event)
-            .execute(self.tx.any()?)
-            .await
-            .ctx("updating a statement's learning event")?;
-        Ok(())
     }
 
     /// Inserts many statements with one query per chunk; returns the ids that
@@ -763,6 +651,120 @@ impl Tx<'_> {
             }
         }
         Ok(inserted)
+    }
+}
+
+impl Tx<'_> {
+    pub async fn insert_learning_event(&mut self, e: &LearningEventRow) -> Result<()> {
+        self.insert_learning_events(std::slice::from_ref(e)).await
+    }
+
+    /// Records which course and learner a (previously pending) statement
+    /// belongs to, and the learning event it gives them.
+    pub async fn set_statement_target(
+        &mut self,
+        id: &str,
+        course_id: i64,
+        learner_id: i64,
+        event: &str,
+    ) -> Result<()> {
+        let q = self
+            .sql("UPDATE statements SET course_id = $2, learner_id = $3, event = $4 WHERE id = $1");
+        sqlx::query(&q)
+            .bind(id)
+            .bind(course_id)
+            .bind(learner_id)
+            .bind(event)
+            .execute(self.tx.any()?)
+            .await
+            .ctx("resolving a statement")?;
+        Ok(())
+    }
+
+    /// The live (not voided, not voiding) statements of one learner on one course.
+    pub async fn statements_for_target(
+        &mut self,
+        course_id: i64,
+        learner_id: i64,
+    ) -> Result<Vec<StoredStatement>> {
+        let q = self.sql(&format!(
+            "SELECT {COLS} FROM statements WHERE {} AND course_id = $1 AND learner_id = $2 AND voided = 0 AND voids IS NULL ORDER BY seq",
+            actor_in(self.backend, "statements", &learner_keys("$2"))
+        ));
+        let rows = sqlx::query(&q)
+            .bind(course_id)
+            .bind(learner_id)
+            .fetch_all(self.tx.any()?)
+            .await
+            .ctx("reading a learner's statements")?;
+        rows.iter().map(stored).collect()
+    }
+
+    /// The latest `stored` time, for `X-Experience-API-Consistent-Through`.
+    pub async fn last_stored_ms(&mut self) -> Result<Option<i64>> {
+        let q = self.sql("SELECT MAX(stored_ms) AS m FROM statements");
+        let row = sqlx::query(&q)
+            .fetch_one(self.tx.any()?)
+            .await
+            .ctx("reading the last stored time")?;
+        col(&row, "m")
+    }
+
+    /// Every (integration, course, learner) that has learning events, from
+    /// statements or otherwise (for `replay`).
+    pub async fn learning_targets(&mut self) -> Result<Vec<(String, i64, i64)>> {
+        let q = self.sql(
+            "SELECT integration_id, course_id, learner_id FROM learning_events \
+             UNION \
+             SELECT integration_id, course_id, learner_id FROM statements WHERE event IS NOT NULL \
+             ORDER BY course_id, learner_id",
+        );
+        let rows = sqlx::query(&q)
+            .fetch_all(self.tx.any()?)
+            .await
+            .ctx("listing learning targets")?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    col(r, "integration_id")?,
+                    col(r, "course_id")?,
+                    col(r, "learner_id")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// (statement id, integration, the statement as served) of every statement
+    /// that gives a learning event, in storage order, for `replay`.
+    pub async fn statements_with_events(&mut self) -> Result<Vec<(String, String, String)>> {
+        let q = self.sql(
+            "SELECT id, integration_id, canonical FROM statements WHERE event IS NOT NULL ORDER BY seq",
+        );
+        let rows = sqlx::query(&q)
+            .fetch_all(self.tx.any()?)
+            .await
+            .ctx("reading statement events")?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    col(r, "id")?,
+                    col(r, "integration_id")?,
+                    col(r, "canonical")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Replaces the learning event a statement gives (after a rules change).
+    pub async fn set_statement_event(&mut self, id: &str, event: &str) -> Result<()> {
+        let q = self.sql("UPDATE statements SET event = $2 WHERE id = $1");
+        sqlx::query(&q)
+            .bind(id)
+            .bind(event)
+            .execute(self.tx.any()?)
+            .await
+            .ctx("updating a statement's learning event")?;
+        Ok(())
     }
 
     /// Inserts many learning events with one query per chunk (existing ids are skipped).

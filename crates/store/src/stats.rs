@@ -2,7 +2,7 @@
 //! Always rebuildable from the statement log and learning events.
 
 use crate::exec::{Arg, Cols};
-use crate::{Ctx, Result, Tx, col, flag};
+use crate::{Conn, Ctx, Result, Tx, col, flag};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatsRow {
@@ -111,7 +111,27 @@ fn stats_args(rows: &[StatsRow]) -> Vec<Arg<'_>> {
     args
 }
 
-impl Tx<'_> {
+impl<C: Conn> Tx<'_, C> {
+    /// Takes the advisory locks of many keys, in ascending order, one query (PostgreSQL).
+    pub async fn lock_keys(&mut self, keys: &[i64]) -> Result<()> {
+        if self.backend != crate::Backend::Postgres || keys.is_empty() {
+            return Ok(());
+        }
+        let mut sorted = keys.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        for chunk in sorted.chunks(1000) {
+            let ps = crate::repeat_row("(?::bigint)", chunk.len(), 1, ", ");
+            let q = format!(
+                "SELECT pg_advisory_xact_lock(k) FROM (VALUES {}) AS v(k) ORDER BY k",
+                ps
+            );
+            let args: Vec<Arg<'_>> = chunk.iter().map(|k| Arg::from(*k)).collect();
+            self.fetch(&q, &args, "taking advisory locks").await?;
+        }
+        Ok(())
+    }
+
     /// Writes a learner's statistics and, when given, replaces their attempts.
     pub async fn upsert_stats(
         &mut self,
@@ -150,6 +170,99 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The statistics rows of many (course, learner) pairs, one query per chunk.
+    pub async fn stats_for_many(
+        &mut self,
+        keys: &[(i64, i64)],
+    ) -> Result<std::collections::HashMap<(i64, i64), StatsRow>> {
+        let mut out = std::collections::HashMap::with_capacity(keys.len());
+        // One lookup per course (usually one) by the primary key's prefix.
+        let mut by_course: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+        for (c, l) in keys {
+            by_course.entry(*c).or_default().push(*l);
+        }
+        for (course, learners) in by_course {
+            for chunk in learners.chunks(500) {
+                let mut q = format!(
+                    "SELECT {COLS} FROM learner_stats s WHERE s.course_id = $1 AND s.learner_id IN ("
+                );
+                let (n, keys) = crate::in_list(chunk);
+                q.push_str(&crate::repeat_row("?", n, 2, ", "));
+                q.push(')');
+                let q = self.sql(&q);
+                let mut args: Vec<Arg<'_>> = Vec::with_capacity(n + 1);
+                args.push(course.into());
+                args.extend(keys.map(|l| Arg::from(*l)));
+                for r in self.fetch(&q, &args, "reading statistics").await? {
+                    let r = row(&r)?;
+                    out.insert((r.course_id, r.learner_id), r);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes many statistics rows (attempts untouched), one query per chunk
+    /// (on the direct connection, one one-row query per row).
+    pub async fn upsert_stats_many(&mut self, rows: &[StatsRow]) -> Result<()> {
+        static TEXT: crate::RowsSql = crate::RowsSql::new();
+        let text = |n: usize| {
+            let mut q = String::from(
+                "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, first_activity_ms, \
+                 last_activity_ms, completed_at_ms, attempts, overridden, state, updated_ms) VALUES ",
+            );
+            q.push_str(&crate::repeat_row(
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                n,
+                1,
+                ",",
+            ));
+            q.push_str(
+                " ON CONFLICT (course_id, learner_id) DO UPDATE SET integration_id = excluded.integration_id, progress = excluded.progress, \
+                completed = excluded.completed, result = excluded.result, score = excluded.score, time_spent_ms = excluded.time_spent_ms, \
+                first_activity_ms = excluded.first_activity_ms, last_activity_ms = excluded.last_activity_ms, completed_at_ms = excluded.completed_at_ms, \
+                attempts = excluded.attempts, overridden = excluded.overridden, state = excluded.state, updated_ms = excluded.updated_ms",
+            );
+            q
+        };
+        let per_query = self.rows_per_write(200);
+        if per_query == 1 {
+            let q = TEXT.get(self.backend, 1, text);
+            self.run_each(&q, &stats_args(rows), STATS_ARGS, "saving statistics")
+                .await?;
+            return Ok(());
+        }
+        for chunk in rows.chunks(per_query) {
+            let q = TEXT.get(self.backend, chunk.len(), text);
+            self.run(&q, &stats_args(chunk), "saving statistics")
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The learners of many identity keys, one query per chunk.
+    pub async fn learners_by_identities(
+        &mut self,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        let mut out = std::collections::HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            let (n, keys) = crate::in_list(chunk);
+            let ps = crate::repeat_row("?", n, 1, ", ");
+            let q = self.sql(&format!("SELECT identity_key, learner_id FROM learner_identities WHERE identity_key IN ({})", ps));
+            let args: Vec<Arg<'_>> = keys.map(Arg::from).collect();
+            for r in self.fetch(&q, &args, "resolving learners").await? {
+                out.insert(
+                    col::<String>(&r, "identity_key")?,
+                    col::<i64>(&r, "learner_id")?,
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Tx<'_> {
     pub async fn stats_for(&mut self, course_id: i64, learner_id: i64) -> Result<Option<StatsRow>> {
         let q = self.sql(&format!(
             "SELECT {COLS} FROM learner_stats s WHERE s.course_id = $1 AND s.learner_id = $2"
@@ -256,122 +369,5 @@ impl Tx<'_> {
                 })
             })
             .collect()
-    }
-
-    /// The statistics rows of many (course, learner) pairs, one query per chunk.
-    pub async fn stats_for_many(
-        &mut self,
-        keys: &[(i64, i64)],
-    ) -> Result<std::collections::HashMap<(i64, i64), StatsRow>> {
-        let mut out = std::collections::HashMap::with_capacity(keys.len());
-        // One lookup per course (usually one) by the primary key's prefix.
-        let mut by_course: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
-        for (c, l) in keys {
-            by_course.entry(*c).or_default().push(*l);
-        }
-        for (course, learners) in by_course {
-            for chunk in learners.chunks(500) {
-                let mut q = format!(
-                    "SELECT {COLS} FROM learner_stats s WHERE s.course_id = $1 AND s.learner_id IN ("
-                );
-                let (n, keys) = crate::in_list(chunk);
-                q.push_str(&crate::repeat_row("?", n, 2, ", "));
-                q.push(')');
-                let q = self.sql(&q);
-                let mut args: Vec<Arg<'_>> = Vec::with_capacity(n + 1);
-                args.push(course.into());
-                args.extend(keys.map(|l| Arg::from(*l)));
-                for r in self.fetch(&q, &args, "reading statistics").await? {
-                    let r = row(&r)?;
-                    out.insert((r.course_id, r.learner_id), r);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Writes many statistics rows (attempts untouched), one query per chunk
-    /// (on the direct connection, one one-row query per row).
-    pub async fn upsert_stats_many(&mut self, rows: &[StatsRow]) -> Result<()> {
-        static TEXT: crate::RowsSql = crate::RowsSql::new();
-        let text = |n: usize| {
-            let mut q = String::from(
-                "INSERT INTO learner_stats (course_id, learner_id, integration_id, progress, completed, result, score, time_spent_ms, first_activity_ms, \
-                 last_activity_ms, completed_at_ms, attempts, overridden, state, updated_ms) VALUES ",
-            );
-            q.push_str(&crate::repeat_row(
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                n,
-                1,
-                ",",
-            ));
-            q.push_str(
-                " ON CONFLICT (course_id, learner_id) DO UPDATE SET integration_id = excluded.integration_id, progress = excluded.progress, \
-                completed = excluded.completed, result = excluded.result, score = excluded.score, time_spent_ms = excluded.time_spent_ms, \
-                first_activity_ms = excluded.first_activity_ms, last_activity_ms = excluded.last_activity_ms, completed_at_ms = excluded.completed_at_ms, \
-                attempts = excluded.attempts, overridden = excluded.overridden, state = excluded.state, updated_ms = excluded.updated_ms",
-            );
-            q
-        };
-        let per_query = self.rows_per_write(200);
-        if per_query == 1 {
-            let q = TEXT.get(self.backend, 1, text);
-            self.run_each(&q, &stats_args(rows), STATS_ARGS, "saving statistics")
-                .await?;
-            return Ok(());
-        }
-        for chunk in rows.chunks(per_query) {
-            let q = TEXT.get(self.backend, chunk.len(), text);
-            self.run(&q, &stats_args(chunk), "saving statistics")
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// The learners of many identity keys, one query per chunk.
-    pub async fn learners_by_identities(
-        &mut self,
-        keys: &[String],
-    ) -> Result<std::collections::HashMap<String, i64>> {
-        let mut out = std::collections::HashMap::with_capacity(keys.len());
-        for chunk in keys.chunks(500) {
-            let (n, keys) = crate::in_list(chunk);
-            let ps = crate::repeat_row("?", n, 1, ", ");
-            let q = self.sql(&format!("SELECT identity_key, learner_id FROM learner_identities WHERE identity_key IN ({})", ps));
-            let args: Vec<Arg<'_>> = keys.map(Arg::from).collect();
-            for r in self.fetch(&q, &args, "resolving learners").await? {
-                out.insert(
-                    col::<String>(&r, "identity_key")?,
-                    col::<i64>(&r, "learner_id")?,
-                );
-            }
-        }
-        Ok(out)
-    }
-
-    /// Takes the advisory locks of many keys, in ascending order, one query (PostgreSQL).
-    pub async fn lock_keys(&mut self, keys: &[i64]) -> Result<()> {
-        if self.backend != crate::Backend::Postgres || keys.is_empty() {
-            return Ok(());
-        }
-        let mut sorted = keys.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        for chunk in sorted.chunks(1000) {
-            let ps = crate::repeat_row("(?::bigint)", chunk.len(), 1, ", ");
-            let q = format!(
-                "SELECT pg_advisory_xact_lock(k) FROM (VALUES {}) AS v(k) ORDER BY k",
-                ps
-            );
-            let mut query = sqlx::query(&q);
-            for k in chunk {
-                query = query.bind(*k);
-            }
-            query
-                .fetch_all(self.tx.any()?)
-                .await
-                .ctx("taking advisory locks")?;
-        }
-        Ok(())
     }
 }
