@@ -44,6 +44,15 @@ pub fn xapi_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
     }
 }
 
+/// The version whose rules a request answered with `version` follows.
+fn api_version(version: &str) -> xapi_model::ApiVersion {
+    if version == "2.0.0" {
+        xapi_model::ApiVersion::V2_0
+    } else {
+        xapi_model::ApiVersion::V1_0
+    }
+}
+
 fn with_version(mut r: Response, version: &'static str) -> Response {
     r.headers_mut()
         .insert(VERSION_HEADER, HeaderValue::from_static(version));
@@ -55,46 +64,6 @@ fn answer(version: &'static str, r: Result<Response, ApiError>) -> Response {
     with_version(r.unwrap_or_else(IntoResponse::into_response), version)
 }
 
-/// Nesting depth of a JSON text (outside strings); stops counting past `max`.
-/// Strings are skipped to their next quote or backslash at a time (`memchr`):
-/// most of a statement's bytes are in strings.
-pub fn json_depth_exceeds(bytes: &[u8], max: usize) -> bool {
-    let mut depth = 0usize;
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'"' => {
-                // To the closing quote: a backslash escapes the byte after it.
-                i += 1;
-                loop {
-                    let Some(k) = bytes
-                        .get(i..)
-                        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
-                    else {
-                        // An unterminated string: the parser says so.
-                        return false;
-                    };
-                    i += k;
-                    if bytes[i] == b'"' {
-                        break;
-                    }
-                    i += 2;
-                }
-            }
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    false
-}
-
 /// Splits a body into statements, each with its exact text: one statement or an array.
 fn split_body(
     app: &AppState,
@@ -102,7 +71,7 @@ fn split_body(
     single_only: bool,
 ) -> Result<Vec<Box<RawValue>>, ApiError> {
     let limits = &app.config.limits;
-    if json_depth_exceeds(body, limits.max_json_depth) {
+    if xapi_model::batch::json_depth_exceeds(body, limits.max_json_depth) {
         return Err(ApiError::bad_request(format!(
             "body: JSON nested deeper than {} levels",
             limits.max_json_depth
@@ -150,11 +119,7 @@ fn validate(
     raws: &[Box<RawValue>],
     version: &'static str,
 ) -> Result<Vec<(xapi_model::Statement, String)>, ApiError> {
-    let api = if version == "2.0.0" {
-        xapi_model::ApiVersion::V2_0
-    } else {
-        xapi_model::ApiVersion::V1_0
-    };
+    let api = api_version(version);
     let mut ok = Vec::with_capacity(raws.len());
     let mut details = Vec::new();
     for (i, raw) in raws.iter().enumerate() {
@@ -222,22 +187,14 @@ async fn store_batch(
             _ => s.id = Some(id),
         }
     }
-    if version == "2.0.0" {
-        // IEEE 9274.1.1 (xAPI 2.0) 4.1.6.1: a batch with an id twice "shall"
-        // be rejected. Under 1.0.x (a SHOULD*) the same statement twice is one
-        // statement, so that a sender's queue that repeats one is not refused
-        // for ever; with different content it is a 400 either way (records).
-        let mut seen = std::collections::HashMap::new();
-        for (i, (s, _)) in parsed.iter().enumerate() {
-            if let Some(id) = s.id {
-                if let Some(first) = seen.insert(id, i) {
-                    app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
-                    return Err(ApiError::bad_request(format!(
-                        "statement {i}: id {id} is also the id of statement {first} of this request (xAPI 2.0: a batch holds each id once); nothing from this request was stored"
-                    )));
-                }
-            }
-        }
+    // xAPI 2.0: each id once in a batch (under 1.0.x the writer decides).
+    if let Err(e) =
+        xapi_model::batch::duplicate_id(parsed.iter().map(|(s, _)| s.id), api_version(version))
+    {
+        app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
+        return Err(ApiError::bad_request(format!(
+            "{e}; nothing from this request was stored"
+        )));
     }
     let data = crate::attachments::attach(&mut incoming, &parsed).inspect_err(|_| {
         app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
@@ -901,8 +858,6 @@ pub fn rfc3339_ms(ms: Option<i64>) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
-    use proptest::prelude::*;
-
     /// Stamps handed out one after another always go up, even many within
     /// one tick of the clock; while one is open, no answer claims
     /// consistency past it; once all are answered, it is now again.
@@ -934,64 +889,5 @@ mod tests {
         set.open().last = (super::now() + time::Duration::hours(1)).unix_timestamp_nanos();
         let (t, _g) = set.enter_now();
         assert!(t > super::now() + time::Duration::minutes(59));
-    }
-
-    /// The depth check as a byte-by-byte state machine, the oracle.
-    fn exceeds_bytewise(bytes: &[u8], max: usize) -> bool {
-        let (mut depth, mut in_str, mut esc) = (0usize, false, false);
-        for &b in bytes {
-            if in_str {
-                match (esc, b) {
-                    (true, _) => esc = false,
-                    (false, b'\\') => esc = true,
-                    (false, b'"') => in_str = false,
-                    _ => {}
-                }
-                continue;
-            }
-            match b {
-                b'"' => in_str = true,
-                b'[' | b'{' => {
-                    depth += 1;
-                    if depth > max {
-                        return true;
-                    }
-                }
-                b']' | b'}' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-        false
-    }
-
-    #[test]
-    fn depth_examples() {
-        let exceeds = super::json_depth_exceeds;
-        assert!(!exceeds(br#"{"a":[1,{"b":2}]}"#, 3));
-        assert!(exceeds(br#"{"a":[1,{"b":2}]}"#, 2));
-        assert!(
-            !exceeds(br#"{"a":"[[[[{{{{"}"#, 1),
-            "brackets in strings do not count"
-        );
-        assert!(
-            !exceeds(br#"{"a":"\"[[[["}"#, 1),
-            "an escaped quote does not end the string"
-        );
-        assert!(exceeds(br#"{"a":"\\",[[["#, 2), "an escaped backslash does");
-        assert!(!exceeds(br#"{"a":"[[[[\"#, 1), "an unterminated string");
-        assert!(!exceeds(br#"{"a":"\"#, 1), "a backslash at the end");
-    }
-
-    proptest! {
-        #[test]
-        fn depth_is_the_bytewise_depth(
-            text in proptest::collection::vec(
-                prop_oneof![Just(b'"'), Just(b'\\'), Just(b'['), Just(b']'), Just(b'{'), Just(b'}'), Just(b'a'), Just(b':'), any::<u8>()],
-                0..80,
-            ),
-            max in 0usize..6,
-        ) {
-            prop_assert_eq!(super::json_depth_exceeds(&text, max), exceeds_bytewise(&text, max));
-        }
     }
 }
