@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Response};
 use stats_rules::EntryPoint;
 use std::sync::atomic::Ordering::Relaxed;
 
+use crate::clock::{now, now_ms};
 use crate::error::ApiError;
-use crate::state::{AppState, now, now_ms};
+use crate::state::AppState;
 
 pub fn entry_point(entry: &str) -> EntryPoint {
     match entry.strip_prefix("path:") {
