@@ -15,8 +15,9 @@ use stats_rules::{Event, EventKind, Override};
 use store::{StatsFilter, StatsItem};
 use xapi_model::{Account, Ifi, LearnerKey};
 
+use crate::clock::{now, now_ms};
 use crate::error::ApiError;
-use crate::state::{AppState, now, now_ms};
+use crate::state::AppState;
 use crate::xapi::rfc3339_ms;
 
 /// A statistics item as the API shows it: the row's columns, and from the

@@ -6,12 +6,12 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use stats_rules::{EntryPoint, Event, EventKind, Launch};
+use stats_rules::EntryPoint;
 use std::sync::atomic::Ordering::Relaxed;
-use xapi_model::LearnerKey;
 
+use crate::clock::{now, now_ms};
 use crate::error::ApiError;
-use crate::state::{AppState, now, now_ms};
+use crate::state::AppState;
 
 pub fn entry_point(entry: &str) -> EntryPoint {
     match entry.strip_prefix("path:") {
@@ -63,29 +63,24 @@ pub async fn launch(
                     "the course has no usable launch URL in the catalog",
                 )
             })?;
-        let learner = tx
-            .upsert_learner(&claims.learner, claims.email.as_deref(), None, now_ms())
-            .await?;
-        let mut new_identity = false;
-        if let Some(email) = &claims.email {
-            let key = LearnerKey::from_email(email);
-            if tx.learner_by_identity(key.as_str()).await?.is_none() {
-                new_identity = tx.map_identity(key.as_str(), learner).await?;
-            }
-        }
-        let at = now();
-        let event = Event {
-            id: uuid::Uuid::new_v4(),
-            at,
-            stored: at,
-            kind: EventKind::Launch(Launch {
-                entry: entry_point(&claims.entry),
-            }),
-        };
-        records::record_event(&mut tx, &rules, c.id, learner, &event, now_ms())
-            .await
-            .map_err(ApiError::internal)?;
-        if new_identity {
+        let learner = records::upsert_lms_learner(
+            &mut tx,
+            &claims.learner,
+            claims.email.as_deref(),
+            now_ms(),
+        )
+        .await?;
+        records::record_launch(
+            &mut tx,
+            &rules,
+            c.id,
+            learner.id,
+            entry_point(&claims.entry),
+            now(),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+        if learner.new_identity {
             // a completion may have arrived before the LMS told us this email
             records::apply_pending(&mut tx, &rules, now_ms())
                 .await

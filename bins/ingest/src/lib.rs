@@ -4,8 +4,10 @@
 pub mod api;
 pub mod attachments;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod error;
+pub mod in_flight;
 pub mod launch;
 pub mod metrics;
 pub mod oauth;

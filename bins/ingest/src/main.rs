@@ -163,7 +163,7 @@ fn redact(location: &str) -> String {
 }
 
 fn now_ms() -> i64 {
-    ingest::state::now_ms()
+    ingest::clock::now_ms()
 }
 
 async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
@@ -307,7 +307,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
                 learner,
                 email,
                 entry,
-                exp: ingest::state::now().unix_timestamp() + ttl,
+                exp: ingest::clock::now().unix_timestamp() + ttl,
             };
             let link = launch_link::mint(&config.public_url, secret.as_bytes(), &claims)
                 .map_err(|e| (2, e.to_string()))?;

@@ -1,9 +1,8 @@
-//! Prometheus metrics, hand-rolled (a few counters and one histogram).
+//! Prometheus metrics, hand-rolled (a few counters and one histogram), and
+//! the group writers' counters ([`GroupCounters`]) they render.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
-use crate::writer::GroupCounters;
 
 const BUCKETS_MS: [f64; 12] = [
     1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 10000.0,
@@ -120,5 +119,30 @@ impl Metrics {
         let _ = writeln!(out, "{name}_sum {}", self.sum_us.load(Relaxed) as f64 / 1e6);
         let _ = writeln!(out, "{name}_count {count}");
         out
+    }
+}
+
+/// What the group writers have done since the server started (`/metrics`):
+/// how well concurrent requests are being committed together.
+#[derive(Debug, Default)]
+pub struct GroupCounters {
+    /// Group transactions committed.
+    pub groups: AtomicU64,
+    /// Requests in those groups (refused ones included: they were answered
+    /// by the group's commit).
+    pub requests: AtomicU64,
+    /// Statements in those requests.
+    pub statements: AtomicU64,
+    /// Syncs of SQLite's log by the `log-sync` thread (each covers every
+    /// group committed before it started; 0 on PostgreSQL, whose commits
+    /// are synced by the server).
+    pub log_syncs: AtomicU64,
+}
+
+impl GroupCounters {
+    pub(crate) fn committed(&self, requests: usize, statements: usize) {
+        self.groups.fetch_add(1, Relaxed);
+        self.requests.fetch_add(requests as u64, Relaxed);
+        self.statements.fetch_add(statements as u64, Relaxed);
     }
 }

@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth;
-use crate::state::{AppState, now};
+use crate::clock::now;
+use crate::state::AppState;
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut r = (

@@ -20,9 +20,10 @@ use scorm_flows::{Remote, ScormError, Settings, results};
 use serde::Deserialize;
 
 use crate::api::json_body;
+use crate::clock::now;
 use crate::error::ApiError;
 use crate::launch::entry_point;
-use crate::state::{AppState, now};
+use crate::state::AppState;
 
 /// How long the return link in a launch stays valid (a learner may stay in a
 /// course for hours; after that the page still answers, without a refresh).

@@ -7,20 +7,24 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, header};
 use store::{Credential, Integration, Store};
-use time::OffsetDateTime;
 
 use crate::auth;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::in_flight::InFlight;
 use crate::metrics::Metrics;
+use crate::writer::{SyncFn, Writer, spawn_checkpointer};
+
+/// The clock, where it was before `crate::clock` (`ingest::state::now_ms`).
+pub use crate::clock::{now, now_ms};
 
 pub struct App {
     pub store: Store,
     pub config: Config,
     pub token_secret: Vec<u8>,
     pub metrics: Metrics,
-    pub in_flight: Arc<crate::xapi::InFlight>,
-    pub writer: crate::writer::Writer,
+    pub in_flight: Arc<InFlight>,
+    pub writer: Writer,
     /// The HTTP client for SCORM Cloud calls (launch-time registration
     /// creation, refresh on return, refresh by the LMS).
     pub scorm_http: reqwest::Client,
@@ -53,14 +57,6 @@ pub struct Provider {
     pub client_id: String,
 }
 
-pub fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
-}
-
-pub fn now_ms() -> i64 {
-    i64::try_from(now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 impl App {
     pub fn new(store: Store, config: Config) -> Self {
         Self::with_sync(store, config, None)
@@ -68,7 +64,7 @@ impl App {
 
     /// [`App::new`] whose group writer makes its commits durable with `sync`
     /// instead of syncing the log (tests: a disk that fails).
-    pub fn with_sync(store: Store, config: Config, sync: Option<crate::writer::SyncFn>) -> Self {
+    pub fn with_sync(store: Store, config: Config, sync: Option<SyncFn>) -> Self {
         let token_secret = match &config.token_secret {
             Some(s) => s.as_bytes().to_vec(),
             None => auth::random_bytes::<32>().to_vec(),
@@ -78,9 +74,9 @@ impl App {
             store::Backend::Sqlite => 1,
             store::Backend::Postgres => 4,
         };
-        let writer = crate::writer::Writer::spawn_with_sync(store.clone(), writers, sync);
+        let writer = Writer::spawn_with_sync(store.clone(), writers, sync);
         if store.backend() == store::Backend::Sqlite {
-            crate::writer::spawn_checkpointer(store.clone());
+            spawn_checkpointer(store.clone());
         }
         Self {
             store,

@@ -4,7 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use course_mapping::diff::{Change, Known, classify, departed};
+use course_mapping::diff::{
+    ArchiveDecision, ArchivePolicy, ArchiveRefusal, Change, Known, archive_decision, classify,
+};
 use course_mapping::{MappedCourse, Rejected};
 use records::IntegrationRules;
 use serde::Serialize;
@@ -229,7 +231,6 @@ async fn sync_pages(
             );
         }
     }
-    let active_before = known.values().filter(|(_, k)| !k.archived).count();
     let mut seen: HashSet<String> = HashSet::new();
     let mut deactivated: Vec<String> = Vec::new();
     let (map, external_id_of): (MapFn, IdFn) = match source.kind() {
@@ -262,18 +263,24 @@ async fn sync_pages(
         }
     });
     let _stop_fetcher = AbortOnDrop(fetcher);
+    // Why the catalog was not fetched to its end, if it was not.
+    let mut fetch_failed: Option<String> = None;
     loop {
         // Only the provider's own "no more pages" ends the catalog; a fetcher
         // that stops without saying so fails the run (nothing is archived).
         let page = match pages.recv().await {
             Some(Ok(Some(page))) => page,
             Some(Ok(None)) => break,
-            Some(Err(e)) => return Err(format!("page {}: {e}", report.pages + 1)),
+            Some(Err(e)) => {
+                fetch_failed = Some(format!("page {}: {e}", report.pages + 1));
+                break;
+            }
             None => {
-                return Err(format!(
+                fetch_failed = Some(format!(
                     "page {}: the page fetcher stopped before the end of the catalog",
                     report.pages + 1
                 ));
+                break;
             }
         };
         report.pages += 1;
@@ -383,32 +390,29 @@ async fn sync_pages(
             report.created + report.updated + report.unchanged + report.reactivated,
         );
     }
-    // The whole catalog was fetched: now, and only now, archive.
+    // Archive only once the whole catalog was fetched, and below the share
+    // (course_mapping::diff::archive_decision).
     let known_state: HashMap<String, Known> = known
         .iter()
         .map(|(k, (_, v))| (k.clone(), v.clone()))
         .collect();
-    let mut to_archive: Vec<String> = departed(&known_state, &seen)
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    to_archive.extend(deactivated);
-    to_archive.sort();
-    to_archive.dedup();
-    let share = if active_before == 0 {
-        0.0
-    } else {
-        to_archive.len() as f64 / active_before as f64
+    let policy = ArchivePolicy {
+        max_share: opts.max_archive_share,
+        allow_mass_archive: opts.allow_mass_archive,
     };
-    if share > opts.max_archive_share && !opts.allow_mass_archive {
-        return Err(format!(
-            "the run would archive {} of {} active courses ({:.0} %, above {:.0} %); nothing was archived. Check the provider, then rerun with --allow-mass-archive",
-            to_archive.len(),
-            active_before,
-            share * 100.0,
-            opts.max_archive_share * 100.0
-        ));
-    }
+    let complete = fetch_failed.is_none();
+    let to_archive = match archive_decision(&known_state, &seen, &deactivated, complete, policy) {
+        ArchiveDecision::Archive(courses) => courses,
+        // The run fails with what stopped the fetch.
+        ArchiveDecision::Refused(why @ ArchiveRefusal::IncompleteFetch) => {
+            return Err(fetch_failed.unwrap_or_else(|| why.to_string()));
+        }
+        ArchiveDecision::Refused(why @ ArchiveRefusal::MassArchive { .. }) => {
+            return Err(format!(
+                "{why}. Check the provider, then rerun with --allow-mass-archive"
+            ));
+        }
+    };
     report.archived = to_archive.len() as i64;
     if opts.dry_run {
         return Ok(());

@@ -8,14 +8,18 @@
 //!   archived, type → contentType); [`udemy::map`] maps Udemy Business
 //!   course-list items. A course without its mandatory fields is rejected with
 //!   a reason; formats we do not know are tolerated and reported as warnings.
-//! - [`diff`] compares the stored catalog with a fetched one page by page.
+//! - [`diff`] compares the stored catalog with a fetched one page by page,
+//!   and decides what a run may archive at its end ([`archive_decision`]).
 
 pub mod diff;
 mod normalize;
 pub mod opensesame;
 pub mod udemy;
 
-pub use diff::{Change, Known, classify, departed};
+pub use diff::{
+    ArchiveDecision, ArchivePolicy, ArchiveRefusal, Change, Known, archive_decision, classify,
+    departed,
+};
 pub use normalize::{duration_minutes, language_tag, sanitize_html, subjects_from_paths};
 
 use std::collections::BTreeMap;

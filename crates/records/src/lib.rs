@@ -16,11 +16,13 @@
 
 use store::{Integration, StoreError};
 
+mod launch;
 mod lookup;
 mod maintenance;
 mod stats;
 mod write;
 
+pub use launch::{LmsLearner, record_launch, upsert_lms_learner};
 pub use maintenance::{ReplayError, ReplayReport, apply_pending, repair_voiding, replay};
 pub use record_plan::{
     AttachmentData, Change, IntegrationRules, Outcome, Prepared, RulesError, Touched, merge,

@@ -10,7 +10,7 @@
 
 use records::IntegrationRules;
 use scorm_cloud_client::{NewRegistration, Postback, check_id, parse};
-use stats_rules::{EntryPoint, Event, EventKind, Launch};
+use stats_rules::EntryPoint;
 use store::{Registration, Store, Tx};
 
 use crate::settings::{Creation, Settings};
@@ -103,15 +103,9 @@ pub async fn assign(
             target.integration.id
         )));
     }
-    let learner = tx
-        .upsert_learner(&a.learner, a.email.as_deref(), None, now)
-        .await?;
-    if let Some(email) = &a.email {
-        let key = xapi_model::LearnerKey::from_email(email);
-        if tx.learner_by_identity(key.as_str()).await?.is_none() {
-            tx.map_identity(key.as_str(), learner).await?;
-        }
-    }
+    let learner = records::upsert_lms_learner(&mut tx, &a.learner, a.email.as_deref(), now)
+        .await?
+        .id;
     if let Some(existing) = tx.registration_for(&a.course_id, learner).await? {
         tx.commit().await?;
         return Ok(Assigned {
@@ -283,22 +277,13 @@ async fn launch_locked(
     if created_now {
         create_remote(tx, remote, settings, reg, "", "", who.email.as_deref()).await?;
     }
-    let at = remote.now();
-    let event = Event {
-        id: uuid::Uuid::new_v4(),
-        at,
-        stored: at,
-        kind: EventKind::Launch(Launch {
-            entry: who.entry.clone(),
-        }),
-    };
-    records::record_event(
+    records::record_launch(
         tx,
         &target.rules,
         target.lms_course,
         reg.learner_id,
-        &event,
-        ms(at),
+        who.entry.clone(),
+        remote.now(),
     )
     .await?;
     Ok(created_now)

@@ -6,6 +6,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use xapi_model::{Statement, StatementObject};
 
+use crate::json::{self, Out, Unwritten, time, uuid, value};
+
 /// One learning event. Events are ordered by `(at, stored, id)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -22,14 +24,45 @@ pub struct Event {
 
 impl Event {
     /// The event as stored: exactly `serde_json::to_string(self)`, written
-    /// directly (`crate::json`; the request derives one per statement).
+    /// directly (with `crate::json`'s pieces; the request derives one per
+    /// statement).
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        crate::json::event_to_json(self)
+        json::written(256, self, write_event)
     }
 
     pub fn key(&self) -> EventKey {
         EventKey(self.at, self.stored, self.id)
     }
+}
+
+/// [`Event::to_json`]'s text.
+fn write_event(out: &mut Out, e: &Event) -> Result<(), Unwritten> {
+    out.extend_from_slice(b"{\"id\":");
+    uuid(out, e.id);
+    out.extend_from_slice(b",\"at\":");
+    time(out, e.at)?;
+    out.extend_from_slice(b",\"stored\":");
+    time(out, e.stored)?;
+    out.extend_from_slice(b",\"kind\":");
+    match &e.kind {
+        EventKind::Statement(f) => {
+            out.extend_from_slice(b"{\"type\":\"statement\",\"completed\":");
+            value(out, &f.completed)?;
+            out.extend_from_slice(b",\"success\":");
+            value(out, &f.success)?;
+            out.extend_from_slice(b",\"score\":");
+            value(out, &f.score)?;
+            out.extend_from_slice(b",\"progress\":");
+            value(out, &f.progress)?;
+            out.extend_from_slice(b",\"duration_ms\":");
+            value(out, &f.duration_ms)?;
+            out.push(b'}');
+        }
+        // Launches, results and overrides: not one per statement.
+        other => value(out, other)?,
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// The total order of events: timestamp, then stored, then id.

@@ -1,8 +1,8 @@
 //! Stored JSON written directly — a learner state (`state/json.rs`) and a
-//! statement's learning event: one of each is written for every statement,
-//! and through serde most of the cost was the machinery around the values —
-//! every field name escaped byte by byte, a state machine per field — not the
-//! values themselves. The text is exactly `serde_json::to_string`'s
+//! statement's learning event (`event.rs`), with the pieces here: one of
+//! each is written for every statement, and through serde most of the cost
+//! was the machinery around the values — every field name escaped byte by
+//! byte, a state machine per field — not the values themselves. The text is exactly `serde_json::to_string`'s
 //! (property-tested in `tests/properties.rs`; the serde derives stay what
 //! reads it back): names are written as the literals they are, values go
 //! through `serde_json` one by one (numbers, strings and the rarer kinds
@@ -12,8 +12,6 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-use crate::event::{Event, EventKey, EventKind};
 
 /// What the writer does not write itself: a timestamp `time` refuses to
 /// format (serde's error is the answer then) or a value `serde_json` fails on.
@@ -41,50 +39,6 @@ pub(crate) fn written<T: Serialize>(
         }
     }
     serde_json::to_string(v)
-}
-
-pub(crate) fn event_to_json(e: &Event) -> Result<String, serde_json::Error> {
-    written(256, e, write_event)
-}
-
-fn write_event(out: &mut Out, e: &Event) -> Result<(), Unwritten> {
-    out.extend_from_slice(b"{\"id\":");
-    uuid(out, e.id);
-    out.extend_from_slice(b",\"at\":");
-    time(out, e.at)?;
-    out.extend_from_slice(b",\"stored\":");
-    time(out, e.stored)?;
-    out.extend_from_slice(b",\"kind\":");
-    match &e.kind {
-        EventKind::Statement(f) => {
-            out.extend_from_slice(b"{\"type\":\"statement\",\"completed\":");
-            value(out, &f.completed)?;
-            out.extend_from_slice(b",\"success\":");
-            value(out, &f.success)?;
-            out.extend_from_slice(b",\"score\":");
-            value(out, &f.score)?;
-            out.extend_from_slice(b",\"progress\":");
-            value(out, &f.progress)?;
-            out.extend_from_slice(b",\"duration_ms\":");
-            value(out, &f.duration_ms)?;
-            out.push(b'}');
-        }
-        // Launches, results and overrides: not one per statement.
-        other => value(out, other)?,
-    }
-    out.push(b'}');
-    Ok(())
-}
-
-pub(crate) fn event_key(out: &mut Out, k: &EventKey) -> Result<(), Unwritten> {
-    out.push(b'[');
-    time(out, k.0)?;
-    out.push(b',');
-    time(out, k.1)?;
-    out.push(b',');
-    uuid(out, k.2);
-    out.push(b']');
-    Ok(())
 }
 
 pub(crate) fn value<T: Serialize + ?Sized>(out: &mut Out, v: &T) -> Result<(), Unwritten> {

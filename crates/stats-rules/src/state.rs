@@ -150,13 +150,6 @@ pub fn fold(events: impl IntoIterator<Item = Event>, rules: &Rules) -> LearnerSt
 }
 
 impl LearnerState {
-    /// The state as stored: exactly `serde_json::to_string(self)`, written
-    /// directly (a fraction of serde's cost; the writer stores a state for
-    /// every statement it applies). Read it back with serde.
-    pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        json::to_json(self)
-    }
-
     /// Applies one more event that sorts after every event applied so far
     /// (the common case of live ingestion). An event with the same key as the
     /// last one is a duplicate and changes nothing. An earlier event is refused:

@@ -8,9 +8,12 @@
 //! - [`Duration`] converts ISO 8601 durations to milliseconds; [`Score::percent`]
 //!   maps scores to 0–100; [`LearnerKey`] is a canonical learner identity;
 //!   [`ActivityIdNormalizer`] is the per-provider activity-id hook.
+//! - [`batch`] holds the rules on a request as a whole: its JSON depth limit
+//!   and xAPI 2.0's one statement per id in a batch.
 //!
 //! Pure: no I/O, no clock, no global state.
 
+pub mod batch;
 pub mod compare;
 mod duration;
 mod error;

@@ -2,15 +2,20 @@
 //! stores one per statement it applies.
 
 use super::{Attempt, LearnerState, Outcome};
-use crate::event::EntryPoint;
-use crate::json::{Out, Unwritten, event_key, optional_time, time, value};
+use crate::event::{EntryPoint, EventKey};
+use crate::json::{Out, Unwritten, optional_time, time, uuid, value};
 
 /// Room for a state with a few attempts without growing (a typical one is
 /// 500 bytes).
 const CAPACITY: usize = 1024;
 
-pub(super) fn to_json(state: &LearnerState) -> Result<String, serde_json::Error> {
-    crate::json::written(CAPACITY, state, write_state)
+impl LearnerState {
+    /// The state as stored: exactly `serde_json::to_string(self)`, written
+    /// directly (a fraction of serde's cost; the writer stores a state for
+    /// every statement it applies). Read it back with serde.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        crate::json::written(CAPACITY, self, write_state)
+    }
 }
 
 fn write_state(out: &mut Out, s: &LearnerState) -> Result<(), Unwritten> {
@@ -87,4 +92,15 @@ fn outcome(out: &mut Out, o: Option<Outcome>) {
         Some(Outcome::Success) => b"\"success\"",
         Some(Outcome::Failed) => b"\"failed\"",
     });
+}
+
+fn event_key(out: &mut Out, k: &EventKey) -> Result<(), Unwritten> {
+    out.push(b'[');
+    time(out, k.0)?;
+    out.push(b',');
+    time(out, k.1)?;
+    out.push(b',');
+    uuid(out, k.2);
+    out.push(b']');
+    Ok(())
 }

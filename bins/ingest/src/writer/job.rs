@@ -1,0 +1,54 @@
+//! What travels between a request and the group writer: the job queued,
+//! the answer sent back, and why a batch was not stored.
+
+use std::sync::Arc;
+
+use records::{IntegrationRules, Outcome, Prepared, RecordError};
+use tokio::sync::oneshot;
+
+/// Why a submitted batch was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("the group transaction failed: {0}")]
+    Group(String),
+    #[error("the writer stopped")]
+    Stopped,
+    /// The log could not be synced: what was committed may not survive a
+    /// crash of the machine. The writer takes nothing more until restarted.
+    #[error(
+        "the write-ahead log could not be synced ({0}); nothing more is accepted until the server is restarted"
+    )]
+    NotDurable(String),
+}
+
+/// Why [`WriteError::NotDurable`] answers what comes after a failed sync.
+pub(super) const EARLIER_FAILURE: &str = "an earlier sync failed";
+
+pub(super) type Reply = oneshot::Sender<Result<Vec<Outcome>, WriteError>>;
+
+/// A request's answer, held until the group's commit is durable, with the
+/// request's statements: they are freed where the answer is sent (the
+/// `log-sync` thread on SQLite), not on the writer's thread; and with what
+/// its submitter kept ([`super::Writer::submit_stamped`]), dropped only once the
+/// answer is sent.
+pub(super) type Answer = (Reply, Result<Vec<Outcome>, WriteError>, Vec<Prepared>, Held);
+
+/// What a submitter keeps until its batch is answered (the batch's in-flight
+/// `stored` time on the server): held by the job, not by the request, so
+/// that it outlives a request whose client went away while its batch is
+/// still to be written.
+pub(super) type Held = Box<dyn Send + Sync>;
+
+/// What makes the direct connection's commits durable ([`store::LogSync`]
+/// unless a test gives its own).
+pub type SyncFn = Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
+
+/// A request's batch in the writer's queue.
+pub(super) struct Job {
+    pub(super) rules: Arc<IntegrationRules>,
+    pub(super) batch: Vec<Prepared>,
+    pub(super) reply: Reply,
+    pub(super) held: Held,
+}

@@ -1,0 +1,95 @@
+//! The xAPI statements resource (1.0.3, accepting 2.0.0) and About.
+//!
+//! The handlers here only choose the way a request goes: `write` (POST and
+//! PUT: limits, validation, the batch rules, then the writer's queue),
+//! `read` (GET: one statement or a page of them), `alternate` (1.0.3's
+//! alternate request syntax, turned into the request it stands for), and
+//! `respond` (the version header, `X-Experience-API-Consistent-Through` and
+//! the times written in answers). The `stored` stamps a batch takes are
+//! `crate::in_flight`'s.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+mod alternate;
+mod read;
+mod respond;
+mod write;
+
+pub use respond::{VERSION_HEADER, rfc3339_ms, xapi_version};
+
+use alternate::alternate;
+use read::get_inner;
+use respond::{answer, with_consistency, with_version};
+use write::{post_inner, put_inner};
+
+pub async fn post_statements(
+    State(app): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = if q.contains_key("method") {
+        alternate(&app, &q, &headers, &body).await
+    } else if let Some(k) = q.keys().next() {
+        answer(
+            "1.0.3",
+            Err(ApiError::bad_request(format!(
+                "{k}: POST /xapi/statements takes no query parameters (except method, the alternate request syntax)"
+            ))),
+        )
+    } else {
+        post_inner(&app, &headers, &body).await
+    };
+    with_consistency(&app, r)
+}
+
+pub async fn put_statement(
+    State(app): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = if q.contains_key("method") {
+        answer(
+            "1.0.3",
+            Err(ApiError::bad_request(
+                "method: the alternate request syntax is a POST (xAPI 1.0.3, 1.3)",
+            )),
+        )
+    } else {
+        put_inner(&app, &q, &headers, &body).await
+    };
+    with_consistency(&app, r)
+}
+
+pub async fn get_statements(
+    State(app): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let r = match xapi_version(&headers) {
+        Ok(version) => answer(version, get_inner(&app, &q, &headers).await),
+        Err(e) => answer("1.0.3", Err(e)),
+    };
+    with_consistency(&app, r)
+}
+
+pub async fn about() -> Response {
+    with_version(
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({"version": ["1.0.3", "2.0.0"], "extensions": {}}).to_string(),
+        )
+            .into_response(),
+        "1.0.3",
+    )
+}
