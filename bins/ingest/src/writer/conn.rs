@@ -93,9 +93,9 @@ impl WriteConn {
     /// connection committed since the last group).
     pub(super) async fn begin(
         &mut self,
-    ) -> store::Result<(store::Tx<'_>, Option<&mut records::WriterCache>)> {
+    ) -> store::Result<(WriteTx<'_>, Option<&mut records::WriterCache>)> {
         match self {
-            WriteConn::Store(s) => Ok((s.begin().await?, None)),
+            WriteConn::Store(s) => Ok((s.begin().await?.into_write_path(), None)),
             WriteConn::Native(d) => {
                 let mut tx = d.conn.begin().await?;
                 let version = tx.data_version().unwrap_or_else(|e| {
@@ -209,3 +209,7 @@ pub fn spawn_checkpointer(store: Store) {
         }
     });
 }
+
+/// The group writer's transactions run the write path only (on SQLite, on
+/// the direct connection, which runs nothing else).
+pub(crate) type WriteTx<'s> = store::Tx<'s, store::WritePath>;

@@ -207,7 +207,7 @@ impl<'a> Changes<'a> {
     /// states written are kept in `cache` once committed.
     async fn update_and_commit(
         &self,
-        mut tx: store::Tx<'_>,
+        mut tx: super::conn::WriteTx<'_>,
         mut cache: Option<&mut records::WriterCache>,
         now: i64,
     ) -> Result<(), String> {
