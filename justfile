@@ -26,7 +26,7 @@ bench:
 wal-pages *load:
     bash bins/loadgen/wal-pages.sh {{load}}
 
-# Two builds through the server, interleaved, fresh each run (docs/PERFORMANCE.md, twelfth session).
+# Two builds through the server, interleaved, fresh each run (docs/PERFORMANCE.md, "How to measure").
 ab old new:
     bash bins/loadgen/ab.sh {{old}} {{new}}
 

@@ -8,6 +8,6 @@
 ALTER TABLE statements ADD COLUMN event TEXT;
 UPDATE statements SET event = e.payload FROM learning_events e WHERE e.statement_id = statements.id;
 DELETE FROM learning_events WHERE statement_id IS NOT NULL;
--- Write transactions now start with BEGIN IMMEDIATE; the row they used to
--- update to take SQLite's write lock is no longer needed.
+-- Write transactions start with BEGIN IMMEDIATE, which takes SQLite's write
+-- lock; the row v1 kept for taking it is not needed.
 DROP TABLE write_lock;

@@ -3,7 +3,7 @@
 -- longer writes a page at a random place for every statement. That index was
 -- a third of the write-ahead log under load: every statement is some
 -- learner's, and each learner's entries sit in a place of their own
--- (docs/PERFORMANCE.md, sixteenth session).
+-- (docs/PERFORMANCE.md, "Design decisions").
 -- - `recent_statement_actors`: every statement with an actor key, listed in
 --   the transaction that stores it. It stays small (it is emptied at
 --   `store::RECENT_ACTORS_BOUND` entries), so a group's statements share
