@@ -2279,11 +2279,7 @@ async fn sqlite_checkpoints_go_on_while_the_direct_writer_is_idle() {
 
 /// The write path's queries, observed from inside the transaction (for
 /// [`sqlite_direct_writer_writes_what_the_pool_writes`]).
-async fn write_path<C: store::Conn>(
-    tx: &mut Tx<'_, C>,
-    course: i64,
-    learner: i64,
-) -> Vec<String> {
+async fn write_path<C: store::Conn>(tx: &mut Tx<'_, C>, course: i64, learner: i64) -> Vec<String> {
     use checks::T0;
     let mut seen = Vec::new();
     let path = tx
