@@ -13,7 +13,7 @@ use std::sync::Arc;
 use rusqlite::types::ValueRef;
 use sqlx::any::AnyRow;
 
-use crate::{Ctx, Result, StoreError, Tx, TxConn};
+use crate::{Ctx, NativeCtx, Result, StoreError, Tx, TxConn};
 
 /// A bound parameter.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -153,17 +153,6 @@ impl Cols for Row {
                 T::from_val(v, name)
             }
         }
-    }
-}
-
-/// Adds context to an error of the direct SQLite connection.
-pub(crate) trait NativeCtx<T> {
-    fn ctx(self, context: &'static str) -> Result<T>;
-}
-
-impl<T> NativeCtx<T> for rusqlite::Result<T> {
-    fn ctx(self, context: &'static str) -> Result<T> {
-        self.map_err(|source| StoreError::Sqlite { context, source })
     }
 }
 

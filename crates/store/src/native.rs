@@ -14,15 +14,11 @@
 
 use std::sync::atomic::Ordering;
 
-use sqlx::Any;
-use sqlx::pool::PoolConnection;
-use tokio::sync::MutexGuard;
-
-use crate::exec::NativeCtx;
 use std::marker::PhantomData;
 
 use crate::{
-    Backend, Result, SQLITE_PRAGMAS, Store, StoreError, Tx, TxConn, WRITER_CACHE, WritePath,
+    Backend, NativeCtx, NativeTx, Result, SQLITE_PRAGMAS, Store, Tx, TxConn, WRITER_CACHE,
+    WritePath,
 };
 
 /// A direct connection to a store's SQLite database, for one writer thread.
@@ -202,43 +198,5 @@ const LAST_PASS_WAIT: std::time::Duration = std::time::Duration::from_millis(20)
 impl Drop for NativeWriter {
     fn drop(&mut self) {
         self.store.last_pass.writers.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// A transaction on the direct connection; rolled back when dropped open.
-pub(crate) struct NativeTx<'s> {
-    pub(crate) conn: &'s mut rusqlite::Connection,
-    _writers: MutexGuard<'s, Option<PoolConnection<Any>>>,
-    open: bool,
-}
-
-impl NativeTx<'_> {
-    pub(crate) fn data_version(&mut self) -> Result<i64> {
-        self.conn
-            .prepare_cached("PRAGMA data_version")
-            .and_then(|mut st| st.query_row([], |r| r.get(0)))
-            .ctx("reading the data version")
-    }
-
-    /// Ends the transaction with `COMMIT` or `ROLLBACK`.
-    pub(crate) fn finish(&mut self, sql: &str, context: &'static str) -> Result<()> {
-        match self.conn.execute_batch(sql) {
-            Ok(()) => {
-                self.open = false;
-                Ok(())
-            }
-            Err(source) => {
-                // A failed COMMIT leaves the transaction open: roll back on drop.
-                Err(StoreError::Sqlite { context, source })
-            }
-        }
-    }
-}
-
-impl Drop for NativeTx<'_> {
-    fn drop(&mut self) {
-        if self.open && !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
     }
 }
