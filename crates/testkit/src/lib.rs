@@ -1,0 +1,79 @@
+//! coursebridge's test kit: a dev-dependency of the test-suites, never a
+//! dependency of a shipped crate or binary.
+//!
+//! - With the `db` feature, the harness of the database suites: an [`Engine`]
+//!   (SQLite or PostgreSQL), a fresh [`TestDatabase`] on either, and the
+//!   [`both!`] macro that turns one check into a SQLite test and an ignored
+//!   PostgreSQL test. The PostgreSQL variants need
+//!   `COURSEBRIDGE_TEST_POSTGRES_URL` (an admin URL: each test creates and
+//!   drops its own database) and run with `cargo test -- --ignored`;
+//!   `.ci/run` starts a throwaway cluster (`.ci/postgres.sh`) and runs them.
+//! - Always, for the fixture tests that use insta's `glob!` (one snapshot
+//!   per fixture, every mismatching fixture reported, not just the first):
+//!   [`snapshots_one_at_a_time`] and [`FixtureChecks`].
+
+#[cfg(feature = "db")]
+mod db;
+#[cfg(feature = "db")]
+pub use db::*;
+
+/// Serializes the snapshot tests of one test binary; hold the guard for the
+/// whole test.
+///
+/// insta's `glob!` reports every mismatching fixture of a test (instead of
+/// stopping at the first) by counting the failures on a stack that is
+/// process-wide, not per thread: while a `glob!` runs, a failing snapshot
+/// assertion of any other test of the same binary is counted by that `glob!`
+/// (and attributed to its test) instead of failing its own. Every test of a
+/// binary that asserts snapshots, with or without `glob!`, takes this guard
+/// so that each failure is reported by the test it belongs to. A test that
+/// panicked while holding it does not poison it for the others.
+pub fn snapshots_one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SNAPSHOTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SNAPSHOTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The other checks of a `glob!` over fixtures (those that are not snapshot
+/// assertions): a fixture that fails one is recorded, and the `glob!` goes on
+/// with the next fixture, as it does after a mismatching snapshot.
+///
+/// ```ignore
+/// let _serial = testkit::snapshots_one_at_a_time();
+/// let mut checks = testkit::FixtureChecks::default();
+/// insta::glob!("../../../fixtures/x", "*.json", |path| {
+///     if let Some(out) = checks.run(path, || render(path)) {
+///         insta::assert_snapshot!(name(path), out);
+///     }
+/// });
+/// checks.assert_all_passed();
+/// ```
+#[derive(Debug, Default)]
+pub struct FixtureChecks {
+    failed: Vec<String>,
+}
+
+impl FixtureChecks {
+    /// Runs `check` on `fixture`; `None` if it panicked (its message is
+    /// printed as usual, and the fixture recorded).
+    pub fn run<T>(&mut self, fixture: &std::path::Path, check: impl FnOnce() -> T) -> Option<T> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                self.failed.push(fixture.display().to_string());
+                None
+            }
+        }
+    }
+
+    /// Panics naming every fixture whose check panicked.
+    pub fn assert_all_passed(self) {
+        assert!(
+            self.failed.is_empty(),
+            "{} fixture(s) failed a check (the messages are above):\n{}",
+            self.failed.len(),
+            self.failed.join("\n")
+        );
+    }
+}
