@@ -8,9 +8,9 @@
 //!   `COURSEBRIDGE_TEST_POSTGRES_URL` (an admin URL: each test creates and
 //!   drops its own database) and run with `cargo test -- --ignored`;
 //!   `.ci/run` starts a throwaway cluster (`.ci/postgres.sh`) and runs them.
-//! - Always, for the fixture tests that use insta's `glob!` (one snapshot
-//!   per fixture, every mismatching fixture reported, not just the first):
-//!   [`snapshots_one_at_a_time`] and [`FixtureChecks`].
+//! - Always, for the fixture tests (one snapshot per fixture with insta's
+//!   `glob!`; every fixture that does not match reported, not just the
+//!   first): [`snapshots_one_at_a_time`] and [`FixtureChecks`].
 
 #[cfg(feature = "db")]
 mod db;
@@ -35,9 +35,10 @@ pub fn snapshots_one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The other checks of a `glob!` over fixtures (those that are not snapshot
-/// assertions): a fixture that fails one is recorded, and the `glob!` goes on
-/// with the next fixture, as it does after a mismatching snapshot.
+/// The checks of a loop over fixtures that are not snapshot assertions (in a
+/// `glob!` or a plain loop): a fixture that fails one is recorded and the
+/// loop goes on with the next fixture, as `glob!` does after a mismatching
+/// snapshot; [`FixtureChecks::assert_all_passed`] then names them all.
 ///
 /// ```ignore
 /// let _serial = testkit::snapshots_one_at_a_time();
@@ -75,5 +76,41 @@ impl FixtureChecks {
             self.failed.len(),
             self.failed.join("\n")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FixtureChecks;
+    use std::path::Path;
+
+    #[test]
+    fn every_failing_fixture_is_named_and_the_loop_goes_on() {
+        let mut checks = FixtureChecks::default();
+        let mut seen = Vec::new();
+        for (name, fails) in [("a.json", true), ("b.json", false), ("c.json", true)] {
+            let out = checks.run(Path::new(name), || {
+                seen.push(name);
+                assert!(!fails, "{name} fails");
+                name.len()
+            });
+            assert_eq!(out.is_some(), !fails);
+        }
+        assert_eq!(seen, ["a.json", "b.json", "c.json"]);
+        let report = std::panic::catch_unwind(|| checks.assert_all_passed())
+            .expect_err("two fixtures failed");
+        let message = report.downcast_ref::<String>().expect("a message");
+        assert!(
+            message.starts_with("2 fixture(s) failed a check")
+                && message.ends_with("a.json\nc.json"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn no_failure_passes() {
+        let mut checks = FixtureChecks::default();
+        assert_eq!(checks.run(Path::new("a.json"), || 1), Some(1));
+        checks.assert_all_passed();
     }
 }
