@@ -1,9 +1,9 @@
 //! coursebridge's test kit: a dev-dependency of the test-suites, never a
 //! dependency of a shipped crate or binary.
 //!
-//! - With the `db` feature, the harness of the database suites: an [`Engine`]
-//!   (SQLite or PostgreSQL), a fresh [`TestDatabase`] on either, and the
-//!   [`both!`] macro that turns one check into a SQLite test and an ignored
+//! - With the `db` feature, the harness of the database suites: an `Engine`
+//!   (SQLite or PostgreSQL), a fresh `TestDatabase` on either, and the
+//!   `both!` macro that turns one check into a SQLite test and an ignored
 //!   PostgreSQL test. The PostgreSQL variants need
 //!   `COURSEBRIDGE_TEST_POSTGRES_URL` (an admin URL: each test creates and
 //!   drops its own database) and run with `cargo test -- --ignored`;
@@ -39,6 +39,9 @@ pub fn snapshots_one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 /// `glob!` or a plain loop): a fixture that fails one is recorded and the
 /// loop goes on with the next fixture, as `glob!` does after a mismatching
 /// snapshot; [`FixtureChecks::assert_all_passed`] then names them all.
+/// Dropped with failures not asserted, it fails the test all the same (or,
+/// when the test is already failing — a mismatching snapshot ends `glob!`
+/// with a panic — prints their list).
 ///
 /// ```ignore
 /// let _serial = testkit::snapshots_one_at_a_time();
@@ -69,14 +72,32 @@ impl FixtureChecks {
     }
 
     /// Panics naming every fixture whose check panicked.
-    pub fn assert_all_passed(self) {
-        assert!(
-            self.failed.is_empty(),
-            "{} fixture(s) failed a check (the messages are above):\n{}",
-            self.failed.len(),
-            self.failed.join("\n")
-        );
+    pub fn assert_all_passed(mut self) {
+        let failed = std::mem::take(&mut self.failed);
+        assert!(failed.is_empty(), "{}", report(&failed));
     }
+}
+
+impl Drop for FixtureChecks {
+    fn drop(&mut self) {
+        if self.failed.is_empty() {
+            return;
+        }
+        let report = report(&self.failed);
+        if std::thread::panicking() {
+            eprintln!("{report}");
+        } else {
+            panic!("{report}");
+        }
+    }
+}
+
+fn report(failed: &[String]) -> String {
+    format!(
+        "{} fixture(s) failed a check (the messages are above):\n{}",
+        failed.len(),
+        failed.join("\n")
+    )
 }
 
 #[cfg(test)]
@@ -105,6 +126,14 @@ mod tests {
                 && message.ends_with("a.json\nc.json"),
             "{message}"
         );
+    }
+
+    #[test]
+    #[should_panic(expected = "1 fixture(s) failed a check (the messages are above):\nb.json")]
+    fn failures_not_asserted_still_fail() {
+        let mut checks = FixtureChecks::default();
+        checks.run(Path::new("b.json"), || panic!("b.json fails"));
+        drop(checks);
     }
 
     #[test]
