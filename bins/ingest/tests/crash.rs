@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use store::Store;
+use testkit::{Engine, TestDatabase};
 
 mod common;
 
@@ -99,20 +100,17 @@ async fn statistics(store: &Store) -> BTreeMap<(i64, i64), Value> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_statements_survive_a_killed_server() {
-    let dir = std::env::temp_dir().join(format!("cb-crash-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    kill_under_load(dir.join("t.db").to_str().expect("utf8")).await;
-    let _ = std::fs::remove_dir_all(dir);
-}
+testkit::both!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    fn acknowledged_statements_survive_a_killed_server,
+    acknowledged_statements_survive_a_killed_server_postgres = kill_under_load_on()
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored (CI does)"]
-async fn acknowledged_statements_survive_a_killed_server_postgres() {
-    let db = common::PgDatabase::create("cb_crash").await;
-    kill_under_load(&db.url).await;
-    db.drop().await;
+/// [`kill_under_load`] on a fresh database.
+async fn kill_under_load_on(engine: Engine) {
+    let db = TestDatabase::create(engine, "crash").await;
+    kill_under_load(db.url()).await;
+    db.remove().await;
 }
 
 /// Seeds `db`, serves it, kills the server under load, checks what a restart

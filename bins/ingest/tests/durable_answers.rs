@@ -17,7 +17,7 @@ use store::Store;
 mod common;
 
 async fn setup() -> (Store, Arc<IntegrationRules>, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("cb-durable-{}", uuid::Uuid::new_v4()));
+    let dir = testkit::scratch_dir("cb-durable");
     let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
         .await
         .expect("open");

@@ -18,7 +18,7 @@ use common::{T0, fixture};
 
 /// A Udemy Business integration, its course, and Ada as a known learner.
 async fn setup() -> (Store, Arc<IntegrationRules>, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("cb-group-{}", uuid::Uuid::new_v4()));
+    let dir = testkit::scratch_dir("cb-group");
     let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
         .await
         .expect("open");
@@ -286,8 +286,8 @@ async fn a_group_with_voiding_goes_request_by_request_direct() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored (CI does)"]
 async fn voiding_that_raced_its_target_is_repaired_postgres() {
-    let db = common::PgDatabase::create("cb_group").await;
-    let store = Store::open(&db.url).await.expect("postgres");
+    let db = testkit::TestDatabase::create(testkit::Engine::Postgres, "group").await;
+    let store = db.open().await;
     let rules = seed(&store).await;
     // The target's transaction, open.
     let target = prepare(&progressed(B, 0.8));
@@ -323,7 +323,7 @@ async fn voiding_that_raced_its_target_is_repaired_postgres() {
     assert!(voided(store.clone()).await, "repaired after the commit");
     drop(conn);
     store.close().await;
-    db.drop().await;
+    db.remove().await;
 }
 
 /// What a store holds after a group, for comparing two stores: every

@@ -4,13 +4,13 @@
 use std::future::Future;
 use std::path::Path;
 
-use base64::Engine;
+use base64::Engine as _;
 use ingest::config::Config;
 use ingest::server::{self, Running};
 use serde_json::{Value, json};
 use store::{CourseFields, Credential, Integration, Store};
+use testkit::{Engine, TestDatabase};
 
-const PG_ENV: &str = "COURSEBRIDGE_TEST_POSTGRES_URL";
 const LAUNCH_SECRET: &str = "test-launch-secret-0123456789abcdef";
 const T0: i64 = 1_727_000_000_000;
 
@@ -213,95 +213,48 @@ async fn map_learner(env: &Env) {
     assert_eq!(s, 200, "{r}");
 }
 
-async fn on_sqlite<F, Fut>(scan_window: i64, check: F)
+/// Runs a check on a fresh, migrated store served by the ingest server, with
+/// the statements queries' scan window of 3.
+async fn on<F, Fut>(engine: Engine, check: F)
 where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = Env>,
 {
-    let dir = std::env::temp_dir().join(format!("cb-ingest-{}", uuid::Uuid::new_v4()));
-    let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
-        .await
-        .expect("sqlite");
-    let env = check(start(store, scan_window).await).await;
-    env.server.stop().await.expect("graceful stop");
-    env.store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    on_scan_window(engine, 3, check).await;
 }
 
-async fn on_postgres<F, Fut>(scan_window: i64, check: F)
+/// Runs a check on a fresh, migrated store served by the ingest server.
+async fn on_scan_window<F, Fut>(engine: Engine, scan_window: i64, check: F)
 where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = Env>,
 {
-    use sqlx_free::admin_exec;
-    let admin = std::env::var(PG_ENV).unwrap_or_else(|_| panic!("{PG_ENV} is not set"));
-    let db = format!("cb_http_{}", uuid::Uuid::new_v4().simple());
-    admin_exec(&admin, &format!("CREATE DATABASE {db}")).await;
-    let url = format!(
-        "{}/{db}",
-        admin.rsplit_once('/').expect("url with a database").0
-    );
-    let store = Store::open(&url).await.expect("postgres");
+    let db = TestDatabase::create(engine, "ingest").await;
+    let store = db.open().await;
     let env = check(start(store, scan_window).await).await;
     env.server.stop().await.expect("graceful stop");
     env.store.close().await;
-    admin_exec(
-        &admin,
-        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-    )
-    .await;
+    db.remove().await;
 }
 
-/// Creating and dropping test databases through the store's own connection.
-mod sqlx_free {
-    pub async fn admin_exec(admin_url: &str, sql: &str) {
-        let s = store::Store::connect(admin_url)
-            .await
-            .expect("admin connect");
-        s.execute_admin(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        s.close().await;
-    }
-}
-
-macro_rules! both {
-    ($name:ident) => {
-        both!($name, 3);
-    };
-    ($name:ident, $scan_window:expr) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::on_sqlite($scan_window, super::$name).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            #[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored (CI does)"]
-            async fn postgres() {
-                super::on_postgres($scan_window, super::$name).await;
-            }
-        }
-    };
-}
-
-both!(udemy_statements_with_mbox_and_account_actors);
-both!(oauth_client_credentials_flow);
-both!(opensesame_launch_then_completion);
-both!(duplicates_and_conflicts);
-both!(pending_then_resolved);
-both!(auth_failures);
-both!(bad_bodies_are_refused_whole);
-both!(get_void_and_paging);
-both!(replay_equals_live);
-both!(concurrent_requests_are_isolated);
-both!(administrator_override);
-both!(statement_queries_as_the_spec_defines_them);
-both!(attachments_in_and_out);
-both!(alternate_request_syntax);
-both!(voiding_before_the_target_and_across_integrations);
-both!(statements_follow_the_request_version);
-both!(long_scans_read_in_chunks, 100);
-both!(stored_follows_the_log_under_concurrency);
+testkit::both!(udemy_statements_with_mbox_and_account_actors, on);
+testkit::both!(oauth_client_credentials_flow, on);
+testkit::both!(opensesame_launch_then_completion, on);
+testkit::both!(duplicates_and_conflicts, on);
+testkit::both!(pending_then_resolved, on);
+testkit::both!(auth_failures, on);
+testkit::both!(bad_bodies_are_refused_whole, on);
+testkit::both!(get_void_and_paging, on);
+testkit::both!(replay_equals_live, on);
+testkit::both!(concurrent_requests_are_isolated, on);
+testkit::both!(administrator_override, on);
+testkit::both!(statement_queries_as_the_spec_defines_them, on);
+testkit::both!(attachments_in_and_out, on);
+testkit::both!(alternate_request_syntax, on);
+testkit::both!(voiding_before_the_target_and_across_integrations, on);
+testkit::both!(statements_follow_the_request_version, on);
+testkit::both!(long_scans_read_in_chunks, on_scan_window, 100);
+testkit::both!(stored_follows_the_log_under_concurrency, on);
 
 async fn udemy_statements_with_mbox_and_account_actors(env: Env) -> Env {
     map_learner(&env).await;

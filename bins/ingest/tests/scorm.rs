@@ -6,14 +6,14 @@
 use std::future::Future;
 use std::time::Duration;
 
-use base64::Engine;
+use base64::Engine as _;
 use fake_scorm_cloud::FakeScormCloud;
 use ingest::config::Config;
 use ingest::server::{self, Running};
 use serde_json::{Value, json};
 use store::{Integration, Store};
+use testkit::{Engine, TestDatabase};
 
-const PG_ENV: &str = "COURSEBRIDGE_TEST_POSTGRES_URL";
 const LAUNCH_SECRET: &str = "test-launch-secret-0123456789abcdef";
 const SCORM_SECRET: &str = "scorm-secret-key";
 
@@ -24,7 +24,6 @@ struct Env {
     fake: FakeScormCloud,
     store: Store,
     lms: String,
-    dir: std::path::PathBuf,
 }
 
 impl Env {
@@ -80,7 +79,7 @@ impl Env {
     }
 }
 
-async fn start(store: Store, dir: std::path::PathBuf) -> Env {
+async fn start(store: Store, dir: &std::path::Path) -> Env {
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         launch_secret: Some(LAUNCH_SECRET.into()),
@@ -153,65 +152,22 @@ async fn start(store: Store, dir: std::path::PathBuf) -> Env {
         fake,
         store,
         lms,
-        dir,
     }
 }
 
-async fn on_sqlite<F, Fut>(check: F)
+/// Runs a check on a fresh, migrated store served by the ingest server, with
+/// the fake SCORM Cloud.
+async fn on<F, Fut>(engine: Engine, check: F)
 where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = Env>,
 {
-    let dir = std::env::temp_dir().join(format!("cb-ingest-scorm-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
-        .await
-        .expect("sqlite");
-    let env = check(start(store, dir).await).await;
+    let db = TestDatabase::create(engine, "ingest-scorm").await;
+    let store = db.open().await;
+    let env = check(start(store, db.dir()).await).await;
     env.server.stop().await.expect("graceful stop");
     env.store.close().await;
-    let _ = std::fs::remove_dir_all(&env.dir);
-}
-
-async fn on_postgres<F, Fut>(check: F)
-where
-    F: FnOnce(Env) -> Fut,
-    Fut: Future<Output = Env>,
-{
-    let admin = std::env::var(PG_ENV).unwrap_or_else(|_| panic!("{PG_ENV} is not set"));
-    let db = format!("cb_iscorm_{}", uuid::Uuid::new_v4().simple());
-    let a = Store::connect(&admin).await.expect("admin");
-    a.execute_admin(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("create");
-    let url = format!("{}/{db}", admin.rsplit_once('/').expect("url").0);
-    let store = Store::open(&url).await.expect("postgres");
-    let dir = std::env::temp_dir().join(format!("cb-ingest-scorm-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let env = check(start(store, dir).await).await;
-    env.server.stop().await.expect("graceful stop");
-    env.store.close().await;
-    let _ = std::fs::remove_dir_all(&env.dir);
-    a.execute_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .expect("drop");
-    a.close().await;
-}
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::on_sqlite(super::$name).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            #[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored"]
-            async fn postgres() {
-                super::on_postgres(super::$name).await;
-            }
-        }
-    };
+    db.remove().await;
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
@@ -221,7 +177,7 @@ fn query_param(url: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-both!(assign_launch_postback_statistics);
+testkit::both!(assign_launch_postback_statistics, on);
 async fn assign_launch_postback_statistics(env: Env) -> Env {
     // the LMS assigns (this integration creates registrations at first launch)
     let body = json!({"course_id": "course-1", "learner": "u-1", "email": "u-1@example.com", "first_name": "Ada", "last_name": "Lovelace"});
@@ -403,7 +359,7 @@ async fn assign_launch_postback_statistics(env: Env) -> Env {
     env
 }
 
-both!(course_launch_assigns_on_the_way);
+testkit::both!(course_launch_assigns_on_the_way, on);
 async fn course_launch_assigns_on_the_way(env: Env) -> Env {
     let link = env.link(&ingest::scorm::course_launch_path("course-1"), "u-7", 300);
     let r = env.http.get(&link).send().await.expect("launch");

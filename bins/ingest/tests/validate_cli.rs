@@ -1,4 +1,5 @@
-//! The `validate` command end to end: the real binary on every fixture.
+//! The `validate` command end to end: the real binary on every fixture
+//! (every fixture that fails is reported, not just the first).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,31 +48,39 @@ fn documented_message(fixture: &Path) -> String {
 
 #[test]
 fn every_valid_fixture_is_accepted() {
+    let mut checks = testkit::FixtureChecks::default();
     for f in fixtures("valid") {
-        let (code, out) = validate(&[&f]);
-        assert_eq!(code, 0, "{}: {out}", f.display());
-        assert!(
-            out.starts_with("ok ") && out.lines().count() == 1,
-            "{}: {out}",
-            f.display()
-        );
+        checks.run(&f, || {
+            let (code, out) = validate(&[&f]);
+            assert_eq!(code, 0, "{}: {out}", f.display());
+            assert!(
+                out.starts_with("ok ") && out.lines().count() == 1,
+                "{}: {out}",
+                f.display()
+            );
+        });
     }
+    checks.assert_all_passed();
 }
 
 #[test]
 fn every_invalid_fixture_is_rejected_with_its_documented_message() {
     let files = fixtures("invalid");
     assert!(files.len() >= 40);
+    let mut checks = testkit::FixtureChecks::default();
     for f in files {
-        let (code, out) = validate(&[&f]);
-        assert_eq!(code, 1, "{}: {out}", f.display());
-        assert_eq!(
-            out.trim_end(),
-            format!("error 0 {}", documented_message(&f)),
-            "{}",
-            f.display()
-        );
+        checks.run(&f, || {
+            let (code, out) = validate(&[&f]);
+            assert_eq!(code, 1, "{}: {out}", f.display());
+            assert_eq!(
+                out.trim_end(),
+                format!("error 0 {}", documented_message(&f)),
+                "{}",
+                f.display()
+            );
+        });
     }
+    checks.assert_all_passed();
 }
 
 #[test]

@@ -22,7 +22,7 @@ fn sync(db: &Path, args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn exit_codes_and_json_report() {
-    let dir = std::env::temp_dir().join(format!("cb-sync-cli-{}", uuid::Uuid::new_v4()));
+    let dir = testkit::scratch_dir("cb-sync-cli");
     let db = dir.join("cli.db");
     // 0: the demo on the embedded default
     let (code, out, err) = sync(&db, &["demo"]);

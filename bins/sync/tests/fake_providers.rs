@@ -207,7 +207,7 @@ fn quick() -> RetryPolicy {
 }
 
 async fn setup(base: &str, provider: &str) -> (Store, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("cb-sync-{}", uuid::Uuid::new_v4()));
+    let dir = testkit::scratch_dir("cb-sync");
     let store = Store::open(dir.join("s.db").to_str().expect("utf8"))
         .await
         .expect("open");

@@ -37,8 +37,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_flow() {
-    let dir = std::env::temp_dir().join(format!("cb-sync-scorm-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = testkit::scratch_dir("cb-sync-scorm");
     let db = dir.join("t.db");
     let fake = FakeScormCloud::start("APP1", SECRET).await.expect("fake");
     fake.set_polls_before_done(0);

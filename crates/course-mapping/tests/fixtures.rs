@@ -1,17 +1,25 @@
-//! One snapshot per catalog fixture: every course mapped, or rejected with its reason.
+//! One snapshot per catalog fixture: every course mapped, or rejected with its
+//! reason. Every fixture that does not match is reported (insta's `glob!`),
+//! not just the first.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn files(dir: &str) -> Vec<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/catalog")
-        .join(dir);
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&d)
-        .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
-        .map(|e| e.expect("entry").path())
-        .collect();
-    v.sort();
-    v
+/// A catalog page: each course mapped, or rejected.
+fn mapped(
+    path: &Path,
+    items_key: &str,
+    map: fn(&serde_json::Value) -> Result<course_mapping::MappedCourse, course_mapping::Rejected>,
+) -> Vec<serde_json::Value> {
+    let page: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json");
+    let items = page[items_key].as_array().expect("items");
+    items
+        .iter()
+        .map(|c| match map(c) {
+            Ok(m) => serde_json::json!({"mapped": m, "content_hash": m.content_hash()}),
+            Err(r) => serde_json::json!({"rejected": r}),
+        })
+        .collect()
 }
 
 fn snapshot(
@@ -19,26 +27,29 @@ fn snapshot(
     items_key: &str,
     map: fn(&serde_json::Value) -> Result<course_mapping::MappedCourse, course_mapping::Rejected>,
 ) {
-    for f in files(provider) {
-        let page: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&f).expect("read")).expect("json");
-        let items = page[items_key].as_array().expect("items");
-        let out: Vec<serde_json::Value> = items
-            .iter()
-            .map(|c| match map(c) {
-                Ok(m) => serde_json::json!({"mapped": m, "content_hash": m.content_hash()}),
-                Err(r) => serde_json::json!({"rejected": r}),
-            })
-            .collect();
-        let name = format!(
-            "{provider}__{}",
-            f.file_stem().expect("stem").to_string_lossy()
-        );
-        let mut s = insta::Settings::clone_current();
-        s.set_snapshot_path("snapshots");
-        s.set_prepend_module_to_snapshot(false);
-        s.bind(|| insta::assert_snapshot!(name, serde_json::to_string_pretty(&out).expect("json")));
-    }
+    let _serial = testkit::snapshots_one_at_a_time();
+    let mut checks = testkit::FixtureChecks::default();
+    insta::glob!(
+        "../../../fixtures/catalog",
+        &format!("{provider}/*"),
+        |path| {
+            if let Some(out) = checks.run(path, || mapped(path, items_key, map)) {
+                let name = format!(
+                    "{provider}__{}",
+                    path.file_stem().expect("stem").to_string_lossy()
+                );
+                let mut s = insta::Settings::clone_current();
+                s.set_snapshot_path("snapshots");
+                s.set_prepend_module_to_snapshot(false);
+                // The snapshot keeps the fixture's name alone (no `glob!` suffix).
+                s.remove_snapshot_suffix();
+                s.bind(|| {
+                    insta::assert_snapshot!(name, serde_json::to_string_pretty(&out).expect("json"))
+                });
+            }
+        }
+    );
+    checks.assert_all_passed();
 }
 
 #[test]

@@ -17,7 +17,7 @@ fn xorshift(x: &mut u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_statistics_equal_a_full_refold() {
-    let dir = std::env::temp_dir().join(format!("cb-records-{}", uuid::Uuid::new_v4()));
+    let dir = testkit::scratch_dir("cb-records");
     let store = Store::open(dir.join("r.db").to_str().expect("utf8"))
         .await
         .expect("open");

@@ -1,5 +1,7 @@
 //! Response fixtures (`fixtures/scorm-cloud/<parser>--<case>.xml`) → one
-//! snapshot each; request building at a fixed time → one snapshot.
+//! snapshot each, every fixture that does not match reported (insta's
+//! `glob!`), not just the first; request building at a fixed time → one
+//! snapshot.
 
 use std::path::Path;
 
@@ -9,7 +11,16 @@ fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_snapshot_path("snapshots");
     s.set_prepend_module_to_snapshot(false);
+    // Inside `glob!`: the snapshot keeps the fixture's name alone (no suffix).
+    s.remove_snapshot_suffix();
     s
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .expect("stem")
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn json<T: serde::Serialize, E: serde::Serialize>(r: Result<T, E>) -> String {
@@ -20,35 +31,40 @@ fn json<T: serde::Serialize, E: serde::Serialize>(r: Result<T, E>) -> String {
     serde_json::to_string_pretty(&v).expect("json")
 }
 
-#[test]
-fn responses() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scorm-cloud");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 20);
-    for f in files {
-        let name = f.file_stem().expect("stem").to_string_lossy().into_owned();
-        let bytes = std::fs::read(&f).expect("read");
-        let out = match name.split("--").next().expect("prefix") {
-            "report" => json(parse::registration_report(&bytes)),
-            "import" => json(parse::import_job(&bytes)),
-            "success" => json(parse::success(&bytes)),
-            "exists" => json(parse::exists(&bytes)),
-            "token" => json(parse::import_token(&bytes)),
-            "courses" => json(parse::course_list(&bytes)),
-            "time" => json(parse::server_time(&bytes)),
-            other => panic!("{name}: no parser for prefix {other}"),
-        };
-        settings().bind(|| insta::assert_snapshot!(format!("response__{name}"), out));
+/// A response fixture through the parser its name starts with.
+fn parsed(path: &Path) -> String {
+    let name = stem(path);
+    let bytes = std::fs::read(path).expect("read");
+    match name.split("--").next().expect("prefix") {
+        "report" => json(parse::registration_report(&bytes)),
+        "import" => json(parse::import_job(&bytes)),
+        "success" => json(parse::success(&bytes)),
+        "exists" => json(parse::exists(&bytes)),
+        "token" => json(parse::import_token(&bytes)),
+        "courses" => json(parse::course_list(&bytes)),
+        "time" => json(parse::server_time(&bytes)),
+        other => panic!("{name}: no parser for prefix {other}"),
     }
 }
 
 #[test]
+fn responses() {
+    let _serial = testkit::snapshots_one_at_a_time();
+    let mut checks = testkit::FixtureChecks::default();
+    let mut fixtures = 0;
+    insta::glob!("../../../fixtures/scorm-cloud", "*.xml", |path| {
+        fixtures += 1;
+        if let Some(out) = checks.run(path, || parsed(path)) {
+            settings().bind(|| insta::assert_snapshot!(format!("response__{}", stem(path)), out));
+        }
+    });
+    checks.assert_all_passed();
+    assert!(fixtures >= 20);
+}
+
+#[test]
 fn requests() {
+    let _serial = testkit::snapshots_one_at_a_time();
     let client = Client::new(
         "https://cloud.scorm.com/api".parse().expect("url"),
         "MYAPPID",
@@ -216,38 +232,44 @@ fn postbacks_form_and_basic() {
     );
 }
 
+/// A v2 response fixture through the parser its name starts with (a
+/// `not-found` case answered with a 404).
+fn parsed_v2(path: &Path) -> String {
+    use scorm_cloud_client::v2;
+    let name = stem(path);
+    let bytes = std::fs::read(path).expect("read");
+    let status = if name.ends_with("not-found") {
+        404
+    } else {
+        200
+    };
+    match name.split("--").next().expect("prefix") {
+        "job-id" => json(v2::parse_job_id(status, &bytes)),
+        "import" => json(v2::parse_import_job(status, &bytes)),
+        "registration" => json(v2::parse_registration(status, &bytes)),
+        "launch" => json(v2::parse_launch_link(status, &bytes)),
+        other => panic!("{name}: no parser for {other}"),
+    }
+}
+
 #[test]
 fn v2_responses() {
     use scorm_cloud_client::v2;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scorm-cloud/v2");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    for f in files {
-        let name = f.file_stem().expect("stem").to_string_lossy().into_owned();
-        let bytes = std::fs::read(&f).expect("read");
-        let status = if name.ends_with("not-found") {
-            404
-        } else {
-            200
-        };
-        let out = match name.split("--").next().expect("prefix") {
-            "job-id" => json(v2::parse_job_id(status, &bytes)),
-            "import" => json(v2::parse_import_job(status, &bytes)),
-            "registration" => json(v2::parse_registration(status, &bytes)),
-            "launch" => json(v2::parse_launch_link(status, &bytes)),
-            other => panic!("{name}: no parser for {other}"),
-        };
-        settings().bind(|| insta::assert_snapshot!(format!("v2__{name}"), out));
-    }
+    let _serial = testkit::snapshots_one_at_a_time();
+    let mut checks = testkit::FixtureChecks::default();
+    insta::glob!("../../../fixtures/scorm-cloud/v2", "*.json", |path| {
+        if let Some(out) = checks.run(path, || parsed_v2(path)) {
+            settings().bind(|| insta::assert_snapshot!(format!("v2__{}", stem(path)), out));
+        }
+    });
+    checks.assert_all_passed();
     assert_eq!(v2::parse_exists(404), Ok(false));
     assert_eq!(v2::parse_exists(200), Ok(true));
 }
 
 #[test]
 fn v2_requests() {
+    let _serial = testkit::snapshots_one_at_a_time();
     use scorm_cloud_client::v2::ClientV2;
     let c = ClientV2::new(
         "https://cloud.scorm.com/api/v2".parse().expect("url"),

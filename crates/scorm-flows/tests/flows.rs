@@ -14,8 +14,8 @@ use scorm_flows::{Remote, ScormError, Settings};
 use serde_json::json;
 use stats_rules::{EntryPoint, Override};
 use store::{Integration, Store};
+use testkit::{Engine, TestDatabase};
 
-const PG_ENV: &str = "COURSEBRIDGE_TEST_POSTGRES_URL";
 const SECRET: &str = "fake-secret-key";
 
 struct Env {
@@ -90,64 +90,22 @@ fn who(learner: &str) -> Launcher {
     }
 }
 
-async fn on_sqlite<F, Fut>(check: F)
+/// Runs a check on a fresh, migrated store with the fake SCORM Cloud.
+async fn on<F, Fut>(engine: Engine, check: F)
 where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = Env>,
 {
-    let dir = std::env::temp_dir().join(format!("cb-scorm-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let store = Store::open(dir.join("t.db").to_str().expect("utf8"))
-        .await
-        .expect("sqlite");
+    let db = TestDatabase::create(engine, "scorm").await;
+    let store = db.open().await;
     let fake = FakeScormCloud::start("APP1", SECRET).await.expect("fake");
+    let dir = db.dir().to_path_buf();
     let env = check(Env { store, fake, dir }).await;
     env.store.close().await;
-    let _ = std::fs::remove_dir_all(&env.dir);
+    db.remove().await;
 }
 
-async fn on_postgres<F, Fut>(check: F)
-where
-    F: FnOnce(Env) -> Fut,
-    Fut: Future<Output = Env>,
-{
-    let admin = std::env::var(PG_ENV).unwrap_or_else(|_| panic!("{PG_ENV} is not set"));
-    let db = format!("cb_scorm_{}", uuid::Uuid::new_v4().simple());
-    let a = Store::connect(&admin).await.expect("admin");
-    a.execute_admin(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("create");
-    let url = format!("{}/{db}", admin.rsplit_once('/').expect("url").0);
-    let store = Store::open(&url).await.expect("postgres");
-    let dir = std::env::temp_dir().join(format!("cb-scorm-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let fake = FakeScormCloud::start("APP1", SECRET).await.expect("fake");
-    let env = check(Env { store, fake, dir }).await;
-    env.store.close().await;
-    let _ = std::fs::remove_dir_all(&env.dir);
-    a.execute_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .expect("drop");
-    a.close().await;
-}
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::on_sqlite(super::$name).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored"]
-            async fn postgres() {
-                super::on_postgres(super::$name).await;
-            }
-        }
-    };
-}
-
-both!(import_streams_polls_and_records_the_course);
+testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod import_streams_polls_and_records_the_course, on);
 async fn import_streams_polls_and_records_the_course(env: Env) -> Env {
     let (i, _, remote) = env.setup("at-launch", "form").await;
     env.fake.set_polls_before_done(2);
@@ -222,7 +180,7 @@ async fn import_streams_polls_and_records_the_course(env: Env) -> Env {
     env
 }
 
-both!(a_refused_registration_leaves_no_local_record);
+testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod a_refused_registration_leaves_no_local_record, on);
 async fn a_refused_registration_leaves_no_local_record(env: Env) -> Env {
     let (i, settings, remote) = env.setup("at-assignment", "form").await;
     env.import(&i, &remote, "course-1").await;
@@ -273,7 +231,7 @@ async fn a_refused_registration_leaves_no_local_record(env: Env) -> Env {
     env
 }
 
-both!(launch_creates_lazily_and_signs_at_launch_time);
+testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod launch_creates_lazily_and_signs_at_launch_time, on);
 async fn launch_creates_lazily_and_signs_at_launch_time(env: Env) -> Env {
     let (i, settings, remote) = env.setup("at-launch", "form").await;
     env.import(&i, &remote, "course-1").await;
@@ -427,7 +385,7 @@ async fn assigned(
     .registration
 }
 
-both!(postbacks_are_authenticated_idempotent_and_order_safe);
+testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod postbacks_are_authenticated_idempotent_and_order_safe, on);
 async fn postbacks_are_authenticated_idempotent_and_order_safe(env: Env) -> Env {
     let (i, settings, remote) = env.setup("at-assignment", "form").await;
     env.import(&i, &remote, "course-1").await;
@@ -555,7 +513,7 @@ fn base64_encode(s: &str) -> String {
     out
 }
 
-both!(refresh_and_override_share_the_result_path);
+testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod refresh_and_override_share_the_result_path, on);
 async fn refresh_and_override_share_the_result_path(env: Env) -> Env {
     let (i, settings, remote) = env.setup("at-assignment", "form").await;
     env.import(&i, &remote, "course-1").await;

@@ -2,9 +2,11 @@
 //! events for one learner, folded into statistics and snapshotted (one
 //! snapshot per scenario). Every scenario is also folded reversed and with
 //! every event duplicated, and applied incrementally in order: all must agree.
+//! Every scenario that does not match is reported (insta's `glob!`), not just
+//! the first.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -115,80 +117,86 @@ fn events_of(s: &Scenario, rules: &ProviderRules) -> BTreeMap<String, Vec<Event>
     by_course
 }
 
-fn scenario_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scenarios");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    v.sort();
-    v
+fn name(file: &Path) -> String {
+    file.file_stem()
+        .expect("stem")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A scenario folded into its statistics (checking that arrival order,
+/// duplicates and incremental application do not change them), as snapshotted.
+fn folded(file: &Path) -> Value {
+    let name = name(file);
+    let scenario: Scenario = serde_json::from_slice(&std::fs::read(file).expect("read"))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut rules = Rules::new(ProviderRules::for_provider(scenario.provider));
+    if let Some(y) = scenario.year {
+        rules.policies = Policies::seed_000(y).expect("year");
+    }
+    let mut courses = serde_json::Map::new();
+    let mut all_stats = BTreeMap::new();
+    for (course, events) in events_of(&scenario, &rules.provider) {
+        let stats = fold(events.clone(), &rules).stats(&rules);
+
+        // Arrival order and duplication do not matter.
+        let mut reversed_doubled: Vec<Event> = events.iter().rev().cloned().collect();
+        reversed_doubled.extend(events.iter().cloned());
+        assert_eq!(
+            fold(reversed_doubled, &rules).stats(&rules),
+            stats,
+            "{name}/{course}: order or duplicates changed the result"
+        );
+
+        // Incremental application in order equals the fold.
+        let mut sorted = events.clone();
+        sorted.sort_by_key(Event::key);
+        let mut state = LearnerState::default();
+        for e in &sorted {
+            state.apply(e, &rules).expect("in order");
+        }
+        assert_eq!(
+            state.stats(&rules),
+            stats,
+            "{name}/{course}: incremental differs from fold"
+        );
+
+        courses.insert(
+            course.clone(),
+            serde_json::to_value(&stats).expect("serialize"),
+        );
+        all_stats.insert(course, stats);
+    }
+    let mut out = json!({ "description": scenario.description, "courses": courses });
+    if let Some(path) = &scenario.path {
+        out["path"] =
+            serde_json::to_value(path_progress(path, |c| all_stats.get(c))).expect("serialize");
+    }
+    out
 }
 
 #[test]
 fn scenarios() {
-    let files = scenario_files();
+    let _serial = testkit::snapshots_one_at_a_time();
+    let mut checks = testkit::FixtureChecks::default();
+    let mut scenarios = 0;
+    insta::glob!("../../../fixtures/scenarios", "*.json", |file| {
+        scenarios += 1;
+        if let Some(out) = checks.run(file, || folded(file)) {
+            let mut settings = insta::Settings::clone_current();
+            settings.set_snapshot_path("snapshots");
+            settings.set_prepend_module_to_snapshot(false);
+            // The snapshot keeps the scenario's name alone (no `glob!` suffix).
+            settings.remove_snapshot_suffix();
+            let name = name(file);
+            settings.bind(|| {
+                insta::assert_snapshot!(name, serde_json::to_string_pretty(&out).expect("json"))
+            });
+        }
+    });
+    checks.assert_all_passed();
     assert!(
-        files.len() >= 20,
-        "expected the scenario set, found {}",
-        files.len()
+        scenarios >= 20,
+        "expected the scenario set, found {scenarios}"
     );
-    for file in files {
-        let name = file
-            .file_stem()
-            .expect("stem")
-            .to_string_lossy()
-            .into_owned();
-        let scenario: Scenario = serde_json::from_slice(&std::fs::read(&file).expect("read"))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let mut rules = Rules::new(ProviderRules::for_provider(scenario.provider));
-        if let Some(y) = scenario.year {
-            rules.policies = Policies::seed_000(y).expect("year");
-        }
-        let mut courses = serde_json::Map::new();
-        let mut all_stats = BTreeMap::new();
-        for (course, events) in events_of(&scenario, &rules.provider) {
-            let stats = fold(events.clone(), &rules).stats(&rules);
-
-            // Arrival order and duplication do not matter.
-            let mut reversed_doubled: Vec<Event> = events.iter().rev().cloned().collect();
-            reversed_doubled.extend(events.iter().cloned());
-            assert_eq!(
-                fold(reversed_doubled, &rules).stats(&rules),
-                stats,
-                "{name}/{course}: order or duplicates changed the result"
-            );
-
-            // Incremental application in order equals the fold.
-            let mut sorted = events.clone();
-            sorted.sort_by_key(Event::key);
-            let mut state = LearnerState::default();
-            for e in &sorted {
-                state.apply(e, &rules).expect("in order");
-            }
-            assert_eq!(
-                state.stats(&rules),
-                stats,
-                "{name}/{course}: incremental differs from fold"
-            );
-
-            courses.insert(
-                course.clone(),
-                serde_json::to_value(&stats).expect("serialize"),
-            );
-            all_stats.insert(course, stats);
-        }
-        let mut out = json!({ "description": scenario.description, "courses": courses });
-        if let Some(path) = &scenario.path {
-            out["path"] =
-                serde_json::to_value(path_progress(path, |c| all_stats.get(c))).expect("serialize");
-        }
-        let mut settings = insta::Settings::clone_current();
-        settings.set_snapshot_path("snapshots");
-        settings.set_prepend_module_to_snapshot(false);
-        settings.bind(|| {
-            insta::assert_snapshot!(name, serde_json::to_string_pretty(&out).expect("json"))
-        });
-    }
 }

@@ -7,119 +7,60 @@
 use std::future::Future;
 
 use store::*;
+use testkit::{Engine, TestDatabase};
 
-const PG_ENV: &str = "COURSEBRIDGE_TEST_POSTGRES_URL";
+// The checks run on both engines, named by `testkit::both!` below.
+use checks::*;
 
-async fn sqlite_store() -> (Store, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("cb-store-{}", uuid::Uuid::new_v4()));
-    let path = dir.join("test.db");
-    let store = Store::open(path.to_str().expect("utf8 path"))
-        .await
-        .expect("open sqlite");
-    (store, dir)
+/// A fresh SQLite store, migrated, for the SQLite-only checks; remove the
+/// database when done.
+async fn sqlite_store() -> (Store, TestDatabase) {
+    let db = TestDatabase::create(Engine::Sqlite, "store").await;
+    (db.open().await, db)
 }
 
-async fn postgres_store() -> (Store, String, String) {
-    let admin_url = std::env::var(PG_ENV).unwrap_or_else(|_| {
-        panic!("{PG_ENV} is not set: the PostgreSQL suite needs a server (see .ci/run)")
-    });
-    let db = format!("cb_test_{}", uuid::Uuid::new_v4().simple());
-    admin_exec(&admin_url, &format!("CREATE DATABASE {db}")).await;
-    let url = with_database(&admin_url, &db);
-    let store = Store::open(&url).await.expect("open postgres");
-    (store, admin_url, db)
-}
-
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let base = match base.rfind('/') {
-        Some(i) if i > "postgres://".len() => &base[..i],
-        _ => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
-}
-
-async fn admin_exec(admin_url: &str, sql: &str) {
-    use sqlx::Executor;
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(admin_url).await.expect("admin pool");
-    pool.execute(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    pool.close().await;
-}
-
-async fn on_sqlite<F, Fut>(check: F)
+/// Runs a check on a fresh store, migrated to the current schema.
+async fn on<F, Fut>(engine: Engine, check: F)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let (store, dir) = sqlite_store().await;
+    let db = TestDatabase::create(engine, "store").await;
+    let store = db.open().await;
     check(store.clone()).await;
     store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    db.remove().await;
 }
 
-async fn on_postgres<F, Fut>(check: F)
+/// Runs an upgrade check on a fresh database, not migrated.
+async fn on_fresh<F, Fut>(engine: Engine, check: F)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let (store, admin_url, db) = postgres_store().await;
+    let db = TestDatabase::create(engine, "store").await;
+    let store = db.connect().await;
     check(store.clone()).await;
     store.close().await;
-    drop_database(&admin_url, &db).await;
+    db.remove().await;
 }
 
-/// Drops a test database. `WITH (FORCE)`: a closed pool's connections are gone
-/// on our side, but their server processes may still be exiting, and a plain
-/// `DROP DATABASE` then fails with "being accessed by other users".
-async fn drop_database(admin_url: &str, db: &str) {
-    admin_exec(
-        admin_url,
-        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-    )
-    .await;
-}
-
-/// One check, run as `<name>::sqlite` and `<name>::postgres` (ignored without a server).
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::on_sqlite(super::checks::$name).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            #[ignore = "needs PostgreSQL: set COURSEBRIDGE_TEST_POSTGRES_URL and run with --ignored (CI does)"]
-            async fn postgres() {
-                super::on_postgres(super::checks::$name).await;
-            }
-        }
-    };
-}
-
-both!(migrations_are_versioned_and_idempotent);
-both!(integrations_and_credentials);
-both!(courses_keep_one_record_per_external_id);
-both!(statements_log_duplicates_voiding_and_paging);
-both!(rolled_back_transactions_leave_nothing);
-both!(statistics_and_cursor_paging);
-both!(pending_statements_are_parked_and_listed);
-both!(sync_lock_is_exclusive_and_expires);
-both!(sync_runs_are_recorded);
-both!(scorm_state);
-both!(concurrent_read_modify_write_is_serialized);
-both!(concurrent_sync_lock_has_one_winner);
-both!(bulk_course_writes);
-both!(attachments_are_kept_per_integration);
-both!(actors_are_found_across_moves);
-both!(actor_lists_stay_bounded);
+testkit::both!(migrations_are_versioned_and_idempotent, on);
+testkit::both!(integrations_and_credentials, on);
+testkit::both!(courses_keep_one_record_per_external_id, on);
+testkit::both!(statements_log_duplicates_voiding_and_paging, on);
+testkit::both!(rolled_back_transactions_leave_nothing, on);
+testkit::both!(statistics_and_cursor_paging, on);
+testkit::both!(pending_statements_are_parked_and_listed, on);
+testkit::both!(sync_lock_is_exclusive_and_expires, on);
+testkit::both!(sync_runs_are_recorded, on);
+testkit::both!(scorm_state, on);
+testkit::both!(concurrent_read_modify_write_is_serialized, on);
+testkit::both!(concurrent_sync_lock_has_one_winner, on);
+testkit::both!(bulk_course_writes, on);
+testkit::both!(attachments_are_kept_per_integration, on);
+testkit::both!(actors_are_found_across_moves, on);
+testkit::both!(actor_lists_stay_bounded, on);
 
 /// Upgrading a v5 database moves statements' learning events onto the
 /// statements (schema v6) and keeps the other events where they are.
@@ -332,16 +273,7 @@ async fn upgrade_makes_indexes_partial(store: Store) {
     assert_eq!(ids(by_activity), ["s-2", "s-1"]);
 }
 
-#[tokio::test]
-async fn upgrade_makes_indexes_partial_sqlite() {
-    on_fresh_sqlite(upgrade_makes_indexes_partial).await;
-}
-
-#[tokio::test]
-#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
-async fn upgrade_makes_indexes_partial_postgres() {
-    on_fresh_postgres(upgrade_makes_indexes_partial).await;
-}
+testkit::both!(#[tokio::test] fn upgrade_makes_indexes_partial_sqlite, upgrade_makes_indexes_partial_postgres = on_fresh(upgrade_makes_indexes_partial));
 
 /// Upgrading a v9 database marks the statements that are not plain as broad
 /// (schema v10), from their stored JSON: a SubStatement or StatementRef
@@ -446,16 +378,7 @@ async fn upgrade_marks_broad_statements(store: Store) {
     );
 }
 
-#[tokio::test]
-async fn upgrade_marks_broad_statements_sqlite() {
-    on_fresh_sqlite(upgrade_marks_broad_statements).await;
-}
-
-#[tokio::test]
-#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
-async fn upgrade_marks_broad_statements_postgres() {
-    on_fresh_postgres(upgrade_marks_broad_statements).await;
-}
+testkit::both!(#[tokio::test] fn upgrade_marks_broad_statements_sqlite, upgrade_marks_broad_statements_postgres = on_fresh(upgrade_marks_broad_statements));
 
 /// Upgrading a v11 database (schema v12) marks voided the statements that
 /// arrived after the voiding statement of their own integration, and only
@@ -595,39 +518,21 @@ async fn upgrade_lists_actors(store: Store) {
     );
 }
 
-#[tokio::test]
-async fn upgrade_lists_actors_sqlite() {
-    on_fresh_sqlite(upgrade_lists_actors).await;
-}
-
-#[tokio::test]
-#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
-async fn upgrade_lists_actors_postgres() {
-    on_fresh_postgres(upgrade_lists_actors).await;
-}
+testkit::both!(#[tokio::test] fn upgrade_lists_actors_sqlite, upgrade_lists_actors_postgres = on_fresh(upgrade_lists_actors));
 
 async fn tx_voided(store: &Store, id: &str) -> bool {
     let mut tx = store.read().await.expect("read");
     tx.statement(id).await.expect("read").expect("there").voided
 }
 
-#[tokio::test]
-async fn upgrade_voids_late_targets_sqlite() {
-    on_fresh_sqlite(upgrade_voids_late_targets).await;
-}
-
-#[tokio::test]
-#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
-async fn upgrade_voids_late_targets_postgres() {
-    on_fresh_postgres(upgrade_voids_late_targets).await;
-}
+testkit::both!(#[tokio::test] fn upgrade_voids_late_targets_sqlite, upgrade_voids_late_targets_postgres = on_fresh(upgrade_voids_late_targets));
 
 /// On SQLite the registration and activity filters read the partial indexes
 /// (a value asked for implies it is not NULL), not the whole log; the
 /// indexes are defined for statements with a value only.
 #[tokio::test]
 async fn sqlite_filters_read_the_partial_indexes() {
-    let (store, dir) = sqlite_store().await;
+    let (store, db) = sqlite_store().await;
     checks::seed(&store).await;
     store
         .execute_admin(
@@ -637,9 +542,9 @@ async fn sqlite_filters_read_the_partial_indexes() {
         )
         .await
         .expect("rows");
-    let db = rusqlite::Connection::open(dir.join("test.db")).expect("open");
+    let conn = rusqlite::Connection::open(db.url()).expect("open");
     let plan = |filter: &str| -> String {
-        let mut st = db
+        let mut st = conn
             .prepare(&format!(
                 "EXPLAIN QUERY PLAN SELECT id FROM statements WHERE voided = 0 AND {filter} = ?1 ORDER BY seq DESC LIMIT 10"
             ))
@@ -665,7 +570,7 @@ async fn sqlite_filters_read_the_partial_indexes() {
         ("statements_registration", "registration"),
         ("statements_activity", "activity_id"),
     ] {
-        let sql: String = db
+        let sql: String = conn
             .query_row(
                 "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1",
                 [index],
@@ -677,70 +582,16 @@ async fn sqlite_filters_read_the_partial_indexes() {
             "{sql}"
         );
     }
-    drop(db);
+    drop(conn);
     store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    db.remove().await;
 }
 
-/// Runs an upgrade check on a fresh SQLite database.
-async fn on_fresh_sqlite<F: std::future::Future<Output = ()>>(check: impl FnOnce(Store) -> F) {
-    let dir = std::env::temp_dir().join(format!("cb-store-{}", uuid::Uuid::new_v4()));
-    let path = dir.join("test.db");
-    let store = Store::connect(path.to_str().expect("utf8 path"))
-        .await
-        .expect("connect sqlite");
-    check(store.clone()).await;
-    store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
-}
+testkit::both!(#[tokio::test] fn upgrade_moves_statement_events_sqlite, upgrade_moves_statement_events_postgres = on_fresh(upgrade_moves_statement_events));
 
-/// Runs an upgrade check on a fresh PostgreSQL database.
-async fn on_fresh_postgres<F: std::future::Future<Output = ()>>(check: impl FnOnce(Store) -> F) {
-    let admin_url = std::env::var(PG_ENV).unwrap_or_else(|_| {
-        panic!("{PG_ENV} is not set: the PostgreSQL suite needs a server (see .ci/run)")
-    });
-    let db = format!("cb_test_{}", uuid::Uuid::new_v4().simple());
-    admin_exec(&admin_url, &format!("CREATE DATABASE {db}")).await;
-    let store = Store::connect(&with_database(&admin_url, &db))
-        .await
-        .expect("connect postgres");
-    check(store.clone()).await;
-    store.close().await;
-    drop_database(&admin_url, &db).await;
-}
+testkit::both!(#[tokio::test] fn upgrade_drops_stats_copy_sqlite, upgrade_drops_stats_copy_postgres = on_fresh(upgrade_drops_stats_copy));
 
-#[tokio::test]
-async fn upgrade_moves_statement_events_sqlite() {
-    on_fresh_sqlite(upgrade_moves_statement_events).await;
-}
-
-#[tokio::test]
-#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
-async fn upgrade_moves_statement_events_postgres() {
-    on_fresh_postgres(upgrade_moves_statement_events).await;
-}
-
-#[tokio::test]
-async fn upgrade_drops_stats_copy_sqlite() {
-    on_fresh_sqlite(upgrade_drops_stats_copy).await;
-}
-
-#[tokio::test]
-#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
-async fn upgrade_drops_stats_copy_postgres() {
-    on_fresh_postgres(upgrade_drops_stats_copy).await;
-}
-
-#[tokio::test]
-async fn upgrade_merges_actor_indexes_sqlite() {
-    on_fresh_sqlite(upgrade_merges_actor_indexes).await;
-}
-
-#[tokio::test]
-#[ignore = "needs PostgreSQL: COURSEBRIDGE_TEST_POSTGRES_URL"]
-async fn upgrade_merges_actor_indexes_postgres() {
-    on_fresh_postgres(upgrade_merges_actor_indexes).await;
-}
+testkit::both!(#[tokio::test] fn upgrade_merges_actor_indexes_sqlite, upgrade_merges_actor_indexes_postgres = on_fresh(upgrade_merges_actor_indexes));
 
 mod checks {
     use store::*;
@@ -2173,7 +2024,7 @@ async fn fill_log(store: &Store) {
 /// end under constant writes).
 #[tokio::test]
 async fn sqlite_checkpoint_restarts_a_long_log() {
-    let (store, dir) = sqlite_store().await;
+    let (store, db) = sqlite_store().await;
     fill_log(&store).await;
     let restart = 1000;
     checkpoint_long_log(&store, restart).await;
@@ -2194,7 +2045,7 @@ async fn sqlite_checkpoint_restarts_a_long_log() {
         "the write after a full copy started the log again: {log} pages"
     );
     store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    db.remove().await;
 }
 
 /// With the group writer's direct connection open, the checkpoint's last
@@ -2204,7 +2055,7 @@ async fn sqlite_checkpoint_restarts_a_long_log() {
 /// starts the log again.
 #[tokio::test]
 async fn sqlite_last_pass_is_made_by_the_direct_writer() {
-    let (store, dir) = sqlite_store().await;
+    let (store, db) = sqlite_store().await;
     let (course, learner) = checks::seed(&store).await;
     let mut native = NativeWriter::open(&store).expect("open").expect("sqlite");
     fill_log(&store).await;
@@ -2251,7 +2102,7 @@ async fn sqlite_last_pass_is_made_by_the_direct_writer() {
     );
     drop(native);
     store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    db.remove().await;
 }
 
 /// A direct connection that is open but idle makes no last pass: after a
@@ -2259,7 +2110,7 @@ async fn sqlite_last_pass_is_made_by_the_direct_writer() {
 /// writer — a sync, a launch — writes is not left in the log).
 #[tokio::test]
 async fn sqlite_checkpoints_go_on_while_the_direct_writer_is_idle() {
-    let (store, dir) = sqlite_store().await;
+    let (store, db) = sqlite_store().await;
     let _native = NativeWriter::open(&store).expect("open").expect("sqlite");
     fill_log(&store).await;
     let restart = 1000;
@@ -2274,7 +2125,7 @@ async fn sqlite_checkpoints_go_on_while_the_direct_writer_is_idle() {
     assert!(log >= 2000, "the second fill is in the log: {log} pages");
     assert_eq!(copied, log, "and it was copied back");
     store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    db.remove().await;
 }
 
 /// The write path's queries, observed from inside the transaction (for
@@ -2453,7 +2304,7 @@ async fn sqlite_direct_writer_writes_what_the_pool_writes() {
     let mut observed = Vec::new();
     let mut tables = Vec::new();
     for direct in [false, true] {
-        let (store, dir) = sqlite_store().await;
+        let (store, db) = sqlite_store().await;
         let (course, learner) = checks::seed(&store).await;
         let mut tx = store.begin().await.expect("begin");
         tx.map_identity("mbox:ada@example.com", learner)
@@ -2494,7 +2345,7 @@ async fn sqlite_direct_writer_writes_what_the_pool_writes() {
         drop(r);
         drop(native);
         store.close().await;
-        let _ = std::fs::remove_dir_all(dir);
+        db.remove().await;
     }
     let pooled = &observed[0];
     assert!(pooled[0].contains("A path"), "{pooled:?}");
@@ -2509,7 +2360,7 @@ async fn sqlite_direct_writer_writes_what_the_pool_writes() {
 /// when dropped, and refuses queries outside the write path with an error.
 #[tokio::test]
 async fn sqlite_direct_writer_locks_and_rolls_back() {
-    let (store, dir) = sqlite_store().await;
+    let (store, db) = sqlite_store().await;
     let (course, learner) = checks::seed(&store).await;
     let mut native = NativeWriter::open(&store).expect("open").expect("sqlite");
     let mut tx = native.begin().await.expect("begin");
@@ -2546,5 +2397,5 @@ async fn sqlite_direct_writer_locks_and_rolls_back() {
     );
     drop(native);
     store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    db.remove().await;
 }

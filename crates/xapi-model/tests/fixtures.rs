@@ -1,22 +1,9 @@
 //! Fixture-driven snapshots: `fixtures/statements/valid/*.json` → the normalized
 //! parse; `fixtures/statements/invalid/*.json` → the exact error list.
-//! One snapshot per fixture, named after it.
+//! One snapshot per fixture, named after it; every fixture that does not
+//! match is reported (insta's `glob!`), not just the first.
 
-use std::path::{Path, PathBuf};
-
-fn fixtures(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/statements")
-        .join(kind);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no fixtures in {}", dir.display());
-    files
-}
+use std::path::Path;
 
 fn name(p: &Path) -> String {
     p.file_stem()
@@ -25,56 +12,78 @@ fn name(p: &Path) -> String {
         .into_owned()
 }
 
+/// The snapshot keeps the fixture's name alone (no `glob!` suffix).
 fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_snapshot_path("snapshots");
     s.set_prepend_module_to_snapshot(false);
+    s.remove_snapshot_suffix();
     s
+}
+
+/// A valid fixture's normalized form, which is itself valid and parses to
+/// the same value.
+fn normalized_form(path: &Path) -> String {
+    let bytes = std::fs::read(path).expect("read fixture");
+    let statement = xapi_model::parse_statement(&bytes)
+        .unwrap_or_else(|e| panic!("{} should be valid: {e}", path.display()));
+    let normalized = serde_json::to_string_pretty(&statement).expect("serialize");
+    let again = xapi_model::parse_statement(normalized.as_bytes())
+        .unwrap_or_else(|e| panic!("{}: normalized form invalid: {e}", path.display()));
+    assert_eq!(
+        again,
+        statement,
+        "{}: round trip changed the meaning",
+        path.display()
+    );
+    normalized
+}
+
+/// An invalid fixture's error, which must be exactly one.
+fn error_report(path: &Path) -> String {
+    let bytes = std::fs::read(path).expect("read fixture");
+    let errors = match xapi_model::parse_statement(&bytes) {
+        Ok(_) => panic!("{} should be invalid", path.display()),
+        Err(e) => e.errors(),
+    };
+    assert_eq!(
+        errors.len(),
+        1,
+        "{} should break exactly one rule, got {errors:?}",
+        path.display()
+    );
+    errors.iter().map(|e| format!("{e}\n")).collect()
 }
 
 #[test]
 fn valid_statements_parse_to_their_normalized_form() {
-    for path in fixtures("valid") {
-        let bytes = std::fs::read(&path).expect("read fixture");
-        let statement = xapi_model::parse_statement(&bytes)
-            .unwrap_or_else(|e| panic!("{} should be valid: {e}", path.display()));
-        let normalized = serde_json::to_string_pretty(&statement).expect("serialize");
-        // The normalized form is itself valid and parses to the same value.
-        let again = xapi_model::parse_statement(normalized.as_bytes())
-            .unwrap_or_else(|e| panic!("{}: normalized form invalid: {e}", path.display()));
-        assert_eq!(
-            again,
-            statement,
-            "{}: round trip changed the meaning",
-            path.display()
-        );
-        settings().bind(|| insta::assert_snapshot!(format!("valid__{}", name(&path)), normalized));
-    }
+    let _serial = testkit::snapshots_one_at_a_time();
+    let mut checks = testkit::FixtureChecks::default();
+    insta::glob!("../../../fixtures/statements/valid", "*.json", |path| {
+        if let Some(normalized) = checks.run(path, || normalized_form(path)) {
+            settings()
+                .bind(|| insta::assert_snapshot!(format!("valid__{}", name(path)), normalized));
+        }
+    });
+    checks.assert_all_passed();
 }
 
 #[test]
 fn invalid_statements_report_exactly_their_broken_rule() {
-    let files = fixtures("invalid");
+    let _serial = testkit::snapshots_one_at_a_time();
+    let mut checks = testkit::FixtureChecks::default();
+    let mut fixtures = 0;
+    insta::glob!("../../../fixtures/statements/invalid", "*.json", |path| {
+        fixtures += 1;
+        if let Some(report) = checks.run(path, || error_report(path)) {
+            settings().bind(|| insta::assert_snapshot!(format!("invalid__{}", name(path)), report));
+        }
+    });
+    checks.assert_all_passed();
     assert!(
-        files.len() >= 40,
-        "at least 40 invalid fixtures, found {}",
-        files.len()
+        fixtures >= 40,
+        "at least 40 invalid fixtures, found {fixtures}"
     );
-    for path in files {
-        let bytes = std::fs::read(&path).expect("read fixture");
-        let errors = match xapi_model::parse_statement(&bytes) {
-            Ok(_) => panic!("{} should be invalid", path.display()),
-            Err(e) => e.errors(),
-        };
-        assert_eq!(
-            errors.len(),
-            1,
-            "{} should break exactly one rule, got {errors:?}",
-            path.display()
-        );
-        let report: String = errors.iter().map(|e| format!("{e}\n")).collect();
-        settings().bind(|| insta::assert_snapshot!(format!("invalid__{}", name(&path)), report));
-    }
 }
 
 #[test]

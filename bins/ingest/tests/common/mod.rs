@@ -99,38 +99,3 @@ pub async fn ub_credential(store: &Store, client_id: &str) -> String {
     tx.commit().await.expect("commit");
     secret
 }
-
-/// A new, empty PostgreSQL database on `COURSEBRIDGE_TEST_POSTGRES_URL`
-/// (tests that need one are `#[ignore]`d without it); drop it with
-/// [`PgDatabase::drop`].
-pub struct PgDatabase {
-    admin: Store,
-    name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    pub async fn create(prefix: &str) -> Self {
-        let admin = std::env::var("COURSEBRIDGE_TEST_POSTGRES_URL")
-            .expect("COURSEBRIDGE_TEST_POSTGRES_URL");
-        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-        let url = format!("{}/{name}", admin.rsplit_once('/').expect("url").0);
-        let admin = Store::connect(&admin).await.expect("admin");
-        admin
-            .execute_admin(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create");
-        Self { admin, name, url }
-    }
-
-    pub async fn drop(self) {
-        self.admin
-            .execute_admin(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await
-            .expect("drop");
-        self.admin.close().await;
-    }
-}
