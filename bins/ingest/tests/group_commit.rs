@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use ingest::writer::{WriteConn, WriteError, write_batches};
-use records::{IntegrationRules, Outcome, Prepared, RecordError};
+use records::{IntegrationRules, Outcome, PlanError, Prepared, RecordError};
 use serde_json::{Value, json};
 use store::Store;
 
@@ -182,7 +182,9 @@ async fn refused_request(open: fn(&Store) -> WriteConn) {
     assert!(
         matches!(
             results[1],
-            Err(WriteError::Record(RecordError::Conflict { .. }))
+            Err(WriteError::Record(RecordError::Plan(
+                PlanError::Conflict { .. }
+            )))
         ),
         "{:?}",
         results[1]
@@ -190,7 +192,9 @@ async fn refused_request(open: fn(&Store) -> WriteConn) {
     assert!(
         matches!(
             results[2],
-            Err(WriteError::Record(RecordError::BatchConflict { .. }))
+            Err(WriteError::Record(RecordError::Plan(
+                PlanError::BatchConflict { .. }
+            )))
         ),
         "{:?}",
         results[2]
@@ -214,7 +218,9 @@ async fn refused_request(open: fn(&Store) -> WriteConn) {
     .await;
     assert!(matches!(
         alone[0],
-        Err(WriteError::Record(RecordError::Conflict { .. }))
+        Err(WriteError::Record(RecordError::Plan(
+            PlanError::Conflict { .. }
+        )))
     ));
     teardown(conn, store, dir).await;
 }

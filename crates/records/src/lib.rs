@@ -38,29 +38,16 @@ pub use write::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    #[error("statement {id}: a different statement is already stored under this id")]
-    Conflict { id: uuid::Uuid },
-    #[error("statement {id}: the batch holds two different statements with this id")]
-    BatchConflict { id: uuid::Uuid },
-    #[error("statement {id}: voids {target}, which is itself a voiding statement")]
-    VoidsVoiding { id: uuid::Uuid, target: uuid::Uuid },
+    /// The batch is refused as it is ([`record_plan::PlanError`]).
+    #[error(transparent)]
+    Plan(#[from] record_plan::PlanError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
 
-impl From<record_plan::PlanError> for RecordError {
-    fn from(e: record_plan::PlanError) -> Self {
-        use record_plan::PlanError as P;
-        match e {
-            P::Conflict { id } => Self::Conflict { id },
-            P::BatchConflict { id } => Self::BatchConflict { id },
-            P::VoidsVoiding { id, target } => Self::VoidsVoiding { id, target },
-            P::Corrupt(why) => Self::Corrupt(why),
-        }
-    }
-}
+pub use record_plan::PlanError;
 
 /// The rules of a stored integration.
 pub fn rules_for(i: &Integration) -> Result<IntegrationRules, RulesError> {

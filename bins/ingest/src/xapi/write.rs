@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use records::{Outcome, Prepared, RecordError};
+use records::{Outcome, PlanError, Prepared, RecordError};
 use serde_json::json;
 use serde_json::value::RawValue;
 use std::sync::atomic::Ordering::Relaxed;
@@ -191,7 +191,7 @@ async fn store_batch(
         .await
     {
         Ok(o) => o,
-        Err(WriteError::Record(RecordError::Conflict { id })) => {
+        Err(WriteError::Record(RecordError::Plan(PlanError::Conflict { id }))) => {
             app.metrics.conflicts.fetch_add(1, Relaxed);
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -201,7 +201,7 @@ async fn store_batch(
             ));
         }
         Err(WriteError::Record(
-            e @ (RecordError::BatchConflict { .. } | RecordError::VoidsVoiding { .. }),
+            e @ RecordError::Plan(PlanError::BatchConflict { .. } | PlanError::VoidsVoiding { .. }),
         )) => {
             return Err(ApiError::bad_request(format!(
                 "{e}; nothing from this request was stored"
