@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ingest::config::Config;
-use ingest::{auth, server, validate};
+use ingest_server::config::Config;
+use ingest_server::{auth, server};
 use store::{Credential, Store};
+
+mod validate;
 
 #[derive(Parser)]
 #[command(
@@ -163,7 +165,7 @@ fn redact(location: &str) -> String {
 }
 
 fn now_ms() -> i64 {
-    ingest::clock::now_ms()
+    ingest_server::clock::now_ms()
 }
 
 async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
@@ -292,8 +294,8 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
             ))?;
             let path = match (integration, course, scorm_registration, scorm_course) {
                 (Some(i), Some(c), None, None) => format!("/launch/{i}/{c}"),
-                (None, None, Some(r), None) => ingest::scorm::launch_path(&r),
-                (None, None, None, Some(c)) => ingest::scorm::course_launch_path(&c),
+                (None, None, Some(r), None) => ingest_server::scorm::launch_path(&r),
+                (None, None, None, Some(c)) => ingest_server::scorm::course_launch_path(&c),
                 _ => {
                     return Err((
                         2,
@@ -307,7 +309,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
                 learner,
                 email,
                 entry,
-                exp: ingest::clock::now().unix_timestamp() + ttl,
+                exp: ingest_server::clock::now().unix_timestamp() + ttl,
             };
             let link = launch_link::mint(&config.public_url, secret.as_bytes(), &claims)
                 .map_err(|e| (2, e.to_string()))?;

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ingest::writer::{SyncFn, WriteError, Writer};
+use ingest_server::writer::{SyncFn, WriteError, Writer};
 use records::{IntegrationRules, Prepared};
 use serde_json::Value;
 use store::Store;
@@ -226,11 +226,11 @@ async fn a_failing_disk_is_a_503_and_not_ready() {
     let (store, _rules, dir) = setup().await;
     let secret = common::ub_credential(&store, "wh_ub").await;
     let failing: SyncFn = Arc::new(|| Err(std::io::Error::other("EIO from the disk")));
-    let config = ingest::config::Config {
+    let config = ingest_server::config::Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         ..Default::default()
     };
-    let server = ingest::server::start_with_sync(store.clone(), config, Some(failing))
+    let server = ingest_server::server::start_with_sync(store.clone(), config, Some(failing))
         .await
         .expect("start");
     let base = format!("http://{}", server.addr);
@@ -348,7 +348,7 @@ async fn the_group_counters_count_committed_groups_and_syncs() {
     );
     assert_eq!(load(&c.log_syncs), load(&syncs));
 
-    let text = ingest::metrics::Metrics::default().render(writer.is_durable(), c);
+    let text = ingest_server::metrics::Metrics::default().render(writer.is_durable(), c);
     for line in [
         format!("\ncoursebridge_write_groups_total {groups}\n"),
         "\ncoursebridge_write_group_requests_total 11\n".to_owned(),

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use ingest::writer::{WriteConn, WriteError, write_batches};
+use ingest_server::writer::{WriteConn, WriteError, write_batches};
 use records::{IntegrationRules, Outcome, PlanError, Prepared, RecordError};
 use serde_json::{Value, json};
 use store::Store;

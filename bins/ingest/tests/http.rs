@@ -5,8 +5,8 @@ use std::future::Future;
 use std::path::Path;
 
 use base64::Engine as _;
-use ingest::config::Config;
-use ingest::server::{self, Running};
+use ingest_server::config::Config;
+use ingest_server::server::{self, Running};
 use serde_json::{Value, json};
 use store::{CourseFields, Credential, Integration, Store};
 use testkit::{Engine, TestDatabase};
@@ -153,11 +153,11 @@ async fn seed(store: &Store) -> ((String, String), (String, String), (String, St
     .expect("ids");
     let mut creds = Vec::new();
     for (integration, id) in [("os-acme", "wh_os"), ("ub-acme", "wh_ub")] {
-        let secret = ingest::auth::new_secret();
+        let secret = ingest_server::auth::new_secret();
         tx.insert_credential(&Credential {
             client_id: id.into(),
             integration_id: integration.into(),
-            secret_hash: ingest::auth::hash_secret(&secret),
+            secret_hash: ingest_server::auth::hash_secret(&secret),
             created_ms: T0,
             revoked_ms: None,
         })
@@ -165,10 +165,14 @@ async fn seed(store: &Store) -> ((String, String), (String, String), (String, St
         .expect("cred");
         creds.push((id.to_owned(), secret));
     }
-    let lms_secret = ingest::auth::new_secret();
-    tx.insert_api_client("lms_test", &ingest::auth::hash_secret(&lms_secret), T0)
-        .await
-        .expect("lms");
+    let lms_secret = ingest_server::auth::new_secret();
+    tx.insert_api_client(
+        "lms_test",
+        &ingest_server::auth::hash_secret(&lms_secret),
+        T0,
+    )
+    .await
+    .expect("lms");
     tx.commit().await.expect("commit");
     let ub = creds.pop().expect("ub");
     let os = creds.pop().expect("os");
@@ -180,7 +184,7 @@ async fn start(store: Store, scan_window: i64) -> Env {
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         launch_secret: Some(LAUNCH_SECRET.into()),
-        limits: ingest::config::Limits {
+        limits: ingest_server::config::Limits {
             max_body_bytes: 256 * 1024,
             max_statements: 50,
             // Small (3 unless a test says otherwise), so that statements
@@ -774,7 +778,7 @@ async fn auth_failures(env: Env) -> Env {
     }
     // Credentials and integrations read by the server are used for up to
     // CREDENTIAL_TTL; a change made elsewhere takes effect after it.
-    tokio::time::sleep(ingest::state::CREDENTIAL_TTL).await;
+    tokio::time::sleep(ingest_server::state::CREDENTIAL_TTL).await;
     assert_eq!(
         env.post("/xapi/statements", &basic(&env.ub), &st).await.0,
         403
@@ -787,7 +791,7 @@ async fn auth_failures(env: Env) -> Env {
         tx.revoke_credential("wh_ub", T0).await.expect("revoke");
         tx.commit().await.expect("commit");
     }
-    tokio::time::sleep(ingest::state::CREDENTIAL_TTL).await;
+    tokio::time::sleep(ingest_server::state::CREDENTIAL_TTL).await;
     assert_eq!(
         env.post("/xapi/statements", &basic(&env.ub), &st).await.0,
         401,

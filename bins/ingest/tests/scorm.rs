@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use fake_scorm_cloud::FakeScormCloud;
-use ingest::config::Config;
-use ingest::server::{self, Running};
+use ingest_server::config::Config;
+use ingest_server::server::{self, Running};
 use serde_json::{Value, json};
 use store::{Integration, Store};
 use testkit::{Engine, TestDatabase};
@@ -109,15 +109,19 @@ async fn start(store: Store, dir: &std::path::Path) -> Env {
         updated_ms: 0,
         deactivated_ms: None,
     };
-    let lms_secret = ingest::auth::new_secret();
+    let lms_secret = ingest_server::auth::new_secret();
     {
         let mut tx = store.begin().await.expect("begin");
         tx.insert_integration(&integration)
             .await
             .expect("integration");
-        tx.insert_api_client("lms_test", &ingest::auth::hash_secret(&lms_secret), 0)
-            .await
-            .expect("lms");
+        tx.insert_api_client(
+            "lms_test",
+            &ingest_server::auth::hash_secret(&lms_secret),
+            0,
+        )
+        .await
+        .expect("lms");
         tx.commit().await.expect("commit");
     }
     // the course, imported through the flows against the fake
@@ -202,7 +206,7 @@ async fn assign_launch_postback_statistics(env: Env) -> Env {
     assert!(err.to_string().contains("registraton_id"), "{err}");
 
     // the learner follows the LMS-signed link: 302 to a launch URL built now
-    let link = env.link(&ingest::scorm::launch_path(&id), "u-1", 300);
+    let link = env.link(&ingest_server::scorm::launch_path(&id), "u-1", 300);
     let r = env.http.get(&link).send().await.expect("launch");
     assert_eq!(r.status().as_u16(), 302);
     let launch_url = r.headers()["location"].to_str().expect("loc").to_owned();
@@ -227,7 +231,7 @@ async fn assign_launch_postback_statistics(env: Env) -> Env {
     );
 
     // links: another learner's, an edited one, an expired one
-    let theirs = env.link(&ingest::scorm::launch_path(&id), "u-2", 300);
+    let theirs = env.link(&ingest_server::scorm::launch_path(&id), "u-2", 300);
     assert_eq!(
         env.http
             .get(&theirs)
@@ -249,7 +253,7 @@ async fn assign_launch_postback_statistics(env: Env) -> Env {
             .as_u16(),
         403
     );
-    let expired = env.link(&ingest::scorm::launch_path(&id), "u-1", -1);
+    let expired = env.link(&ingest_server::scorm::launch_path(&id), "u-1", -1);
     assert_eq!(
         env.http
             .get(&expired)
@@ -361,7 +365,11 @@ async fn assign_launch_postback_statistics(env: Env) -> Env {
 
 testkit::both!(course_launch_assigns_on_the_way, on);
 async fn course_launch_assigns_on_the_way(env: Env) -> Env {
-    let link = env.link(&ingest::scorm::course_launch_path("course-1"), "u-7", 300);
+    let link = env.link(
+        &ingest_server::scorm::course_launch_path("course-1"),
+        "u-7",
+        300,
+    );
     let r = env.http.get(&link).send().await.expect("launch");
     assert_eq!(r.status().as_u16(), 302);
     let ids = env.fake.registration_ids();
@@ -371,7 +379,11 @@ async fn course_launch_assigns_on_the_way(env: Env) -> Env {
     assert_eq!(r.status().as_u16(), 302);
     assert_eq!(env.fake.registration_ids(), ids);
     // SCORM Cloud refuses: 502, and no registration is left behind
-    let link = env.link(&ingest::scorm::course_launch_path("course-1"), "u-8", 300);
+    let link = env.link(
+        &ingest_server::scorm::course_launch_path("course-1"),
+        "u-8",
+        300,
+    );
     env.fake.fail_next(
         "rustici.registration.createRegistration",
         1,
@@ -391,7 +403,11 @@ async fn course_launch_assigns_on_the_way(env: Env) -> Env {
     assert_eq!(r.status().as_u16(), 302, "works once SCORM Cloud accepts");
     assert_eq!(env.fake.registration_ids().len(), 2);
     // an unknown course
-    let link = env.link(&ingest::scorm::course_launch_path("nope"), "u-7", 300);
+    let link = env.link(
+        &ingest_server::scorm::course_launch_path("nope"),
+        "u-7",
+        300,
+    );
     assert_eq!(
         env.http
             .get(&link)

@@ -5,7 +5,7 @@
 //! `loadgen::statement_text`: Udemy "progressed" statements, here each for a
 //! random learner), prepared and derived beforehand (the server does both in
 //! the request, not in the writer), then written group by group through
-//! `ingest::writer::write_batches` on the writer's direct connection. Each
+//! `ingest_server::writer::write_batches` on the writer's direct connection. Each
 //! group is answered after the log's sync, as in the server; there the sync
 //! overlaps the next group, here the next group waits for it, so the wall
 //! time per statement includes one fsync per group and the writer's CPU per
@@ -24,7 +24,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use ingest::writer::{WriteConn, write_batches};
+use ingest_server::writer::{WriteConn, write_batches};
 use records::{IntegrationRules, Prepared};
 use store::Store;
 
@@ -98,7 +98,7 @@ async fn run(shape: &str, requests: usize, per_request: usize, total: usize) {
     // length per statement is printed).
     let log_bytes = std::env::var_os("WRITE_PATH_LOG_BYTES").is_some();
     if !log_bytes {
-        ingest::writer::spawn_checkpointer(store.clone());
+        ingest_server::writer::spawn_checkpointer(store.clone());
     }
     let started = Instant::now();
     let cpu_before = thread_cpu_seconds();

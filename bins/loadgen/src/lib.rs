@@ -17,7 +17,7 @@ pub struct Seeded {
 /// (`learner{i}@example.com`), and webhook credentials.
 pub async fn seed(store: &Store, learners: u32) -> Result<Seeded, String> {
     let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-    let now = ingest::state::now_ms();
+    let now = ingest_server::state::now_ms();
     let integration = Integration {
         id: "load".into(),
         provider: "udemy-business".into(),
@@ -64,11 +64,11 @@ pub async fn seed(store: &Store, learners: u32) -> Result<Seeded, String> {
             .await
             .map_err(|e| e.to_string())?;
     }
-    let secret = ingest::auth::new_secret();
+    let secret = ingest_server::auth::new_secret();
     tx.insert_credential(&store::Credential {
         client_id: "wh_load".into(),
         integration_id: "load".into(),
-        secret_hash: ingest::auth::hash_secret(&secret),
+        secret_hash: ingest_server::auth::hash_secret(&secret),
         created_ms: now,
         revoked_ms: None,
     })

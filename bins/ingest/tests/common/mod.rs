@@ -85,12 +85,12 @@ pub async fn seed_ub(store: &Store, emails: &[&str]) {
 
 /// A webhook credential `client_id` for `ub-acme`; returns its secret.
 pub async fn ub_credential(store: &Store, client_id: &str) -> String {
-    let secret = ingest::auth::new_secret();
+    let secret = ingest_server::auth::new_secret();
     let mut tx = store.begin().await.expect("begin");
     tx.insert_credential(&Credential {
         client_id: client_id.into(),
         integration_id: "ub-acme".into(),
-        secret_hash: ingest::auth::hash_secret(&secret),
+        secret_hash: ingest_server::auth::hash_secret(&secret),
         created_ms: T0,
         revoked_ms: None,
     })

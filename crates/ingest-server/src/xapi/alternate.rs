@@ -30,6 +30,7 @@ const FORM_HEADERS: [&str; 6] = [
 /// xAPI 2.0, which removed it.
 pub(super) async fn alternate(
     app: &AppState,
+    path: &str,
     q: &HashMap<String, String>,
     headers: &HeaderMap,
     body: &[u8],
@@ -88,7 +89,7 @@ pub(super) async fn alternate(
     };
     let content = content.unwrap_or_default();
     match q.get("method").map(String::as_str) {
-        Some("GET") => answer(version, get_inner(app, &params, &inner).await),
+        Some("GET") => answer(version, get_inner(app, path, &params, &inner).await),
         Some("PUT") if !content.is_empty() => {
             put_inner(app, &params, &inner, content.as_bytes()).await
         }

@@ -15,7 +15,7 @@ use crate::in_flight::InFlight;
 use crate::metrics::Metrics;
 use crate::writer::{SyncFn, Writer, spawn_checkpointer};
 
-/// The clock, where it was before `crate::clock` (`ingest::state::now_ms`).
+/// The clock, where it was before `crate::clock` (`ingest_server::state::now_ms`).
 pub use crate::clock::{now, now_ms};
 
 pub struct App {

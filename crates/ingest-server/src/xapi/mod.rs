@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{OriginalUri, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -33,12 +33,13 @@ use write::{post_inner, put_inner};
 
 pub async fn post_statements(
     State(app): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let r = if q.contains_key("method") {
-        alternate(&app, &q, &headers, &body).await
+        alternate(&app, uri.path(), &q, &headers, &body).await
     } else if let Some(k) = q.keys().next() {
         answer(
             "1.0.3",
@@ -73,11 +74,12 @@ pub async fn put_statement(
 
 pub async fn get_statements(
     State(app): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     let r = match xapi_version(&headers) {
-        Ok(version) => answer(version, get_inner(&app, &q, &headers).await),
+        Ok(version) => answer(version, get_inner(&app, uri.path(), &q, &headers).await),
         Err(e) => answer("1.0.3", Err(e)),
     };
     with_consistency(&app, r)

@@ -51,8 +51,11 @@ const LIST_PARAMS: &[&str] = &[
     "cursor",
 ];
 
+/// `path` is the statements resource's path as the client sent it (the
+/// routes may be mounted under a prefix): the `more` link is built on it.
 pub(super) async fn get_inner(
     app: &AppState,
+    path: &str,
     q: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -192,7 +195,7 @@ pub(super) async fn get_inner(
                 qs.append_pair(k, v);
             }
             qs.append_pair("cursor", &last.to_string());
-            format!("/xapi/statements?{}", qs.finish())
+            format!("{path}?{}", qs.finish())
         }
         None => String::new(),
     };
