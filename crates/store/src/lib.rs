@@ -16,32 +16,38 @@
 //! so a transaction never fails half-way with `SQLITE_BUSY`; on PostgreSQL, rows that several instances
 //! update together are guarded by transaction-scoped advisory locks.
 
+mod actor_lists;
 mod attachments;
 mod checkpoint;
 mod courses;
 mod exec;
 mod integrations;
 mod learners;
+mod learning_events;
 mod migrate;
 mod native;
 mod open;
 mod pending;
 mod scorm;
 mod sql;
+mod statement_query;
 mod statements;
 mod stats;
 mod sync_runs;
 mod tx;
 
+pub use actor_lists::*;
 pub use attachments::*;
 pub use checkpoint::WAL_RESTART_PAGES;
 pub use courses::*;
 pub use integrations::*;
 pub use learners::*;
+pub use learning_events::*;
 pub use native::{LogSync, NativeWriter};
 pub use open::{Store, WAL_AUTOCHECKPOINT, backend_of};
 pub use pending::*;
 pub use scorm::*;
+pub use statement_query::*;
 pub use statements::*;
 pub use stats::*;
 pub use sync_runs::*;
