@@ -1170,8 +1170,9 @@ async fn concurrent_requests_are_isolated(env: Env) -> Env {
 /// one timestamp (so `stored` orders them): a batch's `stored` is taken as
 /// it enters the writer's queue, not when its request arrived, so on SQLite's
 /// one writer `stored` never goes down along the log (a large batch, long to
-/// parse, used to be stamped before single statements written ahead of it),
-/// and the statistics equal a replay of the log.
+/// parse, stamped at its arrival would carry an earlier `stored` than single
+/// statements written ahead of it), and the statistics equal a replay of the
+/// log.
 async fn stored_follows_the_log_under_concurrency(env: Env) -> Env {
     map_learner(&env).await;
     let base = fixture("udemy-course-progressed-mbox");

@@ -38,9 +38,17 @@ pub struct StoredFact {
 
 /// What the store holds that a batch's plan depends on, read in one lookup
 /// step before planning (see [`Needs`] for what to read).
+///
+/// `stored` may leave out the batch's own ids ([`Needs::ids`]): a batch is
+/// mostly new statements, and the insert itself finds those already stored.
+/// The executor then adds them ([`StoredFact`]) and plans again: the plan of
+/// the completed facts is the plan of complete facts, and its inserts are
+/// among those already made (`tests/plan.rs`,
+/// `learning_stored_statements_at_the_insert_plans_as_complete_facts`).
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
-    /// Stored statements among [`Needs::statements`], by id.
+    /// Stored statements among [`Needs::targets`] (and any of [`Needs::ids`]
+    /// known to be stored), by id.
     pub stored: HashMap<String, StoredFact>,
     /// Which of [`Needs::voidable`] a stored voiding statement of the same
     /// integration refers to (they are stored voided: xAPI 1.0.3 Data 2.3.2).
@@ -85,11 +93,13 @@ impl NeededActivity {
 /// What the lookup step reads for a batch.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Needs {
-    /// The batch's statement ids and its voiding statements' targets.
-    pub statements: Vec<String>,
+    /// The targets of the batch's voiding statements (not among its ids).
+    pub targets: Vec<String>,
+    /// The batch's statement ids, each once: which are stored may be read
+    /// first or learned from the insert (see [`Facts`]).
+    pub ids: Vec<String>,
     /// Ids of statements in the batch that are not voiding statements: those
-    /// a stored voiding statement may already refer to. The lookup asks only
-    /// about those not already stored.
+    /// a stored voiding statement may already refer to.
     pub voidable: Vec<String>,
     /// Activities the batch's learning statements are about, each once, in
     /// write order.
@@ -118,6 +128,7 @@ impl Needs {
         let mut needs = Needs::default();
         let mut ids = HashSet::with_capacity(batch.len());
         let mut voidable = HashSet::with_capacity(batch.len());
+        let mut targets = Vec::new();
         let mut activities = HashSet::new();
         let mut learners = std::collections::BTreeSet::new();
         for i in write_order(batch) {
@@ -127,13 +138,11 @@ impl Needs {
                     needs.voidable.push(id.clone());
                 }
                 if ids.insert(id.clone()) {
-                    needs.statements.push(id);
+                    needs.ids.push(id);
                 }
             }
             if let Some(target) = &d.voids {
-                if ids.insert(target.clone()) {
-                    needs.statements.push(target.clone());
-                }
+                targets.push(target.clone());
             }
             if let Some(key) = &d.actor_key {
                 learners.insert(key.as_str());
@@ -147,6 +156,10 @@ impl Needs {
             }
         }
         needs.learners = learners.into_iter().map(str::to_owned).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        targets.retain(|t| !ids.contains(t));
+        needs.targets = targets;
         needs
     }
 }

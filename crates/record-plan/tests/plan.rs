@@ -120,7 +120,7 @@ impl Model {
     /// The lookup step, answered from the model.
     fn facts(&self, needs: &Needs) -> Facts {
         let mut facts = Facts::default();
-        for id in &needs.statements {
+        for id in needs.targets.iter().chain(&needs.ids) {
             if let Some(e) = self.log.get(id) {
                 facts.stored.insert(id.clone(), e.fact.clone());
             }
@@ -155,6 +155,18 @@ impl Model {
     ) -> Result<Plan<'b>, PlanError> {
         let facts = self.facts(&Needs::of(batch, derived));
         plan_batch(INTEGRATION, batch, derived, &facts)
+    }
+
+    /// The facts the executor reads before the insert: all but which of
+    /// the batch's own ids are stored.
+    fn facts_before_insert(&self, needs: &Needs) -> Facts {
+        let mut facts = self.facts(needs);
+        for id in &needs.ids {
+            if !needs.targets.contains(id) {
+                facts.stored.remove(id);
+            }
+        }
+        facts
     }
 
     /// What `records` does with a plan.
@@ -320,6 +332,48 @@ proptest! {
         let plan = model.plan(&refs, &derived).expect("planned");
         prop_assert!(plan.outcomes.iter().all(|o| *o == Outcome::Duplicate), "{:?}", plan.outcomes);
         prop_assert!(plan.inserts.is_empty() && plan.voids.is_empty() && plan.parks.is_empty() && plan.touched.is_empty());
+    }
+
+    /// The executor reads which of a batch's ids are stored from the insert:
+    /// planned without them, it learns those the insert found stored and
+    /// plans again — which gives the plan of complete facts (or its error),
+    /// with inserts among those already made.
+    #[test]
+    fn learning_stored_statements_at_the_insert_plans_as_complete_facts(
+        earlier in proptest::collection::vec(0usize..16, 0..16),
+        picks in proptest::collection::vec(0usize..16, 1..20),
+    ) {
+        let pool = pool();
+        let mut model = Model::default();
+        let first: Vec<Prepared> = earlier.iter().enumerate().map(|(n, &p)| prepared(&pool[p], at(n as i64))).collect();
+        model.store(&first).expect("stored");
+        let batch: Vec<Prepared> = picks.iter().enumerate().map(|(n, &p)| prepared(&pool[p], at(100 + n as i64))).collect();
+        let refs: Vec<&Prepared> = batch.iter().collect();
+        let derived: Vec<Cow<'_, Derived>> = refs.iter().map(|p| p.derived_for(&rules()).expect("derived")).collect();
+        let needs = Needs::of(&refs, &derived);
+        let complete = plan_batch(INTEGRATION, &refs, &derived, &model.facts(&needs));
+        let mut partial = model.facts_before_insert(&needs);
+        let learned = match plan_batch(INTEGRATION, &refs, &derived, &partial) {
+            Ok(first_plan) => {
+                let found: Vec<String> = first_plan.inserts.iter().map(|i| i.id.clone()).filter(|id| model.log.contains_key(id)).collect();
+                if found.is_empty() {
+                    Ok(first_plan)
+                } else {
+                    for id in &found {
+                        partial.stored.insert(id.clone(), model.log[id].fact.clone());
+                    }
+                    let again = plan_batch(INTEGRATION, &refs, &derived, &partial);
+                    if let Ok(again) = &again {
+                        for i in &again.inserts {
+                            prop_assert!(first_plan.inserts.iter().any(|f| f.id == i.id));
+                        }
+                    }
+                    again
+                }
+            }
+            Err(e) => Err(e),
+        };
+        prop_assert_eq!(learned, complete);
     }
 
     /// The plan does not depend on the order of the batch's slice: the same

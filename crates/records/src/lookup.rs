@@ -7,7 +7,7 @@ use store::{Conn, CourseFields, Tx};
 
 use crate::{RecordError, WriterCache};
 
-/// Reads the facts `needs` names, taking the learners of identity keys from
+/// Reads the facts `needs` names but the batch's own ids, taking the learners of identity keys from
 /// `cache` where it has them (and keeping those it reads). A learning path
 /// named for the first time is registered here (seed 001: providers' paths
 /// are not in the catalog), since its course id is a fact the plan needs.
@@ -41,16 +41,13 @@ pub(crate) async fn lookup<C: Conn>(
         let course = course_of(tx, rules, a, now_ms).await?;
         facts.courses.insert(a.activity.clone(), course);
     }
-    learn_stored(tx, &mut facts, &needs.statements).await?;
-    let voidable: Vec<String> = needs
-        .voidable
-        .iter()
-        .filter(|id| !facts.stored.contains_key(*id))
-        .cloned()
-        .collect();
-    if !voidable.is_empty() {
+    // The batch's own ids are not read here: the insert finds those stored.
+    if !needs.targets.is_empty() {
+        learn_stored(tx, &mut facts, &needs.targets).await?;
+    }
+    if !needs.voidable.is_empty() {
         facts.voided_by_stored = tx
-            .voided_targets(&rules.integration_id, &voidable)
+            .voided_targets(&rules.integration_id, &needs.voidable)
             .await?
             .into_iter()
             .collect();

@@ -72,8 +72,9 @@ pub async fn store_statement_refs_with<C: Conn>(
         .insert_statements(&new_rows(rules, batch, &plan, now_ms))
         .await?;
     if plan.inserts.iter().any(|i| !inserted.contains(&i.id)) {
-        // Stored by another writer since the lookup (PostgreSQL): planned
-        // again with it, as a retry or a conflict.
+        // Already stored (a retry, a conflict; on PostgreSQL perhaps by
+        // another writer since the lookup): learned, and the batch planned
+        // again with it (`record_plan::Facts`).
         let raced: Vec<String> = plan
             .inserts
             .iter()
