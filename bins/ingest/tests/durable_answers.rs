@@ -39,6 +39,7 @@ fn statement(id: &str) -> Prepared {
         parsed,
         raw,
         time::OffsetDateTime::now_utc(),
+        uuid::Uuid::new_v4(),
         &authority,
         "1.0.3",
     )
@@ -317,6 +318,7 @@ async fn the_group_counters_count_committed_groups_and_syncs() {
         parsed,
         raw,
         time::OffsetDateTime::now_utc(),
+        uuid::Uuid::new_v4(),
         &authority,
         "1.0.3",
     )

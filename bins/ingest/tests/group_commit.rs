@@ -49,6 +49,7 @@ fn prepare(body: &Value) -> Prepared {
         statement,
         raw,
         time::OffsetDateTime::now_utc(),
+        uuid::Uuid::new_v4(),
         &authority,
         "1.0.0",
     )

@@ -56,6 +56,7 @@ fn prepared(rng: &mut u64, authority: &xapi_model::Actor, rules: &IntegrationRul
         statement,
         raw,
         time::OffsetDateTime::now_utc(),
+        uuid::Uuid::new_v4(),
         authority,
         "1.0.3",
     )

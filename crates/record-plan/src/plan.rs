@@ -129,10 +129,11 @@ impl Needs {
         let mut ids = HashSet::with_capacity(batch.len());
         let mut voidable = HashSet::with_capacity(batch.len());
         let mut targets = Vec::new();
-        let mut activities = HashSet::new();
+        let mut activities: HashMap<&str, usize> = HashMap::new();
         let mut learners = std::collections::BTreeSet::new();
         for i in write_order(batch) {
-            let (s, d) = (&batch[i].statement, &derived[i]);
+            let Some(d) = derived.get(i) else { continue };
+            let s = &batch[i].statement;
             if let Some(id) = s.id.map(|id| id.to_string()) {
                 if d.voids.is_none() && voidable.insert(id.clone()) {
                     needs.voidable.push(id.clone());
@@ -148,10 +149,22 @@ impl Needs {
                 learners.insert(key.as_str());
             }
             if let (Some(learning), Some(activity)) = (&d.learning, s.activity()) {
-                if activities.insert(learning.activity.as_str()) {
-                    needs
-                        .activities
-                        .push(NeededActivity::of(learning, activity));
+                match activities.get(learning.activity.as_str()) {
+                    None => {
+                        activities.insert(learning.activity.as_str(), needs.activities.len());
+                        needs
+                            .activities
+                            .push(NeededActivity::of(learning, activity));
+                    }
+                    // A learning path is registered by any statement that
+                    // says it is one (the first such, in write order, names it).
+                    Some(&at)
+                        if learning.kind == TargetKind::Path
+                            && needs.activities[at].kind != TargetKind::Path =>
+                    {
+                        needs.activities[at] = NeededActivity::of(learning, activity);
+                    }
+                    Some(_) => {}
                 }
             }
         }
@@ -281,6 +294,13 @@ pub fn plan_batch<'b>(
     derived: &'b [Cow<'b, Derived>],
     facts: &Facts,
 ) -> Result<Plan<'b>, PlanError> {
+    if derived.len() != batch.len() {
+        return Err(PlanError::Corrupt(format!(
+            "{} statements with {} derivations",
+            batch.len(),
+            derived.len()
+        )));
+    }
     let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
     let stored_here = |id: &str| {
         facts

@@ -181,18 +181,20 @@ pub struct AttachmentData {
     pub content: std::sync::Arc<[u8]>,
 }
 
-/// Sets what the LRS sets: an id when absent, `stored` (now), `authority`, the
-/// version, and `timestamp` = `stored` when absent (xAPI §2.4.7/§2.4.8); then
-/// serializes the normalized form that is stored and served.
+/// Sets what the LRS sets: an id when absent (`new_id`, a fresh random UUID
+/// the caller draws), `stored` (now), `authority`, the version, and
+/// `timestamp` = `stored` when absent (xAPI §2.4.7/§2.4.8); then serializes
+/// the normalized form that is stored and served.
 pub fn prepare(
     mut statement: Statement,
     raw: String,
     now: OffsetDateTime,
+    new_id: Uuid,
     authority: &Actor,
     version: &str,
 ) -> Result<Prepared, PlanError> {
     let stored = xapi_model::Timestamp(now);
-    statement.id.get_or_insert_with(Uuid::new_v4);
+    statement.id.get_or_insert(new_id);
     statement.stored = Some(stored);
     statement.authority = Some(authority.clone());
     statement.version.get_or_insert_with(|| version.to_owned());
@@ -333,9 +335,16 @@ mod restamp_tests {
     }
 
     fn prepared(s: &Statement, now: OffsetDateTime, rules: &IntegrationRules) -> Prepared {
-        prepare(s.clone(), "{}".into(), now, &authority(), "1.0.0")
-            .and_then(|p| p.derive(rules))
-            .expect("prepared")
+        prepare(
+            s.clone(),
+            "{}".into(),
+            now,
+            Uuid::nil(),
+            &authority(),
+            "1.0.0",
+        )
+        .and_then(|p| p.derive(rules))
+        .expect("prepared")
     }
 
     /// Restamped at `t2`, a statement prepared at `t1` is what preparing it

@@ -71,7 +71,7 @@ fn at(seconds: i64) -> OffsetDateTime {
 fn prepared(v: &serde_json::Value, stored: OffsetDateTime) -> Prepared {
     let raw = v.to_string();
     let s = xapi_model::parse_statement(raw.as_bytes()).expect("a valid statement");
-    prepare(s, raw, stored, &authority(), "1.0.3")
+    prepare(s, raw, stored, Uuid::nil(), &authority(), "1.0.3")
         .and_then(|p| p.derive(&rules()))
         .expect("prepared")
 }
@@ -125,11 +125,7 @@ impl Model {
                 facts.stored.insert(id.clone(), e.fact.clone());
             }
         }
-        for id in needs
-            .voidable
-            .iter()
-            .filter(|id| !self.log.contains_key(*id))
-        {
+        for id in needs.voidable.iter() {
             let voided = self.log.values().any(|e| {
                 e.fact.integration_id == INTEGRATION && e.fact.voids.as_deref() == Some(id)
             });
@@ -162,9 +158,7 @@ impl Model {
     fn facts_before_insert(&self, needs: &Needs) -> Facts {
         let mut facts = self.facts(needs);
         for id in &needs.ids {
-            if !needs.targets.contains(id) {
-                facts.stored.remove(id);
-            }
+            facts.stored.remove(id);
         }
         facts
     }
@@ -551,4 +545,39 @@ fn voiding_a_voiding_statement_is_refused() {
             target: id(1004)
         })
     );
+}
+
+/// An activity is a learning path if any statement of the batch says so: the
+/// lookup registers it under the name that statement gives it, whatever came
+/// before it in the batch.
+#[test]
+fn a_path_named_by_any_statement_of_the_batch_is_registered_as_a_path() {
+    let untyped = json!({
+        "id": id(500).to_string(),
+        "actor": {"mbox": "mailto:learner0@example.com"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/progressed"},
+        "object": {"id": "https://provider.example.com/path/7"},
+        "timestamp": "2024-01-01T00:00:00Z",
+    });
+    let mut typed = untyped.clone();
+    typed["id"] = json!(id(501).to_string());
+    typed["object"]["definition"] = json!({
+        "type": "http://example.com/activities/learning-path",
+        "name": {"en-US": "Path seven"},
+    });
+    let batch = [prepared(&untyped, at(0)), prepared(&typed, at(1))];
+    let refs: Vec<&Prepared> = batch.iter().collect();
+    let derived: Vec<Cow<'_, Derived>> = refs
+        .iter()
+        .map(|p| p.derived_for(&rules()).expect("derived"))
+        .collect();
+    let needs = Needs::of(&refs, &derived);
+    assert_eq!(needs.activities.len(), 1);
+    assert_eq!(needs.activities[0].kind, stats_rules::TargetKind::Path);
+    assert_eq!(needs.activities[0].name, "Path seven");
+    // A slice of derivations that does not match the batch is refused.
+    assert!(matches!(
+        plan_batch(INTEGRATION, &refs, &derived[..1], &Facts::default()),
+        Err(PlanError::Corrupt(_))
+    ));
 }

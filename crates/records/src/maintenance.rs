@@ -23,7 +23,7 @@ pub async fn apply_pending(
     let mut applied = 0;
     let mut touched = Touched::new();
     // Courses and learners already looked up in this transaction.
-    let mut courses: HashMap<String, Option<i64>> = HashMap::default();
+    let mut courses: HashMap<String, i64> = HashMap::default();
     let mut learners: HashMap<String, Option<i64>> = HashMap::default();
     let mut after: Option<String> = None;
     loop {
@@ -46,12 +46,16 @@ pub async fn apply_pending(
             let (Some(learning), Some(activity)) = (d.learning, s.activity()) else {
                 continue;
             };
+            // Only found courses are kept: a later statement may register
+            // the activity as a learning path.
             let course = match courses.get(&learning.activity) {
-                Some(c) => *c,
+                Some(c) => Some(*c),
                 None => {
                     let needed = NeededActivity::of(&learning, activity);
                     let c = course_of(tx, rules, &needed, now_ms).await?;
-                    courses.insert(learning.activity.clone(), c);
+                    if let Some(c) = c {
+                        courses.insert(learning.activity.clone(), c);
+                    }
                     c
                 }
             };

@@ -3,9 +3,10 @@
 //! stored statistics must equal a fold of the whole log. SQLite here; the same
 //! code path runs on PostgreSQL in the ingest suite.
 
+mod common;
+
 use records::Prepared;
 use serde_json::json;
-use store::{CourseFields, Integration, Store};
 use xapi_model::{Actor, Agent, Ifi};
 
 fn xorshift(x: &mut u64) -> u64 {
@@ -17,43 +18,10 @@ fn xorshift(x: &mut u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_statistics_equal_a_full_refold() {
-    let dir = testkit::scratch_dir("cb-records");
-    let store = Store::open(dir.join("r.db").to_str().expect("utf8"))
-        .await
-        .expect("open");
-    let integration = Integration {
-        id: "os".into(),
-        provider: "opensesame".into(),
-        lms_group: "g".into(),
-        connector_author: "a".into(),
-        settings: json!({}),
-        active: true,
-        created_ms: 0,
-        updated_ms: 0,
-        deactivated_ms: None,
-    };
-    let rules = records::rules_for(&integration).expect("rules");
-    let (course, learner) = {
+    let (store, rules, course, dir) = common::store_with_course("incremental").await;
+    let learner = {
         let mut tx = store.begin().await.expect("begin");
-        tx.insert_integration(&integration)
-            .await
-            .expect("integration");
-        let c = tx
-            .upsert_course(
-                "os",
-                "course",
-                "c",
-                &CourseFields {
-                    name: "C".into(),
-                    ..CourseFields::default()
-                },
-                false,
-                "h",
-                0,
-            )
-            .await
-            .expect("course");
-        tx.set_activity_ids("os", c, &["https://provider.example.com/c".into()])
+        tx.set_activity_ids("os", course, &["https://provider.example.com/c".into()])
             .await
             .expect("ids");
         let l = tx
@@ -64,7 +32,7 @@ async fn incremental_statistics_equal_a_full_refold() {
             .await
             .expect("identity");
         tx.commit().await.expect("commit");
-        (c, l)
+        l
     };
     let authority = Actor::Agent(Agent {
         name: None,
@@ -100,8 +68,15 @@ async fn incremental_statistics_equal_a_full_refold() {
         let statement = xapi_model::parse_statement(body.to_string().as_bytes()).expect("valid");
         let now = time::OffsetDateTime::now_utc();
         let prepared: Vec<Prepared> = vec![
-            records::prepare(statement, body.to_string(), now, &authority, "1.0.0")
-                .expect("prepare"),
+            records::prepare(
+                statement,
+                body.to_string(),
+                now,
+                uuid::Uuid::new_v4(),
+                &authority,
+                "1.0.0",
+            )
+            .expect("prepare"),
         ];
         let mut tx = store.begin().await.expect("begin");
         records::record_statements(&mut tx, &rules, &prepared, i64::from(step))

@@ -343,3 +343,8 @@ impl<C: crate::Conn> Tx<'_, C> {
         }
     }
 }
+
+/// Reads a column, naming it in the error.
+pub(crate) fn col<T: Get>(row: &impl Cols, name: &'static str) -> Result<T> {
+    row.get(name)
+}

@@ -53,8 +53,9 @@ pub use stats::*;
 pub use sync_runs::*;
 pub use tx::{AnyQuery, Conn, Tx, WritePath};
 
+pub(crate) use exec::col;
 pub(crate) use open::{SQLITE_PRAGMAS, WRITER_CACHE};
-pub(crate) use sql::{RowsSql, col, dialect, flag, in_list, repeat_row};
+pub(crate) use sql::{RowsSql, dialect, flag, in_list, repeat_row};
 pub(crate) use tx::{AnyTm, HeldTx, NativeTx, TxConn};
 
 /// Which engine a store runs on.

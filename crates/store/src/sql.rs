@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::{Backend, Result, exec};
+use crate::Backend;
 
 /// Rewrites `$N` placeholders for SQLite (outside string literals): when they
 /// appear exactly as `$1, $2, …, $n`, in that order and once each, as anonymous
@@ -52,11 +52,6 @@ pub(crate) fn dialect(backend: Backend, q: &str) -> Cow<'_, str> {
     }
     out.push_str(&q[copied..]);
     Cow::Owned(out)
-}
-
-/// Reads a column, naming it in the error.
-pub(crate) fn col<T: exec::Get>(row: &impl exec::Cols, name: &'static str) -> Result<T> {
-    row.get(name)
 }
 
 /// `rows` copies of a row template joined by `sep`, each `?` numbered in order

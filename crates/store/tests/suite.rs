@@ -2293,6 +2293,20 @@ async fn write_path<C: store::Conn>(tx: &mut Tx<'_, C>, course: i64, learner: i6
             .await
             .expect("third?")
     ));
+    // The lookup's read of stored statements (one padded `IN` list).
+    seen.push(format!(
+        "{:?}",
+        tx.statements_by_id(&[
+            "00000000-0000-4000-8000-000000000002".into(),
+            "00000000-0000-4000-8000-000000000001".into(),
+            "00000000-0000-4000-8000-00000000ffff".into(),
+        ])
+        .await
+        .expect("statements by id")
+        .iter()
+        .map(|s| (s.id.clone(), s.voided, s.course_id))
+        .collect::<std::collections::BTreeSet<_>>()
+    ));
     seen
 }
 

@@ -335,7 +335,7 @@ fn language_maps(v: &Value, out: &mut Vec<serde_json::Map<String, Value>>) {
 }
 
 proptest! {
-    /// The query plan's premise (bins/ingest/src/query.rs): on a plain
+    /// The query plan's premise (crates/ingest-server/src/query.rs): on a plain
     /// statement the columns answer every filter exactly as the spec's
     /// rules do (authorities aside: generated statements carry none).
     #[test]

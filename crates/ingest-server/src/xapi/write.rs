@@ -162,7 +162,15 @@ async fn store_batch(
         .into_iter()
         .zip(data)
         .map(|((s, raw), attachments)| {
-            records::prepare(s, raw, stored_at, &authority, statement_version).and_then(|mut p| {
+            records::prepare(
+                s,
+                raw,
+                stored_at,
+                uuid::Uuid::new_v4(),
+                &authority,
+                statement_version,
+            )
+            .and_then(|mut p| {
                 p.attachments = attachments;
                 // Here rather than in the one writer: see docs/PERFORMANCE.md.
                 p.derive(&rules)
