@@ -39,7 +39,7 @@ pub struct StoredFact {
 /// What the store holds that a batch's plan depends on, read in one lookup
 /// step before planning (see [`Needs`] for what to read).
 ///
-/// `stored` may leave out the batch's own ids ([`Needs::ids`]): a batch is
+/// `stored` may leave out the batch's own ids: a batch is
 /// mostly new statements, and the insert itself finds those already stored.
 /// The executor then adds them ([`StoredFact`]) and plans again: the plan of
 /// the completed facts is the plan of complete facts, and its inserts are
@@ -47,8 +47,8 @@ pub struct StoredFact {
 /// `learning_stored_statements_at_the_insert_plans_as_complete_facts`).
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
-    /// Stored statements among [`Needs::targets`] (and any of [`Needs::ids`]
-    /// known to be stored), by id.
+    /// Stored statements among [`Needs::targets`] (and any of the batch's
+    /// own ids known to be stored), by id.
     pub stored: HashMap<String, StoredFact>,
     /// Which of [`Needs::voidable`] a stored voiding statement of the same
     /// integration refers to (they are stored voided: xAPI 1.0.3 Data 2.3.2).
@@ -93,11 +93,9 @@ impl NeededActivity {
 /// What the lookup step reads for a batch.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Needs {
-    /// The targets of the batch's voiding statements (not among its ids).
+    /// The targets of the batch's voiding statements (not among its ids:
+    /// which of those are stored is learned from the insert, see [`Facts`]).
     pub targets: Vec<String>,
-    /// The batch's statement ids, each once: which are stored may be read
-    /// first or learned from the insert (see [`Facts`]).
-    pub ids: Vec<String>,
     /// Ids of statements in the batch that are not voiding statements: those
     /// a stored voiding statement may already refer to.
     pub voidable: Vec<String>,
@@ -127,7 +125,6 @@ impl Needs {
     pub fn of(batch: &[&Prepared], derived: &[Cow<'_, Derived>]) -> Self {
         let mut needs = Needs::default();
         let mut ids = HashSet::with_capacity(batch.len());
-        let mut voidable = HashSet::with_capacity(batch.len());
         let mut targets = Vec::new();
         let mut activities: HashMap<&str, usize> = HashMap::new();
         let mut learners = std::collections::BTreeSet::new();
@@ -135,11 +132,9 @@ impl Needs {
             let Some(d) = derived.get(i) else { continue };
             let s = &batch[i].statement;
             if let Some(id) = s.id.map(|id| id.to_string()) {
-                if d.voids.is_none() && voidable.insert(id.clone()) {
-                    needs.voidable.push(id.clone());
-                }
-                if ids.insert(id.clone()) {
-                    needs.ids.push(id);
+                // A repeat has its first copy's content: voiding or not alike.
+                if ids.insert(id.clone()) && d.voids.is_none() {
+                    needs.voidable.push(id);
                 }
             }
             if let Some(target) = &d.voids {

@@ -118,11 +118,14 @@ fn learner_of(key: &str) -> Option<i64> {
 
 impl Model {
     /// The lookup step, answered from the model.
-    fn facts(&self, needs: &Needs) -> Facts {
+    fn facts(&self, batch: &[&Prepared], needs: &Needs) -> Facts {
         let mut facts = Facts::default();
-        for id in needs.targets.iter().chain(&needs.ids) {
-            if let Some(e) = self.log.get(id) {
-                facts.stored.insert(id.clone(), e.fact.clone());
+        let ids = batch
+            .iter()
+            .filter_map(|p| p.statement.id.map(|id| id.to_string()));
+        for id in needs.targets.iter().cloned().chain(ids) {
+            if let Some(e) = self.log.get(&id) {
+                facts.stored.insert(id, e.fact.clone());
             }
         }
         for id in needs.voidable.iter() {
@@ -149,16 +152,18 @@ impl Model {
         batch: &[&'b Prepared],
         derived: &'b [Cow<'b, Derived>],
     ) -> Result<Plan<'b>, PlanError> {
-        let facts = self.facts(&Needs::of(batch, derived));
+        let facts = self.facts(batch, &Needs::of(batch, derived));
         plan_batch(INTEGRATION, batch, derived, &facts)
     }
 
     /// The facts the executor reads before the insert: all but which of
     /// the batch's own ids are stored.
-    fn facts_before_insert(&self, needs: &Needs) -> Facts {
-        let mut facts = self.facts(needs);
-        for id in &needs.ids {
-            facts.stored.remove(id);
+    fn facts_before_insert(&self, batch: &[&Prepared], needs: &Needs) -> Facts {
+        let mut facts = self.facts(batch, needs);
+        for p in batch {
+            if let Some(id) = p.statement.id {
+                facts.stored.remove(&id.to_string());
+            }
         }
         facts
     }
@@ -345,8 +350,8 @@ proptest! {
         let refs: Vec<&Prepared> = batch.iter().collect();
         let derived: Vec<Cow<'_, Derived>> = refs.iter().map(|p| p.derived_for(&rules()).expect("derived")).collect();
         let needs = Needs::of(&refs, &derived);
-        let complete = plan_batch(INTEGRATION, &refs, &derived, &model.facts(&needs));
-        let mut partial = model.facts_before_insert(&needs);
+        let complete = plan_batch(INTEGRATION, &refs, &derived, &model.facts(&refs, &needs));
+        let mut partial = model.facts_before_insert(&refs, &needs);
         let learned = match plan_batch(INTEGRATION, &refs, &derived, &partial) {
             Ok(first_plan) => {
                 let found: Vec<String> = first_plan.inserts.iter().map(|i| i.id.clone()).filter(|id| model.log.contains_key(id)).collect();

@@ -71,17 +71,17 @@ pub async fn store_statement_refs_with<C: Conn>(
     let inserted = tx
         .insert_statements(&new_rows(rules, batch, &plan, now_ms))
         .await?;
-    if plan.inserts.iter().any(|i| !inserted.contains(&i.id)) {
-        // Already stored (a retry, a conflict; on PostgreSQL perhaps by
-        // another writer since the lookup): learned, and the batch planned
-        // again with it (`record_plan::Facts`).
-        let raced: Vec<String> = plan
-            .inserts
-            .iter()
-            .filter(|i| !inserted.contains(&i.id))
-            .map(|i| i.id.clone())
-            .collect();
-        learn_stored(tx, &mut facts, &raced).await?;
+    // Already stored (a retry, a conflict; on PostgreSQL perhaps by another
+    // writer since the lookup): learned, and the batch planned again with it
+    // (`record_plan::Facts`).
+    let stored: Vec<String> = plan
+        .inserts
+        .iter()
+        .filter(|i| !inserted.contains(&i.id))
+        .map(|i| i.id.clone())
+        .collect();
+    if !stored.is_empty() {
+        learn_stored(tx, &mut facts, &stored).await?;
         plan = record_plan::plan_batch(id, batch, &derived, &facts)?;
         if let Some(i) = plan.inserts.iter().find(|i| !inserted.contains(&i.id)) {
             return Err(RecordError::Corrupt(format!("statement {} vanished", i.id)));
