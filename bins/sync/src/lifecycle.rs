@@ -2,6 +2,7 @@
 //! re-activate in the same group, or duplicates appear; deactivation archives
 //! every course and keeps every statistic).
 
+use lms_delivery::EventType;
 use store::{Integration, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,8 @@ pub enum LifecycleError {
     Invalid(String),
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Record(#[from] records::RecordError),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +115,12 @@ pub async fn activate(
             // were kept, archived, and are matched by external id. SCORM Cloud
             // courses have no catalog sync: the imported ones return now.
             if a.provider == "scorm-cloud" {
-                tx.unarchive_scorm_courses(&a.id).await?;
+                let back = tx.unarchive_scorm_courses(&a.id, now_ms).await?;
+                let changes: Vec<records::CourseChange> = back
+                    .into_iter()
+                    .map(|id| records::CourseChange::new(id, EventType::CourseReactivated))
+                    .collect();
+                records::append_course_events(&mut tx, &changes, now_ms).await?;
             }
             Activated::Reactivated
         }
@@ -128,7 +136,12 @@ pub async fn deactivate(store: &Store, id: &str, now_ms: i64) -> Result<u64, Lif
     if !tx.set_integration_active(id, false, now_ms).await? {
         return Err(LifecycleError::Unknown(id.to_owned()));
     }
-    let n = tx.archive_all_courses(id).await?;
+    let archived = tx.archive_all_courses(id, now_ms).await?;
+    let changes: Vec<records::CourseChange> = archived
+        .iter()
+        .map(|id| records::CourseChange::new(*id, EventType::CourseArchived))
+        .collect();
+    records::append_course_events(&mut tx, &changes, now_ms).await?;
     tx.commit().await?;
-    Ok(n)
+    Ok(archived.len() as u64)
 }

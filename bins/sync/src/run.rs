@@ -8,6 +8,7 @@ use course_mapping::diff::{
     ArchiveDecision, ArchivePolicy, ArchiveRefusal, Change, Known, archive_decision, classify,
 };
 use course_mapping::{MappedCourse, Rejected};
+use lms_delivery::EventType;
 use records::IntegrationRules;
 use serde::Serialize;
 use store::{CourseFields, Integration, RunCounts, Store};
@@ -295,6 +296,8 @@ async fn sync_pages(
                 .map_err(err)?;
         }
         let mut writes: Vec<store::CourseUpsert> = Vec::new();
+        // What each write tells the LMS (docs/EVENTS.md).
+        let mut told: Vec<(String, EventType, Vec<String>)> = Vec::new();
         let mut activity_ids: Vec<(String, Vec<String>)> = Vec::new();
         for item in &page.items {
             // Fast path: an active stored course whose raw object has not changed
@@ -344,6 +347,24 @@ async fn sync_pages(
             // A deactivation keeps the course active until the end of the run,
             // and is mapped again next time (until it is archived).
             let deactivation = matches!(change, Change::Deactivated(_));
+            match change {
+                Change::Created => told.push((
+                    course.external_id.clone(),
+                    EventType::CourseCreated,
+                    Vec::new(),
+                )),
+                Change::Updated(f) => {
+                    told.push((course.external_id.clone(), EventType::CourseUpdated, f))
+                }
+                Change::Reactivated(f) => {
+                    told.push((course.external_id.clone(), EventType::CourseReactivated, f))
+                }
+                // Archived at the end of the run; changed fields are news now.
+                Change::Deactivated(f) if !f.is_empty() => {
+                    told.push((course.external_id.clone(), EventType::CourseUpdated, f))
+                }
+                Change::Deactivated(_) | Change::Unchanged => {}
+            }
             let archived = course.archived && !deactivation;
             activity_ids.push((
                 course.external_id.clone(),
@@ -380,6 +401,19 @@ async fn sync_pages(
             tx.replace_activity_ids(&integration.id, &by_id)
                 .await
                 .map_err(err)?;
+            let changes: Vec<records::CourseChange> = told
+                .drain(..)
+                .filter_map(|(ext, event, changed_fields)| {
+                    ids.get(&ext).map(|id| records::CourseChange {
+                        course_id: *id,
+                        event,
+                        changed_fields,
+                    })
+                })
+                .collect();
+            records::append_course_events(tx, &changes, now_ms())
+                .await
+                .map_err(|e| e.to_string())?;
         }
         if let Some(tx) = tx {
             tx.commit().await.map_err(err)?;
@@ -418,11 +452,17 @@ async fn sync_pages(
         return Ok(());
     }
     let mut tx = store.begin().await.map_err(err)?;
+    let now = now_ms();
+    let mut archived = Vec::with_capacity(to_archive.len());
     for ext in &to_archive {
         if let Some((id, _)) = known.get(ext) {
-            tx.set_course_archived(*id, true).await.map_err(err)?;
+            tx.set_course_archived(*id, true, now).await.map_err(err)?;
+            archived.push(records::CourseChange::new(*id, EventType::CourseArchived));
         }
     }
+    records::append_course_events(&mut tx, &archived, now)
+        .await
+        .map_err(|e| e.to_string())?;
     // Courses arrived: statements parked for them can be applied now.
     report.pending_applied = records::apply_pending(&mut tx, rules, now_ms())
         .await

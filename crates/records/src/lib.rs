@@ -16,12 +16,14 @@
 
 use store::{Integration, StoreError};
 
+mod delivery;
 mod launch;
 mod lookup;
 mod maintenance;
 mod stats;
 mod write;
 
+pub use delivery::{CourseChange, append_course_events, course_json, statistic_fields};
 pub use launch::{LmsLearner, record_launch, upsert_lms_learner};
 pub use maintenance::{ReplayError, ReplayReport, apply_pending, repair_voiding, replay};
 pub use record_plan::{

@@ -89,6 +89,15 @@ pub(crate) async fn course_of<C: Conn>(
         .await?;
     tx.set_activity_ids(&rules.integration_id, id, std::slice::from_ref(&a.activity))
         .await?;
+    crate::append_course_events(
+        tx,
+        &[crate::CourseChange::new(
+            id,
+            lms_delivery::EventType::CourseCreated,
+        )],
+        now_ms,
+    )
+    .await?;
     Ok(Some(id))
 }
 

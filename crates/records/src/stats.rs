@@ -8,6 +8,7 @@ use stats_rules::{Event, EventKind, LearnerState, LearnerStats, fold};
 use store::{AttemptRow, Conn, LearningEventRow, StatsRow, Tx};
 use time::OffsetDateTime;
 
+use crate::delivery::statistic_event;
 use crate::{RecordError, ms};
 
 /// The `learning_events` row of a launch, SCORM result or override.
@@ -218,6 +219,7 @@ pub async fn update_many_with<C: Conn>(
     let mut out = Vec::with_capacity(targets.len());
     let mut written = Vec::with_capacity(targets.len());
     let mut bulk = Vec::new();
+    let mut events = Vec::new();
     for (key, change, rules) in targets {
         let (course, learner) = *key;
         let incremental = match change {
@@ -230,15 +232,18 @@ pub async fn update_many_with<C: Conn>(
                         .and_then(|row| serde_json::from_str::<LearnerState>(&row.state).ok())
                 })
                 .and_then(|state| {
-                    let attempts_before = attempt_rows(&state.stats(&rules.stats));
-                    advance(state, change, &rules.stats).map(|state| (state, attempts_before))
+                    let before = state.stats(&rules.stats);
+                    advance(state, change, &rules.stats).map(|state| (state, before))
                 }),
             Change::Rebuild => None,
         };
         let state = match incremental {
-            Some((state, attempts_before)) => {
+            Some((state, before)) => {
                 let (row, attempts, stats) = stats_row(rules, course, learner, &state, now_ms)?;
-                if attempts == attempts_before {
+                if !same_for_the_lms(&before, &stats) {
+                    events.push(statistic_event(&row, &stats)?);
+                }
+                if attempts == attempt_rows(&before) {
                     bulk.push(row);
                 } else {
                     tx.upsert_stats(&row, Some(&attempts)).await?;
@@ -255,6 +260,7 @@ pub async fn update_many_with<C: Conn>(
         written.push((*key, state));
     }
     tx.upsert_stats_many(&bulk).await?;
+    tx.append_events(&events).await?;
     Ok((out, Written(written)))
 }
 
@@ -289,7 +295,27 @@ async fn refold_state<C: Conn>(
     let state = fold(events, &rules.stats);
     let (row, attempts, stats) = stats_row(rules, course, learner, &state, now_ms)?;
     tx.upsert_stats(&row, Some(&attempts)).await?;
+    // A rebuild does not know what the row held before: it always tells the LMS.
+    tx.append_events(&[statistic_event(&row, &stats)?]).await?;
     Ok((stats, state))
+}
+
+/// Whether the LMS sees the same statistics (everything but the count of
+/// events folded): an event that changes nothing visible sends no
+/// `statistic.updated`.
+fn same_for_the_lms(a: &LearnerStats, b: &LearnerStats) -> bool {
+    a.progress == b.progress
+        && a.completed == b.completed
+        && a.result == b.result
+        && a.score == b.score
+        && a.time_spent_ms == b.time_spent_ms
+        && a.first_activity_at == b.first_activity_at
+        && a.last_activity_at == b.last_activity_at
+        && a.completed_at == b.completed_at
+        && a.launched_from_lms == b.launched_from_lms
+        && a.policy_era == b.policy_era
+        && a.attempts == b.attempts
+        && a.overridden == b.overridden
 }
 
 /// The folded state a statistics row keeps.

@@ -3,6 +3,7 @@
 //! The job is recorded as soon as SCORM Cloud answers with its token, so an
 //! interrupted import can be followed up ([`follow`]) rather than lost.
 
+use lms_delivery::EventType;
 use std::path::Path;
 use std::time::Duration;
 
@@ -250,6 +251,7 @@ pub async fn follow(
         ..CourseFields::default()
     };
     let content_hash = format!("scorm:{token}");
+    let before = tx.course_by_external_id(&integration.id, course_id).await?;
     let lms_course = tx
         .upsert_course(
             &integration.id,
@@ -270,6 +272,29 @@ pub async fn follow(
         updated_ms: now,
     })
     .await?;
+    // What the LMS is told: a new course, or what a new version changed.
+    let change = match &before {
+        None => records::CourseChange::new(lms_course, EventType::CourseCreated),
+        Some(b) => {
+            let mut changed = Vec::new();
+            if b.fields.name != fields.name {
+                changed.push("name".to_owned());
+            }
+            if b.fields.content_type != fields.content_type {
+                changed.push("content_type".to_owned());
+            }
+            records::CourseChange {
+                course_id: lms_course,
+                event: if b.archived {
+                    EventType::CourseReactivated
+                } else {
+                    EventType::CourseUpdated
+                },
+                changed_fields: changed,
+            }
+        }
+    };
+    records::append_course_events(&mut tx, &[change], now).await?;
     tx.commit().await?;
     tracing::info!(integration = %integration.id, course = course_id, polls, "SCORM course imported");
     Ok(Imported {

@@ -47,10 +47,15 @@ pub struct CatalogEntry {
     pub archived: bool,
 }
 
+/// `archived_ms` after an upsert: kept while the course stays archived, the
+/// upsert's time when it becomes archived, none once active. (A course
+/// inserted archived gets its time from `updated_ms` below.)
+const ARCHIVED_MS: &str = "CASE WHEN excluded.archived = 0 THEN NULL WHEN courses.archived = 1 THEN courses.archived_ms ELSE excluded.updated_ms END";
+
 const COLS: &str = "id, integration_id, kind, external_id, name, description, image_url, duration_minutes, author, lang, launch_url, \
                     modified_at, subjects, content_type, archived, content_hash, first_seen_ms, last_seen_ms";
 
-fn course(r: &impl Cols) -> Result<Course> {
+pub(crate) fn course(r: &impl Cols) -> Result<Course> {
     let subjects: String = col(r, "subjects")?;
     Ok(Course {
         id: col(r, "id")?,
@@ -94,17 +99,18 @@ impl<C: Conn> Tx<'_, C> {
         content_hash: &str,
         now_ms: i64,
     ) -> Result<i64> {
-        let q = self.sql(
+        let q = self.sql(&format!(
             "INSERT INTO courses (integration_id, kind, external_id, name, description, image_url, duration_minutes, author, lang, launch_url, \
-                                  modified_at, subjects, content_type, archived, content_hash, first_seen_ms, last_seen_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+                                  modified_at, subjects, content_type, archived, content_hash, first_seen_ms, last_seen_ms, updated_ms, archived_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $16, CASE WHEN $14 = 1 THEN $16 END) \
              ON CONFLICT (integration_id, external_id) DO UPDATE SET \
                 kind = excluded.kind, name = excluded.name, description = excluded.description, image_url = excluded.image_url, \
                 duration_minutes = excluded.duration_minutes, author = excluded.author, lang = excluded.lang, launch_url = excluded.launch_url, \
                 modified_at = excluded.modified_at, subjects = excluded.subjects, content_type = excluded.content_type, \
-                archived = excluded.archived, content_hash = excluded.content_hash, last_seen_ms = excluded.last_seen_ms \
-             RETURNING id",
-        );
+                archived = excluded.archived, content_hash = excluded.content_hash, last_seen_ms = excluded.last_seen_ms, \
+                updated_ms = excluded.updated_ms, archived_ms = {ARCHIVED_MS} \
+             RETURNING id"
+        ));
         let subjects = serde_json::to_string(&fields.subjects).unwrap_or_else(|_| "[]".into());
         let args = [
             integration_id.into(),
@@ -181,26 +187,45 @@ impl<C: Conn> Tx<'_, C> {
 }
 
 impl Tx<'_> {
-    pub async fn set_course_archived(&mut self, id: i64, archived: bool) -> Result<()> {
-        let q = self.sql("UPDATE courses SET archived = $2 WHERE id = $1");
+    /// Archives (or re-activates) a course, dating the change.
+    pub async fn set_course_archived(
+        &mut self,
+        id: i64,
+        archived: bool,
+        now_ms: i64,
+    ) -> Result<()> {
+        let q = self.sql(
+            "UPDATE courses SET archived = $2, updated_ms = $3, \
+             archived_ms = CASE WHEN $2 = 0 THEN NULL WHEN archived = 1 THEN archived_ms ELSE $3 END WHERE id = $1",
+        );
         sqlx::query(&q)
             .bind(id)
             .bind(flag(archived))
+            .bind(now_ms)
             .execute(self.tx.any()?)
             .await
             .ctx("archiving a course")?;
         Ok(())
     }
 
-    /// Archives every course of an integration (deactivation); returns how many changed.
-    pub async fn archive_all_courses(&mut self, integration_id: &str) -> Result<u64> {
-        let q = self.sql("UPDATE courses SET archived = 1 WHERE integration_id = $1 AND archived = 0 AND kind = 'course'");
-        Ok(sqlx::query(&q)
+    /// Archives every active course of an integration (deactivation); returns
+    /// the ids of those it archived.
+    pub async fn archive_all_courses(
+        &mut self,
+        integration_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<i64>> {
+        let q = self.sql(
+            "UPDATE courses SET archived = 1, updated_ms = $2, archived_ms = $2 \
+             WHERE integration_id = $1 AND archived = 0 AND kind = 'course' RETURNING id",
+        );
+        let rows = sqlx::query(&q)
             .bind(integration_id)
-            .execute(self.tx.any()?)
+            .bind(now_ms)
+            .fetch_all(self.tx.any()?)
             .await
-            .ctx("archiving courses")?
-            .rows_affected())
+            .ctx("archiving courses")?;
+        rows.iter().map(|r| col(r, "id")).collect()
     }
 
     pub async fn course_by_id(&mut self, id: i64) -> Result<Option<Course>> {
@@ -295,10 +320,11 @@ impl Tx<'_> {
         for chunk in courses.chunks(200) {
             let mut q = String::from(
                 "INSERT INTO courses (integration_id, kind, external_id, name, description, image_url, duration_minutes, author, lang, launch_url, \
-                 modified_at, subjects, content_type, archived, content_hash, field_hashes, source_hash, first_seen_ms, last_seen_ms) VALUES ",
+                 modified_at, subjects, content_type, archived, content_hash, field_hashes, source_hash, first_seen_ms, last_seen_ms, \
+                 updated_ms, archived_ms) VALUES ",
             );
             q.push_str(&crate::repeat_row(
-                "($1, 'course', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, $2, $2)",
+                "($1, 'course', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, $2, $2, $2, NULL)",
                 chunk.len(),
                 3,
                 ",",
@@ -309,9 +335,11 @@ impl Tx<'_> {
                 duration_minutes = excluded.duration_minutes, author = excluded.author, lang = excluded.lang, launch_url = excluded.launch_url, \
                 modified_at = excluded.modified_at, subjects = excluded.subjects, content_type = excluded.content_type, \
                 archived = excluded.archived, content_hash = excluded.content_hash, field_hashes = excluded.field_hashes, \
-                source_hash = excluded.source_hash, last_seen_ms = excluded.last_seen_ms \
-                RETURNING id, external_id",
+                source_hash = excluded.source_hash, last_seen_ms = excluded.last_seen_ms, \
+                updated_ms = excluded.updated_ms, archived_ms = ",
             );
+            q.push_str(ARCHIVED_MS);
+            q.push_str(" RETURNING id, external_id");
             let q = self.sql(&q);
             let mut query = sqlx::query(&q).bind(integration_id).bind(now_ms);
             for c in chunk {
@@ -341,6 +369,17 @@ impl Tx<'_> {
                 ids.insert(col::<String>(&r, "external_id")?, col::<i64>(&r, "id")?);
             }
         }
+        // Courses inserted archived: archived as of now.
+        let q = self.sql(
+            "UPDATE courses SET archived_ms = updated_ms WHERE updated_ms = $2 AND integration_id = $1 \
+             AND archived = 1 AND archived_ms IS NULL",
+        );
+        sqlx::query(&q)
+            .bind(integration_id)
+            .bind(now_ms)
+            .execute(self.tx.any()?)
+            .await
+            .ctx("dating archived courses")?;
         Ok(ids)
     }
 

@@ -93,10 +93,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_actor_lists.sql"),
         postgres: include_str!("../migrations/postgres/0013_actor_lists.sql"),
     },
+    Migration {
+        version: 14,
+        name: "lms_delivery",
+        sqlite: include_str!("../migrations/sqlite/0014_lms_delivery.sql"),
+        postgres: include_str!("../migrations/postgres/0014_lms_delivery.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 

@@ -155,17 +155,22 @@ impl Tx<'_> {
 
     /// Un-archives the LMS course records of an integration's SCORM courses
     /// (re-activation: they have no catalog sync to bring them back).
-    pub async fn unarchive_scorm_courses(&mut self, integration_id: &str) -> Result<u64> {
+    pub async fn unarchive_scorm_courses(
+        &mut self,
+        integration_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<i64>> {
         let q = self.sql(
-            "UPDATE courses SET archived = 0 WHERE integration_id = $1 \
-             AND id IN (SELECT lms_course FROM scorm_courses WHERE integration_id = $1 AND lms_course IS NOT NULL)",
+            "UPDATE courses SET archived = 0, updated_ms = $2, archived_ms = NULL WHERE integration_id = $1 AND archived = 1 \
+             AND id IN (SELECT lms_course FROM scorm_courses WHERE integration_id = $1 AND lms_course IS NOT NULL) RETURNING id",
         );
-        Ok(sqlx::query(&q)
+        let rows = sqlx::query(&q)
             .bind(integration_id)
-            .execute(self.tx.any()?)
+            .bind(now_ms)
+            .fetch_all(self.tx.any()?)
             .await
-            .ctx("un-archiving SCORM courses")?
-            .rows_affected())
+            .ctx("un-archiving SCORM courses")?;
+        rows.iter().map(|r| col(r, "id")).collect()
     }
 
     /// Inserts a registration; false when the id exists already.

@@ -13,6 +13,7 @@ const PURE: &[&str] = &[
     "record-plan",
     "scorm-cloud-client",
     "launch-link",
+    "lms-delivery",
 ];
 
 const IO_CRATES: &[&str] = &[
