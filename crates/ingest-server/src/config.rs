@@ -21,8 +21,52 @@ pub struct Config {
     pub token_secret: Option<String>,
     pub token_ttl_secs: i64,
     pub limits: Limits,
+    /// The change feed and webhooks (docs/EVENTS.md).
+    pub delivery: Delivery,
     /// `text` or `json`.
     pub log_format: String,
+}
+
+/// `[delivery]`: the change feed's retention and the webhook dispatcher.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Delivery {
+    /// Events older than this are pruned; a feed read from before the
+    /// oldest one kept answers 410.
+    pub retention_days: i64,
+    /// How often the background task looks for new events (ms).
+    pub poll_ms: u64,
+    /// Whether this instance delivers webhooks (every instance may: they
+    /// share the work through per-subscription leases).
+    pub webhooks: bool,
+    /// Accept `http://` receiver URLs (a private network); `https` only when false.
+    pub allow_http: bool,
+    /// One attempt's time limit (connect, send, answer), in seconds.
+    pub timeout_secs: u64,
+    /// The first retry's delay; each later one doubles it.
+    pub retry_first_secs: i64,
+    /// The longest delay between two attempts.
+    pub retry_max_secs: i64,
+    /// A subscription failing for this long is disabled.
+    pub give_up_after_hours: i64,
+    /// Subscriptions delivered at once by this instance (each in order).
+    pub max_parallel: usize,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            retention_days: 30,
+            poll_ms: 200,
+            webhooks: true,
+            allow_http: false,
+            timeout_secs: 15,
+            retry_first_secs: 5,
+            retry_max_secs: 6 * 3600,
+            give_up_after_hours: 72,
+            max_parallel: 8,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +104,7 @@ impl Default for Config {
             token_secret: None,
             token_ttl_secs: 3600,
             limits: Limits::default(),
+            delivery: Delivery::default(),
             log_format: "text".into(),
         }
     }

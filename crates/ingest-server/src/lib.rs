@@ -27,6 +27,7 @@ pub mod attachments;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod in_flight;
 pub mod launch;

@@ -14,7 +14,7 @@ use store::Store;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::{App, AppState};
-use crate::{api, launch, oauth, scorm, xapi};
+use crate::{api, delivery, launch, oauth, scorm, xapi};
 
 pub fn router(app: AppState) -> Router {
     let limit = app.config.limits.max_body_bytes;
@@ -47,6 +47,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/pending", get(api::pending))
         .route("/api/v1/overrides", post(api::overrides))
         .route("/api/v1/learners", post(api::learners))
+        .route("/api/v1/events", get(delivery::feed::events))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -78,6 +78,7 @@ impl App {
         if store.backend() == store::Backend::Sqlite {
             spawn_checkpointer(store.clone());
         }
+        crate::delivery::spawn(store.clone(), config.delivery.clone());
         Self {
             store,
             config,

@@ -1,0 +1,84 @@
+//! Delivery to the LMS: the change feed (`GET /api/v1/events`), and the
+//! background task that gives PostgreSQL's new events their `seq`, prunes
+//! events past retention and runs the webhook dispatcher (docs/EVENTS.md).
+
+pub mod event;
+pub mod feed;
+
+use std::time::Duration;
+
+use store::Store;
+
+use crate::config::Delivery;
+
+/// Events sequenced per transaction.
+const SEQUENCE_CHUNK: i64 = 10_000;
+/// Events pruned per transaction.
+const PRUNE_CHUNK: i64 = 10_000;
+/// How often retention runs.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Gives every committed event without a `seq` one (PostgreSQL; nothing on
+/// SQLite, where events get theirs at insert). Returns how many.
+pub async fn sequence(store: &Store) -> Result<u64, store::StoreError> {
+    if store.backend() != store::Backend::Postgres {
+        return Ok(0);
+    }
+    let mut total = 0;
+    loop {
+        {
+            let mut tx = store.read().await?;
+            if !tx.has_unsequenced_events().await? {
+                return Ok(total);
+            }
+        }
+        let mut tx = store.begin().await?;
+        let n = tx.sequence_events(SEQUENCE_CHUNK).await?;
+        tx.commit().await?;
+        total += n;
+        if n < SEQUENCE_CHUNK as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Deletes the events older than the retention period; returns how many.
+pub async fn prune(
+    store: &Store,
+    config: &Delivery,
+    now_ms: i64,
+) -> Result<u64, store::StoreError> {
+    let before = now_ms.saturating_sub(config.retention_days.saturating_mul(86_400_000));
+    let mut total = 0;
+    loop {
+        let mut tx = store.begin().await?;
+        let n = tx.prune_events(before, PRUNE_CHUNK).await?;
+        tx.commit().await?;
+        total += n;
+        if n < PRUNE_CHUNK as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Starts the background task (with the app; see `App::new`).
+pub fn spawn(store: Store, config: Delivery) {
+    tokio::spawn(async move {
+        let mut last_prune: Option<std::time::Instant> = None;
+        let poll = Duration::from_millis(config.poll_ms.max(10));
+        loop {
+            if let Err(e) = sequence(&store).await {
+                tracing::warn!(error = %e, "sequencing events failed; retrying");
+            }
+            if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                last_prune = Some(std::time::Instant::now());
+                match prune(&store, &config, crate::clock::now_ms()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(events = n, "events past retention pruned"),
+                    Err(e) => tracing::warn!(error = %e, "pruning events failed; retrying later"),
+                }
+            }
+            tokio::time::sleep(poll).await;
+        }
+    });
+}
