@@ -54,7 +54,10 @@ async fn events_after(store: &Store, after: i64) -> (Vec<(String, String, Vec<St
         .iter()
         .map(|e| {
             let data: Value = serde_json::from_str(&e.data).expect("json");
-            assert_eq!(data["external_id"].as_str(), e.course_external_id.as_deref());
+            assert_eq!(
+                data["external_id"].as_str(),
+                e.course_external_id.as_deref()
+            );
             let changed = data["changed_fields"]
                 .as_array()
                 .map(|a| {
@@ -157,7 +160,12 @@ async fn a_changed_catalog_produces_exactly_its_events(engine: Engine) {
                 &data["duration_minutes"],
                 &data["archived"]
             ),
-            (&json!("opensesame"), &json!("g1"), &json!(30), &json!(false))
+            (
+                &json!("opensesame"),
+                &json!("g1"),
+                &json!(30),
+                &json!(false)
+            )
         );
         // The xApiActivityId and the external id both designate it.
         let id = data["external_id"].as_str().expect("id");

@@ -26,24 +26,17 @@ use crate::xapi::rfc3339_ms;
 /// server error naming the row, never an item with parts missing.
 fn item_json(i: &StatsItem) -> Result<Value, ApiError> {
     let state = records::state_of(&i.row).map_err(ApiError::internal)?;
-    Ok(json!({
-        "integration": i.row.integration_id,
-        "course": i.course_external_id,
-        "kind": i.course_kind,
-        "learner": i.learner_lms_id,
-        "progress": i.row.progress,
-        "completed": i.row.completed,
-        "result": i.row.result,
-        "score": i.row.score,
-        "time_spent_ms": i.row.time_spent_ms,
-        "first_activity_at": rfc3339_ms(i.row.first_activity_ms),
-        "last_activity_at": rfc3339_ms(i.row.last_activity_ms),
-        "completed_at": rfc3339_ms(i.row.completed_at_ms),
-        "attempts": serde_json::to_value(state.attempts()).map_err(ApiError::internal)?,
-        "launched_from_lms": state.launched_from_lms(),
-        "overridden": serde_json::to_value(state.override_record()).map_err(ApiError::internal)?,
-        "updated_at": rfc3339_ms(Some(i.row.updated_ms)),
-    }))
+    let mut item = records::statistic_fields(
+        &i.row,
+        state.attempts(),
+        state.launched_from_lms(),
+        state.override_record(),
+    )
+    .map_err(ApiError::internal)?;
+    item.insert("course".into(), i.course_external_id.clone().into());
+    item.insert("kind".into(), i.course_kind.clone().into());
+    item.insert("learner".into(), i.learner_lms_id.clone().into());
+    Ok(Value::Object(item))
 }
 
 const CSV_COLUMNS: [&str; 14] = [

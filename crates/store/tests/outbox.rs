@@ -76,7 +76,11 @@ async fn a_polling_reader_misses_nothing(store: Store) {
             let mut after = 0;
             let deadline = std::time::Instant::now() + Duration::from_secs(60);
             while seen.len() < WRITERS * TXS * PER_TX {
-                assert!(std::time::Instant::now() < deadline, "read {} events", seen.len());
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "read {} events",
+                    seen.len()
+                );
                 let mut tx = store.read().await.expect("read");
                 let page = tx.events_after(after, 7).await.expect("events");
                 drop(tx);
@@ -155,7 +159,9 @@ async fn retention_prunes_the_oldest_and_remembers(store: Store) {
     assert_eq!(tx.prune_events(1_000, 1000).await.expect("prune"), 5);
     tx.commit().await.expect("commit");
     let mut tx = store.begin().await.expect("begin");
-    tx.append_events(&[event(1, 0, 0, 2_000)]).await.expect("append");
+    tx.append_events(&[event(1, 0, 0, 2_000)])
+        .await
+        .expect("append");
     tx.commit().await.expect("commit");
     let mut tx = store.begin().await.expect("begin");
     tx.sequence_events(100).await.expect("sequence");
@@ -172,7 +178,9 @@ testkit::both!(retention_prunes_the_oldest_and_remembers, on);
 /// A rolled-back change leaves no event.
 async fn a_rolled_back_change_tells_nothing(store: Store) {
     let mut tx = store.begin().await.expect("begin");
-    tx.append_events(&[event(0, 0, 0, 1)]).await.expect("append");
+    tx.append_events(&[event(0, 0, 0, 1)])
+        .await
+        .expect("append");
     tx.rollback().await.expect("rollback");
     let mut tx = store.begin().await.expect("begin");
     assert_eq!(tx.sequence_events(100).await.expect("sequence"), 0);
