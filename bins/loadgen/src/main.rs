@@ -6,6 +6,11 @@
 //!    K connections post statements (single or batches of B) for T seconds;
 //!    prints statements/s and request latency p50/p90/p99/max.
 //!
+//! 3. `receive --listen A --secret whsec_… --expect N`: a webhook receiver
+//!    that verifies signatures; prints when N distinct events arrived.
+//! 4. `read-feed --url U --client-id C --secret S [--limit L]`: reads the
+//!    change feed to its head; prints events/s.
+//!
 //! Statements are Udemy-style progress statements for random learners, so each
 //! one is validated, stored, matched and folded into statistics: the full path.
 
@@ -15,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use clap::{Parser, Subcommand};
+
+mod delivery;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -54,6 +61,27 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         learners: u32,
     },
+    /// Receive webhooks (verifying signatures) until N distinct events arrived.
+    Receive {
+        #[arg(long, default_value = "127.0.0.1:18099")]
+        listen: String,
+        /// The subscription's secret (`whsec_…`).
+        #[arg(long)]
+        secret: String,
+        #[arg(long)]
+        expect: usize,
+    },
+    /// Read the change feed from the start to its head.
+    ReadFeed {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        secret: String,
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,6 +99,17 @@ fn main() -> std::process::ExitCode {
     match rt.block_on(async {
         match cli.command {
             Cmd::Setup { database, learners } => setup(&database, learners).await,
+            Cmd::Receive {
+                listen,
+                secret,
+                expect,
+            } => delivery::run_receiver(&listen, &secret, expect).await,
+            Cmd::ReadFeed {
+                url,
+                client_id,
+                secret,
+                limit,
+            } => delivery::run_feed_reader(&url, &client_id, &secret, limit).await,
             Cmd::Run {
                 url,
                 client_id,
