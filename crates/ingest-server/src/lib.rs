@@ -32,6 +32,7 @@ pub mod delivery;
 pub mod error;
 pub mod in_flight;
 pub mod launch;
+pub mod launch_links;
 pub mod listing;
 pub mod metrics;
 pub mod oauth;
