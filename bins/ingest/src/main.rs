@@ -288,14 +288,14 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
             entry,
             ttl,
         } => {
-            let secret = config.launch_secret.as_deref().ok_or((
-                2,
-                "launch_secret is not configured (COURSEBRIDGE_LAUNCH_SECRET)".to_owned(),
-            ))?;
-            let path = match (integration, course, scorm_registration, scorm_course) {
-                (Some(i), Some(c), None, None) => format!("/launch/{i}/{c}"),
-                (None, None, Some(r), None) => ingest_server::scorm::launch_path(&r),
-                (None, None, None, Some(c)) => ingest_server::scorm::course_launch_path(&c),
+            use ingest_server::launch::{LaunchTarget, mint_link};
+            let target = match (&integration, &course, &scorm_registration, &scorm_course) {
+                (Some(i), Some(c), None, None) => LaunchTarget::Course {
+                    integration: i,
+                    course: c,
+                },
+                (None, None, Some(r), None) => LaunchTarget::ScormRegistration(r),
+                (None, None, None, Some(c)) => LaunchTarget::ScormCourse(c),
                 _ => {
                     return Err((
                         2,
@@ -304,15 +304,17 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
                     ));
                 }
             };
-            let claims = launch_link::LaunchClaims {
-                path,
-                learner,
-                email,
-                entry,
-                exp: ingest_server::clock::now().unix_timestamp() + ttl,
-            };
-            let link = launch_link::mint(&config.public_url, secret.as_bytes(), &claims)
-                .map_err(|e| (2, e.to_string()))?;
+            let link = mint_link(
+                &config,
+                target,
+                &learner,
+                email.as_deref(),
+                &entry,
+                ttl,
+                ingest_server::clock::now().unix_timestamp(),
+            )
+            .map_err(|e| (2, e.to_string()))?
+            .url;
             println!("{link}");
             Ok(())
         }

@@ -7,8 +7,6 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stats_rules::{Event, EventKind, Override};
@@ -17,6 +15,7 @@ use xapi_model::{Account, Ifi, LearnerKey};
 
 use crate::clock::{now, now_ms};
 use crate::error::ApiError;
+use crate::listing;
 use crate::state::AppState;
 use crate::xapi::rfc3339_ms;
 
@@ -56,46 +55,6 @@ const CSV_COLUMNS: [&str; 14] = [
     "overridden",
 ];
 
-fn csv_field(v: &Value) -> String {
-    let s = match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a.len().to_string(),
-        Value::Object(_) => "true".into(),
-        other => other.to_string(),
-    };
-    // Quote when needed; neutralize spreadsheet formulas.
-    let s = if s.starts_with(['=', '+', '-', '@']) && v.is_string() {
-        format!("'{s}")
-    } else {
-        s
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-fn encode_cursor(i: &StatsItem) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{}:{}:{}",
-        i.row.updated_ms, i.row.course_id, i.row.learner_id
-    ))
-}
-
-fn decode_cursor(c: &str) -> Result<(i64, i64, i64), ApiError> {
-    let bad =
-        || ApiError::bad_request("cursor: malformed (use the next_cursor of a previous page)");
-    let text =
-        String::from_utf8(URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?).map_err(|_| bad())?;
-    let mut p = text.split(':').map(str::parse::<i64>);
-    match (p.next(), p.next(), p.next(), p.next()) {
-        (Some(Ok(a)), Some(Ok(b)), Some(Ok(c)), None) => Ok((a, b, c)),
-        _ => Err(bad()),
-    }
-}
-
 async fn statistics_of_kind(
     app: &AppState,
     q: &HashMap<String, String>,
@@ -113,27 +72,9 @@ async fn statistics_of_kind(
         "limit",
         "format",
     ];
-    if let Some(bad) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(ApiError::bad_request(format!("{bad}: unknown parameter")));
-    }
-    let limit = match q.get("limit").map(|l| l.parse::<i64>()) {
-        None => 100,
-        Some(Ok(n)) if (1..=app.config.limits.max_page).contains(&n) => n,
-        _ => {
-            return Err(ApiError::bad_request(format!(
-                "limit: must be between 1 and {}",
-                app.config.limits.max_page
-            )));
-        }
-    };
-    let updated_since_ms = q
-        .get("updated_since")
-        .map(|v| {
-            xapi_model::parse_timestamp(v)
-                .map(|t| i64::try_from(t.0.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
-                .map_err(|rule| ApiError::bad_request(format!("updated_since: {rule}")))
-        })
-        .transpose()?;
+    listing::refuse_unknown(q, KNOWN)?;
+    let limit = listing::limit(q, app.config.limits.max_page)?;
+    let updated_since_ms = listing::updated_since(q)?;
     let filter = StatsFilter {
         integration_id: q.get("integration").cloned(),
         course_external_id: q
@@ -142,48 +83,26 @@ async fn statistics_of_kind(
         learner_lms_id: q.get("learner").cloned(),
         kind: Some(kind.to_owned()),
         updated_since_ms,
-        after: q.get("cursor").map(|c| decode_cursor(c)).transpose()?,
+        after: q
+            .get("cursor")
+            .map(|c| listing::decode_cursor::<3>(c).map(|[u, c, l]| (u, c, l)))
+            .transpose()?,
         limit,
     };
     let mut tx = app.store.read().await?;
     let items = tx.list_stats(&filter).await?;
     let next = if items.len() as i64 == limit {
-        items.last().map(encode_cursor)
+        items
+            .last()
+            .map(|i| listing::encode_cursor(&[i.row.updated_ms, i.row.course_id, i.row.learner_id]))
     } else {
         None
     };
-    let wants_csv = q.get("format").is_some_and(|f| f == "csv")
-        || headers
-            .get(header::ACCEPT)
-            .and_then(|a| a.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"));
-    if wants_csv {
-        let mut out = CSV_COLUMNS.join(",");
-        out.push('\n');
-        for i in &items {
-            let j = item_json(i)?;
-            out.push_str(
-                &CSV_COLUMNS
-                    .iter()
-                    .map(|c| csv_field(&j[c]))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
-            out.push('\n');
-        }
-        let mut r = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response();
-        if let Some(Ok(v)) = next.map(|n| axum::http::HeaderValue::from_str(&n)) {
-            r.headers_mut().insert("x-next-cursor", v);
-        }
-        return Ok(r);
-    }
     let items = items.iter().map(item_json).collect::<Result<Vec<_>, _>>()?;
-    let body = json!({ "items": items, "next_cursor": next });
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response())
+    if listing::wants_csv(q, headers) {
+        return Ok(listing::csv_page(&CSV_COLUMNS, &items, next));
+    }
+    Ok(listing::json_page(items, next))
 }
 
 pub async fn statistics(

@@ -2,6 +2,10 @@
 //! the launch (seed 000: progress to the default, last activity, attempt), and
 //! redirect to the course's launch URL from the catalog — never to a URL taken
 //! from the request.
+//!
+//! Minting those links ([`mint_link`]) is shared by `coursebridge-ingest
+//! launch-link` and `POST /api/v1/launch-links` (`launch_links.rs`), so that
+//! both give the same link.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
@@ -10,8 +14,118 @@ use stats_rules::EntryPoint;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::clock::{now, now_ms};
+use crate::config::Config;
 use crate::error::ApiError;
+use crate::scorm::{course_launch_path, launch_path, path_segment};
 use crate::state::AppState;
+
+/// What a launch link opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaunchTarget<'a> {
+    /// A catalog course: `/launch/{integration}/{course}`.
+    Course {
+        integration: &'a str,
+        course: &'a str,
+    },
+    /// A SCORM Cloud registration: `/scorm/launch/{registration}`.
+    ScormRegistration(&'a str),
+    /// A SCORM course, the learner's registration created if needed.
+    ScormCourse(&'a str),
+}
+
+impl LaunchTarget<'_> {
+    /// The path the signature covers, as the route that verifies it rebuilds
+    /// it: a course launch from its decoded path parameters, SCORM launches
+    /// from their encoded paths.
+    fn signed_path(&self) -> String {
+        match self {
+            LaunchTarget::Course {
+                integration,
+                course,
+            } => format!("/launch/{integration}/{course}"),
+            LaunchTarget::ScormRegistration(r) => launch_path(r),
+            LaunchTarget::ScormCourse(c) => course_launch_path(c),
+        }
+    }
+
+    /// The path in the link, each segment percent-encoded (ids may hold `/`,
+    /// spaces, `?`…).
+    fn url_path(&self) -> String {
+        match self {
+            LaunchTarget::Course {
+                integration,
+                course,
+            } => format!(
+                "/launch/{}/{}",
+                path_segment(integration),
+                path_segment(course)
+            ),
+            other => other.signed_path(),
+        }
+    }
+}
+
+/// Why a link could not be minted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MintError {
+    #[error(
+        "launch links are not configured on this server: set launch_secret (COURSEBRIDGE_LAUNCH_SECRET)"
+    )]
+    NotConfigured,
+    #[error("launch_secret: {0}")]
+    Secret(launch_link::LaunchError),
+    #[error("learner: must not be empty")]
+    Learner,
+    #[error("entry: must be catalog or path:<path id>")]
+    Entry,
+}
+
+/// A minted link and when it expires (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintedLink {
+    pub url: String,
+    pub exp: i64,
+}
+
+/// The signed link for `learner` (optionally with their email) to open
+/// `target` from `entry` (`catalog` or `path:<id>`), valid for `ttl_secs`
+/// from `now` (Unix seconds), on the configured `public_url`.
+pub fn mint_link(
+    config: &Config,
+    target: LaunchTarget<'_>,
+    learner: &str,
+    email: Option<&str>,
+    entry: &str,
+    ttl_secs: i64,
+    now: i64,
+) -> Result<MintedLink, MintError> {
+    let secret = config
+        .launch_secret
+        .as_deref()
+        .ok_or(MintError::NotConfigured)?;
+    if learner.is_empty() {
+        return Err(MintError::Learner);
+    }
+    if entry != "catalog" && entry.strip_prefix("path:").is_none_or(str::is_empty) {
+        return Err(MintError::Entry);
+    }
+    let claims = launch_link::LaunchClaims {
+        path: target.signed_path(),
+        learner: learner.to_owned(),
+        email: email.map(str::to_owned),
+        entry: entry.to_owned(),
+        exp: now.saturating_add(ttl_secs),
+    };
+    let query = launch_link::sign_query(secret.as_bytes(), &claims).map_err(MintError::Secret)?;
+    Ok(MintedLink {
+        url: format!(
+            "{}{}?{query}",
+            config.public_url.trim_end_matches('/'),
+            target.url_path()
+        ),
+        exp: claims.exp,
+    })
+}
 
 pub fn entry_point(entry: &str) -> EntryPoint {
     match entry.strip_prefix("path:") {

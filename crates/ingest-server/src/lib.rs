@@ -25,12 +25,15 @@
 pub mod api;
 pub mod attachments;
 pub mod auth;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod in_flight;
 pub mod launch;
+pub mod launch_links;
+pub mod listing;
 pub mod metrics;
 pub mod oauth;
 pub mod query;

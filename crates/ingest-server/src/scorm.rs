@@ -148,7 +148,7 @@ pub fn course_launch_path(course: &str) -> String {
     format!("/scorm/courses/{}/launch", path_segment(course))
 }
 
-fn path_segment(s: &str) -> String {
+pub(crate) fn path_segment(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")

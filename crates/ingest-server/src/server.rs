@@ -14,7 +14,7 @@ use store::Store;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::{App, AppState};
-use crate::{api, delivery, launch, oauth, scorm, xapi};
+use crate::{api, catalog, delivery, launch, launch_links, oauth, scorm, xapi};
 
 pub fn router(app: AppState) -> Router {
     let limit = app.config.limits.max_body_bytes;
@@ -48,6 +48,12 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/overrides", post(api::overrides))
         .route("/api/v1/learners", post(api::learners))
         .route("/api/v1/events", get(delivery::feed::events))
+        .route("/api/v1/courses", get(catalog::list))
+        .route(
+            "/api/v1/courses/{integration}/{external_id}",
+            get(catalog::one),
+        )
+        .route("/api/v1/launch-links", post(launch_links::launch_links))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

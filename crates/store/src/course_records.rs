@@ -87,3 +87,92 @@ impl<C: Conn> Tx<'_, C> {
         Ok(())
     }
 }
+
+/// Which records [`Tx::list_course_records`] returns: every filter that is
+/// set must hold; the page continues after `after` in (`updated_ms`, id)
+/// order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CourseFilter {
+    pub integration_id: Option<String>,
+    /// `Some(true)`: archived only; `Some(false)`: active only.
+    pub archived: Option<bool>,
+    /// `course` or `path`; both when `None`.
+    pub kind: Option<String>,
+    /// Records changed at or after this time.
+    pub updated_since_ms: Option<i64>,
+    /// Continue after this (updated_ms, id).
+    pub after: Option<(i64, i64)>,
+    pub limit: i64,
+}
+
+impl<C: Conn> Tx<'_, C> {
+    /// A page of records in (`updated_ms`, id) order, with their activity ids
+    /// (read in one more query for the whole page).
+    pub async fn list_course_records(&mut self, f: &CourseFilter) -> Result<Vec<CourseRecord>> {
+        let mut q = format!("SELECT {RECORD_FROM} WHERE 1 = 1");
+        let mut args: Vec<Arg<'_>> = Vec::new();
+        if let Some(i) = &f.integration_id {
+            args.push(i.into());
+            q.push_str(&format!(" AND c.integration_id = ${}", args.len()));
+        }
+        if let Some(a) = f.archived {
+            args.push(crate::flag(a).into());
+            q.push_str(&format!(" AND c.archived = ${}", args.len()));
+        }
+        if let Some(k) = &f.kind {
+            args.push(k.into());
+            q.push_str(&format!(" AND c.kind = ${}", args.len()));
+        }
+        if let Some(t) = f.updated_since_ms {
+            args.push(t.into());
+            q.push_str(&format!(" AND c.updated_ms >= ${}", args.len()));
+        }
+        if let Some((u, id)) = f.after {
+            args.extend([Arg::from(u), Arg::from(u), Arg::from(id)]);
+            let n = args.len();
+            q.push_str(&format!(
+                " AND (c.updated_ms > ${} OR (c.updated_ms = ${} AND c.id > ${n}))",
+                n - 2,
+                n - 1
+            ));
+        }
+        args.push(f.limit.into());
+        q.push_str(&format!(
+            " ORDER BY c.updated_ms, c.id LIMIT ${}",
+            args.len()
+        ));
+        let q = self.sql(&q);
+        let rows = self.fetch(&q, &args, "listing course records").await?;
+        let page = rows.iter().map(record).collect::<Result<Vec<_>>>()?;
+        let order: Vec<i64> = page.iter().map(|r| r.course.id).collect();
+        let mut by_id: HashMap<i64, CourseRecord> =
+            page.into_iter().map(|r| (r.course.id, r)).collect();
+        self.fill_activity_ids(&mut by_id).await?;
+        Ok(order.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+
+    /// The record of the course (or path) `external_id` of an integration.
+    pub async fn course_record(
+        &mut self,
+        integration_id: &str,
+        external_id: &str,
+    ) -> Result<Option<CourseRecord>> {
+        let q = self.sql(&format!(
+            "SELECT {RECORD_FROM} WHERE c.integration_id = $1 AND c.external_id = $2"
+        ));
+        let Some(row) = self
+            .fetch_opt(
+                &q,
+                &[integration_id.into(), external_id.into()],
+                "reading a course record",
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let rec = record(&row)?;
+        let mut by_id = HashMap::from([(rec.course.id, rec)]);
+        self.fill_activity_ids(&mut by_id).await?;
+        Ok(by_id.into_values().next())
+    }
+}
