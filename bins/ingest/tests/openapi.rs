@@ -1,4 +1,6 @@
-//! `docs/openapi.json` against the routes the server registers: it parses,
+//! `docs/openapi.yaml` against the routes the server registers. The spec is
+//! written in YAML's JSON form (YAML 1.2 is a superset of JSON), so that YAML
+//! tools read it and this test needs no YAML parser. It parses,
 //! is OpenAPI 3.1, documents every route outside `/xapi` with exactly the
 //! methods served, documents no route that is not served unless it is marked
 //! `x-planned` (and then it must not be served yet), and every `$ref` in it
@@ -17,7 +19,7 @@ fn read(relative: &str) -> String {
 }
 
 fn spec() -> Value {
-    serde_json::from_str(&read("../../docs/openapi.json")).expect("docs/openapi.json is JSON")
+    serde_json::from_str(&read("../../docs/openapi.yaml")).expect("docs/openapi.yaml is JSON")
 }
 
 /// The text of the call that starts at `open` (an opening parenthesis), up
