@@ -47,32 +47,70 @@ pub fn course_json(r: &CourseRecord) -> Value {
 /// A learner's statistics without the course and learner identifiers (the
 /// API and the feed add those): the row's columns, and from the folded state
 /// the attempts, whether the learner launched from the LMS and the override
-/// in force.
+/// in force. Serialized directly (the statement path writes one per touched
+/// statistic).
+#[derive(Debug, serde::Serialize)]
+pub struct StatisticData<'a> {
+    pub integration: &'a str,
+    pub progress: f64,
+    pub completed: bool,
+    pub result: Option<&'a str>,
+    pub score: Option<f64>,
+    pub time_spent_ms: Option<i64>,
+    pub first_activity_at: Option<String>,
+    pub last_activity_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub attempts: &'a [Attempt],
+    pub launched_from_lms: bool,
+    pub overridden: Option<&'a OverrideRecord>,
+    pub updated_at: Option<String>,
+}
+
+impl<'a> StatisticData<'a> {
+    pub fn new(
+        row: &'a StatsRow,
+        attempts: &'a [Attempt],
+        launched_from_lms: bool,
+        overridden: Option<&'a OverrideRecord>,
+    ) -> Self {
+        StatisticData {
+            integration: &row.integration_id,
+            progress: row.progress,
+            completed: row.completed,
+            result: row.result.as_deref(),
+            score: row.score,
+            time_spent_ms: row.time_spent_ms,
+            first_activity_at: row.first_activity_ms.and_then(rfc3339_ms),
+            last_activity_at: row.last_activity_ms.and_then(rfc3339_ms),
+            completed_at: row.completed_at_ms.and_then(rfc3339_ms),
+            attempts,
+            launched_from_lms,
+            overridden,
+            updated_at: rfc3339_ms(row.updated_ms),
+        }
+    }
+}
+
+/// [`StatisticData`] as a JSON object (the statistics API adds the
+/// identifiers to it).
 pub fn statistic_fields(
     row: &StatsRow,
     attempts: &[Attempt],
     launched_from_lms: bool,
     overridden: Option<&OverrideRecord>,
 ) -> Result<Map<String, Value>, RecordError> {
-    let corrupt = |e: serde_json::Error| RecordError::Corrupt(format!("statistics as JSON: {e}"));
-    let Value::Object(map) = json!({
-        "integration": row.integration_id,
-        "progress": row.progress,
-        "completed": row.completed,
-        "result": row.result,
-        "score": row.score,
-        "time_spent_ms": row.time_spent_ms,
-        "first_activity_at": time(row.first_activity_ms),
-        "last_activity_at": time(row.last_activity_ms),
-        "completed_at": time(row.completed_at_ms),
-        "attempts": serde_json::to_value(attempts).map_err(corrupt)?,
-        "launched_from_lms": launched_from_lms,
-        "overridden": serde_json::to_value(overridden).map_err(corrupt)?,
-        "updated_at": time(Some(row.updated_ms)),
-    }) else {
-        unreachable!("json! of an object is an object")
-    };
-    Ok(map)
+    match serde_json::to_value(StatisticData::new(
+        row,
+        attempts,
+        launched_from_lms,
+        overridden,
+    )) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(RecordError::Corrupt(
+            "statistics as JSON: not an object".into(),
+        )),
+        Err(e) => Err(RecordError::Corrupt(format!("statistics as JSON: {e}"))),
+    }
 }
 
 /// The `statistic.updated` event of a statistics row just written.
@@ -80,18 +118,19 @@ pub(crate) fn statistic_event(
     row: &StatsRow,
     stats: &stats_rules::LearnerStats,
 ) -> Result<NewEvent, RecordError> {
-    let data = statistic_fields(
+    let data = serde_json::to_string(&StatisticData::new(
         row,
         &stats.attempts,
         stats.launched_from_lms,
         stats.overridden.as_ref(),
-    )?;
+    ))
+    .map_err(|e| RecordError::Corrupt(format!("statistics as JSON: {e}")))?;
     Ok(NewEvent {
         event_type: EventType::StatisticUpdated.as_str(),
         integration_id: row.integration_id.clone(),
         course_id: Some(row.course_id),
         learner_id: Some(row.learner_id),
-        data: Value::Object(data).to_string(),
+        data,
         at_ms: row.updated_ms,
     })
 }
