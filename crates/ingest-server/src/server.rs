@@ -48,6 +48,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/overrides", post(api::overrides))
         .route("/api/v1/learners", post(api::learners))
         .route("/api/v1/events", get(delivery::feed::events))
+        .merge(delivery::webhooks::routes::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
