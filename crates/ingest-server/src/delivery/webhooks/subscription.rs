@@ -149,7 +149,17 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
             return Ok(());
         }
     };
-    let epoch = shared.store.read().await?.outbox_state().await?.epoch;
+    let state = shared.store.read().await?.outbox_state().await?;
+    if turn.cursor < state.pruned_through {
+        let reason = format!(
+            "the events up to {} were pruned (retention) before they were delivered: resynchronize from the list APIs, then redeliver from {}",
+            state.pruned_through,
+            state.pruned_through + 1
+        );
+        turn.flush(0, End::Disable(reason)).await?;
+        return Ok(());
+    }
+    let epoch = state.epoch;
     let started = Instant::now();
     loop {
         let events = shared
