@@ -221,6 +221,17 @@ impl Receiver {
             .collect()
     }
 
+    /// How many requests `path` received (without copying them).
+    pub fn count(&self, path: &str) -> usize {
+        self.inner
+            .hits
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|h| h.path == path)
+            .count()
+    }
+
     pub fn all_hits(&self) -> usize {
         self.inner.hits.lock().expect("lock").len()
     }
