@@ -5,6 +5,8 @@
 //! on one path.
 #![allow(dead_code)]
 
+pub mod env;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
