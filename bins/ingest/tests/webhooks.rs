@@ -20,6 +20,7 @@ testkit::both!(redirects_are_not_followed, on);
 testkit::both!(redelivery_from_a_seq, on);
 testkit::both!(bad_input_names_the_field, on);
 testkit::both!(the_cli_manages_subscriptions, on);
+testkit::both!(a_subscription_behind_retention_is_disabled, on);
 
 async fn signed_deliveries_in_seq_order(mut env: Env) -> Env {
     let all = env.subscribe("all", json!({})).await;
@@ -420,5 +421,39 @@ async fn the_cli_manages_subscriptions(mut env: Env) -> Env {
     assert_eq!(w["enabled"], true, "{w}");
     let (code, _, err) = cli(&env, &["disable", "sub_nope"]);
     assert_eq!(code, 2, "{err}");
+    env
+}
+
+async fn a_subscription_behind_retention_is_disabled(mut env: Env) -> Env {
+    let id = env.subscribe("behind", json!({})).await;
+    let (s, _) = env
+        .post(&format!("/api/v1/webhooks/{id}/disable"), &json!({}))
+        .await;
+    assert_eq!(s, 200);
+    // Events of long ago (the harness's courses are dated 2024), pruned.
+    env.add_courses(2).await;
+    let head = env.head().await;
+    let mut tx = env.store.begin().await.expect("begin");
+    tx.prune_events(ingest_server::clock::now_ms(), 1_000)
+        .await
+        .expect("prune");
+    tx.commit().await.expect("commit");
+    let (s, w) = env
+        .post(&format!("/api/v1/webhooks/{id}/enable"), &json!({}))
+        .await;
+    assert_eq!((s, w["enabled"].clone()), (200, json!(true)), "{w}");
+    let w = env.wait_webhook(&id, |w| w["enabled"] == false).await;
+    let reason = w["disabled_reason"].as_str().expect("reason");
+    assert!(reason.contains("pruned"), "{reason}");
+    assert!(env.rx.hits("behind").is_empty());
+    // Redelivery from before the pruned events is refused, naming the field.
+    let (s, r) = env
+        .post(
+            &format!("/api/v1/webhooks/{id}/redeliver"),
+            &json!({"from_seq": head}),
+        )
+        .await;
+    assert_eq!(s, 400, "{r}");
+    assert!(r["error"].as_str().expect("error").starts_with("from_seq:"));
     env
 }
