@@ -10,6 +10,7 @@ use ingest_server::{auth, server};
 use store::{Credential, Store};
 
 mod validate;
+mod webhooks;
 
 #[derive(Parser)]
 #[command(
@@ -77,6 +78,11 @@ enum Command {
     },
     /// Rebuild every statistic from the stored statements and learning events.
     Replay,
+    /// Webhook subscriptions: create, list, disable, enable, redeliver, attempts.
+    Webhooks {
+        #[command(subcommand)]
+        action: webhooks::Action,
+    },
 }
 
 #[derive(Subcommand)]
@@ -318,6 +324,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
             println!("{link}");
             Ok(())
         }
+        Command::Webhooks { action } => webhooks::run(action, &config).await,
         Command::Replay => {
             let store = open(&config).await?;
             let integrations = {

@@ -45,12 +45,29 @@ pub struct Delivery {
     pub timeout_secs: u64,
     /// The first retry's delay; each later one doubles it.
     pub retry_first_secs: i64,
+    /// The first retry's delay in milliseconds, instead of
+    /// `retry_first_secs` when set (sub-second delays, for tests).
+    pub retry_first_ms: Option<i64>,
     /// The longest delay between two attempts.
     pub retry_max_secs: i64,
     /// A subscription failing for this long is disabled.
     pub give_up_after_hours: i64,
     /// Subscriptions delivered at once by this instance (each in order).
     pub max_parallel: usize,
+}
+
+impl Delivery {
+    /// The retry schedule these settings describe.
+    pub fn schedule(&self) -> lms_delivery::Schedule {
+        lms_delivery::Schedule {
+            first_delay_ms: self
+                .retry_first_ms
+                .unwrap_or(self.retry_first_secs.saturating_mul(1000))
+                .max(0),
+            max_delay_ms: self.retry_max_secs.saturating_mul(1000).max(0),
+            window_ms: self.give_up_after_hours.saturating_mul(3_600_000).max(0),
+        }
+    }
 }
 
 impl Default for Delivery {
@@ -62,6 +79,7 @@ impl Default for Delivery {
             allow_http: false,
             timeout_secs: 15,
             retry_first_secs: 5,
+            retry_first_ms: None,
             retry_max_secs: 6 * 3600,
             give_up_after_hours: 72,
             max_parallel: 8,

@@ -54,6 +54,7 @@ pub fn router(app: AppState) -> Router {
             get(catalog::one),
         )
         .route("/api/v1/launch-links", post(launch_links::launch_links))
+        .merge(delivery::webhooks::routes::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -37,6 +37,7 @@ mod statements;
 mod stats;
 mod sync_runs;
 mod tx;
+mod webhooks;
 
 pub use actor_lists::*;
 pub use attachments::*;
@@ -56,6 +57,7 @@ pub use statements::*;
 pub use stats::*;
 pub use sync_runs::*;
 pub use tx::{AnyQuery, Conn, Tx, WritePath};
+pub use webhooks::*;
 
 pub(crate) use exec::col;
 pub(crate) use open::{SQLITE_PRAGMAS, WRITER_CACHE};

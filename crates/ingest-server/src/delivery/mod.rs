@@ -4,6 +4,7 @@
 
 pub mod event;
 pub mod feed;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -56,13 +57,21 @@ pub async fn prune(
         tx.commit().await?;
         total += n;
         if n < PRUNE_CHUNK as u64 {
-            return Ok(total);
+            break;
         }
     }
+    // Webhook attempts are kept as long as events.
+    let mut tx = store.begin().await?;
+    tx.prune_webhook_attempts(before).await?;
+    tx.commit().await?;
+    Ok(total)
 }
 
 /// Starts the background task (with the app; see `App::new`).
 pub fn spawn(store: Store, config: Delivery) {
+    if config.webhooks {
+        webhooks::spawn(store.clone(), &config);
+    }
     tokio::spawn(async move {
         let mut last_prune: Option<std::time::Instant> = None;
         let poll = Duration::from_millis(config.poll_ms.max(10));

@@ -1,0 +1,44 @@
+//! Webhooks: subscriptions (`manage`, and their routes in `routes`) and the
+//! dispatcher that delivers the outbox to them (`dispatch`: the loop;
+//! `subscription`: one subscription's turn; `attempt`: one HTTP attempt).
+//! Facts: docs/WEBHOOKS-notes.md.
+
+pub mod attempt;
+pub mod dispatch;
+pub mod manage;
+pub mod routes;
+pub mod subscription;
+
+use std::time::Duration;
+
+use store::Store;
+
+use crate::config::Delivery;
+
+/// Starts this process's dispatcher (with the delivery task, when
+/// `[delivery] webhooks` is true).
+pub fn spawn(store: Store, config: &Delivery) {
+    let timeout = Duration::from_secs(config.timeout_secs.max(1));
+    let client = match attempt::client(timeout) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the webhook HTTP client: webhooks are not delivered by this process");
+            return;
+        }
+    };
+    let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 4);
+    let shared = subscription::Shared {
+        store,
+        client,
+        owner: format!(
+            "{}-{}",
+            std::process::id(),
+            hex::encode(crate::auth::random_bytes::<6>())
+        ),
+        schedule: config.schedule(),
+        lease_ms: timeout_ms.saturating_mul(2).saturating_add(5_000),
+    };
+    let dispatcher = dispatch::Dispatcher::new(shared, config.max_parallel);
+    let poll = Duration::from_millis(config.poll_ms.max(10));
+    tokio::spawn(dispatcher.run(poll));
+}

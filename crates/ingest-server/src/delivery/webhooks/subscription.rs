@@ -1,0 +1,259 @@
+//! One turn of one subscription's delivery: take its lease, deliver the
+//! events after `delivered_through` in `seq` order, one request at a time,
+//! until it is caught up, an attempt fails (then wait for the retry), the
+//! receiver answers 410, or the turn's time is up; record progress and
+//! attempts every [`FLUSH_EVERY`] or [`FLUSH_ATTEMPTS`] (at least once: what
+//! was delivered since the last record is delivered again after a crash,
+//! with the same `webhook-id`).
+
+use std::time::{Duration, Instant};
+
+use lms_delivery::events::event_id;
+use lms_delivery::retry::Next;
+use lms_delivery::{EventType, Outcome, Schedule, Secret, TypeFilter, classify};
+use store::{Attempt, Leased, Progress, Store, StoreError};
+
+use super::attempt;
+use crate::clock::now_ms;
+
+/// Events read per query.
+const CHUNK: i64 = 500;
+/// Progress and attempts are recorded at least this often while delivering…
+const FLUSH_EVERY: Duration = Duration::from_millis(150);
+/// …and whenever this many attempts wait to be recorded.
+const FLUSH_ATTEMPTS: usize = 1_000;
+/// A turn gives its place (and lease) up after this long, so that other
+/// subscriptions get theirs when more are due than run at once.
+const TURN: Duration = Duration::from_secs(30);
+
+/// What every turn of this process shares.
+pub struct Shared {
+    pub store: Store,
+    pub client: reqwest::Client,
+    /// This process's lease owner name (random).
+    pub owner: String,
+    pub schedule: Schedule,
+    /// How long a lease lasts without renewal: longer than an attempt's
+    /// timeout plus a record, so that a live holder never loses it.
+    pub lease_ms: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A turn in progress: the position and failures, and the attempts not yet recorded.
+struct Turn<'a> {
+    shared: &'a Shared,
+    id: String,
+    cursor: i64,
+    failures: i64,
+    failing_since_ms: Option<i64>,
+    attempts: Vec<Attempt>,
+    last_flush: Instant,
+}
+
+impl Turn<'_> {
+    /// Records the attempts and the progress; false when the lease is lost
+    /// (nothing but the attempts recorded then: stop).
+    async fn flush(&mut self, next_attempt_ms: i64, end: End) -> Result<bool, DeliveryError> {
+        let now = now_ms();
+        let progress = Progress {
+            delivered_through: self.cursor,
+            failures: self.failures,
+            failing_since_ms: self.failing_since_ms,
+            next_attempt_ms,
+            lease_until_ms: now + self.shared.lease_ms,
+            release: matches!(end, End::Release),
+            disable: match end {
+                End::Disable(reason) => Some(reason),
+                _ => None,
+            },
+        };
+        let mut tx = self.shared.store.begin().await?;
+        tx.insert_webhook_attempts(&self.attempts).await?;
+        let held = tx
+            .record_webhook_progress(&self.id, &self.shared.owner, &progress, now)
+            .await?;
+        tx.commit().await?;
+        self.attempts.clear();
+        self.last_flush = Instant::now();
+        Ok(held)
+    }
+
+    fn record(&mut self, seq: i64, at_ms: i64, r: &attempt::AttemptResult) {
+        self.attempts.push(Attempt {
+            subscription_id: self.id.clone(),
+            seq,
+            attempt: self.failures + 1,
+            at_ms,
+            status: r.status.map(i64::from),
+            latency_ms: r.latency_ms,
+            error: r.error.clone(),
+        });
+    }
+}
+
+/// How a record ends the turn.
+enum End {
+    /// The turn goes on (the lease renewed).
+    Renew,
+    /// The turn is over.
+    Release,
+    /// The subscription is disabled, for this reason.
+    Disable(String),
+}
+
+/// A number in [0, 1) from the operating system's random source.
+fn jitter() -> f64 {
+    let b = crate::auth::random_bytes::<4>();
+    f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0)
+}
+
+/// One turn of subscription `id` (nothing when another instance holds its lease).
+pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
+    let now = now_ms();
+    let leased = {
+        let mut tx = shared.store.begin().await?;
+        let l = tx
+            .acquire_webhook_lease(id, &shared.owner, now, now + shared.lease_ms)
+            .await?;
+        tx.commit().await?;
+        l
+    };
+    let Some(leased) = leased else {
+        return Ok(());
+    };
+    let mut turn = Turn {
+        shared,
+        id: leased.id.clone(),
+        cursor: leased.delivered_through,
+        failures: leased.failures,
+        failing_since_ms: leased.failing_since_ms,
+        attempts: Vec::new(),
+        last_flush: Instant::now(),
+    };
+    let (secret, types) = match (
+        Secret::parse(&leased.secret),
+        TypeFilter::new(&leased.event_types),
+    ) {
+        (Ok(s), Ok(t)) => (s, t),
+        _ => {
+            turn.flush(
+                0,
+                End::Disable("the stored secret or event types are not valid".into()),
+            )
+            .await?;
+            return Ok(());
+        }
+    };
+    let state = shared.store.read().await?.outbox_state().await?;
+    if turn.cursor < state.pruned_through {
+        let reason = format!(
+            "the events up to {} were pruned (retention) before they were delivered: resynchronize from the list APIs, then redeliver from {}",
+            state.pruned_through,
+            state.pruned_through + 1
+        );
+        turn.flush(0, End::Disable(reason)).await?;
+        return Ok(());
+    }
+    let epoch = state.epoch;
+    let started = Instant::now();
+    loop {
+        let events = shared
+            .store
+            .read()
+            .await?
+            .events_after(turn.cursor, CHUNK)
+            .await?;
+        if events.is_empty() || started.elapsed() >= TURN {
+            turn.flush(0, End::Release).await?;
+            return Ok(());
+        }
+        if turn.last_flush.elapsed() >= FLUSH_EVERY && !turn.flush(0, End::Renew).await? {
+            return Ok(());
+        }
+        for e in &events {
+            if !wanted(&leased, &types, e) {
+                turn.cursor = e.seq;
+                continue;
+            }
+            let body = match crate::delivery::event::event_json(&epoch, e) {
+                Ok(b) => b,
+                Err(corrupt) => {
+                    // Never deliverable: recorded and passed over.
+                    let r = attempt::AttemptResult {
+                        status: None,
+                        latency_ms: 0,
+                        error: Some(format!("not delivered: {corrupt}")),
+                    };
+                    turn.record(e.seq, now_ms(), &r);
+                    turn.cursor = e.seq;
+                    continue;
+                }
+            };
+            if turn.last_flush.elapsed() >= FLUSH_EVERY && !turn.flush(0, End::Renew).await? {
+                return Ok(());
+            }
+            let at_ms = now_ms();
+            let r = attempt::post(
+                &shared.client,
+                &leased.url,
+                &secret,
+                &event_id(&epoch, e.seq),
+                body,
+            )
+            .await;
+            turn.record(e.seq, at_ms, &r);
+            match classify(r.status) {
+                Outcome::Delivered => {
+                    turn.cursor = e.seq;
+                    turn.failures = 0;
+                    turn.failing_since_ms = None;
+                }
+                Outcome::Gone => {
+                    let reason = "the receiver answered 410 Gone".to_owned();
+                    turn.flush(0, End::Disable(reason)).await?;
+                    return Ok(());
+                }
+                Outcome::Retry => {
+                    turn.failures += 1;
+                    let since = *turn.failing_since_ms.get_or_insert(at_ms);
+                    let now = now_ms();
+                    let failures = u32::try_from(turn.failures).unwrap_or(u32::MAX);
+                    match shared
+                        .schedule
+                        .after_failure(since, now, failures, jitter())
+                    {
+                        Next::RetryAt(at) => {
+                            turn.flush(at, End::Release).await?;
+                        }
+                        Next::Disable => {
+                            let reason = format!(
+                                "failing since {} for the whole retry window ({} failed attempts)",
+                                lms_delivery::rfc3339_ms(since).unwrap_or_default(),
+                                turn.failures
+                            );
+                            turn.flush(0, End::Disable(reason)).await?;
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+            if turn.attempts.len() >= FLUSH_ATTEMPTS && !turn.flush(0, End::Renew).await? {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Whether the subscription takes this event (its types and integration).
+fn wanted(leased: &Leased, types: &TypeFilter, e: &store::FeedEvent) -> bool {
+    EventType::parse(&e.event_type).is_some_and(|t| types.matches(t))
+        && leased
+            .integration_id
+            .as_deref()
+            .is_none_or(|i| i == e.integration_id)
+}
