@@ -98,6 +98,9 @@ pub async fn run_receiver(listen: &str, secret: &str, expect: usize) -> Result<(
     let _ = done_rx.await;
     let r = shared.1.lock().map_err(|_| "lock".to_owned())?;
     let elapsed = r.first_at.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    let done_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     println!(
         "{}",
         serde_json::json!({
@@ -106,6 +109,7 @@ pub async fn run_receiver(listen: &str, secret: &str, expect: usize) -> Result<(
             "bad_signatures": r.bad_signatures,
             "out_of_order": r.out_of_order,
             "first_to_last_s": (elapsed * 1000.0).round() / 1000.0,
+            "done_unix_ms": done_unix_ms,
             "events_per_s": (r.ids.len() as f64 / elapsed.max(1e-9)).round(),
         })
     );
