@@ -69,7 +69,8 @@ pub fn sign_query(secret: &[u8], c: &LaunchClaims) -> Result<String, LaunchError
     let sig = hex::encode(mac(secret, c)?.finalize().into_bytes());
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("learner", &c.learner);
-    if let Some(e) = &c.email {
+    // An empty email is no email (the signature cannot tell them apart).
+    if let Some(e) = c.email.as_deref().filter(|e| !e.is_empty()) {
         q.append_pair("email", e);
     }
     q.append_pair("entry", &c.entry);
@@ -114,6 +115,11 @@ pub fn verify(
             return Err(LaunchError::Malformed("query (repeated parameter)"));
         }
         *slot = Some(v.into_owned());
+    }
+    // The signature covers an absent email as an empty one: a link minted
+    // without one must not take an added `email=` (an empty identity).
+    if email.as_deref() == Some("") {
+        return Err(LaunchError::Malformed("email (empty)"));
     }
     let claims = LaunchClaims {
         path: path.to_owned(),
@@ -230,5 +236,35 @@ mod tests {
             verify(SECRET, "/launch/x/y", "learner=u&entry=catalog&exp=5", 1),
             Err(LaunchError::Missing("sig"))
         );
+    }
+
+    /// A link minted without an email takes no added one: not an empty one
+    /// (which the signature cannot tell from none), not another.
+    #[test]
+    fn an_email_cannot_be_added() {
+        let without = LaunchClaims {
+            email: None,
+            ..claims()
+        };
+        let q = sign_query(SECRET, &without).expect("sign");
+        assert!(!q.contains("email"), "{q}");
+        let path = "/launch/os-acme/ext-42";
+        assert_eq!(verify(SECRET, path, &q, 1_000), Ok(without.clone()));
+        assert_eq!(
+            verify(SECRET, path, &format!("{q}&email="), 1_000),
+            Err(LaunchError::Malformed("email (empty)"))
+        );
+        assert_eq!(
+            verify(SECRET, path, &format!("{q}&email=eve%40example.com"), 1_000),
+            Err(LaunchError::BadSignature)
+        );
+        // An empty email given to mint is none.
+        let empty = LaunchClaims {
+            email: Some(String::new()),
+            ..claims()
+        };
+        let q = sign_query(SECRET, &empty).expect("sign");
+        assert!(!q.contains("email"), "{q}");
+        assert_eq!(verify(SECRET, path, &q, 1_000), Ok(without));
     }
 }
