@@ -4,7 +4,9 @@
 //! is OpenAPI 3.1, documents every route outside `/xapi` with exactly the
 //! methods served, documents no route that is not served unless it is marked
 //! `x-planned` (and then it must not be served yet), and every `$ref` in it
-//! resolves.
+//! resolves. The served routes are read from the source: every `.route(…)` of
+//! `server.rs` and of every router it merges (`.merge(module::router())`,
+//! followed into that module's file, and so on).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -49,10 +51,105 @@ fn method_call_at(text: &str, at: usize, word: &str) -> bool {
         && before.is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == ':'))
 }
 
-/// Path → methods of every `.route("…", get(…).post(…))` in server.rs.
-fn served() -> BTreeMap<String, BTreeSet<String>> {
-    let text = read("../../crates/ingest-server/src/server.rs");
-    let mut out = BTreeMap::new();
+/// The crate whose `src/server.rs` builds the router.
+const SERVER_CRATE: &str = "../../crates/ingest-server/src";
+
+/// The module path of a source file under `src/` (`delivery/webhooks/routes.rs`
+/// → `delivery::webhooks::routes`; `a/mod.rs` → `a`).
+fn module_of(file: &str) -> Vec<String> {
+    let mut parts: Vec<String> = file
+        .trim_end_matches(".rs")
+        .split('/')
+        .map(str::to_owned)
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The file under `src/` of the module that defines the function a
+/// `.merge(…)` argument calls (`delivery::webhooks::routes::router()`), read
+/// from the crate root (`crate::` or a `use crate::{…}` name, as in
+/// server.rs) or from the merging module (`super::`, `self::`, a child).
+fn merged_file(from: &str, call: &str) -> String {
+    let expr = call.trim();
+    let path = expr
+        .strip_suffix("()")
+        .unwrap_or_else(|| panic!("{from}: .merge({expr}): expected a call without arguments"));
+    let mut segments: Vec<&str> = path.split("::").collect();
+    segments.pop(); // the function
+    let here = module_of(from);
+    let mut candidates: Vec<Vec<String>> = Vec::new();
+    match segments.first().copied() {
+        Some("crate") => candidates.push(segments[1..].iter().map(|s| (*s).to_owned()).collect()),
+        Some("super") | Some("self") => {
+            let mut m = here.clone();
+            for s in &segments {
+                match *s {
+                    "super" => {
+                        m.pop();
+                    }
+                    "self" => {}
+                    other => m.push(other.to_owned()),
+                }
+            }
+            candidates.push(m);
+        }
+        _ => {
+            candidates.push(segments.iter().map(|s| (*s).to_owned()).collect());
+            let mut child = here.clone();
+            child.extend(segments.iter().map(|s| (*s).to_owned()));
+            candidates.push(child);
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(SERVER_CRATE);
+    for m in &candidates {
+        let joined = m.join("/");
+        for file in [format!("{joined}.rs"), format!("{joined}/mod.rs")] {
+            if root.join(&file).is_file() {
+                return file;
+            }
+        }
+    }
+    panic!("{from}: .merge({expr}): no source file for {candidates:?}")
+}
+
+/// The aliases a file gives the routing functions (`use axum::routing::{get
+/// as get_, …}`): method → the names it is called by.
+fn method_names(text: &str) -> Vec<(&'static str, String)> {
+    let mut names = Vec::new();
+    for m in METHODS {
+        names.push((m, m.to_owned()));
+        let pattern = format!("{m} as ");
+        for (at, _) in text.match_indices(&pattern) {
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue; // `target as …`
+            }
+            let alias: String = text[at + pattern.len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            names.push((m, alias));
+        }
+    }
+    names
+}
+
+/// Path → methods of every `.route("…", get(…).post(…))` in one file (under
+/// `src/`), and in the files of the routers it merges.
+fn routes_of(file: &str, out: &mut BTreeMap<String, BTreeSet<String>>, seen: &mut Vec<String>) {
+    if seen.iter().any(|f| f == file) {
+        return;
+    }
+    seen.push(file.to_owned());
+    let text = read(&format!("{SERVER_CRATE}/{file}"));
+    assert!(
+        !text.contains(".nest("),
+        "{file}: a nested router: teach this test its prefix"
+    );
+    let names = method_names(&text);
     for (at, _) in text.match_indices(".route(") {
         let call = call_text(&text, at + ".route".len());
         let path = call
@@ -61,23 +158,35 @@ fn served() -> BTreeMap<String, BTreeSet<String>> {
             .expect("a route's path is its first string literal");
         let handlers = &call[call.find(',').expect("a route has handlers")..];
         let mut methods = BTreeSet::new();
-        for m in METHODS {
+        for (m, name) in &names {
             if handlers
-                .match_indices(m)
-                .any(|(i, _)| method_call_at(handlers, i, m))
+                .match_indices(name.as_str())
+                .any(|(i, _)| method_call_at(handlers, i, name))
             {
-                methods.insert(m.to_owned());
+                methods.insert((*m).to_owned());
             }
         }
-        assert!(!methods.is_empty(), "no method found for {path}");
-        out.insert(path.to_owned(), methods);
+        assert!(!methods.is_empty(), "{file}: no method found for {path}");
+        out.entry(path.to_owned()).or_default().extend(methods);
     }
-    assert!(out.len() > 20, "server.rs parsed: {out:?}");
+    for (at, _) in text.match_indices(".merge(") {
+        let call = call_text(&text, at + ".merge".len());
+        let merged = merged_file(file, call);
+        routes_of(&merged, out, seen);
+    }
+}
+
+/// Path → methods of every route the server serves.
+fn served() -> BTreeMap<String, BTreeSet<String>> {
+    let mut out = BTreeMap::new();
+    let mut files = Vec::new();
+    routes_of("server.rs", &mut out, &mut files);
+    assert!(out.len() > 20, "{files:?} parsed: {out:?}");
     out
 }
 
 #[test]
-fn the_route_parser_reads_server_rs() {
+fn the_route_parser_reads_server_rs_and_the_routers_it_merges() {
     let s = served();
     assert_eq!(
         s["/xapi/statements"],
@@ -85,6 +194,16 @@ fn the_route_parser_reads_server_rs() {
     );
     assert_eq!(s["/api/v1/launch-links"], BTreeSet::from(["post".into()]));
     assert_eq!(s["/healthz"], BTreeSet::from(["get".into()]));
+    // From the merged webhooks router, whose `get` is imported as `get_`.
+    assert_eq!(
+        s["/api/v1/webhooks"],
+        BTreeSet::from(["get".into(), "post".into()])
+    );
+    assert_eq!(s["/api/v1/webhooks/{id}"], BTreeSet::from(["get".into()]));
+    assert_eq!(
+        s["/api/v1/webhooks/{id}/redeliver"],
+        BTreeSet::from(["post".into()])
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Webhook subscriptions, their delivery state and lease, and every attempt
-//! (schema v14, docs/WEBHOOKS-notes.md).
+//! (schema v14, docs/EVENTS.md).
 //!
 //! One dispatcher at a time delivers a subscription: it holds the
 //! subscription's lease (`lease_owner`, `lease_until_ms`), taken with one

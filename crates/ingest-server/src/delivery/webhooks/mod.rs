@@ -1,7 +1,7 @@
 //! Webhooks: subscriptions (`manage`, and their routes in `routes`) and the
 //! dispatcher that delivers the outbox to them (`dispatch`: the loop;
 //! `subscription`: one subscription's turn; `attempt`: one HTTP attempt).
-//! Facts: docs/WEBHOOKS-notes.md.
+//! Behaviour and guarantees: docs/EVENTS.md, "Webhooks".
 
 pub mod attempt;
 pub mod dispatch;
