@@ -46,7 +46,7 @@ pub fn check_url(text: &str, allow_http: bool) -> Result<Url, InvalidSubscriptio
         "http" if allow_http => {}
         "http" => {
             return Err(bad(
-                "must be https (plain http is refused unless the server allows it: [webhooks] allow_http)",
+                "must be https (plain http is refused unless the server allows it: [delivery] allow_http)",
             ));
         }
         _ => return Err(bad("must be an http or https URL")),
