@@ -47,6 +47,7 @@ impl Env {
                 .post(format!("{}/xapi/statements", self.base))
                 .header("Authorization", auth)
                 .header("X-Experience-API-Version", "2.0.0")
+                .header("Content-Type", "application/json")
                 .body(body.to_string()),
         )
         .await
@@ -248,6 +249,7 @@ testkit::both!(duplicates_and_conflicts, on);
 testkit::both!(pending_then_resolved, on);
 testkit::both!(auth_failures, on);
 testkit::both!(bad_bodies_are_refused_whole, on);
+testkit::both!(input_is_checked_strictly, on);
 testkit::both!(get_void_and_paging, on);
 testkit::both!(replay_equals_live, on);
 testkit::both!(concurrent_requests_are_isolated, on);
@@ -737,6 +739,7 @@ async fn auth_failures(env: Env) -> Env {
         .client
         .post(format!("{}/xapi/statements", env.base))
         .header("X-Experience-API-Version", "1.0.3")
+        .header("Content-Type", "application/json")
         .body(st.to_string())
         .send()
         .await
@@ -800,6 +803,85 @@ async fn auth_failures(env: Env) -> Env {
     env
 }
 
+/// Statement bodies only as JSON (or multipart with attachments), only a
+/// well-formed version header, and every parameter of the pending list
+/// checked: each refused with a 400 naming what is wrong, nothing stored.
+async fn input_is_checked_strictly(env: Env) -> Env {
+    let mut statement = fixture("udemy-course-progressed-mbox");
+    statement["id"] = json!("7a0c0c52-0000-4000-8000-0000000000c1");
+    let post = |content_type: Option<&str>, version: &str| {
+        let mut rb = env
+            .client
+            .post(format!("{}/xapi/statements", env.base))
+            .header("Authorization", basic(&env.ub))
+            .header("X-Experience-API-Version", version)
+            .body(statement.to_string());
+        if let Some(ct) = content_type {
+            rb = rb.header("Content-Type", ct);
+        }
+        rb.send()
+    };
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/xml"),
+        Some("application/jsonx"),
+    ] {
+        let r = post(ct, "1.0.3").await.expect("post");
+        assert_eq!(r.status(), 400, "{ct:?}");
+        let e = r.json_value().await["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(e.starts_with("Content-Type:"), "{ct:?}: {e}");
+    }
+    for v in ["1.0.3x", "2.0.0x", "1.0.3.1", "1.0.3 x", "1.1", "3.0.0"] {
+        let r = post(Some("application/json"), v).await.expect("post");
+        assert_eq!(r.status(), 400, "{v:?}");
+        let e = r.json_value().await["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(e.starts_with("X-Experience-API-Version:"), "{v:?}: {e}");
+    }
+    let (s, _) = env
+        .get(
+            "/xapi/statements?statementId=7a0c0c52-0000-4000-8000-0000000000c1",
+            &basic(&env.ub),
+        )
+        .await;
+    assert_eq!(s, 404, "nothing was stored");
+    // A charset parameter is fine; 1.0 is 1.0.0.
+    let r = post(Some("application/json; charset=utf-8"), "1.0")
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    for (query, field) in [
+        ("?limit=0", "limit"),
+        ("?limit=x", "limit"),
+        ("?cursor=nope", "cursor"),
+        ("?cursor=7a0c0c52-0000-4000-8000-0000000000ff", "cursor"),
+        ("?integraton=ub-acme", "integraton"),
+    ] {
+        let (s, body) = env
+            .get(&format!("/api/v1/pending{query}"), &basic(&env.lms))
+            .await;
+        assert_eq!(s, 400, "{query}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.starts_with(field)),
+            "{query}: {body}"
+        );
+    }
+    let (s, body) = env
+        .get(
+            "/api/v1/pending?integration=ub-acme&limit=5",
+            &basic(&env.lms),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    env
+}
+
 async fn bad_bodies_are_refused_whole(env: Env) -> Env {
     map_learner(&env).await;
     let good = fixture("udemy-course-progressed-mbox");
@@ -833,6 +915,7 @@ async fn bad_bodies_are_refused_whole(env: Env) -> Env {
         .post(format!("{}/xapi/statements", env.base))
         .header("Authorization", basic(&env.ub))
         .header("X-Experience-API-Version", "1.0.3")
+        .header("Content-Type", "application/json")
         .body("{\"actor\":")
         .send()
         .await
@@ -849,6 +932,7 @@ async fn bad_bodies_are_refused_whole(env: Env) -> Env {
         .post(format!("{}/xapi/statements", env.base))
         .header("Authorization", basic(&env.ub))
         .header("X-Experience-API-Version", "1.0.3")
+        .header("Content-Type", "application/json")
         .body(deep)
         .send()
         .await
@@ -858,6 +942,7 @@ async fn bad_bodies_are_refused_whole(env: Env) -> Env {
         .client
         .post(format!("{}/xapi/statements", env.base))
         .header("Authorization", basic(&env.ub))
+        .header("Content-Type", "application/json")
         .body(fixture("udemy-course-progressed-mbox").to_string())
         .send()
         .await
@@ -868,6 +953,7 @@ async fn bad_bodies_are_refused_whole(env: Env) -> Env {
         .post(format!("{}/xapi/statements", env.base))
         .header("Authorization", basic(&env.ub))
         .header("X-Experience-API-Version", "0.95")
+        .header("Content-Type", "application/json")
         .body("{}")
         .send()
         .await
@@ -897,6 +983,7 @@ async fn get_void_and_paging(env: Env) -> Env {
         .put(format!("{}/xapi/statements?statementId={put_id}", env.base))
         .header("Authorization", basic(&env.ub))
         .header("X-Experience-API-Version", "2.0.0")
+        .header("Content-Type", "application/json")
         .body(st.to_string())
         .send()
         .await

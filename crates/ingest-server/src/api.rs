@@ -132,8 +132,17 @@ pub async fn pending(
 ) -> Response {
     async {
         app.lms(&headers).await?;
-        let limit = q.get("limit").and_then(|l| l.parse::<i64>().ok()).unwrap_or(100).clamp(1, app.config.limits.max_page);
+        // Every parameter checked, as the list APIs do: a mistyped filter
+        // must not list every integration's entries.
+        crate::listing::refuse_unknown(&q, &["integration", "cursor", "limit"])?;
+        let limit = crate::listing::limit(&q, app.config.limits.max_page)?;
         let mut tx = app.store.read().await?;
+        if let Some(c) = q.get("cursor") {
+            let known = xapi_model::syntax::parse_uuid(c).is_some() && tx.statement(c).await?.is_some();
+            if !known {
+                return Err(ApiError::bad_request("cursor: not a statement of this log (use the next_cursor of a previous page)"));
+            }
+        }
         let rows = tx.pending(q.get("integration").map(String::as_str), q.get("cursor").map(String::as_str), limit).await?;
         let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.statement_id.clone())).flatten();
         let total = tx.pending_count(q.get("integration").map(String::as_str)).await?;

@@ -59,10 +59,18 @@ fn sha2_like(like: &str, data: &[u8]) -> Option<String> {
 /// statements part and checked attachment parts.
 pub fn split<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<Incoming<'a>, ApiError> {
     if !is_multipart(headers) {
-        return Ok(Incoming {
-            json: body,
-            data: BTreeMap::new(),
-        });
+        return match content_type(headers).map(multipart::essence).as_deref() {
+            Some("application/json") => Ok(Incoming {
+                json: body,
+                data: BTreeMap::new(),
+            }),
+            None => Err(ApiError::bad_request(
+                "Content-Type: required; statements come as application/json (or multipart/mixed with attachments)",
+            )),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "Content-Type: {other} is not accepted; statements come as application/json or multipart/mixed"
+            ))),
+        };
     }
     let ct = content_type(headers).unwrap_or_default();
     if multipart::essence(ct) != "multipart/mixed" {

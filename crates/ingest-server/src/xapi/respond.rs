@@ -24,9 +24,20 @@ pub fn xapi_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
             )
         })?;
     let v = v.trim();
-    if v == "1.0" || v.starts_with("1.0.") {
+    // `1.0` is 1.0.0; a well-formed 1.0.x or 2.0.x (x digits) is accepted and
+    // answered as the patch version served; anything else is refused.
+    let patch = |major: &str| {
+        v.strip_prefix(major)
+            .map(|rest| {
+                rest.strip_prefix('.').map_or(rest.is_empty(), |p| {
+                    !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit())
+                })
+            })
+            .unwrap_or(false)
+    };
+    if patch("1.0") {
         Ok("1.0.3")
-    } else if v == "2.0" || v.starts_with("2.0.") {
+    } else if patch("2.0") {
         Ok("2.0.0")
     } else {
         Err(ApiError::bad_request(format!(
@@ -103,4 +114,49 @@ pub fn rfc3339_ms(ms: Option<i64>) -> serde_json::Value {
     ms.map_or(serde_json::Value::Null, |m| {
         serde_json::Value::String(rfc3339(from_ms(m)))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version_of(v: &str) -> Result<&'static str, String> {
+        let mut h = HeaderMap::new();
+        h.insert(VERSION_HEADER, HeaderValue::from_str(v).expect("header"));
+        xapi_version(&h).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn only_well_formed_versions_are_accepted() {
+        for (v, served) in [
+            ("1.0", "1.0.3"),
+            ("1.0.0", "1.0.3"),
+            ("1.0.3", "1.0.3"),
+            ("1.0.9", "1.0.3"),
+            (" 1.0.3 ", "1.0.3"),
+            ("2.0", "2.0.0"),
+            ("2.0.0", "2.0.0"),
+            ("2.0.1", "2.0.0"),
+        ] {
+            assert_eq!(version_of(v), Ok(served), "{v:?}");
+        }
+        for v in [
+            "1.0.3x",
+            "2.0.0x",
+            "1.0.3.1",
+            "1.0.3 x",
+            "1.0.",
+            "1.0.x",
+            "1.0.-1",
+            "1",
+            "1.1.0",
+            "0.95",
+            "2.0.0-beta",
+            "3.0.0",
+            "",
+            "1.0.3,2.0.0",
+        ] {
+            assert!(version_of(v).is_err(), "{v:?} accepted");
+        }
+    }
 }
