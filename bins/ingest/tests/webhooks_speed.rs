@@ -74,6 +74,7 @@ async fn fifty_thousand(engine: Engine) {
     let rx = Receiver::start().await;
     let delivery = Delivery {
         allow_http: true,
+        allow_private_networks: true,
         ..Delivery::default()
     };
     let created = manage::create(

@@ -1,10 +1,12 @@
 //! Webhooks: subscriptions (`manage`, and their routes in `routes`) and the
 //! dispatcher that delivers the outbox to them (`dispatch`: the loop;
-//! `subscription`: one subscription's turn; `attempt`: one HTTP attempt).
+//! `subscription`: one subscription's turn; `attempt`: one HTTP attempt;
+//! `guard`: the addresses it may connect to).
 //! Facts: docs/WEBHOOKS-notes.md.
 
 pub mod attempt;
 pub mod dispatch;
+pub mod guard;
 pub mod manage;
 pub mod routes;
 pub mod subscription;
@@ -19,7 +21,7 @@ use crate::config::Delivery;
 /// `[delivery] webhooks` is true).
 pub fn spawn(store: Store, config: &Delivery) {
     let timeout = Duration::from_secs(config.timeout_secs.max(1));
-    let client = match attempt::client(timeout) {
+    let client = match attempt::client(timeout, config.allow_private_networks) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the webhook HTTP client: webhooks are not delivered by this process");
@@ -36,6 +38,7 @@ pub fn spawn(store: Store, config: &Delivery) {
             hex::encode(crate::auth::random_bytes::<6>())
         ),
         schedule: config.schedule(),
+        allow_private_networks: config.allow_private_networks,
         lease_ms: timeout_ms.saturating_mul(2).saturating_add(5_000),
     };
     let dispatcher = dispatch::Dispatcher::new(shared, config.max_parallel);

@@ -33,6 +33,9 @@ pub struct Shared {
     /// This process's lease owner name (random).
     pub owner: String,
     pub schedule: Schedule,
+    /// `[delivery] allow_private_networks` (literal IP hosts are checked
+    /// before each attempt; host names by the client's resolver).
+    pub allow_private_networks: bool,
     /// How long a lease lasts without renewal: longer than an attempt's
     /// timeout plus a record, so that a live holder never loses it.
     pub lease_ms: i64,
@@ -200,6 +203,7 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
             let at_ms = now_ms();
             let r = attempt::post(
                 &shared.client,
+                shared.allow_private_networks,
                 &leased.url,
                 &secret,
                 &event_id(&epoch, e.seq),
