@@ -3,12 +3,15 @@
 //! - without `[delivery] allow_private_networks`, a receiver at an internal
 //!   address is refused at creation (literal IPs) or at the connection (a
 //!   host name resolving to one), and never receives anything;
+//! - a subscription failing for its whole retry window (`give_up_after_ms`)
+//!   is disabled, and a success within it starts the window again.
 //!
 //! Waits are polls with a deadline; no sleep is an assertion.
 
 use ingest_server::config::Delivery;
 use receiver::delivered_seqs;
 use receiver::env::{Env, WAIT, delivery, on_with, seqs};
+use receiver::{Hit, Reply};
 use serde_json::{Value, json};
 
 mod common;
@@ -25,11 +28,25 @@ testkit::both!(
     strict()
 );
 testkit::both!(private_networks_when_allowed, on_with, delivery());
+testkit::both!(disabled_after_the_whole_window, on_with, window_ms(1_500));
+testkit::both!(
+    a_success_starts_the_window_again,
+    on_with,
+    window_ms(600_000)
+);
 
 /// The test harness's settings, but private networks not allowed (the default).
 fn strict() -> Delivery {
     Delivery {
         allow_private_networks: false,
+        ..delivery()
+    }
+}
+
+/// Short retries, and a retry window of `ms`.
+fn window_ms(ms: i64) -> Delivery {
+    Delivery {
+        give_up_after_ms: Some(ms),
         ..delivery()
     }
 }
@@ -116,5 +133,88 @@ async fn private_networks_when_allowed(mut env: Env) -> Env {
         .await;
     assert_eq!(seqs(&hits), vec![head - 1, head]);
     assert!(hits.iter().all(|h| h.verified));
+    env
+}
+
+async fn disabled_after_the_whole_window(mut env: Env) -> Env {
+    env.rx.script("down", vec![Reply::Status(500); 10_000]);
+    let id = env.subscribe("down", json!({})).await;
+    env.add_courses(1).await;
+    let head = env.head().await;
+    let w = env.wait_webhook(&id, |w| w["enabled"] == false).await;
+    let reason = w["disabled_reason"].as_str().expect("reason");
+    assert!(reason.contains("whole retry window"), "{reason}");
+    assert_eq!(w["delivered_through"], json!(head - 1), "{w}");
+    assert!(w["disabled_at"].is_string(), "{w}");
+
+    let attempts = env.attempts(&id).await;
+    assert!(
+        attempts.len() >= 2,
+        "retried before giving up: {attempts:?}"
+    );
+    for (a, n) in attempts.iter().zip(1..) {
+        assert_eq!(
+            (a["seq"].clone(), a["attempt"].clone(), a["status"].clone()),
+            (json!(head), json!(n), json!(500)),
+            "{a}"
+        );
+    }
+    assert!(
+        reason.contains(&format!("({} failed attempts)", attempts.len())),
+        "{reason}"
+    );
+    assert_eq!(w["failures"], json!(attempts.len()), "{w}");
+    let hits: Vec<Hit> = env.rx.hits("down");
+    assert_eq!(hits.len(), attempts.len());
+    assert!(hits.iter().all(|h| h.verified && h.seq == head));
+
+    env
+}
+
+/// RFC 3339 times with milliseconds in UTC (as the API writes them) sort as text.
+fn time_of(v: &Value) -> String {
+    v.as_str().expect("a time").to_owned()
+}
+
+async fn a_success_starts_the_window_again(mut env: Env) -> Env {
+    env.rx.script("flap", vec![Reply::Status(500); 10_000]);
+    let id = env.subscribe("flap", json!({})).await;
+    env.add_courses(1).await;
+    let head = env.head().await;
+    let failing = env
+        .wait_webhook(&id, |w| w["failures"].as_i64().unwrap_or(0) >= 2)
+        .await;
+    let first_since = time_of(&failing["failing_since"]);
+
+    // The receiver comes back: delivered, and the failures are forgotten.
+    env.rx.script("flap", vec![]);
+    let w = env
+        .wait_webhook(&id, |w| w["delivered_through"] == json!(head))
+        .await;
+    assert_eq!(
+        (w["failures"].clone(), w["failing_since"].clone()),
+        (json!(0), Value::Null),
+        "{w}"
+    );
+    assert_eq!(w["enabled"], true);
+    let success = env
+        .attempts(&id)
+        .await
+        .into_iter()
+        .find(|a| a["status"] == 200)
+        .expect("the successful attempt");
+
+    // It fails again: the window starts at the new failure, not the first.
+    env.rx.script("flap", vec![Reply::Status(500); 10_000]);
+    env.add_courses(1).await;
+    let head = env.head().await;
+    let w = env
+        .wait_webhook(&id, |w| w["failures"].as_i64().unwrap_or(0) >= 1)
+        .await;
+    let second_since = time_of(&w["failing_since"]);
+    assert!(second_since > first_since, "{second_since} {first_since}");
+    assert!(second_since >= time_of(&success["at"]), "{w} {success}");
+    assert_eq!(w["delivered_through"], json!(head - 1), "{w}");
+    assert_eq!(w["enabled"], true, "{w}");
     env
 }

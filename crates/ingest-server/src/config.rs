@@ -58,6 +58,9 @@ pub struct Delivery {
     pub retry_max_secs: i64,
     /// A subscription failing for this long is disabled.
     pub give_up_after_hours: i64,
+    /// Test/advanced knob: the retry window in milliseconds, instead of
+    /// `give_up_after_hours` when set (short windows, for tests).
+    pub give_up_after_ms: Option<i64>,
     /// Subscriptions delivered at once by this instance (each in order).
     pub max_parallel: usize,
 }
@@ -79,7 +82,10 @@ impl Delivery {
                 .unwrap_or(self.retry_first_secs.saturating_mul(1000))
                 .max(0),
             max_delay_ms: self.retry_max_secs.saturating_mul(1000).max(0),
-            window_ms: self.give_up_after_hours.saturating_mul(3_600_000).max(0),
+            window_ms: self
+                .give_up_after_ms
+                .unwrap_or(self.give_up_after_hours.saturating_mul(3_600_000))
+                .max(0),
         }
     }
 }
@@ -97,6 +103,7 @@ impl Default for Delivery {
             retry_first_ms: None,
             retry_max_secs: 6 * 3600,
             give_up_after_hours: 72,
+            give_up_after_ms: None,
             max_parallel: 8,
         }
     }
