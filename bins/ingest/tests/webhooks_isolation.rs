@@ -3,6 +3,8 @@
 //! catalog change commits, and both are in the change feed. Shown as
 //! behaviour (the receiver still holds the first request when every check
 //! has passed), on SQLite and on PostgreSQL (the latter with `--ignored`).
+//! A slow receiver with a backlog gives its dispatcher place up after its
+//! turn (`turn_ms`), between two events, so that others get theirs.
 //! Waits are polls with a deadline; no sleep is an assertion.
 
 use std::time::{Duration, Instant};
@@ -21,6 +23,21 @@ testkit::both!(
     on_with,
     patient()
 );
+
+testkit::both!(
+    a_slow_receiver_gives_its_place_up_between_events,
+    on_with,
+    one_place()
+);
+
+/// One dispatcher place, given up after a turn of 300 ms.
+fn one_place() -> Delivery {
+    Delivery {
+        max_parallel: 1,
+        turn_ms: Some(300),
+        ..delivery()
+    }
+}
 
 /// The harness's settings, with an attempt timeout far longer than the test.
 fn patient() -> Delivery {
@@ -134,5 +151,38 @@ async fn a_held_delivery_blocks_neither_ingest_nor_catalog_changes(mut env: Env)
     assert!(hits.iter().all(|h| h.verified));
     env.wait_webhook(&id, |w| w["delivered_through"] == json!(head))
         .await;
+    env
+}
+
+async fn a_slow_receiver_gives_its_place_up_between_events(mut env: Env) -> Env {
+    // Every answer is a 200, each after 100 ms (well within the timeout).
+    env.rx.delay("slow", Duration::from_millis(100));
+    let slow = env.subscribe("slow", json!({})).await;
+    env.add_courses(40).await;
+    let head = env.head().await;
+    until("the slow one started", || env.rx.count("slow") >= 1).await;
+    // Another subscription becomes due while the slow one holds the only place.
+    let fast = env.subscribe("fast", json!({"from_seq": head - 39})).await;
+    let fast_hits = env
+        .rx
+        .wait_for("fast", WAIT, |h| delivered_seqs(h).len() == 40)
+        .await;
+    // It got the place before the slow one was through its backlog.
+    assert!(
+        env.rx.count("slow") < 40,
+        "the slow subscription kept the only place until it was done"
+    );
+    assert_eq!(seqs(&fast_hits), ((head - 39)..=head).collect::<Vec<_>>());
+    // And the slow one resumes where it stopped: each event once, in order.
+    let slow_hits = env
+        .rx
+        .wait_for("slow", WAIT, |h| delivered_seqs(h).len() == 40)
+        .await;
+    assert_eq!(seqs(&slow_hits), ((head - 39)..=head).collect::<Vec<_>>());
+    assert!(!env.rx.overlapped());
+    for id in [slow, fast] {
+        env.wait_webhook(&id, |w| w["delivered_through"] == json!(head))
+            .await;
+    }
     env
 }

@@ -63,6 +63,10 @@ pub struct Delivery {
     pub give_up_after_ms: Option<i64>,
     /// Subscriptions delivered at once by this instance (each in order).
     pub max_parallel: usize,
+    /// Test/advanced knob: how long one subscription keeps its delivery
+    /// place before giving it to another due one, in milliseconds (default
+    /// 30 s).
+    pub turn_ms: Option<u64>,
 }
 
 impl Delivery {
@@ -105,6 +109,7 @@ impl Default for Delivery {
             give_up_after_hours: 72,
             give_up_after_ms: None,
             max_parallel: 8,
+            turn_ms: None,
         }
     }
 }

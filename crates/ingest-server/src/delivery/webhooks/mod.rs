@@ -40,6 +40,9 @@ pub fn spawn(store: Store, config: &Delivery) {
         schedule: config.schedule(),
         allow_private_networks: config.allow_private_networks,
         lease_ms: timeout_ms.saturating_mul(2).saturating_add(5_000),
+        turn: config
+            .turn_ms
+            .map_or(subscription::TURN, Duration::from_millis),
     };
     let dispatcher = dispatch::Dispatcher::new(shared, config.max_parallel);
     let poll = Duration::from_millis(config.poll_ms.max(10));

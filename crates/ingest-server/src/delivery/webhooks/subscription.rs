@@ -22,9 +22,10 @@ const CHUNK: i64 = 500;
 const FLUSH_EVERY: Duration = Duration::from_millis(150);
 /// …and whenever this many attempts wait to be recorded.
 const FLUSH_ATTEMPTS: usize = 1_000;
-/// A turn gives its place (and lease) up after this long, so that other
-/// subscriptions get theirs when more are due than run at once.
-const TURN: Duration = Duration::from_secs(30);
+/// A turn gives its place (and lease) up after this long (checked after
+/// every delivered event), so that other subscriptions get theirs when more are due
+/// than run at once: the default of `Shared::turn`.
+pub const TURN: Duration = Duration::from_secs(30);
 
 /// What every turn of this process shares.
 pub struct Shared {
@@ -39,6 +40,8 @@ pub struct Shared {
     /// How long a lease lasts without renewal: longer than an attempt's
     /// timeout plus a record, so that a live holder never loses it.
     pub lease_ms: i64,
+    /// How long a turn lasts at most ([`TURN`] unless configured).
+    pub turn: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +174,7 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
             .await?
             .events_after(turn.cursor, CHUNK)
             .await?;
-        if events.is_empty() || started.elapsed() >= TURN {
+        if events.is_empty() {
             turn.flush(0, End::Release).await?;
             return Ok(());
         }
@@ -245,6 +248,15 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
                     }
                     return Ok(());
                 }
+            }
+            if started.elapsed() >= shared.turn {
+                // Checked after every delivered event, not only between
+                // chunks: a slow receiver with a long backlog (each answer a
+                // 2xx just within the timeout) must not keep the place. Due
+                // again at once, but after the subscriptions that have
+                // waited longer (`due_webhooks` takes the earliest first).
+                turn.flush(now_ms(), End::Release).await?;
+                return Ok(());
             }
             if turn.attempts.len() >= FLUSH_ATTEMPTS && !turn.flush(0, End::Renew).await? {
                 return Ok(());
