@@ -5,6 +5,7 @@
 //! has passed), on SQLite and on PostgreSQL (the latter with `--ignored`).
 //! A slow receiver with a backlog gives its dispatcher place up after its
 //! turn (`turn_ms`), between two events, so that others get theirs.
+//! Stopping the server abandons a held delivery and releases its lease.
 //! Waits are polls with a deadline; no sleep is an assertion.
 
 use std::time::{Duration, Instant};
@@ -29,6 +30,8 @@ testkit::both!(
     on_with,
     one_place()
 );
+
+testkit::both!(stopping_releases_the_leases, on_with, patient());
 
 /// One dispatcher place, given up after a turn of 300 ms.
 fn one_place() -> Delivery {
@@ -184,5 +187,41 @@ async fn a_slow_receiver_gives_its_place_up_between_events(mut env: Env) -> Env 
         env.wait_webhook(&id, |w| w["delivered_through"] == json!(head))
             .await;
     }
+    env
+}
+
+async fn stopping_releases_the_leases(mut env: Env) -> Env {
+    env.rx.script("stop", vec![Reply::Hold]);
+    let id = env.subscribe("stop", json!({})).await;
+    env.add_courses(1).await;
+    let head = env.head().await;
+    until("the delivery held open", || env.rx.held() == 1).await;
+    let leased = {
+        let mut tx = env.store.read().await.expect("read");
+        tx.webhook(&id).await.expect("webhook").expect("exists")
+    };
+    assert!(leased.lease_owner.is_some(), "{leased:?}");
+
+    // What `Running::stop` does after the HTTP server has stopped.
+    env.server.app.stop_delivery().await;
+    let w = {
+        let mut tx = env.store.read().await.expect("read");
+        tx.webhook(&id).await.expect("webhook").expect("exists")
+    };
+    assert_eq!(
+        (w.lease_owner.clone(), w.lease_until_ms),
+        (None, None),
+        "{w:?}"
+    );
+    assert!(w.enabled, "{w:?}");
+    assert_eq!(
+        w.delivered_through,
+        head - 1,
+        "the held event is not delivered"
+    );
+    assert_eq!(w.failures, 0, "an abandoned attempt is no failure: {w:?}");
+    // The held request was abandoned: the receiver saw the connection go.
+    until("the held request dropped", || env.rx.held() == 0).await;
+    assert!(!env.rx.released());
     env
 }

@@ -42,6 +42,16 @@ pub struct Shared {
     pub lease_ms: i64,
     /// How long a turn lasts at most ([`TURN`] unless configured).
     pub turn: Duration,
+    /// True when this process stops delivering (`Stopper::stop`).
+    pub stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Resolves when `stop` turns true (never if its sender is gone without
+/// saying so: delivery then goes on as before).
+pub async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,7 +177,12 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
     }
     let epoch = state.epoch;
     let started = Instant::now();
+    let mut stop = shared.stop.clone();
     loop {
+        if *stop.borrow() {
+            turn.flush(0, End::Release).await?;
+            return Ok(());
+        }
         let events = shared
             .store
             .read()
@@ -204,15 +219,24 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
                 return Ok(());
             }
             let at_ms = now_ms();
-            let r = attempt::post(
+            let msg_id = event_id(&epoch, e.seq);
+            let sent = attempt::post(
                 &shared.client,
                 shared.allow_private_networks,
                 &leased.url,
                 &secret,
-                &event_id(&epoch, e.seq),
+                &msg_id,
                 body,
-            )
-            .await;
+            );
+            let r = tokio::select! {
+                r = sent => r,
+                () = stopped(&mut stop) => {
+                    // Abandoned (not recorded): delivered again after the
+                    // recorded position, with the same `webhook-id`.
+                    turn.flush(0, End::Release).await?;
+                    return Ok(());
+                }
+            };
             turn.record(e.seq, at_ms, &r);
             match classify(r.status) {
                 Outcome::Delivered => {
