@@ -21,6 +21,7 @@ trap 'for p in $FAKE $SERVER $RECEIVER; do kill $p 2>/dev/null || true; done; wa
 cat >"$WORK/ingest.toml" <<TOML
 [delivery]
 allow_http = true
+allow_private_networks = true
 TOML
 export COURSEBRIDGE_CONFIG="$WORK/ingest.toml" COURSEBRIDGE_LOG=warn PERF_SECRET=unused
 "$BIN/examples/fake_opensesame" "$N" 18090 &

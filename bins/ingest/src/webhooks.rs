@@ -12,7 +12,7 @@ use crate::Failure;
 pub enum Action {
     /// Create a subscription; prints its id and its secret (`whsec_…`, shown once).
     Create {
-        /// The receiver's URL (https, or http with `[delivery] allow_http`).
+        /// The receiver's URL (https, or http with `[delivery] allow_http`; at a public address unless `[delivery] allow_private_networks`).
         #[arg(long)]
         url: String,
         /// Event types or patterns, comma-separated: course.created, course.*, statistic.updated, *, …

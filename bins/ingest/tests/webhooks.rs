@@ -343,7 +343,11 @@ async fn bad_input_names_the_field(env: Env) -> Env {
 /// Runs the binary's `webhooks` command on this database; (exit code, stdout, stderr).
 fn cli(env: &Env, args: &[&str]) -> (i32, String, String) {
     let config = env.dir.join("cli.toml");
-    std::fs::write(&config, "[delivery]\nallow_http = true\n").expect("config");
+    std::fs::write(
+        &config,
+        "[delivery]\nallow_http = true\nallow_private_networks = true\n",
+    )
+    .expect("config");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_coursebridge-ingest"))
         .arg("--config")
         .arg(&config)

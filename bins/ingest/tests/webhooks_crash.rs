@@ -26,6 +26,7 @@ fn delivery() -> Delivery {
     Delivery {
         poll_ms: 20,
         allow_http: true,
+        allow_private_networks: true,
         timeout_secs: 1,
         retry_first_ms: Some(50),
         retry_max_secs: 1,
@@ -179,7 +180,7 @@ async fn kill_mid_delivery(engine: Engine) {
     let config = db.dir().join("serve.toml");
     std::fs::write(
         &config,
-        "[delivery]\npoll_ms = 20\nallow_http = true\ntimeout_secs = 1\nretry_first_ms = 50\n",
+        "[delivery]\npoll_ms = 20\nallow_http = true\nallow_private_networks = true\ntimeout_secs = 1\nretry_first_ms = 50\n",
     )
     .expect("config");
     let mut first = serve(db.url(), &config);

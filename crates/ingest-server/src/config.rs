@@ -41,22 +41,43 @@ pub struct Delivery {
     pub webhooks: bool,
     /// Accept `http://` receiver URLs (a private network); `https` only when false.
     pub allow_http: bool,
+    /// Deliver to non-public addresses (loopback, RFC 1918, `fc00::/7`,
+    /// link-local incl. cloud metadata `169.254.169.254`, CGNAT, multicast,
+    /// …: `lms_delivery::is_public`). False (the default): such URLs are
+    /// refused at creation, and a host name is connected to only at the
+    /// public addresses it resolves to (docs/webhooks-security.md).
+    pub allow_private_networks: bool,
     /// One attempt's time limit (connect, send, answer), in seconds.
     pub timeout_secs: u64,
     /// The first retry's delay; each later one doubles it.
     pub retry_first_secs: i64,
-    /// The first retry's delay in milliseconds, instead of
-    /// `retry_first_secs` when set (sub-second delays, for tests).
+    /// Test/advanced knob: the first retry's delay in milliseconds, instead
+    /// of `retry_first_secs` when set (sub-second delays, for tests).
     pub retry_first_ms: Option<i64>,
     /// The longest delay between two attempts.
     pub retry_max_secs: i64,
     /// A subscription failing for this long is disabled.
     pub give_up_after_hours: i64,
+    /// Test/advanced knob: the retry window in milliseconds, instead of
+    /// `give_up_after_hours` when set (short windows, for tests).
+    pub give_up_after_ms: Option<i64>,
     /// Subscriptions delivered at once by this instance (each in order).
     pub max_parallel: usize,
+    /// Test/advanced knob: how long one subscription keeps its delivery
+    /// place before giving it to another due one, in milliseconds (default
+    /// 30 s).
+    pub turn_ms: Option<u64>,
 }
 
 impl Delivery {
+    /// What receiver URLs may be.
+    pub fn url_policy(&self) -> lms_delivery::UrlPolicy {
+        lms_delivery::UrlPolicy {
+            allow_http: self.allow_http,
+            allow_private_networks: self.allow_private_networks,
+        }
+    }
+
     /// The retry schedule these settings describe.
     pub fn schedule(&self) -> lms_delivery::Schedule {
         lms_delivery::Schedule {
@@ -65,7 +86,10 @@ impl Delivery {
                 .unwrap_or(self.retry_first_secs.saturating_mul(1000))
                 .max(0),
             max_delay_ms: self.retry_max_secs.saturating_mul(1000).max(0),
-            window_ms: self.give_up_after_hours.saturating_mul(3_600_000).max(0),
+            window_ms: self
+                .give_up_after_ms
+                .unwrap_or(self.give_up_after_hours.saturating_mul(3_600_000))
+                .max(0),
         }
     }
 }
@@ -77,12 +101,15 @@ impl Default for Delivery {
             poll_ms: 200,
             webhooks: true,
             allow_http: false,
+            allow_private_networks: false,
             timeout_secs: 15,
             retry_first_secs: 5,
             retry_first_ms: None,
             retry_max_secs: 6 * 3600,
             give_up_after_hours: 72,
+            give_up_after_ms: None,
             max_parallel: 8,
+            turn_ms: None,
         }
     }
 }

@@ -122,10 +122,13 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, finishes in-flight requests, returns.
+    /// Stops accepting, finishes in-flight requests, stops webhook delivery
+    /// (leases released: [`crate::state::App::stop_delivery`]), returns.
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(());
-        self.handle.await.map_err(std::io::Error::other)?
+        let served = self.handle.await.map_err(std::io::Error::other)?;
+        self.app.stop_delivery().await;
+        served
     }
 }
 

@@ -34,6 +34,8 @@ pub struct App {
     /// Webhook credentials recently read, with their integration (see
     /// [`CREDENTIAL_TTL`]).
     credentials: std::sync::Mutex<HashMap<String, CachedCredential>>,
+    /// Stops the webhook dispatcher ([`App::stop_delivery`]).
+    webhooks: Option<crate::delivery::webhooks::Stopper>,
 }
 
 /// When a credential was read, the credential, and its integration.
@@ -78,7 +80,7 @@ impl App {
         if store.backend() == store::Backend::Sqlite {
             spawn_checkpointer(store.clone());
         }
-        crate::delivery::spawn(store.clone(), config.delivery.clone());
+        let webhooks = crate::delivery::spawn(store.clone(), config.delivery.clone());
         Self {
             store,
             config,
@@ -89,6 +91,17 @@ impl App {
             scorm_http: scorm_flows::http_client().unwrap_or_default(),
             dummy_hash: auth::hash_secret(&auth::new_secret()),
             credentials: std::sync::Mutex::new(HashMap::new()),
+            webhooks,
+        }
+    }
+
+    /// Stops webhook delivery: the attempts in flight are abandoned, every
+    /// turn's progress recorded and its lease released (see
+    /// `delivery::webhooks::Stopper::stop`). [`crate::server::Running::stop`]
+    /// calls it; a service mounting the routes itself calls it at shutdown.
+    pub async fn stop_delivery(&self) {
+        if let Some(w) = &self.webhooks {
+            w.stop().await;
         }
     }
 

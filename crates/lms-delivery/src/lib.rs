@@ -20,4 +20,4 @@ pub mod subscription;
 pub use events::{EventType, TypeFilter, envelope, rfc3339_ms};
 pub use retry::{Outcome, Schedule, classify};
 pub use signature::{Secret, SignatureError, sign, verify};
-pub use subscription::{InvalidSubscription, NewSubscription, check_url};
+pub use subscription::{InvalidSubscription, NewSubscription, UrlPolicy, check_url, is_public};

@@ -35,6 +35,7 @@ pub fn delivery() -> Delivery {
     Delivery {
         poll_ms: 20,
         allow_http: true,
+        allow_private_networks: true,
         timeout_secs: 1,
         retry_first_ms: Some(50),
         retry_max_secs: 1,
@@ -42,7 +43,7 @@ pub fn delivery() -> Delivery {
     }
 }
 
-async fn start(store: Store, db_url: String, dir: std::path::PathBuf) -> Env {
+async fn start(store: Store, db_url: String, dir: std::path::PathBuf, delivery: Delivery) -> Env {
     common::seed_ub(&store, &["ada@example.com"]).await;
     let provider = common::ub_credential(&store, "wh_ub").await;
     let lms_secret = ingest_server::auth::new_secret();
@@ -57,7 +58,7 @@ async fn start(store: Store, db_url: String, dir: std::path::PathBuf) -> Env {
     tx.commit().await.expect("commit");
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        delivery: delivery(),
+        delivery,
         ..Config::default()
     };
     let server = server::start(store.clone(), config).await.expect("start");
@@ -86,9 +87,18 @@ where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = Env>,
 {
+    on_with(engine, delivery(), check).await;
+}
+
+/// [`on`] with these `[delivery]` settings.
+pub async fn on_with<F, Fut>(engine: Engine, delivery: Delivery, check: F)
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Env>,
+{
     let db = TestDatabase::create(engine, "webhooks").await;
     let store = db.open().await;
-    let env = check(start(store, db.url().to_owned(), db.dir().to_owned()).await).await;
+    let env = check(start(store, db.url().to_owned(), db.dir().to_owned(), delivery).await).await;
     env.server.stop().await.expect("stop");
     env.store.close().await;
     db.remove().await;

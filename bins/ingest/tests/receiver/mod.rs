@@ -8,7 +8,7 @@
 pub mod env;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,9 @@ pub enum Reply {
     Hang(Duration),
     /// 302 to this URL.
     Redirect(String),
+    /// Holds the request open, answering nothing, until [`Receiver::release`]
+    /// (then 200).
+    Hold,
 }
 
 /// One request as received.
@@ -57,6 +60,19 @@ struct Inner {
     hits: Mutex<Vec<Hit>>,
     in_flight: Mutex<HashMap<String, usize>>,
     overlap: AtomicBool,
+    /// Requests held open now ([`Reply::Hold`]).
+    held: AtomicUsize,
+    released: AtomicBool,
+    release: tokio::sync::Notify,
+}
+
+/// Counts a held request until it ends, answered or dropped.
+struct Held(Arc<Inner>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.held.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 #[derive(Clone)]
@@ -154,6 +170,19 @@ async fn receive(
             StatusCode::OK.into_response()
         }
         Reply::Redirect(to) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
+        Reply::Hold => {
+            inner.held.fetch_add(1, Ordering::SeqCst);
+            let _held = Held(inner.clone());
+            loop {
+                // Registered before the flag is read: a release in between wakes it.
+                let woken = inner.release.notified();
+                if inner.released.load(Ordering::SeqCst) {
+                    break;
+                }
+                woken.await;
+            }
+            StatusCode::OK.into_response()
+        }
     }
 }
 
@@ -236,6 +265,22 @@ impl Receiver {
 
     pub fn all_hits(&self) -> usize {
         self.inner.hits.lock().expect("lock").len()
+    }
+
+    /// Requests held open now ([`Reply::Hold`]), not yet released or dropped.
+    pub fn held(&self) -> usize {
+        self.inner.held.load(Ordering::SeqCst)
+    }
+
+    /// Whether [`Receiver::release`] was called.
+    pub fn released(&self) -> bool {
+        self.inner.released.load(Ordering::SeqCst)
+    }
+
+    /// Answers every held request (and every later [`Reply::Hold`]) with 200.
+    pub fn release(&self) {
+        self.inner.released.store(true, Ordering::SeqCst);
+        self.inner.release.notify_waiters();
     }
 
     /// Whether two requests were ever in flight at once on one path.

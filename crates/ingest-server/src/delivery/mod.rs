@@ -67,11 +67,14 @@ pub async fn prune(
     Ok(total)
 }
 
-/// Starts the background task (with the app; see `App::new`).
-pub fn spawn(store: Store, config: Delivery) {
-    if config.webhooks {
-        webhooks::spawn(store.clone(), &config);
-    }
+/// Starts the background task (with the app; see `App::new`), and the
+/// webhook dispatcher when `[delivery] webhooks`: its stopper then.
+pub fn spawn(store: Store, config: Delivery) -> Option<webhooks::Stopper> {
+    let dispatcher = if config.webhooks {
+        webhooks::spawn(store.clone(), &config)
+    } else {
+        None
+    };
     tokio::spawn(async move {
         let mut last_prune: Option<std::time::Instant> = None;
         let poll = Duration::from_millis(config.poll_ms.max(10));
@@ -90,4 +93,5 @@ pub fn spawn(store: Store, config: Delivery) {
             tokio::time::sleep(poll).await;
         }
     });
+    dispatcher
 }

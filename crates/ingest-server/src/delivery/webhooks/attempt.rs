@@ -2,9 +2,12 @@
 //! no redirect followed, the answer read (a little of it) so that the
 //! connection is kept for the next one.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lms_delivery::Secret;
+
+use super::guard;
 
 /// The most of an answer's body read (the rest is dropped with the connection).
 const BODY_READ: usize = 64 * 1024;
@@ -23,9 +26,15 @@ pub struct AttemptResult {
 
 /// The client every attempt of this process goes through: connections kept
 /// alive, no redirect followed (a receiver's 3xx is a failed attempt),
-/// `timeout` for the whole attempt.
-pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+/// `timeout` for the whole attempt (connect, send, the answer and its body),
+/// host names resolved to public addresses only unless `allow_private`
+/// ([`guard::PublicOnly`]), and no proxy from the environment (the
+/// connection goes to the address checked, not to a proxy that would
+/// resolve the name again).
+pub fn client(timeout: Duration, allow_private: bool) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .dns_resolver(Arc::new(guard::PublicOnly { allow_private }))
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout)
@@ -34,14 +43,24 @@ pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// POSTs `body` (the envelope) to `url`, signed for `msg_id` now.
+/// POSTs `body` (the envelope) to `url`, signed for `msg_id` now — unless
+/// `url`'s host is a non-public IP address and `allow_private` is false:
+/// then no connection is made and the attempt fails with the reason.
 pub async fn post(
     client: &reqwest::Client,
+    allow_private: bool,
     url: &str,
     secret: &Secret,
     msg_id: &str,
     body: String,
 ) -> AttemptResult {
+    if let Some(why) = guard::refused_literal(url, allow_private) {
+        return AttemptResult {
+            status: None,
+            latency_ms: 0,
+            error: Some(why),
+        };
+    }
     let timestamp = crate::clock::now().unix_timestamp();
     let signature = lms_delivery::sign(secret, msg_id, timestamp, body.as_bytes());
     let start = Instant::now();
@@ -108,8 +127,12 @@ pub async fn post(
 }
 
 /// A transport error in words, without the URL (which the attempt's
-/// subscription names already) and with its causes.
+/// subscription names already) and with its causes; the resolver's refusal
+/// of internal addresses as it is ([`guard::PrivateOnly`]).
 fn error_text(e: &reqwest::Error) -> String {
+    if guard::is_private_only(e) {
+        return guard::PrivateOnly.to_string();
+    }
     let kind = if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {

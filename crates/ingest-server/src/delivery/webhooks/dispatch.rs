@@ -8,39 +8,54 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
-use super::subscription::{Shared, deliver};
+use super::subscription::{Shared, deliver, stopped};
 use crate::clock::now_ms;
 
 pub struct Dispatcher {
     shared: Arc<Shared>,
     places: Arc<Semaphore>,
+    /// How many places there are.
+    max_parallel: usize,
     /// The subscriptions this process is delivering now.
     running: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Dispatcher {
     pub fn new(shared: Shared, max_parallel: usize) -> Self {
+        let max_parallel = max_parallel.max(1);
         Self {
             shared: Arc::new(shared),
-            places: Arc::new(Semaphore::new(max_parallel.max(1))),
+            places: Arc::new(Semaphore::new(max_parallel)),
+            max_parallel,
             running: Arc::default(),
         }
     }
 
-    /// Polls forever, every `poll`.
+    /// Polls every `poll` until `shared.stop` says to stop; then returns
+    /// when every turn has ended (each records its progress and releases
+    /// its lease).
     pub async fn run(self, poll: Duration) {
-        loop {
+        let mut stop: watch::Receiver<bool> = self.shared.stop.clone();
+        while !*stop.borrow() {
             if let Err(e) = self.poll().await {
                 tracing::warn!(error = %e, "looking for webhook deliveries failed; retrying");
             }
-            tokio::time::sleep(poll).await;
+            tokio::select! {
+                () = tokio::time::sleep(poll) => {}
+                () = stopped(&mut stop) => {}
+            }
         }
+        let all = u32::try_from(self.max_parallel).unwrap_or(u32::MAX);
+        let _ = self.places.acquire_many(all).await;
     }
 
     /// Starts a turn for every due subscription there is a place for.
     pub async fn poll(&self) -> Result<(), store::StoreError> {
+        if *self.shared.stop.borrow() {
+            return Ok(());
+        }
         let free = self.places.available_permits();
         if free == 0 {
             return Ok(());

@@ -90,7 +90,7 @@ pub async fn create(
         &req.event_types,
         req.integration.as_deref(),
         req.description.as_deref(),
-        config.allow_http,
+        config.url_policy(),
     )?;
     // PostgreSQL: what is committed gets its `seq` first, so that "from now"
     // means after it.

@@ -22,9 +22,10 @@ const CHUNK: i64 = 500;
 const FLUSH_EVERY: Duration = Duration::from_millis(150);
 /// …and whenever this many attempts wait to be recorded.
 const FLUSH_ATTEMPTS: usize = 1_000;
-/// A turn gives its place (and lease) up after this long, so that other
-/// subscriptions get theirs when more are due than run at once.
-const TURN: Duration = Duration::from_secs(30);
+/// A turn gives its place (and lease) up after this long (checked after
+/// every delivered event), so that other subscriptions get theirs when more are due
+/// than run at once: the default of `Shared::turn`.
+pub const TURN: Duration = Duration::from_secs(30);
 
 /// What every turn of this process shares.
 pub struct Shared {
@@ -33,9 +34,24 @@ pub struct Shared {
     /// This process's lease owner name (random).
     pub owner: String,
     pub schedule: Schedule,
+    /// `[delivery] allow_private_networks` (literal IP hosts are checked
+    /// before each attempt; host names by the client's resolver).
+    pub allow_private_networks: bool,
     /// How long a lease lasts without renewal: longer than an attempt's
     /// timeout plus a record, so that a live holder never loses it.
     pub lease_ms: i64,
+    /// How long a turn lasts at most ([`TURN`] unless configured).
+    pub turn: Duration,
+    /// True when this process stops delivering (`Stopper::stop`).
+    pub stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Resolves when `stop` turns true (never if its sender is gone without
+/// saying so: delivery then goes on as before).
+pub async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,14 +177,19 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
     }
     let epoch = state.epoch;
     let started = Instant::now();
+    let mut stop = shared.stop.clone();
     loop {
+        if *stop.borrow() {
+            turn.flush(0, End::Release).await?;
+            return Ok(());
+        }
         let events = shared
             .store
             .read()
             .await?
             .events_after(turn.cursor, CHUNK)
             .await?;
-        if events.is_empty() || started.elapsed() >= TURN {
+        if events.is_empty() {
             turn.flush(0, End::Release).await?;
             return Ok(());
         }
@@ -198,14 +219,24 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
                 return Ok(());
             }
             let at_ms = now_ms();
-            let r = attempt::post(
+            let msg_id = event_id(&epoch, e.seq);
+            let sent = attempt::post(
                 &shared.client,
+                shared.allow_private_networks,
                 &leased.url,
                 &secret,
-                &event_id(&epoch, e.seq),
+                &msg_id,
                 body,
-            )
-            .await;
+            );
+            let r = tokio::select! {
+                r = sent => r,
+                () = stopped(&mut stop) => {
+                    // Abandoned (not recorded): delivered again after the
+                    // recorded position, with the same `webhook-id`.
+                    turn.flush(0, End::Release).await?;
+                    return Ok(());
+                }
+            };
             turn.record(e.seq, at_ms, &r);
             match classify(r.status) {
                 Outcome::Delivered => {
@@ -241,6 +272,15 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
                     }
                     return Ok(());
                 }
+            }
+            if started.elapsed() >= shared.turn {
+                // Checked after every delivered event, not only between
+                // chunks: a slow receiver with a long backlog (each answer a
+                // 2xx just within the timeout) must not keep the place. Due
+                // again at once, but after the subscriptions that have
+                // waited longer (`due_webhooks` takes the earliest first).
+                turn.flush(now_ms(), End::Release).await?;
+                return Ok(());
             }
             if turn.attempts.len() >= FLUSH_ATTEMPTS && !turn.flush(0, End::Renew).await? {
                 return Ok(());
