@@ -3,7 +3,7 @@
 //! dispatcher applies to every address it connects to (a receiver named by a
 //! host name is checked when it is resolved, not only at creation).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use url::{Host, Url};
 
