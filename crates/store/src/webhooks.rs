@@ -64,6 +64,8 @@ pub struct Leased {
     pub delivered_through: i64,
     pub failures: i64,
     pub failing_since_ms: Option<i64>,
+    /// The lease's epoch when taken: progress is recorded only under it.
+    pub epoch: i64,
 }
 
 impl std::fmt::Debug for Leased {
@@ -79,6 +81,8 @@ impl std::fmt::Debug for Leased {
 /// Delivery progress, written by the lease holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
+    /// The epoch the lease was taken under ([`Leased::epoch`]).
+    pub epoch: i64,
     pub delivered_through: i64,
     pub failures: i64,
     pub failing_since_ms: Option<i64>,
@@ -222,9 +226,10 @@ impl Tx<'_> {
     }
 
     /// Delivers again from `from_seq` on: `delivered_through` set to
-    /// `from_seq - 1`, failures forgotten, the lease taken from whoever holds
-    /// it (its next renewal fails and it stops), and the subscription enabled
-    /// again when `enable`. False when there is no such subscription.
+    /// `from_seq - 1`, failures forgotten, the lease's epoch bumped (the
+    /// holder's next record is refused: it stops and releases the lease,
+    /// which no one else takes meanwhile), and the subscription enabled again
+    /// when `enable`. False when there is no such subscription.
     pub async fn redeliver_webhook(
         &mut self,
         id: &str,
@@ -234,7 +239,7 @@ impl Tx<'_> {
     ) -> Result<bool> {
         let q = self.sql(
             "UPDATE webhook_subscriptions SET delivered_through = $2, failures = 0, failing_since_ms = NULL, \
-             next_attempt_ms = 0, lease_owner = NULL, lease_until_ms = NULL, updated_ms = $3, \
+             next_attempt_ms = 0, lease_epoch = lease_epoch + 1, updated_ms = $3, \
              enabled = CASE WHEN $4 = 1 THEN 1 ELSE enabled END, \
              disabled_reason = CASE WHEN $4 = 1 THEN NULL ELSE disabled_reason END, \
              disabled_ms = CASE WHEN $4 = 1 THEN NULL ELSE disabled_ms END \
@@ -306,7 +311,7 @@ impl Tx<'_> {
         }
         let q = self.sql(
             "SELECT id, url, event_types, integration_id, secret, delivered_through, failures, \
-             failing_since_ms FROM webhook_subscriptions WHERE id = $1",
+             failing_since_ms, lease_epoch FROM webhook_subscriptions WHERE id = $1",
         );
         let Some(r) = self
             .fetch_opt(&q, &[id.into()], "reading a leased webhook subscription")
@@ -323,14 +328,16 @@ impl Tx<'_> {
             delivered_through: col(&r, "delivered_through")?,
             failures: col(&r, "failures")?,
             failing_since_ms: col(&r, "failing_since_ms")?,
+            epoch: col(&r, "lease_epoch")?,
         }))
     }
 
     /// Records the lease holder's progress (and renews, releases or, with
     /// `disable`, disables); false when `owner` no longer holds the lease of
-    /// an enabled subscription (it expired and another took it, redelivery
-    /// reset it, or it was disabled): nothing is written then, and the
-    /// holder must stop.
+    /// an enabled subscription under the epoch it took it in (it expired and
+    /// another took it, a redelivery bumped the epoch, or it was disabled):
+    /// nothing is written then, and the holder must stop and
+    /// [release](Tx::release_webhook_lease) the lease.
     pub async fn record_webhook_progress(
         &mut self,
         id: &str,
@@ -347,7 +354,7 @@ impl Tx<'_> {
              enabled = CASE WHEN $9 = 1 THEN 0 ELSE 1 END, \
              disabled_reason = $10, disabled_ms = CASE WHEN $9 = 1 THEN $11 ELSE NULL END, \
              updated_ms = CASE WHEN $9 = 1 THEN $11 ELSE updated_ms END \
-             WHERE id = $1 AND lease_owner = $2 AND enabled = 1",
+             WHERE id = $1 AND lease_owner = $2 AND enabled = 1 AND lease_epoch = $12",
         );
         let n = self
             .run(
@@ -364,6 +371,7 @@ impl Tx<'_> {
                     flag(p.disable.is_some()).into(),
                     (&p.disable).into(),
                     now_ms.into(),
+                    p.epoch.into(),
                 ],
                 "recording webhook delivery progress",
             )

@@ -38,6 +38,7 @@ async fn subscription(store: &Store) {
 
 fn progress(through: i64, until: i64) -> Progress {
     Progress {
+        epoch: 0,
         delivered_through: through,
         failures: 0,
         failing_since_ms: None,
@@ -142,6 +143,15 @@ async fn redelivery_and_disabling_stop_the_holder(store: Store) -> Store {
             .await
             .expect("redeliver")
     );
+    // The holder is still delivering its last request: nobody else may
+    // start until it has stopped and released.
+    assert!(
+        tx.acquire_webhook_lease("sub_1", "b", 2_550, 10_000)
+            .await
+            .expect("b")
+            .is_none(),
+        "a redelivery does not hand the lease to another instance"
+    );
     assert!(
         !tx.record_webhook_progress("sub_1", "a", &progress(7, 10_000), 2_600)
             .await
@@ -154,6 +164,28 @@ async fn redelivery_and_disabling_stop_the_holder(store: Store) -> Store {
             .expect("exists")
             .delivered_through,
         0
+    );
+    tx.release_webhook_lease("sub_1", "a")
+        .await
+        .expect("release");
+    let b = tx
+        .acquire_webhook_lease("sub_1", "b", 2_700, 10_000)
+        .await
+        .expect("b")
+        .expect("free once released");
+    assert_eq!((b.delivered_through, b.epoch), (0, 1));
+    let mut p = progress(3, 10_000);
+    p.epoch = b.epoch;
+    assert!(
+        tx.record_webhook_progress("sub_1", "b", &p, 2_800)
+            .await
+            .expect("b")
+    );
+    p.release = true;
+    assert!(
+        tx.record_webhook_progress("sub_1", "b", &p, 2_900)
+            .await
+            .expect("b")
     );
 
     assert!(
@@ -172,6 +204,10 @@ async fn redelivery_and_disabling_stop_the_holder(store: Store) -> Store {
             .await
             .expect("a")
     );
+    // Refused: the holder stops and gives the lease up, as the dispatcher does.
+    tx.release_webhook_lease("sub_1", "a")
+        .await
+        .expect("release");
     assert!(
         tx.acquire_webhook_lease("sub_1", "a", 3_300, 10_000)
             .await

@@ -53,7 +53,11 @@ CREATE TABLE webhook_subscriptions (
     failing_since_ms   BIGINT,
     next_attempt_ms    BIGINT NOT NULL DEFAULT 0,
     lease_owner        TEXT,
-    lease_until_ms     BIGINT
+    lease_until_ms     BIGINT,
+    -- Bumped by a redelivery: the holder's progress, recorded under the old
+    -- epoch, is refused (it stops and releases), while the lease itself stays
+    -- held until then, so that no other instance delivers meanwhile.
+    lease_epoch        BIGINT NOT NULL DEFAULT 0
 );
 
 CREATE TABLE webhook_attempts (

@@ -64,6 +64,8 @@ pub enum DeliveryError {
 struct Turn<'a> {
     shared: &'a Shared,
     id: String,
+    /// The lease's epoch ([`store::Leased::epoch`]).
+    epoch: i64,
     cursor: i64,
     failures: i64,
     failing_since_ms: Option<i64>,
@@ -77,6 +79,7 @@ impl Turn<'_> {
     async fn flush(&mut self, next_attempt_ms: i64, end: End) -> Result<bool, DeliveryError> {
         let now = now_ms();
         let progress = Progress {
+            epoch: self.epoch,
             delivered_through: self.cursor,
             failures: self.failures,
             failing_since_ms: self.failing_since_ms,
@@ -93,6 +96,13 @@ impl Turn<'_> {
         let held = tx
             .record_webhook_progress(&self.id, &self.shared.owner, &progress, now)
             .await?;
+        if !held {
+            // Lost: expired and taken (the release changes nothing then), or
+            // a redelivery bumped the epoch (the lease is still ours, and no
+            // one else may deliver until it is given up).
+            tx.release_webhook_lease(&self.id, &self.shared.owner)
+                .await?;
+        }
         tx.commit().await?;
         self.attempts.clear();
         self.last_flush = Instant::now();
@@ -145,6 +155,7 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
     let mut turn = Turn {
         shared,
         id: leased.id.clone(),
+        epoch: leased.epoch,
         cursor: leased.delivered_through,
         failures: leased.failures,
         failing_since_ms: leased.failing_since_ms,
