@@ -165,7 +165,33 @@ async fn retries_on_errors_and_timeouts_then_success(mut env: Env) -> Env {
             .starts_with("HTTP 500")
     );
     assert!(attempts[3]["error"].is_null());
+    // Operators see it in /metrics: three failed attempts, two deliveries.
+    assert_eq!(
+        (
+            metric(&env, "coursebridge_webhook_failed_attempts_total").await,
+            metric(&env, "coursebridge_webhook_deliveries_total").await
+        ),
+        (3, 2)
+    );
     env
+}
+
+/// A counter of `/metrics`.
+async fn metric(env: &Env, name: &str) -> u64 {
+    let text = env
+        .client
+        .get(format!("{}/metrics", env.base))
+        .header("Authorization", &env.lms)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in {text}"))
 }
 
 async fn gone_disables_and_enable_resumes(mut env: Env) -> Env {
@@ -180,6 +206,10 @@ async fn gone_disables_and_enable_resumes(mut env: Env) -> Env {
     let attempts = env.attempts(&id).await;
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0]["status"], 410);
+    assert_eq!(
+        metric(&env, "coursebridge_webhook_subscriptions_disabled_total").await,
+        1
+    );
 
     let (s, w) = env
         .post(&format!("/api/v1/webhooks/{id}/enable"), &json!({}))

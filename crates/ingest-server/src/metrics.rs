@@ -16,6 +16,8 @@ pub struct Metrics {
     pub pending: AtomicU64,
     pub conflicts: AtomicU64,
     pub launches: AtomicU64,
+    /// The webhook dispatcher's counters.
+    pub webhooks: std::sync::Arc<crate::delivery::DeliveryCounters>,
     buckets: [AtomicU64; 12],
     count: AtomicU64,
     sum_us: AtomicU64,
@@ -73,6 +75,21 @@ impl Metrics {
                 "coursebridge_launches_total",
                 "Launches recorded.",
                 &self.launches,
+            ),
+            (
+                "coursebridge_webhook_deliveries_total",
+                "Events a webhook receiver acknowledged (2xx), by this process.",
+                &self.webhooks.delivered,
+            ),
+            (
+                "coursebridge_webhook_failed_attempts_total",
+                "Webhook attempts that failed (another status, a timeout, a connection error); each is retried.",
+                &self.webhooks.failed,
+            ),
+            (
+                "coursebridge_webhook_subscriptions_disabled_total",
+                "Webhook subscriptions disabled by this process (410 Gone, the retry window over, behind retention).",
+                &self.webhooks.disabled,
             ),
             (
                 "coursebridge_write_groups_total",

@@ -80,12 +80,17 @@ impl App {
         if store.backend() == store::Backend::Sqlite {
             spawn_checkpointer(store.clone());
         }
-        let webhooks = crate::delivery::spawn(store.clone(), config.delivery.clone());
+        let metrics = Metrics::default();
+        let webhooks = crate::delivery::spawn(
+            store.clone(),
+            config.delivery.clone(),
+            metrics.webhooks.clone(),
+        );
         Self {
             store,
             config,
             token_secret,
-            metrics: Metrics::default(),
+            metrics,
             in_flight: Arc::default(),
             writer,
             scorm_http: scorm_flows::http_client().unwrap_or_default(),

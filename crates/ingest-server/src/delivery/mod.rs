@@ -67,11 +67,26 @@ pub async fn prune(
     Ok(total)
 }
 
+/// What this process's webhook dispatcher did (`/metrics`).
+#[derive(Debug, Default)]
+pub struct DeliveryCounters {
+    /// Events a receiver acknowledged (2xx).
+    pub delivered: std::sync::atomic::AtomicU64,
+    /// Attempts that failed (another status, a timeout, a connection error).
+    pub failed: std::sync::atomic::AtomicU64,
+    /// Subscriptions disabled (410 Gone, the retry window over, behind retention).
+    pub disabled: std::sync::atomic::AtomicU64,
+}
+
 /// Starts the background task (with the app; see `App::new`), and the
 /// webhook dispatcher when `[delivery] webhooks`: its stopper then.
-pub fn spawn(store: Store, config: Delivery) -> Option<webhooks::Stopper> {
+pub fn spawn(
+    store: Store,
+    config: Delivery,
+    counters: std::sync::Arc<DeliveryCounters>,
+) -> Option<webhooks::Stopper> {
     let dispatcher = if config.webhooks {
-        webhooks::spawn(store.clone(), &config)
+        webhooks::spawn(store.clone(), &config, counters)
     } else {
         None
     };

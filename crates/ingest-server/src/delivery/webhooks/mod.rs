@@ -47,7 +47,11 @@ impl Stopper {
 
 /// Starts this process's dispatcher (with the delivery task, when
 /// `[delivery] webhooks` is true); `None` when its client cannot be built.
-pub fn spawn(store: Store, config: &Delivery) -> Option<Stopper> {
+pub fn spawn(
+    store: Store,
+    config: &Delivery,
+    counters: std::sync::Arc<super::DeliveryCounters>,
+) -> Option<Stopper> {
     let timeout = Duration::from_secs(config.timeout_secs.max(1));
     let client = match attempt::client(timeout, config.allow_private_networks) {
         Ok(c) => c,
@@ -73,6 +77,7 @@ pub fn spawn(store: Store, config: &Delivery) -> Option<Stopper> {
             .turn_ms
             .map_or(subscription::TURN, Duration::from_millis),
         stop: stopped,
+        counters,
     };
     let dispatcher = dispatch::Dispatcher::new(shared, config.max_parallel);
     let poll = Duration::from_millis(config.poll_ms.max(10));

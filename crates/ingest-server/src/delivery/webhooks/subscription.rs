@@ -6,6 +6,7 @@
 //! was delivered since the last record is delivered again after a crash,
 //! with the same `webhook-id`).
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use lms_delivery::events::event_id;
@@ -30,6 +31,8 @@ pub const TURN: Duration = Duration::from_secs(30);
 /// What every turn of this process shares.
 pub struct Shared {
     pub store: Store,
+    /// What was delivered, failed and disabled (`/metrics`).
+    pub counters: std::sync::Arc<crate::delivery::DeliveryCounters>,
     pub client: reqwest::Client,
     /// This process's lease owner name (random).
     pub owner: String,
@@ -91,6 +94,7 @@ impl Turn<'_> {
                 _ => None,
             },
         };
+        let disabling = progress.disable.clone();
         let mut tx = self.shared.store.begin().await?;
         tx.insert_webhook_attempts(&self.attempts).await?;
         let held = tx
@@ -104,6 +108,10 @@ impl Turn<'_> {
                 .await?;
         }
         tx.commit().await?;
+        if let (Some(reason), true) = (disabling, held) {
+            self.shared.counters.disabled.fetch_add(1, Relaxed);
+            tracing::warn!(subscription = %self.id, %reason, "webhook subscription disabled");
+        }
         self.attempts.clear();
         self.last_flush = Instant::now();
         Ok(held)
@@ -251,6 +259,7 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
             turn.record(e.seq, at_ms, &r);
             match classify(r.status) {
                 Outcome::Delivered => {
+                    shared.counters.delivered.fetch_add(1, Relaxed);
                     turn.cursor = e.seq;
                     turn.failures = 0;
                     turn.failing_since_ms = None;
@@ -261,6 +270,14 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
                     return Ok(());
                 }
                 Outcome::Retry => {
+                    shared.counters.failed.fetch_add(1, Relaxed);
+                    tracing::warn!(
+                        subscription = %turn.id,
+                        seq = e.seq,
+                        status = r.status,
+                        error = r.error.as_deref().unwrap_or_default(),
+                        "webhook delivery failed; it will be retried"
+                    );
                     turn.failures += 1;
                     let since = *turn.failing_since_ms.get_or_insert(at_ms);
                     let now = now_ms();
