@@ -250,6 +250,7 @@ testkit::both!(pending_then_resolved, on);
 testkit::both!(auth_failures, on);
 testkit::both!(bad_bodies_are_refused_whole, on);
 testkit::both!(input_is_checked_strictly, on);
+testkit::both!(a_voided_parked_statement_is_no_longer_pending, on);
 testkit::both!(get_void_and_paging, on);
 testkit::both!(replay_equals_live, on);
 testkit::both!(concurrent_requests_are_isolated, on);
@@ -649,6 +650,60 @@ async fn duplicates_and_conflicts(env: Env) -> Env {
         )
         .await;
     assert_eq!(g, 404, "nothing of it is stored");
+    env
+}
+
+/// A parked statement that is voided will never be applied: it leaves the
+/// pending list with the void (issue 32, item 4), and its learner's arrival
+/// later applies nothing.
+async fn a_voided_parked_statement_is_no_longer_pending(env: Env) -> Env {
+    let mut st = fixture("udemy-course-completed-mbox");
+    st["id"] = json!("5b0c0c52-0000-4000-8000-0000000000d1");
+    st["actor"]["mbox"] = json!("mailto:grace@example.com");
+    let (s, _) = env.post("/xapi/statements", &basic(&env.ub), &st).await;
+    assert_eq!(s, 200);
+    let (_, pending) = env
+        .get("/api/v1/pending?integration=ub-acme", &basic(&env.lms))
+        .await;
+    assert_eq!(pending["total"], 1, "{pending}");
+    let void = json!({"actor": {"mbox": "mailto:admin@example.com"}, "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+                      "object": {"objectType": "StatementRef", "id": "5b0c0c52-0000-4000-8000-0000000000d1"}});
+    let (s, body) = env.post("/xapi/statements", &basic(&env.ub), &void).await;
+    assert_eq!(s, 200, "{body}");
+    let (_, pending) = env
+        .get("/api/v1/pending?integration=ub-acme", &basic(&env.lms))
+        .await;
+    // The voiding statement's own actor is no learner either; only it may remain.
+    let listed: Vec<&str> = pending["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["statement"].as_str())
+        .collect();
+    assert!(
+        !listed.contains(&"5b0c0c52-0000-4000-8000-0000000000d1"),
+        "{pending}"
+    );
+    // Grace arrives: nothing of the voided statement counts.
+    let (s, _) = env
+        .post(
+            "/api/v1/learners",
+            &basic(&env.lms),
+            &json!({"lms_user_id": "u-grace", "email": "grace@example.com"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, stats) = env
+        .get("/api/v1/statistics?learner=u-grace", &basic(&env.lms))
+        .await;
+    assert!(
+        stats["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["completed"] == false),
+        "{stats}"
+    );
     env
 }
 

@@ -153,19 +153,26 @@ impl<C: Conn> Tx<'_, C> {
 
     /// Marks a statement of an integration voided; false if the integration
     /// has no such statement or it is itself a voiding statement (one
-    /// integration never voids another's statements).
+    /// integration never voids another's statements). A voided statement is
+    /// never applied, so it is no longer pending either.
     pub async fn void_statement(&mut self, integration_id: &str, id: &str) -> Result<bool> {
         let q = self.sql(
             "UPDATE statements SET voided = 1 WHERE id = $1 AND integration_id = $2 AND voids IS NULL",
         );
-        Ok(self
+        let voided = self
             .run(
                 &q,
                 &[id.into(), integration_id.into()],
                 "voiding a statement",
             )
             .await?
-            == 1)
+            == 1;
+        if voided {
+            let q = self.sql("DELETE FROM pending WHERE statement_id = $1");
+            self.run(&q, &[id.into()], "unparking a voided statement")
+                .await?;
+        }
+        Ok(voided)
     }
 
     /// Marks voided every statement that a voiding statement of its own
@@ -173,14 +180,20 @@ impl<C: Conn> Tx<'_, C> {
     /// once); how many. `replay` runs it, for what a PostgreSQL writer's
     /// check after its commit left (it failed; the log says so).
     pub async fn void_late_targets(&mut self) -> Result<u64> {
-        self.exec(
+        let n = self.exec(
             "UPDATE statements SET voided = 1 \
              WHERE voided = 0 AND voids IS NULL \
                AND EXISTS (SELECT 1 FROM statements v \
                            WHERE v.voids = statements.id AND v.integration_id = statements.integration_id)",
             "voiding statements whose voiding statement came first",
         )
-        .await
+        .await?;
+        self.exec(
+            "DELETE FROM pending WHERE statement_id IN (SELECT id FROM statements WHERE voided = 1)",
+            "unparking voided statements",
+        )
+        .await?;
+        Ok(n)
     }
 
     /// Which of these statement ids of an integration a stored voiding
