@@ -101,6 +101,15 @@ pub async fn activate(
             });
         }
         Some(i) => {
+            // Every course record carries its integration's provider and
+            // group: a change to them is a change to each record.
+            let mut changed_fields = Vec::new();
+            if i.provider != a.provider {
+                changed_fields.push("provider".to_owned());
+            }
+            if i.lms_group != a.group {
+                changed_fields.push("lms_group".to_owned());
+            }
             tx.update_integration(&Integration {
                 provider: a.provider.clone(),
                 lms_group: a.group.clone(),
@@ -114,14 +123,27 @@ pub async fn activate(
             // The same course records come back with the next sync: their rows
             // were kept, archived, and are matched by external id. SCORM Cloud
             // courses have no catalog sync: the imported ones return now.
+            let mut changes: Vec<records::CourseChange> = Vec::new();
             if a.provider == "scorm-cloud" {
                 let back = tx.unarchive_scorm_courses(&a.id, now_ms).await?;
-                let changes: Vec<records::CourseChange> = back
-                    .into_iter()
-                    .map(|id| records::CourseChange::new(id, EventType::CourseReactivated))
-                    .collect();
-                records::append_course_events(&mut tx, &changes, now_ms).await?;
+                changes.extend(back.into_iter().map(|id| records::CourseChange {
+                    course_id: id,
+                    event: EventType::CourseReactivated,
+                    changed_fields: changed_fields.clone(),
+                }));
             }
+            if !changed_fields.is_empty() {
+                for id in tx.touch_courses(&a.id, now_ms).await? {
+                    if !changes.iter().any(|c| c.course_id == id) {
+                        changes.push(records::CourseChange {
+                            course_id: id,
+                            event: EventType::CourseUpdated,
+                            changed_fields: changed_fields.clone(),
+                        });
+                    }
+                }
+            }
+            records::append_course_events(&mut tx, &changes, now_ms).await?;
             Activated::Reactivated
         }
     };

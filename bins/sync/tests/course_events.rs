@@ -245,13 +245,42 @@ async fn a_changed_catalog_produces_exactly_its_events(engine: Engine) {
         .await
         .expect("reactivate");
     sync_once(&store).await;
-    let (events, _) = events_after(&store, last).await;
+    let (events, last) = events_after(&store, last).await;
     assert_eq!(
         sorted(events),
         sorted(
             active
                 .iter()
                 .map(|id| ev("course.reactivated", id, &[]))
+                .collect()
+        )
+    );
+
+    // Re-activated in another group (forced): every record of the
+    // integration, archived ones too, tells its new group.
+    lifecycle::deactivate(&store, "it", 20)
+        .await
+        .expect("deactivate");
+    let (_, last) = events_after(&store, last).await;
+    lifecycle::activate(
+        &store,
+        &Activation {
+            group: "g2".into(),
+            force: true,
+            ..again
+        },
+        21,
+    )
+    .await
+    .expect("moved");
+    let (events, _) = events_after(&store, last).await;
+    let mut all: Vec<String> = active.clone();
+    all.push("os-1".into());
+    assert_eq!(
+        sorted(events),
+        sorted(
+            all.iter()
+                .map(|id| ev("course.updated", id, &["lms_group"]))
                 .collect()
         )
     );

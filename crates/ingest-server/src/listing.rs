@@ -61,7 +61,7 @@ pub fn csv_field(v: &Value) -> String {
         other => other.to_string(),
     };
     // Quote when needed; neutralize spreadsheet formulas.
-    let s = if s.starts_with(['=', '+', '-', '@']) && v.is_string() {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && v.is_string() {
         format!("'{s}")
     } else {
         s
@@ -170,5 +170,8 @@ mod tests {
         assert_eq!(csv_field(&json!("=1+1")), "'=1+1");
         assert_eq!(csv_field(&json!("-3")), "'-3");
         assert_eq!(csv_field(&json!(-3)), "-3", "numbers are not formulas");
+        // OWASP's list: a leading tab or carriage return too.
+        assert_eq!(csv_field(&json!("\t=1+1")), "'\t=1+1");
+        assert_eq!(csv_field(&json!("\r=1+1")), "\"'\r=1+1\"");
     }
 }

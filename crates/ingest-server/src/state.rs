@@ -34,8 +34,8 @@ pub struct App {
     /// Webhook credentials recently read, with their integration (see
     /// [`CREDENTIAL_TTL`]).
     credentials: std::sync::Mutex<HashMap<String, CachedCredential>>,
-    /// Stops the webhook dispatcher ([`App::stop_delivery`]).
-    webhooks: Option<crate::delivery::webhooks::Stopper>,
+    /// Stops the delivery task and the webhook dispatcher ([`App::stop_delivery`]).
+    webhooks: crate::delivery::Stopper,
 }
 
 /// When a credential was read, the credential, and its integration.
@@ -100,14 +100,13 @@ impl App {
         }
     }
 
-    /// Stops webhook delivery: the attempts in flight are abandoned, every
-    /// turn's progress recorded and its lease released (see
-    /// `delivery::webhooks::Stopper::stop`). [`crate::server::Running::stop`]
+    /// Stops delivery: the attempts in flight are abandoned, every turn's
+    /// progress recorded and its lease released (see
+    /// `delivery::webhooks::Stopper::stop`), and the sequencer and retention
+    /// loop ended. [`crate::server::Running::stop`]
     /// calls it; a service mounting the routes itself calls it at shutdown.
     pub async fn stop_delivery(&self) {
-        if let Some(w) = &self.webhooks {
-            w.stop().await;
-        }
+        self.webhooks.stop().await;
     }
 
     /// The Prometheus text of `/metrics`.

@@ -77,6 +77,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || (a == 198 && (b == 18 || b == 19)) // benchmarking
         || (a == 198 && b == 51 && c == 100) // TEST-NET-2
         || (a == 203 && b == 0 && c == 113) // TEST-NET-3
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
         || a >= 224; // multicast 224/4, reserved 240/4, broadcast
     !blocked
 }
@@ -91,6 +92,10 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         }
         return is_public_v4(embedded_v4(s[6], s[7]));
     }
+    // SIIT-translated ::ffff:0:a.b.c.d.
+    if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return is_public_v4(embedded_v4(s[6], s[7]));
+    }
     if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         return is_public_v4(embedded_v4(s[6], s[7]));
     }
@@ -102,6 +107,8 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
         || (s[0] & 0xff00) == 0xff00 // multicast
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x2001 && s[1] == 0) // Teredo 2001::/32 (tunnels to anywhere)
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64 64:ff9b:1::/48
         || s[..4] == [0x100, 0, 0, 0]; // discard-only 100::/64
     !blocked
 }
@@ -323,6 +330,13 @@ mod tests {
             ("64:ff9b::a00:1", false),
             ("2002:a00:1::1", false),
             ("2002:7f00:1::", false),
+            ("::ffff:0:127.0.0.1", false),
+            ("::ffff:0:8.8.8.8", true),
+            ("2001::1", false),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", false),
+            ("64:ff9b:1::a00:1", false),
+            ("192.88.99.1", false),
+            ("2001:4860:4860::8888", true),
         ];
         for (text, public) in table {
             let ip: IpAddr = text.parse().expect("address");

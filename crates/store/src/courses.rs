@@ -228,6 +228,20 @@ impl Tx<'_> {
         rows.iter().map(|r| col(r, "id")).collect()
     }
 
+    /// Dates a change to every course of an integration (its provider or
+    /// group changed: part of each record); returns their ids.
+    pub async fn touch_courses(&mut self, integration_id: &str, now_ms: i64) -> Result<Vec<i64>> {
+        let q =
+            self.sql("UPDATE courses SET updated_ms = $2 WHERE integration_id = $1 RETURNING id");
+        let rows = sqlx::query(&q)
+            .bind(integration_id)
+            .bind(now_ms)
+            .fetch_all(self.tx.any()?)
+            .await
+            .ctx("dating courses")?;
+        rows.iter().map(|r| col(r, "id")).collect()
+    }
+
     pub async fn course_by_id(&mut self, id: i64) -> Result<Option<Course>> {
         let q = self.sql(&format!("SELECT {COLS} FROM courses WHERE id = $1"));
         let row = sqlx::query(&q)

@@ -78,22 +78,50 @@ pub struct DeliveryCounters {
     pub disabled: std::sync::atomic::AtomicU64,
 }
 
-/// Starts the background task (with the app; see `App::new`), and the
-/// webhook dispatcher when `[delivery] webhooks`: its stopper then.
+/// Stops the delivery task and the webhook dispatcher ([`stop`](Stopper::stop)).
+pub struct Stopper {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    webhooks: Option<webhooks::Stopper>,
+}
+
+impl Stopper {
+    /// Stops the dispatcher (see [`webhooks::Stopper::stop`]), then the
+    /// sequencer and retention loop; returns when both have ended.
+    pub async fn stop(&self) {
+        if let Some(w) = &self.webhooks {
+            w.stop().await;
+        }
+        let _ = self.stop.send(true);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(t) = task {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts the background task (with the app; see `App::new`): the
+/// PostgreSQL sequencer and retention, and the webhook dispatcher when
+/// `[delivery] webhooks`.
 pub fn spawn(
     store: Store,
     config: Delivery,
     counters: std::sync::Arc<DeliveryCounters>,
-) -> Option<webhooks::Stopper> {
+) -> Stopper {
     let dispatcher = if config.webhooks {
         webhooks::spawn(store.clone(), &config, counters)
     } else {
         None
     };
-    tokio::spawn(async move {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
         let mut last_prune: Option<std::time::Instant> = None;
         let poll = Duration::from_millis(config.poll_ms.max(10));
-        loop {
+        while !*stopped.borrow() {
             if let Err(e) = sequence(&store).await {
                 tracing::warn!(error = %e, "sequencing events failed; retrying");
             }
@@ -105,8 +133,15 @@ pub fn spawn(
                     Err(e) => tracing::warn!(error = %e, "pruning events failed; retrying later"),
                 }
             }
-            tokio::time::sleep(poll).await;
+            tokio::select! {
+                () = tokio::time::sleep(poll) => {}
+                _ = stopped.changed() => {}
+            }
         }
     });
-    dispatcher
+    Stopper {
+        stop,
+        task: std::sync::Mutex::new(Some(task)),
+        webhooks: dispatcher,
+    }
 }

@@ -81,15 +81,34 @@ impl Dispatcher {
             drop(running);
             let (shared, running) = (self.shared.clone(), self.running.clone());
             tokio::spawn(async move {
+                // Out of the running set and the place given back however
+                // the turn ends, a panic included.
+                let _running = RunningEntry(running, id.clone());
+                let _place = place;
                 if let Err(e) = deliver(&shared, &id).await {
                     tracing::warn!(subscription = %id, error = %e, "webhook delivery interrupted; it resumes at the next poll");
+                    // The turn could not record its end: give the lease up
+                    // (best effort) so that the next poll resumes it instead
+                    // of waiting for the lease to expire.
+                    if let Ok(mut tx) = shared.store.begin().await
+                        && tx.release_webhook_lease(&id, &shared.owner).await.is_ok()
+                    {
+                        let _ = tx.commit().await;
+                    }
                 }
-                if let Ok(mut r) = running.lock() {
-                    r.remove(&id);
-                }
-                drop(place);
             });
         }
         Ok(())
+    }
+}
+
+/// A subscription's entry in the running set, removed when dropped.
+struct RunningEntry(Arc<Mutex<HashSet<String>>>, String);
+
+impl Drop for RunningEntry {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.0.lock() {
+            r.remove(&self.1);
+        }
     }
 }

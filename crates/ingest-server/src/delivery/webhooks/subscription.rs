@@ -80,6 +80,9 @@ impl Turn<'_> {
     /// Records the attempts and the progress; false when the lease is lost
     /// (nothing but the attempts recorded then: stop).
     async fn flush(&mut self, next_attempt_ms: i64, end: End) -> Result<bool, DeliveryError> {
+        // The time is taken once the transaction has its connection (which
+        // may wait): the renewed lease then lasts its whole length from now.
+        let mut tx = self.shared.store.begin().await?;
         let now = now_ms();
         let progress = Progress {
             epoch: self.epoch,
@@ -95,7 +98,6 @@ impl Turn<'_> {
             },
         };
         let disabling = progress.disable.clone();
-        let mut tx = self.shared.store.begin().await?;
         tx.insert_webhook_attempts(&self.attempts).await?;
         let held = tx
             .record_webhook_progress(&self.id, &self.shared.owner, &progress, now)
@@ -148,9 +150,9 @@ fn jitter() -> f64 {
 
 /// One turn of subscription `id` (nothing when another instance holds its lease).
 pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
-    let now = now_ms();
     let leased = {
         let mut tx = shared.store.begin().await?;
+        let now = now_ms();
         let l = tx
             .acquire_webhook_lease(id, &shared.owner, now, now + shared.lease_ms)
             .await?;
@@ -184,17 +186,7 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
             return Ok(());
         }
     };
-    let state = shared.store.read().await?.outbox_state().await?;
-    if turn.cursor < state.pruned_through {
-        let reason = format!(
-            "the events up to {} were pruned (retention) before they were delivered: resynchronize from the list APIs, then redeliver from {}",
-            state.pruned_through,
-            state.pruned_through + 1
-        );
-        turn.flush(0, End::Disable(reason)).await?;
-        return Ok(());
-    }
-    let epoch = state.epoch;
+    let epoch = shared.store.read().await?.outbox_state().await?.epoch;
     let started = Instant::now();
     let mut stop = shared.stop.clone();
     loop {
@@ -202,12 +194,22 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
             turn.flush(0, End::Release).await?;
             return Ok(());
         }
-        let events = shared
-            .store
-            .read()
-            .await?
-            .events_after(turn.cursor, CHUNK)
-            .await?;
+        let (events, pruned_through) = {
+            let mut tx = shared.store.read().await?;
+            let events = tx.events_after(turn.cursor, CHUNK).await?;
+            // Read after the events (PostgreSQL: each statement sees what is
+            // committed when it starts): a prune that ran before or during
+            // this read is seen, never taken for a gap.
+            (events, tx.outbox_state().await?.pruned_through)
+        };
+        if turn.cursor < pruned_through {
+            let reason = format!(
+                "the events up to {pruned_through} were pruned (retention) before they were delivered: resynchronize from the list APIs, then redeliver from {}",
+                pruned_through + 1
+            );
+            turn.flush(0, End::Disable(reason)).await?;
+            return Ok(());
+        }
         if events.is_empty() {
             turn.flush(0, End::Release).await?;
             return Ok(());
