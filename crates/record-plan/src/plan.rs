@@ -401,6 +401,16 @@ pub fn plan_batch<'b>(
             if voided.insert(r.id.clone()) {
                 voids.push(r.id.clone());
             }
+            // Its learner's statistics are rebuilt all the same, as when
+            // the void comes after it (or in its batch) and as `replay`
+            // does: whatever the order, a learner with a learning
+            // statement on a course has a statistics row, empty when all
+            // of them are voided (issue 32, item 3).
+            if r.learning.is_some()
+                && let Some(key) = r.target()
+            {
+                touch(&mut touched, key, None);
+            }
             outcomes[r.index] = Some(Outcome::Stored { parked: None });
             continue;
         }

@@ -309,6 +309,17 @@ proptest! {
                 "statistics of {:?}", key
             );
         }
+        // Which rows exist does not depend on the order either: one for
+        // every (course, learner) with a learning statement, voided or not,
+        // as `replay` writes them (`Tx::learning_targets`).
+        let with_rows: BTreeSet<(i64, i64)> = model
+            .log
+            .values()
+            .filter(|e| e.learning)
+            .filter_map(|e| e.fact.course_id.zip(e.fact.learner_id))
+            .collect();
+        let rows: BTreeSet<(i64, i64)> = model.stats.keys().copied().collect();
+        prop_assert_eq!(rows, with_rows, "statistics rows");
     }
 
     /// A batch planned again once its plan was applied (a sender's retry)
