@@ -83,6 +83,10 @@ fn row(r: &impl Cols) -> Result<StatsRow> {
     })
 }
 
+/// The first key of statement locks (`Tx::lock_statement_ids`): the
+/// two-key advisory locks never meet the one-key locks of statistics.
+const STATEMENT_LOCKS: i32 = 0x6362; // "cb"
+
 /// Parameters per row of `upsert_stats_many`.
 const STATS_ARGS: usize = 15;
 
@@ -128,6 +132,39 @@ impl<C: Conn> Tx<'_, C> {
             );
             let args: Vec<Arg<'_>> = chunk.iter().map(|k| Arg::from(*k)).collect();
             self.fetch(&q, &args, "taking advisory locks").await?;
+        }
+        Ok(())
+    }
+
+    /// Takes the transaction-scoped advisory locks of these statement ids
+    /// (PostgreSQL; nothing on SQLite, whose writers are serialized), in
+    /// ascending order, in a key space of their own. Two transactions
+    /// writing overlapping statements — identical retries, in any order —
+    /// then queue behind the first id they share instead of locking the
+    /// rows in opposite orders (a deadlock).
+    pub async fn lock_statement_ids(&mut self, ids: &[String]) -> Result<()> {
+        if self.backend != crate::Backend::Postgres || ids.is_empty() {
+            return Ok(());
+        }
+        // FNV-1a, 32 bits: the same key in every process.
+        let key = |id: &str| {
+            let mut h: u32 = 0x811c_9dc5;
+            for b in id.bytes() {
+                h ^= u32::from(b);
+                h = h.wrapping_mul(0x0100_0193);
+            }
+            i64::from(h as i32)
+        };
+        let mut keys: Vec<i64> = ids.iter().map(|id| key(id.as_str())).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for chunk in keys.chunks(1000) {
+            let ps = crate::repeat_row("(?::int)", chunk.len(), 1, ", ");
+            let q = format!(
+                "SELECT pg_advisory_xact_lock({STATEMENT_LOCKS}, k) FROM (VALUES {ps}) AS v(k) ORDER BY k"
+            );
+            let args: Vec<Arg<'_>> = chunk.iter().map(|k| Arg::from(*k)).collect();
+            self.fetch(&q, &args, "taking statement locks").await?;
         }
         Ok(())
     }

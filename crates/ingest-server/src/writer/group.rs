@@ -162,7 +162,17 @@ async fn write_group_once(
         .iter()
         .any(|j| j.batch.iter().any(|p| p.statement.is_voiding()));
     if !voiding {
-        match write_merged(conn, &jobs, now).await {
+        let mut merged = write_merged(conn, &jobs, now).await;
+        for _ in 0..DEADLOCK_RETRIES {
+            match &merged {
+                Merged::Failed(e) if deadlock(e) => {
+                    tracing::info!(error = %e, "a group was a deadlock victim; running it again");
+                    merged = write_merged(conn, &jobs, now).await;
+                }
+                _ => break,
+            }
+        }
+        match merged {
             Merged::Committed(results) => {
                 for (job, result) in jobs.into_iter().zip(results) {
                     answers.push((job.reply, Ok(result), job.batch, job.held));
@@ -227,6 +237,30 @@ impl<'a> Changes<'a> {
     }
 }
 
+/// The statement ids a group writes: its statements' and their voiding
+/// targets' (locked first on PostgreSQL: `Tx::lock_statement_ids`).
+fn group_ids(jobs: &[Job]) -> Vec<String> {
+    jobs.iter()
+        .flat_map(|j| &j.batch)
+        .flat_map(|p| {
+            p.statement
+                .id
+                .into_iter()
+                .chain(p.statement.voided_target())
+        })
+        .map(|id| id.to_string())
+        .collect()
+}
+
+/// Whether a failed group transaction was PostgreSQL's deadlock victim
+/// (SQLSTATE 40P01): rolled back whole, and safe to run again.
+fn deadlock(e: &str) -> bool {
+    e.contains("40P01") || e.contains("deadlock detected")
+}
+
+/// Times a group is run again after a deadlock before its requests get the error.
+const DEADLOCK_RETRIES: usize = 3;
+
 /// What the fast path did.
 enum Merged {
     /// Committed; the outcomes of each request, in order.
@@ -243,6 +277,9 @@ async fn write_merged(conn: &mut WriteConn, jobs: &[Job], now: i64) -> Merged {
         Ok(t) => t,
         Err(e) => return Merged::Failed(e.to_string()),
     };
+    if let Err(e) = tx.lock_statement_ids(&group_ids(jobs)).await {
+        return Merged::Failed(e.to_string());
+    }
     // Requests by integration (usually one), in order of arrival.
     let mut integrations: Vec<(&Arc<IntegrationRules>, Vec<usize>)> = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
@@ -293,7 +330,17 @@ async fn write_each(
     now: i64,
     answers: &mut Vec<Answer>,
 ) -> bool {
-    match write_each_tx(conn, &jobs, now).await {
+    let mut written = write_each_tx(conn, &jobs, now).await;
+    for _ in 0..DEADLOCK_RETRIES {
+        match &written {
+            Err(e) if deadlock(e) => {
+                tracing::info!(error = %e, "a group was a deadlock victim; running it again");
+                written = write_each_tx(conn, &jobs, now).await;
+            }
+            _ => break,
+        }
+    }
+    match written {
         Ok(results) => {
             for (job, result) in jobs.into_iter().zip(results) {
                 answers.push((job.reply, result, job.batch, job.held));
@@ -317,6 +364,9 @@ async fn write_each_tx(
 ) -> Result<Vec<Result<Vec<Outcome>, WriteError>>, String> {
     let text = |e: store::StoreError| e.to_string();
     let (mut tx, cache) = conn.begin().await.map_err(text)?;
+    tx.lock_statement_ids(&group_ids(jobs))
+        .await
+        .map_err(text)?;
     let mut results = Vec::with_capacity(jobs.len());
     let mut changes = Changes::default();
     for job in jobs {
