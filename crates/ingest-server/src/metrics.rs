@@ -92,6 +92,11 @@ impl Metrics {
                 &self.webhooks.disabled,
             ),
             (
+                "coursebridge_void_repair_failures_total",
+                "Voiding checks that failed (PostgreSQL, after a group's commit or at start): some voided statements may still count until the next start or `coursebridge-ingest replay`; alert on it.",
+                &groups.void_repair_failures,
+            ),
+            (
                 "coursebridge_write_groups_total",
                 "Group transactions committed by the statement writers (concurrent requests committed together).",
                 &groups.groups,
@@ -154,6 +159,9 @@ pub struct GroupCounters {
     /// group committed before it started; 0 on PostgreSQL, whose commits
     /// are synced by the server).
     pub log_syncs: AtomicU64,
+    /// Voiding checks that failed (after a PostgreSQL group's commit, or
+    /// at start): targets may count until the next start or `replay`.
+    pub void_repair_failures: AtomicU64,
 }
 
 impl GroupCounters {

@@ -80,6 +80,26 @@ impl App {
         if store.backend() == store::Backend::Sqlite {
             spawn_checkpointer(store.clone());
         }
+        // What a crash between a PostgreSQL group's commit and its voiding
+        // check left is repaired at start (docs/xapi-lrs.md, voiding).
+        {
+            let (store, counters) = (store.clone(), writer.shared_counters());
+            tokio::spawn(async move {
+                match crate::writer::repair_at_start(&store, crate::clock::now_ms()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(
+                        statements = n,
+                        "voided at start: statements whose voiding check was interrupted"
+                    ),
+                    Err(e) => {
+                        counters
+                            .void_repair_failures
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::error!(error = %e, "the voiding check at start failed; run coursebridge-ingest replay");
+                    }
+                }
+            });
+        }
         let metrics = Metrics::default();
         let webhooks = crate::delivery::spawn(
             store.clone(),

@@ -196,6 +196,23 @@ impl<C: Conn> Tx<'_, C> {
         Ok(n)
     }
 
+    /// Statements not marked voided though a voiding statement of their
+    /// integration refers to them, as (integration, id): what a crash
+    /// between a PostgreSQL group's commit and its voiding check left
+    /// (docs/xapi-lrs.md, voiding). Read from the voiding statements
+    /// (schema v12's index), which are few.
+    pub async fn unvoided_targets(&mut self) -> Result<Vec<(String, String)>> {
+        let q = self.sql(
+            "SELECT t.integration_id, t.id FROM statements v \
+             JOIN statements t ON t.id = v.voids AND t.integration_id = v.integration_id \
+             WHERE v.voids IS NOT NULL AND t.voided = 0 AND t.voids IS NULL ORDER BY t.integration_id, t.id",
+        );
+        let rows = self.fetch(&q, &[], "finding unvoided targets").await?;
+        rows.iter()
+            .map(|r| Ok((col(r, "integration_id")?, col(r, "id")?)))
+            .collect()
+    }
+
     /// Which of these statement ids of an integration a stored voiding
     /// statement of that integration refers to (schema v12's index).
     pub async fn voided_targets(

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
 use records::{IntegrationRules, Outcome, Prepared, RecordError};
 use store::Store;
@@ -75,8 +76,10 @@ pub(super) async fn write_group(conn: &mut WriteConn, jobs: Vec<Job>, counters: 
         counters.committed(requests, statements);
     }
     conn.answer(answers);
-    if let Some((store, checks)) = repair {
-        repair_voiding(&store, checks, now).await;
+    if let Some((store, checks)) = repair
+        && !repair_voiding(&store, checks, now).await
+    {
+        counters.void_repair_failures.fetch_add(1, Relaxed);
     }
 }
 
@@ -105,13 +108,14 @@ fn voiding_checks(jobs: &[Job]) -> Vec<(Arc<IntegrationRules>, Vec<String>)> {
 /// After a group's commit: which of its statements a voiding statement
 /// refers to (one query on the pool), and, only if any, those still unvoided
 /// voided in a transaction of its own ([`records::repair_voiding`]). The group
-/// is committed and answered whatever happens here; a failure is logged, and
-/// `replay` repairs what it left.
+/// is committed and answered whatever happens here; a failure is logged and
+/// counted (false), and the next start ([`repair_at_start`]) or `replay`
+/// repairs what it left.
 async fn repair_voiding(
     store: &Store,
     checks: Vec<(Arc<IntegrationRules>, Vec<String>)>,
     now: i64,
-) {
+) -> bool {
     let run = async {
         // Almost always nothing refers to them: one query, no transaction.
         let mut referred = Vec::new();
@@ -138,15 +142,54 @@ async fn repair_voiding(
         Ok::<usize, String>(voided)
     };
     match run.await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(
-            statements = n,
-            "voided statements whose voiding statement committed at the same time"
-        ),
+        Ok(0) => true,
+        Ok(n) => {
+            tracing::info!(
+                statements = n,
+                "voided statements whose voiding statement committed at the same time"
+            );
+            true
+        }
         Err(e) => {
-            tracing::warn!(error = %e, "checking the group's voiding statements failed; replay repairs it")
+            tracing::error!(error = %e, "checking the group's voiding statements failed; the next start (or replay) repairs it");
+            false
         }
     }
+}
+
+/// At start: every statement a voiding statement of its integration refers
+/// to but that is not marked voided — what a crash between a PostgreSQL
+/// group's commit and its voiding check left — voided now, and its
+/// learner's statistics rebuilt ([`records::repair_voiding`]); how many.
+pub async fn repair_at_start(store: &Store, now: i64) -> Result<usize, String> {
+    let text = |e: store::StoreError| e.to_string();
+    let found = store
+        .read()
+        .await
+        .map_err(text)?
+        .unvoided_targets()
+        .await
+        .map_err(text)?;
+    if found.is_empty() {
+        return Ok(0);
+    }
+    let mut by_integration: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (integration, id) in found {
+        by_integration.entry(integration).or_default().push(id);
+    }
+    let mut tx = store.begin().await.map_err(text)?;
+    let mut voided = 0;
+    for (integration, ids) in &by_integration {
+        let Some(i) = tx.integration(integration).await.map_err(text)? else {
+            continue;
+        };
+        let rules = records::rules_for(&i).map_err(|e| e.to_string())?;
+        voided += records::repair_voiding(&mut tx, &rules, ids, now)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    tx.commit().await.map_err(text)?;
+    Ok(voided)
 }
 
 /// Writes a group; its answers go to `answers`, in the order of `jobs`.

@@ -34,6 +34,7 @@ mod group;
 mod job;
 
 pub use conn::{Direct, Syncer, WriteConn, spawn_checkpointer};
+pub use group::repair_at_start;
 pub use group::write_batches;
 pub use job::{SyncFn, WriteError};
 
@@ -114,6 +115,11 @@ impl Writer {
     /// What the group writers have done so far.
     pub fn counters(&self) -> &GroupCounters {
         &self.counters
+    }
+
+    /// The same counters, shared (for tasks that report into them).
+    pub(crate) fn shared_counters(&self) -> Arc<GroupCounters> {
+        self.counters.clone()
     }
 
     /// False once a sync of the log failed: the server is not ready.
