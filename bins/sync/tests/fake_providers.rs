@@ -31,6 +31,8 @@ struct Fake {
     uses: std::collections::HashMap<String, u32>,
     throttle_page_once: Option<u32>,
     fail_page: Option<u32>,
+    /// This page is never answered (the connection stays open).
+    hang_page: Option<u32>,
     next_host: Option<String>,
 }
 
@@ -78,6 +80,19 @@ async fn content(
     State(s): State<Shared>,
     h: HeaderMap,
     Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let page: u32 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let hang = s.lock().expect("lock").hang_page == Some(page);
+    if hang {
+        return std::future::pending::<Response>().await;
+    }
+    content_now(&s, &h, &q)
+}
+
+fn content_now(
+    s: &Shared,
+    h: &HeaderMap,
+    q: &std::collections::HashMap<String, String>,
 ) -> Response {
     let mut f = s.lock().expect("lock");
     f.content_requests += 1;
@@ -353,6 +368,36 @@ async fn a_failing_page_archives_nothing() {
     assert_eq!(last.outcome, "failed");
     assert!(last.error.as_deref().is_some_and(|e| e.contains("page 2")));
     drop(tx);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A provider that stops answering (the connection open, no answer): each
+/// request ends at its timeout, the run fails naming the page, and nothing
+/// is archived (issue 32, fault injection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_provider_fails_the_run_and_archives_nothing() {
+    let (fake, base) = start_fake((0..120).map(|i| os_course(i, true)).collect()).await;
+    let (store, dir) = setup(&base, "opensesame").await;
+    assert_eq!(sync_once(&store, &Options::default()).await.outcome, "ok");
+    {
+        let mut f = fake.lock().expect("lock");
+        f.courses.truncate(100);
+        f.hang_page = Some(2);
+    }
+    let i = integration(&store).await;
+    let env = |name: &str| (name == "FAKE_OS_SECRET").then(|| "os-secret".to_owned());
+    let policy = RetryPolicy {
+        request_timeout: Duration::from_millis(300),
+        ..quick()
+    };
+    let source = sync::config::source_with(&i, policy, &env).expect("source");
+    let r = run::run(&store, &i, source, &Options::default(), &Quiet).await;
+    assert_eq!(r.outcome, "failed", "{r:?}");
+    assert!(
+        r.error.as_deref().is_some_and(|e| e.contains("page 2")),
+        "{r:?}"
+    );
+    assert_eq!(active_courses(&store).await, (120, 120), "nothing archived");
     let _ = std::fs::remove_dir_all(dir);
 }
 
