@@ -1,9 +1,10 @@
 //! Nothing acknowledged is lost when the server process dies: the real binary
-//! serves concurrent batches and is killed (SIGKILL) in the middle of them;
-//! after a restart every statement that got a 2xx is stored, and the
-//! statistics equal what a replay of the stored log gives (they were committed
-//! with the statements, in the same transactions). On SQLite and on
-//! PostgreSQL. A crash of the machine is the log's sync on SQLite, which every
+//! serves concurrent batches — and voiding statements sent at the same
+//! moment as their targets — and is killed (SIGKILL) in the middle of them;
+//! after a restart every statement that got a 2xx is stored, every
+//! acknowledged target of an acknowledged void is voided (a voiding check the
+//! kill interrupted is repaired at the start), and the statistics equal what
+//! a replay of the stored log gives. On SQLite and on PostgreSQL. A crash of the machine is the log's sync on SQLite, which every
 //! answer waits for (`durable_answers.rs`), and PostgreSQL's own commit.
 
 use std::collections::BTreeMap;
@@ -123,9 +124,65 @@ async fn kill_under_load(db: &str) {
     let mut server = serve(db, port);
     wait_ready(&client, &base).await;
 
-    // Eight senders post batches of ten until the server is gone.
+    // Eight senders post batches of ten until the server is gone; two more
+    // post targets and their voids at the same moment.
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let voided_pairs = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut senders = Vec::new();
+    for t in 0..2usize {
+        let (client, base, secret, acknowledged, voided_pairs) = (
+            client.clone(),
+            base.clone(),
+            secret.clone(),
+            acknowledged.clone(),
+            voided_pairs.clone(),
+        );
+        senders.push(tokio::spawn(async move {
+            let post = |body: Value| {
+                client
+                    .post(format!("{base}/xapi/statements"))
+                    .basic_auth("wh_ub", Some(&secret))
+                    .header("X-Experience-API-Version", "1.0.3")
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string())
+                    .send()
+            };
+            for round in 0usize.. {
+                let ids: Vec<String> = (0..5).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+                let targets: Vec<Value> = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| progressed(id, (t * 5 + round + i) % LEARNERS, 1.0))
+                    .collect();
+                let voids: Vec<Value> = ids
+                    .iter()
+                    .map(|id| {
+                        json!({"actor": {"mbox": "mailto:admin@example.com"},
+                               "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+                               "object": {"objectType": "StatementRef", "id": id}})
+                    })
+                    .collect();
+                let (a, b) = tokio::join!(post(Value::Array(targets)), post(Value::Array(voids)));
+                match (a, b) {
+                    (Ok(a), Ok(b)) if a.status().is_success() && b.status().is_success() => {
+                        acknowledged
+                            .lock()
+                            .expect("lock")
+                            .extend(ids.iter().cloned());
+                        voided_pairs.lock().expect("lock").extend(ids);
+                    }
+                    (Ok(a), Ok(b)) if a.status().is_success() || b.status().is_success() => {
+                        // One answered, the other not (the kill): no pair.
+                        return;
+                    }
+                    (Ok(a), Ok(b)) => {
+                        panic!("refused before the kill: {} {}", a.status(), b.status())
+                    }
+                    _ => return,
+                }
+            }
+        }));
+    }
     for t in 0..8usize {
         let (client, base, secret, acknowledged) = (
             client.clone(),
@@ -180,8 +237,43 @@ async fn kill_under_load(db: &str) {
         acknowledged.len()
     );
 
-    // The store as the next start finds it: every acknowledged statement.
+    let voided_pairs = voided_pairs.lock().expect("lock").clone();
+    assert!(!voided_pairs.is_empty(), "no voiding pair was acknowledged");
+
+    // The next start repairs a voiding check the kill interrupted.
+    let mut restarted = serve(db, port);
+    wait_ready(&client, &base).await;
     let store = Store::open(db).await.expect("reopen");
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = store
+            .read()
+            .await
+            .expect("read")
+            .unvoided_targets()
+            .await
+            .expect("read");
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < until, "not repaired at start: {left:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    restarted.kill().expect("stop");
+    restarted.wait().expect("reaped");
+
+    // The store as it is then: every acknowledged statement, every
+    // acknowledged pair's target voided.
+    {
+        let mut tx = store.read().await.expect("read");
+        for id in &voided_pairs {
+            let s = tx.statement(id).await.expect("lookup").expect("stored");
+            assert!(
+                s.voided,
+                "statement {id} and its void were acknowledged; it is not voided"
+            );
+        }
+    }
     {
         let mut tx = store.read().await.expect("read");
         for id in &acknowledged {
