@@ -464,11 +464,11 @@ async fn a_subscription_behind_retention_is_disabled(mut env: Env) -> Env {
         .post(&format!("/api/v1/webhooks/{id}/disable"), &json!({}))
         .await;
     assert_eq!(s, 200);
-    // Events of long ago (the harness's courses are dated 2024), pruned.
+    // The events, pruned (retention as it would be a month later).
     env.add_courses(2).await;
     let head = env.head().await;
     let mut tx = env.store.begin().await.expect("begin");
-    tx.prune_events(ingest_server::clock::now_ms(), 1_000)
+    tx.prune_events(ingest_server::clock::now_ms() + 31 * 86_400_000, 1_000)
         .await
         .expect("prune");
     tx.commit().await.expect("commit");

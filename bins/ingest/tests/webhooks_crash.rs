@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use ingest_server::config::{Config, Delivery};
 use ingest_server::delivery::webhooks::manage::{self, CreateRequest};
 use ingest_server::server;
+use receiver::env::add_courses;
 use receiver::{Hit, Receiver, delivered_seqs};
-use store::{CourseFields, Store};
+use store::Store;
 use testkit::{Engine, TestDatabase};
 
 mod common;
@@ -32,39 +33,6 @@ fn delivery() -> Delivery {
         retry_max_secs: 1,
         ..Delivery::default()
     }
-}
-
-/// Courses `c{from}`… of `ub-acme`, each with its `course.created` event, in one transaction.
-async fn add_courses(store: &Store, from: usize, n: usize) {
-    // Now: events older than retention are pruned when a server starts.
-    let now = ingest_server::clock::now_ms();
-    let mut tx = store.begin().await.expect("begin");
-    let mut changes = Vec::new();
-    for k in from..from + n {
-        let id = tx
-            .upsert_course(
-                "ub-acme",
-                "course",
-                &format!("c{k}"),
-                &CourseFields {
-                    name: format!("Course {k}"),
-                    ..CourseFields::default()
-                },
-                false,
-                "h",
-                now,
-            )
-            .await
-            .expect("course");
-        changes.push(records::CourseChange::new(
-            id,
-            lms_delivery::EventType::CourseCreated,
-        ));
-    }
-    records::append_course_events(&mut tx, &changes, now)
-        .await
-        .expect("events");
-    tx.commit().await.expect("commit");
 }
 
 async fn head(store: &Store) -> i64 {

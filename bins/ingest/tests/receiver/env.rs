@@ -149,33 +149,7 @@ impl Env {
 
     /// `n` new courses of `ub-acme`, each with its `course.created` event.
     pub async fn add_courses(&mut self, n: usize) {
-        let mut tx = self.store.begin().await.expect("begin");
-        let mut changes = Vec::new();
-        for k in self.courses..self.courses + n {
-            let id = tx
-                .upsert_course(
-                    "ub-acme",
-                    "course",
-                    &format!("c{k}"),
-                    &CourseFields {
-                        name: format!("Course {k}"),
-                        ..CourseFields::default()
-                    },
-                    false,
-                    "h",
-                    common::T0,
-                )
-                .await
-                .expect("course");
-            changes.push(records::CourseChange::new(
-                id,
-                lms_delivery_type("course.created"),
-            ));
-        }
-        records::append_course_events(&mut tx, &changes, common::T0)
-            .await
-            .expect("events");
-        tx.commit().await.expect("commit");
+        add_courses(&self.store, self.courses, n).await;
         self.courses += n;
     }
 
@@ -220,4 +194,38 @@ pub fn lms_delivery_type(t: &str) -> lms_delivery::EventType {
 
 pub fn seqs(hits: &[super::Hit]) -> Vec<i64> {
     hits.iter().map(|h| h.seq).collect()
+}
+
+/// Courses `c{from}`… of `ub-acme`, each with its `course.created` event, in
+/// one transaction, dated now: a server prunes events past retention when it
+/// starts, and an event dated long ago could be pruned under a test's feet.
+pub async fn add_courses(store: &Store, from: usize, n: usize) {
+    let now = ingest_server::clock::now_ms();
+    let mut tx = store.begin().await.expect("begin");
+    let mut changes = Vec::new();
+    for k in from..from + n {
+        let id = tx
+            .upsert_course(
+                "ub-acme",
+                "course",
+                &format!("c{k}"),
+                &CourseFields {
+                    name: format!("Course {k}"),
+                    ..CourseFields::default()
+                },
+                false,
+                "h",
+                now,
+            )
+            .await
+            .expect("course");
+        changes.push(records::CourseChange::new(
+            id,
+            lms_delivery_type("course.created"),
+        ));
+    }
+    records::append_course_events(&mut tx, &changes, now)
+        .await
+        .expect("events");
+    tx.commit().await.expect("commit");
 }
