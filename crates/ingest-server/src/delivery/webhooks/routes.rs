@@ -87,12 +87,7 @@ pub async fn disable(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    answer(async {
-        app.lms(&headers).await?;
-        let w = manage::set_enabled(&app.store, &id, false).await?;
-        Ok((StatusCode::OK, manage::webhook_json(&w)))
-    })
-    .await
+    set_enabled(&app, &id, &headers, false).await
 }
 
 pub async fn enable(
@@ -100,9 +95,13 @@ pub async fn enable(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    set_enabled(&app, &id, &headers, true).await
+}
+
+async fn set_enabled(app: &AppState, id: &str, headers: &HeaderMap, enabled: bool) -> Response {
     answer(async {
-        app.lms(&headers).await?;
-        let w = manage::set_enabled(&app.store, &id, true).await?;
+        app.lms(headers).await?;
+        let w = manage::set_enabled(&app.store, id, enabled).await?;
         Ok((StatusCode::OK, manage::webhook_json(&w)))
     })
     .await
