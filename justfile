@@ -35,6 +35,10 @@ demo:
     cargo run -p coursebridge-sync -- demo
     cargo run -p coursebridge-ingest -- validate fixtures/statements/valid/*.json
 
+# Fuzz the input parsers (nightly + cargo-fuzz): SECONDS per target, optionally some targets only.
+fuzz secs="60" *targets:
+    bash fuzz/run.sh {{secs}} {{targets}}
+
 # The PostgreSQL variants of the suites, against a throwaway cluster.
 test-postgres:
     COURSEBRIDGE_TEST_POSTGRES_URL=$(bash .ci/postgres.sh start) cargo test --workspace -- --ignored

@@ -52,8 +52,20 @@ fn mac(secret: &[u8], c: &LaunchClaims) -> Result<HmacSha256, LaunchError> {
     if secret.len() < 32 {
         return Err(LaunchError::WeakSecret);
     }
-    let mut m = HmacSha256::new_from_slice(secret).map_err(|_| LaunchError::WeakSecret)?;
     let email = c.email.as_deref().unwrap_or("");
+    // The fields are joined by line breaks: one inside a field could move
+    // text from one claim to the next under the same signature.
+    for (name, value) in [
+        ("path (line break)", c.path.as_str()),
+        ("learner (line break)", &c.learner),
+        ("email (line break)", email),
+        ("entry (line break)", &c.entry),
+    ] {
+        if value.contains(['\n', '\r']) {
+            return Err(LaunchError::Malformed(name));
+        }
+    }
+    let mut m = HmacSha256::new_from_slice(secret).map_err(|_| LaunchError::WeakSecret)?;
     m.update(
         format!(
             "launch-v1\n{}\n{}\n{}\n{}\n{}",
@@ -266,5 +278,40 @@ mod tests {
         let q = sign_query(SECRET, &empty).expect("sign");
         assert!(!q.contains("email"), "{q}");
         assert_eq!(verify(SECRET, path, &q, 1_000), Ok(without));
+    }
+
+    /// The signed fields are joined by line breaks, so a line break inside
+    /// one would let a holder move text between claims under the same
+    /// signature (learner `a\nb` without email == learner `a`, email `b\n`).
+    /// Neither minting nor verifying takes one.
+    #[test]
+    fn a_line_break_cannot_move_text_between_claims() {
+        let shifted = LaunchClaims {
+            learner: "a\nb".into(),
+            email: None,
+            ..claims()
+        };
+        assert_eq!(
+            sign_query(SECRET, &shifted),
+            Err(LaunchError::Malformed("learner (line break)"))
+        );
+        // The signature an older signer would have made for `shifted`.
+        let mut m = HmacSha256::new_from_slice(SECRET).expect("key");
+        m.update(
+            format!(
+                "launch-v1\n{}\n{}\n\n{}\n{}",
+                shifted.path, shifted.learner, shifted.entry, shifted.exp
+            )
+            .as_bytes(),
+        );
+        let sig = hex::encode(m.finalize().into_bytes());
+        let q = format!(
+            "learner=a&email=b%0A&entry={}&exp={}&sig={sig}",
+            shifted.entry, shifted.exp
+        );
+        assert_eq!(
+            verify(SECRET, &shifted.path, &q, 1_000),
+            Err(LaunchError::Malformed("email (line break)"))
+        );
     }
 }

@@ -22,6 +22,7 @@ mod identity;
 mod model;
 pub mod multipart;
 mod parse;
+pub mod query;
 pub mod rfc3339;
 mod score;
 pub mod signature;

@@ -7,49 +7,12 @@ use std::collections::HashMap;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use store::StatementFilter;
-use xapi_model::LearnerKey;
-use xapi_model::format::{Criteria, Format};
+use xapi_model::format::Format;
+use xapi_model::query::StatementsQuery;
 
 use super::respond::{CONSISTENT, consistent_through, from_ms, http_date};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// A boolean query parameter (`true` / `false`, absent: false).
-fn bool_param(q: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
-    match q.get(name).map(String::as_str) {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "{name}: must be true or false"
-        ))),
-    }
-}
-
-fn ts_param(q: &HashMap<String, String>, name: &'static str) -> Result<Option<i64>, ApiError> {
-    q.get(name)
-        .map(|v| {
-            xapi_model::parse_timestamp(v)
-                .map(|t| i64::try_from(t.0.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
-                .map_err(|rule| ApiError::bad_request(format!("{name}: {rule}")))
-        })
-        .transpose()
-}
-
-const LIST_PARAMS: &[&str] = &[
-    "agent",
-    "verb",
-    "activity",
-    "registration",
-    "since",
-    "until",
-    "limit",
-    "ascending",
-    "format",
-    "attachments",
-    "related_activities",
-    "related_agents",
-    "cursor",
-];
 
 /// `path` is the statements resource's path as the client sent it (the
 /// routes may be mounted under a prefix): the `more` link is built on it.
@@ -62,125 +25,47 @@ pub(super) async fn get_inner(
     let provider = app.provider(headers).await?;
     // Taken before the read: everything stored before it is in what we read.
     let consistent = consistent_through(app);
-    let single = match (q.get("statementId"), q.get("voidedStatementId")) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "statementId and voidedStatementId cannot be used together",
-            ));
-        }
-        (Some(id), None) => Some((id, false)),
-        (None, Some(id)) => Some((id, true)),
-        (None, None) => None,
-    };
-    let format = match q.get("format") {
-        None => Format::Exact,
-        Some(f) => Format::parse(f).ok_or_else(|| {
-            ApiError::bad_request(format!("format: {f:?} is not one of ids, exact, canonical"))
-        })?,
-    };
+    let query = xapi_model::query::parse(q).map_err(|e| ApiError::bad_request(e.0))?;
     let languages = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .map(xapi_model::format::accept_language)
         .unwrap_or_default();
-    let with_attachments = bool_param(q, "attachments")?;
     let mut tx = app.store.read().await?;
-    if let Some((id, voided)) = single {
-        if let Some(other) = q.keys().find(|k| {
-            !matches!(
-                k.as_str(),
-                "statementId" | "voidedStatementId" | "format" | "attachments"
-            )
-        }) {
-            return Err(ApiError::bad_request(format!(
-                "{other}: not allowed with statementId/voidedStatementId"
-            )));
+    let list = match query {
+        StatementsQuery::Single(one) => {
+            let s = tx
+                .statement(&one.id)
+                .await?
+                .filter(|s| s.integration_id == provider.integration.id && s.voided == one.voided)
+                .ok_or_else(|| ApiError::not_found(format!("statement {} not found", one.id)))?;
+            let json = formatted(&s, one.format, &languages)?;
+            let resp = if one.attachments {
+                let data = attachment_data(&mut tx, &provider.integration.id, [&s]).await?;
+                crate::attachments::response(json, &data)
+            } else {
+                ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+            };
+            return Ok(statements_headers(resp, &consistent, Some(s.stored_ms)));
         }
-        let s = tx
-            .statement(id)
-            .await?
-            .filter(|s| s.integration_id == provider.integration.id && s.voided == voided)
-            .ok_or_else(|| ApiError::not_found(format!("statement {id} not found")))?;
-        let json = formatted(&s, format, &languages)?;
-        let resp = if with_attachments {
-            let data = attachment_data(&mut tx, &provider.integration.id, [&s]).await?;
-            crate::attachments::response(json, &data)
-        } else {
-            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
-        };
-        return Ok(statements_headers(resp, &consistent, Some(s.stored_ms)));
-    }
-    if let Some(bad) = q.keys().find(|k| !LIST_PARAMS.contains(&k.as_str())) {
-        return Err(ApiError::bad_request(format!("{bad}: unknown parameter")));
-    }
-    let related_agents = bool_param(q, "related_agents")?;
-    let related_activities = bool_param(q, "related_activities")?;
-    let (agent, agent_ifi) = match q.get("agent") {
-        Some(a) => {
-            let v: serde_json::Value = serde_json::from_str(a)
-                .map_err(|e| ApiError::bad_request(format!("agent: invalid JSON: {e}")))?;
-            let actor = xapi_model::actor_from_value(v).map_err(|errs| {
-                ApiError::bad_request(format!(
-                    "agent: {}",
-                    errs.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ))
-            })?;
-            let ifi = actor.ifi().cloned().ok_or_else(|| {
-                ApiError::bad_request("agent: an anonymous group cannot be used as a filter")
-            })?;
-            (Some(LearnerKey::from_ifi(&ifi)), Some(ifi))
-        }
-        None => (None, None),
+        StatementsQuery::List(list) => list,
     };
     let max = app.config.limits.max_page;
-    let limit = match q.get("limit").map(|l| l.parse::<i64>()) {
-        None | Some(Ok(0)) => max,
-        Some(Ok(n)) if n > 0 => n.min(max),
-        _ => {
-            return Err(ApiError::bad_request(
-                "limit: must be a non-negative integer",
-            ));
-        }
-    };
-    let ascending = bool_param(q, "ascending")?;
-    let cursor = q
-        .get("cursor")
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| ApiError::bad_request("cursor: malformed"))
-        })
-        .transpose()?;
-    let registration = q
-        .get("registration")
-        .map(|r| {
-            xapi_model::syntax::parse_uuid(r)
-                .ok_or_else(|| ApiError::bad_request("registration: must be a UUID"))
-        })
-        .transpose()?;
-    let criteria = Criteria {
-        agent,
-        verb: q.get("verb").cloned(),
-        activity: q.get("activity").cloned(),
-        registration,
-        related_agents,
-        related_activities,
-    };
+    let limit = list.limit.map_or(max, |n| n.min(max));
     let base = StatementFilter {
         integration_id: Some(provider.integration.id.clone()),
-        since_ms: ts_param(q, "since")?,
-        until_ms: ts_param(q, "until")?,
-        cursor,
-        ascending,
+        since_ms: list.since_ms,
+        until_ms: list.until_ms,
+        cursor: list.cursor,
+        ascending: list.ascending,
         ..StatementFilter::default()
     };
+    let (format, with_attachments) = (list.format, list.attachments);
     let page = crate::query::page(
         &mut tx,
         &base,
-        &criteria,
-        agent_ifi.as_ref(),
+        &list.criteria,
+        list.agent_ifi.as_ref(),
         limit,
         app.config.limits.scan_window,
     )
