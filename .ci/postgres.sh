@@ -4,6 +4,11 @@
 # Debian packages when it is missing. Usage:
 #   export COURSEBRIDGE_TEST_POSTGRES_URL=$(bash .ci/postgres.sh start)
 #   bash .ci/postgres.sh stop
+# A test that takes the server down under load (bins/ingest/tests/pg_restart.rs)
+# runs a cluster of its own (COURSEBRIDGE_PG_DIR) with `halt` (an immediate
+# shutdown: the server's processes end as in a crash) and `resume` (the same
+# cluster, on the same port). COURSEBRIDGE_PG_SYNCHRONOUS_COMMIT=on makes a
+# commit wait for its log write, so that a halt loses nothing acknowledged.
 set -euo pipefail
 DIR="${COURSEBRIDGE_PG_DIR:-/tmp/coursebridge-pg}"
 
@@ -44,9 +49,19 @@ start)
     if [ "$(id -u)" = 0 ]; then chown postgres "$DIR"; fi
     PORT=$(free_port)
     as_pg "$BIN/initdb -D $DIR/data -U postgres -A trust --no-sync >$DIR/initdb.log 2>&1"
-    as_pg "$BIN/pg_ctl -D $DIR/data -w -l $DIR/server.log -o '-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200' start >$DIR/pg_ctl.log 2>&1"
+    OPTIONS="-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=${COURSEBRIDGE_PG_SYNCHRONOUS_COMMIT:-off} -c full_page_writes=off -c max_connections=200"
+    echo "$OPTIONS" > "$DIR/options"
+    as_pg "$BIN/pg_ctl -D $DIR/data -w -l $DIR/server.log -o '$OPTIONS' start >$DIR/pg_ctl.log 2>&1"
     echo "$PORT" > "$DIR/port"
     echo "postgres://postgres@127.0.0.1:$PORT/postgres"
+    ;;
+halt)
+    BIN=$(pg_bin)
+    as_pg "$BIN/pg_ctl -D $DIR/data -m immediate -w stop" >/dev/null 2>&1
+    ;;
+resume)
+    BIN=$(pg_bin)
+    as_pg "$BIN/pg_ctl -D $DIR/data -w -l $DIR/server.log -o '$(cat "$DIR/options")' start >>$DIR/pg_ctl.log 2>&1"
     ;;
 stop)
     BIN=$(pg_bin)
@@ -54,7 +69,7 @@ stop)
     rm -rf "$DIR"
     ;;
 *)
-    echo "usage: $0 start|stop" >&2
+    echo "usage: $0 start|stop|halt|resume" >&2
     exit 2
     ;;
 esac

@@ -7,8 +7,6 @@
 //! a replay of the stored log gives. On SQLite and on PostgreSQL. A crash of the machine is the log's sync on SQLite, which every
 //! answer waits for (`durable_answers.rs`), and PostgreSQL's own commit.
 
-use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,88 +16,7 @@ use testkit::{Engine, TestDatabase};
 
 mod common;
 
-const LEARNERS: usize = 20;
-
-/// `ub-acme` with its course, [`LEARNERS`] learners and a credential.
-async fn seed(path: &str) -> String {
-    let store = Store::open(path).await.expect("open");
-    let emails: Vec<String> = (0..LEARNERS)
-        .map(|n| format!("learner{n}@example.com"))
-        .collect();
-    let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
-    common::seed_ub(&store, &emails).await;
-    let secret = common::ub_credential(&store, "wh_ub").await;
-    store.close().await;
-    secret
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn serve(db: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_coursebridge-ingest"))
-        .args(["--database", db, "serve", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env("COURSEBRIDGE_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server")
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    let until = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < until {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server did not get ready");
-}
-
-/// A progress statement of learner `n` with this id and score.
-fn progressed(id: &str, n: usize, scaled: f64) -> Value {
-    common::progressed(id, Some(&format!("learner{n}@example.com")), scaled)
-}
-
-/// The statistics that matter, by (course, learner), without `updated_ms`.
-async fn statistics(store: &Store) -> BTreeMap<(i64, i64), Value> {
-    let mut tx = store.read().await.expect("read");
-    let items = tx
-        .list_stats(&store::StatsFilter {
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .expect("stats");
-    items
-        .into_iter()
-        .map(|i| {
-            let r = i.row;
-            (
-                (r.course_id, r.learner_id),
-                json!([
-                    r.progress,
-                    r.completed,
-                    r.result,
-                    r.score,
-                    r.time_spent_ms,
-                    r.first_activity_ms,
-                    r.last_activity_ms,
-                    r.completed_at_ms,
-                    r.attempts
-                ]),
-            )
-        })
-        .collect()
-}
+use common::served::{LEARNERS, free_port, progressed, seed, serve, statistics, wait_ready};
 
 testkit::both!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

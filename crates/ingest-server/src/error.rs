@@ -11,6 +11,8 @@ pub struct ApiError {
     pub details: Vec<serde_json::Value>,
     /// `WWW-Authenticate` for 401s.
     pub challenge: bool,
+    /// `Retry-After` (seconds) for 503s: the same request may succeed then.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -20,6 +22,24 @@ impl ApiError {
             message: message.into(),
             details: Vec::new(),
             challenge: false,
+            retry_after: None,
+        }
+    }
+    /// The database is unavailable (`reason`: disk full, connection lost, …):
+    /// the request is not acknowledged, and the same request may succeed
+    /// later. (Where a connection was lost during a commit its outcome is
+    /// unknown: a statement sent again is then a duplicate, not a conflict.)
+    pub fn unavailable(reason: &str, e: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %e, reason, "the database is unavailable");
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the database is unavailable ({reason}); the request is not acknowledged: \
+                     send it again later (statements already stored are known by their ids)"
+                ),
+            )
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -55,7 +75,10 @@ impl ApiError {
 
 impl From<store::StoreError> for ApiError {
     fn from(e: store::StoreError) -> Self {
-        ApiError::internal(e)
+        match e.unavailable() {
+            Some(reason) => ApiError::unavailable(reason, e),
+            None => ApiError::internal(e),
+        }
     }
 }
 
@@ -71,6 +94,10 @@ impl IntoResponse for ApiError {
             body.to_string(),
         )
             .into_response();
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.challenge {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

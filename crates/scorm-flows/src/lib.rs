@@ -28,7 +28,7 @@ pub mod remote;
 pub mod results;
 pub mod settings;
 
-pub use remote::{Clock, Remote, http_client};
+pub use remote::{Clock, Remote, Timeouts, http_client};
 pub use settings::{Creation, Settings};
 
 use sha2::{Digest, Sha256};

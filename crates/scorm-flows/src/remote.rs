@@ -20,13 +20,35 @@ pub struct Remote {
     pub client: Client,
     http: reqwest::Client,
     clock: Clock,
+    timeouts: Timeouts,
+}
+
+/// How long SCORM Cloud may take: a call that takes longer fails as `timed
+/// out` (nothing of it is recorded; the caller's transaction rolls back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Every call but uploads, from sending to the whole answer read.
+    pub call: Duration,
+    /// An upload of a package, from the first byte sent to the answer read.
+    pub upload: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            call: CALL_TIMEOUT,
+            upload: UPLOAD_TIMEOUT,
+        }
+    }
 }
 
 /// An HTTP client for SCORM Cloud: rustls, no redirects followed (an answer
-/// is always the body of the call itself), bounded connect time.
+/// is always the body of the call itself), bounded connect time, and no
+/// read that waits more than [`READ_TIMEOUT`] for a byte.
 pub fn http_client() -> Result<reqwest::Client, ScormError> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
+        .read_timeout(READ_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("coursebridge/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -37,7 +59,15 @@ pub fn http_client() -> Result<reqwest::Client, ScormError> {
 }
 
 /// Calls other than uploads must answer within this time.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An upload must be sent and answered within this time (a 1 GiB package
+/// at 2 MB/s takes some 9 minutes).
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// A server that sends nothing for this long is given up on, even within
+/// an upload's time.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Remote {
     pub fn new(settings: &Settings, http: reqwest::Client) -> Self {
@@ -45,7 +75,14 @@ impl Remote {
             client: settings.client(),
             http,
             clock: Arc::new(OffsetDateTime::now_utc),
+            timeouts: Timeouts::default(),
         }
+    }
+
+    /// Other time limits than the defaults (tests; an operator's choice).
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -65,7 +102,7 @@ impl Remote {
             HttpMethod::Post => self.http.post(&req.url),
         };
         let resp = builder
-            .timeout(CALL_TIMEOUT)
+            .timeout(self.timeouts.call)
             .send()
             .await
             .map_err(|e| http_error(op, &e))?;
@@ -107,6 +144,7 @@ impl Remote {
         let resp = self
             .http
             .post(&req.url)
+            .timeout(self.timeouts.upload)
             .multipart(form)
             .send()
             .await

@@ -48,7 +48,7 @@ pub use integrations::*;
 pub use learners::*;
 pub use learning_events::*;
 pub use native::{LogSync, NativeWriter};
-pub use open::{Store, WAL_AUTOCHECKPOINT, backend_of};
+pub use open::{POSTGRES_ACQUIRE_TIMEOUT, Store, WAL_AUTOCHECKPOINT, backend_of};
 pub use outbox::*;
 pub use pending::*;
 pub use scorm::*;
@@ -103,6 +103,74 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// When this error is the database being unavailable rather than the
+    /// request or the data being wrong — a full disk, an I/O error, a lost
+    /// or refused connection, a server shutting down, no connection free in
+    /// time — a short reason for the client (nothing was written; the same
+    /// request may succeed later). `None` for every other error.
+    pub fn unavailable(&self) -> Option<&'static str> {
+        match self {
+            StoreError::Sqlite { source, .. } => sqlite_unavailable(source),
+            StoreError::Db { source, .. } | StoreError::Migration { source, .. } => {
+                sqlx_unavailable(source)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn sqlite_unavailable(e: &rusqlite::Error) -> Option<&'static str> {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code()? {
+        C::DiskFull => Some("disk full"),
+        C::SystemIoFailure => Some("I/O error"),
+        C::CannotOpen => Some("cannot open the database file"),
+        C::DatabaseBusy | C::DatabaseLocked => Some("database busy"),
+        C::OutOfMemory => Some("out of memory"),
+        C::ReadOnly => Some("database read-only"),
+        _ => None,
+    }
+}
+
+fn sqlx_unavailable(e: &sqlx::Error) -> Option<&'static str> {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => {
+            Some("connection lost")
+        }
+        sqlx::Error::PoolTimedOut => Some("no database connection available"),
+        sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => Some("database connection closed"),
+        sqlx::Error::Database(d) => {
+            let code = d.code()?;
+            if code.len() == 5 {
+                // PostgreSQL's SQLSTATE classes: 08 connection exception,
+                // 57P0x the server shutting down or starting, 53
+                // insufficient resources (53100 disk full).
+                if code.starts_with("08") || code.starts_with("57P0") {
+                    Some("database connection lost")
+                } else if code == "53100" {
+                    Some("disk full")
+                } else if code.starts_with("53") {
+                    Some("database out of resources")
+                } else {
+                    None
+                }
+            } else {
+                // SQLite through sqlx: its (extended) result code.
+                match code.parse::<i32>().ok()? & 0xff {
+                    13 => Some("disk full"),
+                    10 => Some("I/O error"),
+                    5 | 6 => Some("database busy"),
+                    14 => Some("cannot open the database file"),
+                    7 => Some("out of memory"),
+                    _ => None,
+                }
+            }
+        }
+        _ => None,
+    }
+}
 
 /// Adds context to a sqlx error.
 pub(crate) trait Ctx<T> {

@@ -14,6 +14,11 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::{AnyTm, Backend, Ctx, HeldTx, Result, StoreError, Tx, TxConn};
 
+/// How long a request waits for a PostgreSQL connection (one of the pool's,
+/// or a new one) before it fails as unavailable: a database that is down is
+/// a 503 within this time (docs/reliability.md).
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// SQLite copies the write-ahead log back into the database (a checkpoint)
 /// at the commit that finds the log this long (pages of 4 KiB). SQLite's
 /// default, 1,000 pages, put a checkpoint with its fsyncs into a commit every
@@ -161,7 +166,14 @@ impl Store {
                 // A SQLite connection is a file handle in this process: no
                 // round trip to check it before each use.
                 .test_before_acquire(backend == Backend::Postgres)
-                .acquire_timeout(Duration::from_secs(30))
+                // How long a request waits for a connection before it is
+                // answered 503. PostgreSQL: short, since a server that is down
+                // or restarting would otherwise hold every request for it; a
+                // SQLite connection is only ever busy with work of ours.
+                .acquire_timeout(match backend {
+                    Backend::Postgres => POSTGRES_ACQUIRE_TIMEOUT,
+                    Backend::Sqlite => Duration::from_secs(30),
+                })
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {

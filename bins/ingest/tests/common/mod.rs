@@ -3,6 +3,8 @@
 //! fixtures. (Each suite uses what it needs.)
 #![allow(dead_code)]
 
+pub mod served;
+
 use serde_json::{Value, json};
 use store::{CourseFields, Credential, Integration, Store};
 

@@ -12,7 +12,7 @@ use store::Store;
 use tokio::sync::oneshot;
 
 use super::conn::WriteConn;
-use super::job::{Answer, Job, WriteError};
+use super::job::{Answer, GroupFailure, Job, WriteError};
 use crate::clock::now_ms;
 use crate::metrics::GroupCounters;
 
@@ -43,19 +43,15 @@ pub async fn write_batches(
     out
 }
 
-fn fail_all(jobs: Vec<Job>, why: &str, answers: &mut Vec<Answer>) {
+fn fail_all(jobs: Vec<Job>, why: &GroupFailure, answers: &mut Vec<Answer>) {
     tracing::error!(
-        error = why,
+        error = %why.message,
+        unavailable = why.unavailable,
         requests = jobs.len(),
         "group commit failed; nothing of the group was stored"
     );
     for j in jobs {
-        answers.push((
-            j.reply,
-            Err(WriteError::Group(why.to_owned())),
-            j.batch,
-            j.held,
-        ));
+        answers.push((j.reply, Err(why.error()), j.batch, j.held));
     }
 }
 
@@ -209,7 +205,7 @@ async fn write_group_once(
         for _ in 0..DEADLOCK_RETRIES {
             match &merged {
                 Merged::Failed(e) if deadlock(e) => {
-                    tracing::info!(error = %e, "a group was a deadlock victim; running it again");
+                    tracing::info!(error = %e.message, "a group was a deadlock victim; running it again");
                     merged = write_merged(conn, &jobs, now).await;
                 }
                 _ => break,
@@ -263,16 +259,15 @@ impl<'a> Changes<'a> {
         mut tx: super::conn::WriteTx<'_>,
         mut cache: Option<&mut records::WriterCache>,
         now: i64,
-    ) -> Result<(), String> {
+    ) -> Result<(), GroupFailure> {
         let targets: Vec<_> = self
             .touched
             .iter()
             .filter_map(|(key, change)| Some((*key, change, *self.rules_of.get(key)?)))
             .collect();
-        let (_, written) = records::update_many_with(&mut tx, &targets, now, cache.as_deref_mut())
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        let (_, written) =
+            records::update_many_with(&mut tx, &targets, now, cache.as_deref_mut()).await?;
+        tx.commit().await?;
         if let Some(cache) = cache {
             cache.keep(written);
         }
@@ -297,8 +292,8 @@ fn group_ids(jobs: &[Job]) -> Vec<String> {
 
 /// Whether a failed group transaction was PostgreSQL's deadlock victim
 /// (SQLSTATE 40P01): rolled back whole, and safe to run again.
-fn deadlock(e: &str) -> bool {
-    e.contains("40P01") || e.contains("deadlock detected")
+fn deadlock(e: &GroupFailure) -> bool {
+    e.message.contains("40P01") || e.message.contains("deadlock detected")
 }
 
 /// Times a group is run again after a deadlock before its requests get the error.
@@ -311,17 +306,17 @@ enum Merged {
     /// A statement was refused (conflict, …); nothing was kept.
     Refused(RecordError),
     /// The group transaction failed.
-    Failed(String),
+    Failed(GroupFailure),
 }
 
 /// The fast path: each integration's batches stored as one.
 async fn write_merged(conn: &mut WriteConn, jobs: &[Job], now: i64) -> Merged {
     let (mut tx, mut cache) = match conn.begin().await {
         Ok(t) => t,
-        Err(e) => return Merged::Failed(e.to_string()),
+        Err(e) => return Merged::Failed(e.into()),
     };
     if let Err(e) = tx.lock_statement_ids(&group_ids(jobs)).await {
-        return Merged::Failed(e.to_string());
+        return Merged::Failed(e.into());
     }
     // Requests by integration (usually one), in order of arrival.
     let mut integrations: Vec<(&Arc<IntegrationRules>, Vec<usize>)> = Vec::new();
@@ -377,7 +372,7 @@ async fn write_each(
     for _ in 0..DEADLOCK_RETRIES {
         match &written {
             Err(e) if deadlock(e) => {
-                tracing::info!(error = %e, "a group was a deadlock victim; running it again");
+                tracing::info!(error = %e.message, "a group was a deadlock victim; running it again");
                 written = write_each_tx(conn, &jobs, now).await;
             }
             _ => break,
@@ -404,24 +399,21 @@ async fn write_each_tx(
     conn: &mut WriteConn,
     jobs: &[Job],
     now: i64,
-) -> Result<Vec<Result<Vec<Outcome>, WriteError>>, String> {
-    let text = |e: store::StoreError| e.to_string();
-    let (mut tx, cache) = conn.begin().await.map_err(text)?;
-    tx.lock_statement_ids(&group_ids(jobs))
-        .await
-        .map_err(text)?;
+) -> Result<Vec<Result<Vec<Outcome>, WriteError>>, GroupFailure> {
+    let (mut tx, cache) = conn.begin().await?;
+    tx.lock_statement_ids(&group_ids(jobs)).await?;
     let mut results = Vec::with_capacity(jobs.len());
     let mut changes = Changes::default();
     for job in jobs {
-        tx.savepoint().await.map_err(text)?;
+        tx.savepoint().await?;
         match records::store_statements(&mut tx, &job.rules, &job.batch, now).await {
             Ok((outcomes, t)) => {
-                tx.release_savepoint().await.map_err(text)?;
+                tx.release_savepoint().await?;
                 changes.add(&job.rules, t);
                 results.push(Ok(outcomes));
             }
             Err(e) => {
-                tx.rollback_to_savepoint().await.map_err(text)?;
+                tx.rollback_to_savepoint().await?;
                 results.push(Err(WriteError::Record(e)));
             }
         }

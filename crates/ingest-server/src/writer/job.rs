@@ -13,6 +13,13 @@ pub enum WriteError {
     Record(#[from] RecordError),
     #[error("the group transaction failed: {0}")]
     Group(String),
+    /// The database is unavailable ([`store::StoreError::unavailable`]):
+    /// nothing of the group was stored; the same request may succeed later.
+    #[error("the database is unavailable ({reason}): {message}")]
+    Unavailable {
+        reason: &'static str,
+        message: String,
+    },
     #[error("the writer stopped")]
     Stopped,
     /// The log could not be synced: what was committed may not survive a
@@ -21,6 +28,48 @@ pub enum WriteError {
         "the write-ahead log could not be synced ({0}); nothing more is accepted until the server is restarted"
     )]
     NotDurable(String),
+}
+
+/// Why a group's transaction failed: what each of its requests is told.
+#[derive(Debug, Clone)]
+pub(super) struct GroupFailure {
+    pub message: String,
+    /// The database was unavailable, and why ([`store::StoreError::unavailable`]).
+    pub unavailable: Option<&'static str>,
+}
+
+impl From<store::StoreError> for GroupFailure {
+    fn from(e: store::StoreError) -> Self {
+        Self {
+            unavailable: e.unavailable(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<RecordError> for GroupFailure {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::Store(e) => e.into(),
+            other => Self {
+                message: other.to_string(),
+                unavailable: None,
+            },
+        }
+    }
+}
+
+impl GroupFailure {
+    /// The answer of each request of the failed group.
+    pub(super) fn error(&self) -> WriteError {
+        match self.unavailable {
+            Some(reason) => WriteError::Unavailable {
+                reason,
+                message: self.message.clone(),
+            },
+            None => WriteError::Group(self.message.clone()),
+        }
+    }
 }
 
 /// Why [`WriteError::NotDurable`] answers what comes after a failed sync.

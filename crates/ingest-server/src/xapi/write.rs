@@ -222,6 +222,10 @@ async fn store_batch(
                 e.to_string(),
             ));
         }
+        Err(WriteError::Record(RecordError::Store(e))) => return Err(e.into()),
+        Err(WriteError::Unavailable { reason, message }) => {
+            return Err(ApiError::unavailable(reason, message));
+        }
         Err(e) => return Err(ApiError::internal(e)),
     };
     for o in &outcomes {

@@ -1,0 +1,192 @@
+//! SCORM Cloud stops answering: a server on loopback that takes the
+//! connection and the request and never says a word. Every flow that calls
+//! it — an upload, a registration created at assignment, one created at the
+//! first launch — fails at its time limit as `timed out`, and records
+//! nothing: no import job, no registration, no launch in the statistics.
+//! After it, the same flows against an answering SCORM Cloud work. On SQLite
+//! and (with `--ignored`) PostgreSQL.
+
+use std::time::{Duration, Instant};
+
+use fake_scorm_cloud::FakeScormCloud;
+use scorm_flows::import::{self, Quiet};
+use scorm_flows::registrations::{self, Assignment, Launcher};
+use scorm_flows::{Remote, ScormError, Settings, Timeouts};
+use serde_json::json;
+use stats_rules::EntryPoint;
+use store::{Integration, Store};
+use testkit::{Engine, TestDatabase};
+use tokio::io::AsyncReadExt;
+
+const SECRET: &str = "fake-secret-key";
+const LIMITS: Timeouts = Timeouts {
+    call: Duration::from_millis(800),
+    upload: Duration::from_millis(1500),
+};
+
+/// A server that accepts connections, reads what comes, and never answers.
+async fn silent_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    format!("http://{addr}/api")
+}
+
+fn integration(base_url: &str, creation: &str) -> Integration {
+    Integration {
+        id: format!("scorm-{creation}"),
+        provider: "scorm-cloud".into(),
+        lms_group: "g1".into(),
+        connector_author: "admin@acme.example".into(),
+        settings: json!({
+            "base_url": base_url,
+            "app_id": "APP1",
+            "secret_env": "FAKE_SCORM_SECRET",
+            "public_url": "http://127.0.0.1:9/",
+            "registrations": creation,
+        }),
+        active: true,
+        created_ms: 0,
+        updated_ms: 0,
+        deactivated_ms: None,
+    }
+}
+
+fn remote_for(i: &Integration, base_url: &str) -> (Settings, Remote) {
+    let mut settings = Settings::from_integration(i, &|name| {
+        (name == "FAKE_SCORM_SECRET").then(|| SECRET.to_owned())
+    })
+    .expect("settings");
+    settings.base_url = base_url.parse().expect("url");
+    let remote =
+        Remote::new(&settings, scorm_flows::http_client().expect("http")).with_timeouts(LIMITS);
+    (settings, remote)
+}
+
+/// Fails at the time limit, as `timed out`.
+fn assert_timed_out<T: std::fmt::Debug>(r: Result<T, ScormError>, started: Instant, what: &str) {
+    let err = r.expect_err(what);
+    assert!(
+        matches!(&err, ScormError::Http { detail, .. } if detail == "timed out"),
+        "{what}: {err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{what} was bounded by its time limit"
+    );
+}
+
+testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod a_silent_scorm_cloud_times_out_and_records_nothing, on);
+
+async fn on(engine: Engine, check: impl AsyncFnOnce(&Store, &std::path::Path)) {
+    let db = TestDatabase::create(engine, "scorm-hang").await;
+    let store = db.open().await;
+    check(&store, db.dir()).await;
+    store.close().await;
+    db.remove().await;
+}
+
+async fn a_silent_scorm_cloud_times_out_and_records_nothing(store: &Store, dir: &std::path::Path) {
+    let fake = FakeScormCloud::start("APP1", SECRET).await.expect("fake");
+    let silent = silent_server().await;
+    let package = dir.join("course.zip");
+    std::fs::write(&package, fake_scorm_cloud::package("Safety Basics")).expect("package");
+    let polls = vec![Duration::from_millis(10); 5];
+
+    for creation in ["at-assignment", "at-launch"] {
+        let i = integration(&fake.api_url(), creation);
+        let mut tx = store.begin().await.expect("begin");
+        tx.insert_integration(&i).await.expect("integration");
+        tx.commit().await.expect("commit");
+        let (good_settings, good) = remote_for(&i, &fake.api_url());
+        let (settings, hung) = remote_for(&i, &silent);
+        let course = format!("course-{creation}");
+
+        // An upload to a silent service: no job, no course.
+        let started = Instant::now();
+        let r = import::import_package(store, &hung, &i, &course, &package, polls.clone(), &Quiet)
+            .await;
+        assert_timed_out(r, started, "the upload");
+        {
+            let mut tx = store.read().await.expect("read");
+            assert!(tx.scorm_course(&course).await.expect("read").is_none());
+        }
+        import::import_package(store, &good, &i, &course, &package, polls.clone(), &Quiet)
+            .await
+            .expect("the same upload, answered");
+
+        let assignment = Assignment {
+            course_id: course.clone(),
+            learner: "u-1".into(),
+            email: Some("u-1@example.com".into()),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            registration_id: Some(format!("reg-{creation}")),
+        };
+        let id = assignment.registration_id.clone().expect("id");
+        if creation == "at-assignment" {
+            // Created at assignment: the silent call rolls the record back.
+            let started = Instant::now();
+            let r = registrations::assign(store, &hung, &settings, &assignment).await;
+            assert_timed_out(r, started, "the assignment");
+            let mut tx = store.read().await.expect("read");
+            assert!(
+                tx.registration(&id).await.expect("read").is_none(),
+                "no registration kept"
+            );
+            drop(tx);
+            registrations::assign(store, &good, &good_settings, &assignment)
+                .await
+                .expect("the same assignment, answered");
+            assert!(fake.registration(&id).is_some());
+        } else {
+            // Created at the first launch: the launch fails, nothing is recorded.
+            registrations::assign(store, &good, &good_settings, &assignment)
+                .await
+                .expect("assigned locally");
+            let who = Launcher {
+                learner: "u-1".into(),
+                email: Some("u-1@example.com".into()),
+                entry: EntryPoint::Catalog,
+            };
+            let started = Instant::now();
+            let r =
+                registrations::launch(store, &hung, &settings, &id, &who, "https://back.example/")
+                    .await;
+            assert_timed_out(r, started, "the launch");
+            {
+                let mut tx = store.read().await.expect("read");
+                let reg = tx.registration(&id).await.expect("read").expect("kept");
+                assert!(reg.remote_created_ms.is_none(), "not marked created");
+                let stats = tx
+                    .list_stats(&store::StatsFilter {
+                        limit: 10,
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("stats");
+                assert!(stats.is_empty(), "no launch recorded: {stats:?}");
+            }
+            registrations::launch(
+                store,
+                &good,
+                &good_settings,
+                &id,
+                &who,
+                "https://back.example/",
+            )
+            .await
+            .expect("the same launch, answered");
+            assert!(fake.registration(&id).is_some());
+        }
+    }
+}
