@@ -156,6 +156,11 @@ async fn kill_under_load(db: &str) {
 
     let voided_pairs = voided_pairs.lock().expect("lock").clone();
     assert!(!voided_pairs.is_empty(), "no voiding pair was acknowledged");
+    eprintln!(
+        "crash: {} statements acknowledged before SIGKILL, {} of them voided by acknowledged pairs",
+        acknowledged.len(),
+        voided_pairs.len()
+    );
 
     // The next start repairs a voiding check the kill interrupted.
     let mut restarted = serve(db, port);

@@ -189,6 +189,11 @@ async fn a_full_disk_is_refused_with_503_loses_nothing_and_passes() {
     }
     server.kill().expect("stop");
     server.wait().expect("reaped");
+    eprintln!(
+        "disk_full: {} statements acknowledged, {} refused with 503 (none stored)",
+        acknowledged.len(),
+        refused.len()
+    );
 
     let store = Store::open(db).await.expect("reopen");
     {

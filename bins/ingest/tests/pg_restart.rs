@@ -173,6 +173,12 @@ async fn a_restarted_postgres_is_answered_503_and_the_server_recovers() {
     assert!(ready.status().is_success(), "ready again");
     server.kill().expect("stop");
     server.wait().expect("reaped");
+    eprintln!(
+        "pg_restart: {} statements acknowledged ({} batches after the restart), {} batches refused with 503",
+        tally.acknowledged.lock().expect("lock").len(),
+        tally.after.load(Relaxed),
+        tally.refused.load(Relaxed)
+    );
 
     let store = Store::open(&cluster.url).await.expect("reopen");
     {
