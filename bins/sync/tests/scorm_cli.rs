@@ -214,7 +214,11 @@ async fn operator_flow() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("try later"), "{err}");
     let (code, out, _) = sync(&db, &["scorm", "show", "reg-1"]).await;
-    assert_eq!(code, 2, "rolled back: {out}");
+    assert_eq!(code, 0, "the assignment is kept: {out}");
+    assert!(
+        out.contains(r#""remote_created_at_ms":null"#),
+        "not recorded as created in SCORM Cloud: {out}"
+    );
     let (code, out, err) = sync(&db, &args).await;
     assert_eq!(code, 0, "{err}");
     assert!(

@@ -48,6 +48,13 @@ impl From<ScormError> for ApiError {
                     "the SCORM Cloud integration is not configured correctly",
                 )
             }
+            ScormError::Http { op, detail } if detail == "timed out" => {
+                tracing::warn!(op, "SCORM Cloud did not answer in time");
+                ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("SCORM Cloud {op}: timed out"),
+                )
+            }
             e @ (ScormError::Api { .. }
             | ScormError::Http { .. }
             | ScormError::ImportFailed(_)

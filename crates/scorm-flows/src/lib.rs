@@ -8,8 +8,8 @@
 //!   polled with backoff until finished or error; the title and warnings are
 //!   recorded. Or a freshly signed browser-upload URL, followed up by token.
 //! - *Registrations* ([`registrations`]): created at assignment or at first
-//!   launch; the local record and the remote call in one database transaction,
-//!   rolled back when SCORM Cloud refuses; per-registration postback
+//!   launch; recorded as created only once SCORM Cloud accepted, with no
+//!   database transaction held while it answers; per-registration postback
 //!   credentials, stored hashed.
 //! - *Launch* ([`registrations::launch`]): the launch URL is built at the
 //!   moment the learner arrives, never earlier; its `redirecturl` is our

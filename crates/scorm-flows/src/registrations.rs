@@ -3,10 +3,13 @@
 //!
 //! A registration is our record first: id, SCORM course, learner. It is
 //! created in SCORM Cloud either at assignment or right before the first
-//! launch ([`crate::Creation`]); either way the remote `createRegistration`
-//! runs inside the database transaction that writes the local record, and a
-//! refusal rolls that transaction back — there is never a local registration
-//! that claims to exist remotely when it does not.
+//! launch ([`crate::Creation`]), by [`ensure_remote`], under the
+//! registration's key lock (`Store::hold_key`) and outside any database
+//! transaction: a slow or silent SCORM Cloud holds up that registration
+//! only, never other writes. Our record says the registration exists
+//! remotely (`remote_created_ms`) only after SCORM Cloud accepted it; a
+//! creation whose outcome is unknown (a timeout) is asked about before it
+//! is tried again.
 
 use records::IntegrationRules;
 use scorm_cloud_client::{NewRegistration, Postback, check_id, parse};
@@ -71,10 +74,11 @@ pub async fn target(tx: &mut Tx<'_>, scorm_course_id: &str) -> Result<Target, Sc
     })
 }
 
-/// Assigns a course: the registration is recorded (and, when the integration
-/// creates registrations at assignment, created in SCORM Cloud in the same
-/// transaction). Assigning the same course to the same learner again returns
-/// the existing registration.
+/// Assigns a course: the registration is recorded and, when the integration
+/// creates registrations at assignment, created in SCORM Cloud
+/// ([`ensure_remote`]). Assigning the same course to the same learner again
+/// returns the existing registration — and, at assignment, creates it in
+/// SCORM Cloud if an earlier attempt did not.
 pub async fn assign(
     store: &Store,
     remote: &Remote,
@@ -106,57 +110,104 @@ pub async fn assign(
     let learner = records::upsert_lms_learner(&mut tx, &a.learner, a.email.as_deref(), now)
         .await?
         .id;
-    if let Some(existing) = tx.registration_for(&a.course_id, learner).await? {
-        tx.commit().await?;
+    let (reg, inserted) = match tx.registration_for(&a.course_id, learner).await? {
+        Some(existing) => (existing, false),
+        None => {
+            let reg = Registration {
+                registration_id: registration_id.clone(),
+                scorm_course_id: a.course_id.clone(),
+                learner_id: learner,
+                learner_ref: a.learner.clone(),
+                postback_user: registration_id.clone(),
+                postback_secret_hash: String::new(),
+                created_ms: now,
+                remote_created_ms: None,
+                result: None,
+                result_ms: None,
+                override_: None,
+            };
+            if !tx.insert_registration(&reg).await? {
+                return Err(ScormError::Conflict(format!(
+                    "registration id {registration_id} is taken"
+                )));
+            }
+            (reg, true)
+        }
+    };
+    tx.commit().await?;
+    if settings.creation != Creation::AtAssignment || reg.remote_created_ms.is_some() {
         return Ok(Assigned {
-            registration: existing,
-            created: false,
+            registration: reg,
+            created: inserted,
         });
     }
-    let mut reg = Registration {
-        registration_id: registration_id.clone(),
-        scorm_course_id: a.course_id.clone(),
-        learner_id: learner,
-        learner_ref: a.learner.clone(),
-        postback_user: registration_id.clone(),
-        postback_secret_hash: String::new(),
-        created_ms: now,
-        remote_created_ms: None,
-        result: None,
-        result_ms: None,
-        override_: None,
-    };
-    if !tx.insert_registration(&reg).await? {
-        return Err(ScormError::Conflict(format!(
-            "registration id {registration_id} is taken"
-        )));
-    }
-    if settings.creation == Creation::AtAssignment {
-        create_remote(
-            &mut tx,
-            remote,
-            settings,
-            &mut reg,
-            &a.first_name,
-            &a.last_name,
-            a.email.as_deref(),
-        )
+    let lock = store
+        .hold_key(registration_key(&reg.registration_id))
         .await?;
-    }
-    tx.commit().await?;
-    tracing::info!(registration = %reg.registration_id, course = %a.course_id, remote = reg.remote_created_ms.is_some(), "registration assigned");
+    let created = create_locked(store, remote, settings, &reg.registration_id, a).await;
+    lock.release().await?;
+    let reg = created?;
+    tracing::info!(registration = %reg.registration_id, course = %a.course_id, "registration assigned and created in SCORM Cloud");
     Ok(Assigned {
         registration: reg,
         created: true,
     })
 }
 
-/// Creates the registration in SCORM Cloud, inside the caller's transaction:
-/// a fresh postback password is sent with it and only its hash is kept. If
-/// SCORM Cloud refuses, the error is returned and the caller's transaction
-/// (dropped without commit) rolls back.
-pub async fn create_remote(
-    tx: &mut Tx<'_>,
+/// [`assign`]'s remote half, under the registration's key lock: read again
+/// (another instance may have created it meanwhile), then created remotely
+/// and recorded.
+async fn create_locked(
+    store: &Store,
+    remote: &Remote,
+    settings: &Settings,
+    registration_id: &str,
+    a: &Assignment,
+) -> Result<Registration, ScormError> {
+    let mut reg = read_registration(store, registration_id).await?;
+    if reg.remote_created_ms.is_some() {
+        return Ok(reg);
+    }
+    ensure_remote(
+        store,
+        remote,
+        settings,
+        &mut reg,
+        &a.first_name,
+        &a.last_name,
+        a.email.as_deref(),
+    )
+    .await?;
+    let mut tx = store.begin().await?;
+    mark_created(&mut tx, &mut reg, remote).await?;
+    tx.commit().await?;
+    Ok(reg)
+}
+
+async fn read_registration(store: &Store, id: &str) -> Result<Registration, ScormError> {
+    store
+        .read()
+        .await?
+        .registration(id)
+        .await?
+        .ok_or_else(|| ScormError::NotFound(format!("no registration {id}")))
+}
+
+/// Makes sure SCORM Cloud has the registration, holding no transaction while
+/// it waits (a slow SCORM Cloud never holds up other writes):
+/// 1. the hash of a fresh postback password is recorded first, so that a
+///    postback sent as soon as SCORM Cloud has the registration is accepted;
+/// 2. if an earlier attempt may have created it (a hash is recorded, but not
+///    the creation — it timed out, or its record failed), SCORM Cloud is
+///    asked; if it has it, only its postback settings are updated to the
+///    new password;
+/// 3. otherwise `createRegistration`, with the password.
+///
+/// The caller holds the registration's key lock and records the creation
+/// ([`mark_created`]) after. On an error nothing claims the registration
+/// exists remotely: the next attempt asks again.
+pub async fn ensure_remote(
+    store: &Store,
     remote: &Remote,
     settings: &Settings,
     reg: &mut Registration,
@@ -164,7 +215,36 @@ pub async fn create_remote(
     last_name: &str,
     email: Option<&str>,
 ) -> Result<(), ScormError> {
+    let attempted = !reg.postback_secret_hash.is_empty();
     let password = new_secret()?;
+    let hash = hash_secret(&password);
+    let mut tx = store.begin().await?;
+    tx.set_registration_secret(&reg.registration_id, &hash)
+        .await?;
+    tx.commit().await?;
+    reg.postback_secret_hash = hash;
+    let postback = Postback {
+        url: settings.postback_url(),
+        auth: settings.postback_auth,
+        user: reg.postback_user.clone(),
+        password,
+        format: settings.results_format,
+    };
+    if attempted {
+        let req = remote
+            .client
+            .registration_exists(&reg.registration_id, remote.now());
+        let body = remote.call("registrationExists", &req).await?;
+        if parse::exists(&body).map_err(ScormError::api("registrationExists"))? {
+            let req =
+                remote
+                    .client
+                    .update_postback_info(&reg.registration_id, &postback, remote.now());
+            let body = remote.call("updatePostbackInfo", &req).await?;
+            parse::success(&body).map_err(ScormError::api("updatePostbackInfo"))?;
+            return Ok(());
+        }
+    }
     let req = remote.client.create_registration(
         &NewRegistration {
             course_id: reg.scorm_course_id.clone(),
@@ -173,50 +253,27 @@ pub async fn create_remote(
             first_name: first_name.to_owned(),
             last_name: last_name.to_owned(),
             email: email.map(str::to_owned),
-            postback: Some(Postback {
-                url: settings.postback_url(),
-                auth: settings.postback_auth,
-                user: reg.postback_user.clone(),
-                password: password.clone(),
-                format: settings.results_format,
-            }),
+            postback: Some(postback),
         },
         remote.now(),
     )?;
     let body = remote.call("createRegistration", &req).await?;
     parse::success(&body).map_err(ScormError::api("createRegistration"))?;
-    let hash = hash_secret(&password);
-    let at = ms(remote.now());
-    tx.set_registration_remote(&reg.registration_id, &hash, at)
-        .await?;
-    reg.postback_secret_hash = hash;
-    reg.remote_created_ms = Some(at);
     Ok(())
 }
 
-/// Commits a transaction that created a registration remotely. Should the
-/// commit fail after SCORM Cloud accepted the registration, the remote one is
-/// deleted again (best effort) so that both sides agree.
-pub async fn commit_created(
-    tx: Tx<'_>,
+/// Records, in the caller's transaction, that SCORM Cloud has the
+/// registration (after [`ensure_remote`]).
+pub async fn mark_created(
+    tx: &mut Tx<'_>,
+    reg: &mut Registration,
     remote: &Remote,
-    registration_id: &str,
-    created_now: bool,
 ) -> Result<(), ScormError> {
-    match tx.commit().await {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            if created_now {
-                let req = remote
-                    .client
-                    .delete_registration(registration_id, remote.now());
-                if let Err(del) = remote.call("deleteRegistration", &req).await {
-                    tracing::error!(registration = registration_id, error = %del, "could not delete a registration whose local record failed to commit");
-                }
-            }
-            Err(e.into())
-        }
-    }
+    let at = ms(remote.now());
+    tx.set_registration_remote(&reg.registration_id, &reg.postback_secret_hash, at)
+        .await?;
+    reg.remote_created_ms = Some(at);
+    Ok(())
 }
 
 /// The learner who may launch, from a verified LMS-signed link.
@@ -229,10 +286,11 @@ pub struct Launcher {
 }
 
 /// Launches a registration: checks the link is the registration's learner's,
-/// creates the registration in SCORM Cloud if it is not there yet (in one
-/// transaction with the record), records the launch for statistics, and
-/// returns the launch URL built now (valid about 15 minutes) with `return_to`
-/// as its `redirecturl`.
+/// creates the registration in SCORM Cloud if it is not there yet
+/// ([`ensure_remote`], under the registration's key lock, no transaction
+/// held while SCORM Cloud answers), records the creation and the launch for
+/// statistics in one transaction, and returns the launch URL built now
+/// (valid about 15 minutes) with `return_to` as its `redirecturl`.
 pub async fn launch(
     store: &Store,
     remote: &Remote,
@@ -241,44 +299,57 @@ pub async fn launch(
     who: &Launcher,
     return_to: &str,
 ) -> Result<String, ScormError> {
-    let mut tx = store.begin().await?;
-    tx.lock_key(registration_key(registration_id)).await?;
-    let mut reg = tx
-        .registration(registration_id)
-        .await?
-        .ok_or_else(|| ScormError::NotFound(format!("no registration {registration_id}")))?;
+    let lock = store.hold_key(registration_key(registration_id)).await?;
+    let launched = launch_locked(store, remote, settings, registration_id, who).await;
+    lock.release().await?;
+    launched?;
+    // built after the commit: signed as late as possible
+    Ok(remote
+        .client
+        .launch_url(registration_id, return_to, remote.now()))
+}
+
+async fn launch_locked(
+    store: &Store,
+    remote: &Remote,
+    settings: &Settings,
+    registration_id: &str,
+    who: &Launcher,
+) -> Result<(), ScormError> {
+    let mut reg = read_registration(store, registration_id).await?;
     if reg.learner_ref != who.learner {
         return Err(ScormError::Forbidden(
             "this registration belongs to another learner".into(),
         ));
     }
-    let created_now = launch_locked(&mut tx, remote, settings, &mut reg, who).await?;
-    commit_created(tx, remote, &reg.registration_id, created_now).await?;
-    // built after the commit: signed as late as possible
-    Ok(remote
-        .client
-        .launch_url(&reg.registration_id, return_to, remote.now()))
-}
-
-async fn launch_locked(
-    tx: &mut Tx<'_>,
-    remote: &Remote,
-    settings: &Settings,
-    reg: &mut Registration,
-    who: &Launcher,
-) -> Result<bool, ScormError> {
-    let target = target(tx, &reg.scorm_course_id).await?;
+    let target = {
+        let mut tx = store.read().await?;
+        target(&mut tx, &reg.scorm_course_id).await?
+    };
     if target.integration.id != settings.integration_id {
         return Err(ScormError::Conflict(
             "the registration belongs to another integration".into(),
         ));
     }
-    let created_now = reg.remote_created_ms.is_none();
-    if created_now {
-        create_remote(tx, remote, settings, reg, "", "", who.email.as_deref()).await?;
+    let create = reg.remote_created_ms.is_none();
+    if create {
+        ensure_remote(
+            store,
+            remote,
+            settings,
+            &mut reg,
+            "",
+            "",
+            who.email.as_deref(),
+        )
+        .await?;
+    }
+    let mut tx = store.begin().await?;
+    if create {
+        mark_created(&mut tx, &mut reg, remote).await?;
     }
     records::record_launch(
-        tx,
+        &mut tx,
         &target.rules,
         target.lms_course,
         reg.learner_id,
@@ -286,5 +357,6 @@ async fn launch_locked(
         remote.now(),
     )
     .await?;
-    Ok(created_now)
+    tx.commit().await?;
+    Ok(())
 }

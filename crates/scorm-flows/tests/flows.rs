@@ -180,8 +180,8 @@ async fn import_streams_polls_and_records_the_course(env: Env) -> Env {
     env
 }
 
-testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod a_refused_registration_leaves_no_local_record, on);
-async fn a_refused_registration_leaves_no_local_record(env: Env) -> Env {
+testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod a_refused_registration_is_not_recorded_as_created, on);
+async fn a_refused_registration_is_not_recorded_as_created(env: Env) -> Env {
     let (i, settings, remote) = env.setup("at-assignment", "form").await;
     env.import(&i, &remote, "course-1").await;
     env.fake.fail_next(
@@ -201,11 +201,13 @@ async fn a_refused_registration_leaves_no_local_record(env: Env) -> Env {
     assert!(err.to_string().contains("simulated refusal"), "{err}");
     {
         let mut tx = env.store.read().await.expect("read");
+        let kept = tx.registration("reg-1").await.expect("read");
         assert!(
-            tx.registration("reg-1").await.expect("read").is_none(),
-            "rolled back with the remote refusal"
+            kept.is_some_and(|r| r.remote_created_ms.is_none()),
+            "the assignment is kept, not recorded as created remotely"
         );
     }
+    assert!(env.fake.registration("reg-1").is_none());
     // again, accepted: local and remote agree, with postback settings
     let ok = registrations::assign(&env.store, &remote, &settings, &a)
         .await

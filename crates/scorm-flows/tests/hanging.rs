@@ -2,7 +2,9 @@
 //! connection and the request and never says a word. Every flow that calls
 //! it — an upload, a registration created at assignment, one created at the
 //! first launch — fails at its time limit as `timed out`, and records
-//! nothing: no import job, no registration, no launch in the statistics.
+//! nothing: no import job, no registration recorded as created in SCORM
+//! Cloud, no launch in the statistics — and while it waits, other writes go
+//! on (no database lock is held across a call).
 //! After it, the same flows against an answering SCORM Cloud work. On SQLite
 //! and (with `--ignored`) PostgreSQL.
 
@@ -134,20 +136,27 @@ async fn a_silent_scorm_cloud_times_out_and_records_nothing(store: &Store, dir: 
         };
         let id = assignment.registration_id.clone().expect("id");
         if creation == "at-assignment" {
-            // Created at assignment: the silent call rolls the record back.
+            // Created at assignment: the assignment is kept, not as created.
             let started = Instant::now();
             let r = registrations::assign(store, &hung, &settings, &assignment).await;
             assert_timed_out(r, started, "the assignment");
             let mut tx = store.read().await.expect("read");
-            assert!(
-                tx.registration(&id).await.expect("read").is_none(),
-                "no registration kept"
-            );
+            let kept = tx.registration(&id).await.expect("read").expect("kept");
+            assert!(kept.remote_created_ms.is_none(), "not recorded as created");
             drop(tx);
-            registrations::assign(store, &good, &good_settings, &assignment)
+            let again = registrations::assign(store, &good, &good_settings, &assignment)
                 .await
                 .expect("the same assignment, answered");
-            assert!(fake.registration(&id).is_some());
+            assert!(again.created && again.registration.remote_created_ms.is_some());
+            let pb = fake
+                .registration(&id)
+                .expect("created")
+                .postback
+                .expect("postback");
+            assert!(scorm_flows::verify_secret(
+                &pb.password,
+                &again.registration.postback_secret_hash
+            ));
         } else {
             // Created at the first launch: the launch fails, nothing is recorded.
             registrations::assign(store, &good, &good_settings, &assignment)
@@ -158,11 +167,34 @@ async fn a_silent_scorm_cloud_times_out_and_records_nothing(store: &Store, dir: 
                 email: Some("u-1@example.com".into()),
                 entry: EntryPoint::Catalog,
             };
+            // While the launch waits for SCORM Cloud, other writes go on.
             let started = Instant::now();
-            let r =
-                registrations::launch(store, &hung, &settings, &id, &who, "https://back.example/")
-                    .await;
-            assert_timed_out(r, started, "the launch");
+            let waiting = {
+                let (store, settings, id, who) =
+                    (store.clone(), settings.clone(), id.clone(), who.clone());
+                tokio::spawn(async move {
+                    registrations::launch(
+                        &store,
+                        &hung,
+                        &settings,
+                        &id,
+                        &who,
+                        "https://back.example/",
+                    )
+                    .await
+                })
+            };
+            tokio::time::sleep(LIMITS.call / 4).await;
+            let mut tx = tokio::time::timeout(LIMITS.call / 2, store.begin())
+                .await
+                .expect("a write transaction begins while SCORM Cloud is silent")
+                .expect("begin");
+            tx.upsert_learner("u-other", Some("other@example.com"), None, 0)
+                .await
+                .expect("write");
+            tx.commit().await.expect("commit");
+            assert!(!waiting.is_finished(), "the launch was still waiting");
+            assert_timed_out(waiting.await.expect("launch task"), started, "the launch");
             {
                 let mut tx = store.read().await.expect("read");
                 let reg = tx.registration(&id).await.expect("read").expect("kept");
@@ -189,4 +221,96 @@ async fn a_silent_scorm_cloud_times_out_and_records_nothing(store: &Store, dir: 
             assert!(fake.registration(&id).is_some());
         }
     }
+}
+
+testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod an_attempt_of_unknown_outcome_is_asked_about, on);
+
+/// A creation SCORM Cloud carried out but whose answer never arrived (or
+/// whose record failed): the next attempt finds the registration there and
+/// only moves its postback settings to a new password, instead of creating
+/// it again (which SCORM Cloud refuses).
+async fn an_attempt_of_unknown_outcome_is_asked_about(store: &Store, dir: &std::path::Path) {
+    let fake = FakeScormCloud::start("APP1", SECRET).await.expect("fake");
+    let i = integration(&fake.api_url(), "at-launch");
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_integration(&i).await.expect("integration");
+    tx.commit().await.expect("commit");
+    let (settings, remote) = remote_for(&i, &fake.api_url());
+    let package = dir.join("course.zip");
+    std::fs::write(&package, fake_scorm_cloud::package("Safety Basics")).expect("package");
+    import::import_package(
+        store,
+        &remote,
+        &i,
+        "course-1",
+        &package,
+        vec![Duration::from_millis(10); 5],
+        &Quiet,
+    )
+    .await
+    .expect("import");
+    let assigned = registrations::assign(
+        store,
+        &remote,
+        &settings,
+        &Assignment {
+            course_id: "course-1".into(),
+            learner: "u-1".into(),
+            ..Assignment::default()
+        },
+    )
+    .await
+    .expect("assign");
+    let mut reg = assigned.registration;
+    // SCORM Cloud creates it; our side never records that.
+    registrations::ensure_remote(store, &remote, &settings, &mut reg, "Ada", "Lovelace", None)
+        .await
+        .expect("created remotely");
+    let first = fake
+        .registration(&reg.registration_id)
+        .expect("there")
+        .postback
+        .expect("pb");
+    let who = Launcher {
+        learner: "u-1".into(),
+        email: None,
+        entry: EntryPoint::Catalog,
+    };
+    registrations::launch(
+        store,
+        &remote,
+        &settings,
+        &reg.registration_id,
+        &who,
+        "https://back.example/",
+    )
+    .await
+    .expect("the launch finds it and goes on");
+    let calls = fake.calls();
+    let last = &calls[calls.len().saturating_sub(2)..];
+    assert_eq!(
+        last,
+        [
+            "rustici.registration.exists",
+            "rustici.registration.updatePostbackInfo"
+        ],
+        "asked, then moved the postback settings: {calls:?}"
+    );
+    let mut tx = store.read().await.expect("read");
+    let stored = tx
+        .registration(&reg.registration_id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert!(stored.remote_created_ms.is_some());
+    let now = fake
+        .registration(&reg.registration_id)
+        .expect("there")
+        .postback
+        .expect("pb");
+    assert_ne!(now.password, first.password, "a new password");
+    assert!(scorm_flows::verify_secret(
+        &now.password,
+        &stored.postback_secret_hash
+    ));
 }

@@ -62,6 +62,8 @@ pub struct Store {
     pub(crate) sqlite_path: Option<Arc<str>>,
     /// SQLite: the checkpoint's last pass, handed to the group writer.
     pub(crate) last_pass: Arc<LastPass>,
+    /// SQLite: the in-process locks of [`Store::hold_key`].
+    pub(crate) key_stripes: crate::key_lock::Stripes,
 }
 
 /// How [`Store::checkpoint`] hands its last pass to a [`NativeWriter`]: the
@@ -204,6 +206,7 @@ impl Store {
             writer: Arc::new(Mutex::new(None)),
             sqlite_path,
             last_pass: Arc::default(),
+            key_stripes: crate::key_lock::stripes(),
         })
     }
 

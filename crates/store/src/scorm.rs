@@ -246,6 +246,28 @@ impl Tx<'_> {
             == 1)
     }
 
+    /// Records the hash of the postback password about to be sent to SCORM
+    /// Cloud (before the call: a postback that arrives as soon as SCORM Cloud
+    /// has the registration is authenticated). A registration with a hash but
+    /// no `remote_created_ms` had a creation attempted whose outcome is unknown.
+    pub async fn set_registration_secret(
+        &mut self,
+        id: &str,
+        postback_secret_hash: &str,
+    ) -> Result<bool> {
+        let q = self.sql(
+            "UPDATE scorm_registrations SET postback_secret_hash = $2 WHERE registration_id = $1",
+        );
+        Ok(sqlx::query(&q)
+            .bind(id)
+            .bind(postback_secret_hash)
+            .execute(self.tx.any()?)
+            .await
+            .ctx("saving a registration's postback secret")?
+            .rows_affected()
+            == 1)
+    }
+
     /// Stores a registration's latest result unless a newer one is stored already.
     pub async fn set_registration_result(
         &mut self,
