@@ -204,6 +204,15 @@ async fn assign_launch_postback_statistics(env: Env) -> Env {
         .await;
     assert_eq!(s, 400);
     assert!(err.to_string().contains("registraton_id"), "{err}");
+    // no names and no email to derive them from: refused, naming the field
+    let (s, err) = env
+        .api_post(
+            "/api/v1/scorm/registrations",
+            &json!({"course_id": "course-1", "learner": "u-nameless"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{err}");
+    assert!(err.to_string().contains("first_name: required"), "{err}");
 
     // the learner follows the LMS-signed link: 302 to a launch URL built now
     let link = env.link(&ingest_server::scorm::launch_path(&id), "u-1", 300);

@@ -207,6 +207,10 @@ async fn operator_flow() {
         "c1",
         "--learner",
         "u-1",
+        "--first-name",
+        "Ada",
+        "--last-name",
+        "Lovelace",
         "--registration-id",
         "reg-1",
     ];

@@ -55,6 +55,13 @@ pub(crate) fn dispatch(s: &Arc<Mutex<Inner>>, params: &[(String, String)]) -> Re
     if let Err(r) = authenticate(&g, params) {
         return *r;
     }
+    if let Some(name) = crate::required::missing(&method, params) {
+        g.calls.push(format!("{method} (missing {name})"));
+        return fail(
+            crate::required::MISSING_PARAMETER,
+            &format!("The required parameter '{name}' is missing"),
+        );
+    }
     if let Some(r) = take_failure(&mut g, &method) {
         return r;
     }

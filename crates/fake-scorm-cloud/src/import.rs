@@ -51,6 +51,12 @@ async fn import(
     mp: &mut Multipart,
 ) -> Response {
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if let Some(name) = crate::required::missing("rustici.course.importCourseAsync", params) {
+        return fail(
+            crate::required::MISSING_PARAMETER,
+            &format!("The required parameter '{name}' is missing"),
+        );
+    }
     let Some(course_id) = get("courseid") else {
         return fail(1, "courseid is required");
     };

@@ -29,6 +29,7 @@ mod auth;
 mod import;
 mod packages;
 mod postback;
+pub mod required;
 mod server;
 mod state;
 mod xml;

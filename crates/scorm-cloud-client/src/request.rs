@@ -131,6 +131,9 @@ pub enum IdError {
     TooLong(&'static str),
     #[error("{0}: control characters are not allowed")]
     Control(&'static str),
+    /// A parameter SCORM Cloud requires would be sent empty (and so left out).
+    #[error("{0}: required by SCORM Cloud, and empty")]
+    Required(&'static str),
 }
 
 /// Seed 003: "IDs are yours" — course, registration and learner ids are
@@ -257,6 +260,14 @@ impl Client {
         check_id("courseid", &r.course_id)?;
         check_id("regid", &r.registration_id)?;
         check_id("learnerid", &r.learner_id)?;
+        // API V1 requires both names; an empty one would be left out of the
+        // signed query and refused by the service.
+        if r.first_name.trim().is_empty() {
+            return Err(IdError::Required("fname"));
+        }
+        if r.last_name.trim().is_empty() {
+            return Err(IdError::Required("lname"));
+        }
         let mut p: Vec<(&str, &str)> = vec![
             ("courseid", &r.course_id),
             ("regid", &r.registration_id),

@@ -135,8 +135,15 @@ impl ClientV2 {
         let mut body = json!({
             "courseId": r.course_id,
             "registrationId": r.registration_id,
-            "learner": {"id": r.learner_id, "firstName": r.first_name, "lastName": r.last_name},
+            "learner": {"id": r.learner_id},
         });
+        // Optional in V2: sent when known, never as empty strings.
+        if !r.first_name.trim().is_empty() {
+            body["learner"]["firstName"] = json!(r.first_name);
+        }
+        if !r.last_name.trim().is_empty() {
+            body["learner"]["lastName"] = json!(r.last_name);
+        }
         if let Some(e) = &r.email {
             body["learner"]["email"] = json!(e);
         }

@@ -325,3 +325,55 @@ fn v2_requests() {
         "Debug never shows the credentials"
     );
 }
+
+/// API V1's createRegistration requires `fname` and `lname`: a request that
+/// would leave one out (an empty value is dropped from the signed query) is
+/// refused before it is built, naming the parameter. V2's names are
+/// optional: left out when empty, never sent as "".
+#[test]
+fn required_names_are_checked_before_sending() {
+    use scorm_cloud_client::IdError;
+    use scorm_cloud_client::v2::ClientV2;
+    let base = url::Url::parse("https://cloud.example/api").expect("url");
+    let reg = |first: &str, last: &str| NewRegistration {
+        course_id: "c1".into(),
+        registration_id: "r1".into(),
+        learner_id: "u1".into(),
+        first_name: first.into(),
+        last_name: last.into(),
+        email: None,
+        postback: None,
+    };
+    let v1 = Client::new(base.clone(), "APP", "secret");
+    let now = time::OffsetDateTime::UNIX_EPOCH;
+    assert_eq!(
+        v1.create_registration(&reg("", "Lovelace"), now).err(),
+        Some(IdError::Required("fname"))
+    );
+    assert_eq!(
+        v1.create_registration(&reg("Ada", " "), now).err(),
+        Some(IdError::Required("lname"))
+    );
+    let ok = v1
+        .create_registration(&reg("Ada", "Lovelace"), now)
+        .expect("both names");
+    assert!(
+        ok.url.contains("fname=Ada") && ok.url.contains("lname=Lovelace"),
+        "{}",
+        ok.url
+    );
+
+    let v2 = ClientV2::new(base, "APP", "secret");
+    let body = |r: &NewRegistration| -> serde_json::Value {
+        serde_json::from_str(&v2.create_registration(r).expect("v2").json.expect("body"))
+            .expect("json")
+    };
+    assert_eq!(
+        body(&reg("", ""))["learner"],
+        serde_json::json!({"id": "u1"})
+    );
+    assert_eq!(
+        body(&reg("Ada", "Lovelace"))["learner"],
+        serde_json::json!({"id": "u1", "firstName": "Ada", "lastName": "Lovelace"})
+    );
+}

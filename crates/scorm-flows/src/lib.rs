@@ -23,6 +23,7 @@
 //! `store`); the wire format and signing stay in the pure `scorm-cloud-client`.
 
 pub mod import;
+pub mod names;
 pub mod registrations;
 pub mod remote;
 pub mod results;

@@ -110,14 +110,34 @@ pub async fn assign(
     let learner = records::upsert_lms_learner(&mut tx, &a.learner, a.email.as_deref(), now)
         .await?
         .id;
+    let record = tx.learner_by_lms_id(&a.learner).await?;
+    let (first_name, last_name) = crate::names::resolve(
+        &a.first_name,
+        &a.last_name,
+        record.as_ref().and_then(|r| r.name.as_deref()),
+        a.email
+            .as_deref()
+            .or(record.as_ref().and_then(|r| r.email.as_deref())),
+    )?;
     let (reg, inserted) = match tx.registration_for(&a.course_id, learner).await? {
-        Some(existing) => (existing, false),
+        Some(mut existing) => {
+            // Assigned before names were kept (schema v15): keep them now.
+            if existing.first_name.is_empty() || existing.last_name.is_empty() {
+                tx.set_registration_names(&existing.registration_id, &first_name, &last_name)
+                    .await?;
+                existing.first_name.clone_from(&first_name);
+                existing.last_name.clone_from(&last_name);
+            }
+            (existing, false)
+        }
         None => {
             let reg = Registration {
                 registration_id: registration_id.clone(),
                 scorm_course_id: a.course_id.clone(),
                 learner_id: learner,
                 learner_ref: a.learner.clone(),
+                first_name,
+                last_name,
                 postback_user: registration_id.clone(),
                 postback_secret_hash: String::new(),
                 created_ms: now,
@@ -168,16 +188,7 @@ async fn create_locked(
     if reg.remote_created_ms.is_some() {
         return Ok(reg);
     }
-    ensure_remote(
-        store,
-        remote,
-        settings,
-        &mut reg,
-        &a.first_name,
-        &a.last_name,
-        a.email.as_deref(),
-    )
-    .await?;
+    ensure_remote(store, remote, settings, &mut reg, a.email.as_deref()).await?;
     let mut tx = store.begin().await?;
     mark_created(&mut tx, &mut reg, remote).await?;
     tx.commit().await?;
@@ -211,14 +222,25 @@ pub async fn ensure_remote(
     remote: &Remote,
     settings: &Settings,
     reg: &mut Registration,
-    first_name: &str,
-    last_name: &str,
     email: Option<&str>,
 ) -> Result<(), ScormError> {
     let attempted = !reg.postback_secret_hash.is_empty();
     let password = new_secret()?;
     let hash = hash_secret(&password);
     let mut tx = store.begin().await?;
+    if reg.first_name.is_empty() || reg.last_name.is_empty() {
+        // Assigned before names were kept (schema v15).
+        let record = tx.learner_by_lms_id(&reg.learner_ref).await?;
+        let (first, last) = crate::names::resolve(
+            &reg.first_name,
+            &reg.last_name,
+            record.as_ref().and_then(|r| r.name.as_deref()),
+            email.or(record.as_ref().and_then(|r| r.email.as_deref())),
+        )?;
+        tx.set_registration_names(&reg.registration_id, &first, &last)
+            .await?;
+        (reg.first_name, reg.last_name) = (first, last);
+    }
     tx.set_registration_secret(&reg.registration_id, &hash)
         .await?;
     tx.commit().await?;
@@ -250,8 +272,8 @@ pub async fn ensure_remote(
             course_id: reg.scorm_course_id.clone(),
             registration_id: reg.registration_id.clone(),
             learner_id: reg.learner_ref.clone(),
-            first_name: first_name.to_owned(),
-            last_name: last_name.to_owned(),
+            first_name: reg.first_name.clone(),
+            last_name: reg.last_name.clone(),
             email: email.map(str::to_owned),
             postback: Some(postback),
         },
@@ -333,16 +355,7 @@ async fn launch_locked(
     }
     let create = reg.remote_created_ms.is_none();
     if create {
-        ensure_remote(
-            store,
-            remote,
-            settings,
-            &mut reg,
-            "",
-            "",
-            who.email.as_deref(),
-        )
-        .await?;
+        ensure_remote(store, remote, settings, &mut reg, who.email.as_deref()).await?;
     }
     let mut tx = store.begin().await?;
     if create {

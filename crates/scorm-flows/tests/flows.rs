@@ -189,11 +189,31 @@ async fn a_refused_registration_is_not_recorded_as_created(env: Env) -> Env {
         1,
         "simulated refusal",
     );
-    let a = Assignment {
+    // No names and no email to derive them from: refused before anything
+    // is recorded or sent, naming the field.
+    let nameless = Assignment {
         course_id: "course-1".into(),
         learner: "u-1".into(),
         registration_id: Some("reg-1".into()),
         ..Assignment::default()
+    };
+    let calls = env.fake.calls().len();
+    let err = registrations::assign(&env.store, &remote, &settings, &nameless)
+        .await
+        .expect_err("no names");
+    assert!(
+        matches!(&err, ScormError::Invalid(m) if m.starts_with("first_name: required")),
+        "{err}"
+    );
+    assert_eq!(env.fake.calls().len(), calls, "nothing sent");
+    {
+        let mut tx = env.store.read().await.expect("read");
+        assert!(tx.registration("reg-1").await.expect("read").is_none());
+    }
+    let a = Assignment {
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        ..nameless
     };
     let err = registrations::assign(&env.store, &remote, &settings, &a)
         .await
@@ -214,6 +234,14 @@ async fn a_refused_registration_is_not_recorded_as_created(env: Env) -> Env {
         .expect("assigned");
     assert!(ok.created && ok.registration.remote_created_ms.is_some());
     let remote_reg = env.fake.registration("reg-1").expect("in SCORM Cloud");
+    assert_eq!(
+        (
+            remote_reg.first_name.as_str(),
+            remote_reg.last_name.as_str()
+        ),
+        ("Ada", "Lovelace"),
+        "created with the assignment's names"
+    );
     let pb = remote_reg.postback.expect("postback settings");
     assert_eq!(pb.url, "http://127.0.0.1:9/scorm/postback");
     assert_eq!((pb.user.as_str(), pb.auth.as_str()), ("reg-1", "form"));
@@ -244,6 +272,7 @@ async fn launch_creates_lazily_and_signs_at_launch_time(env: Env) -> Env {
         &Assignment {
             course_id: "course-1".into(),
             learner: "u-1".into(),
+            email: Some("ada.lovelace@example.com".into()),
             ..Assignment::default()
         },
     )
@@ -293,9 +322,14 @@ async fn launch_creates_lazily_and_signs_at_launch_time(env: Env) -> Env {
     )
     .await
     .expect("launch");
-    assert!(
-        env.fake.registration(&id).is_some(),
-        "created at the first launch"
+    let created = env
+        .fake
+        .registration(&id)
+        .expect("created at the first launch");
+    assert_eq!(
+        (created.first_name.as_str(), created.last_name.as_str()),
+        ("ada.lovelace", "example.com"),
+        "with the names kept at assignment (derived from the email, none given)"
     );
     // the URL works now: the fake checks its signature and timestamp
     let http = reqwest::Client::builder()
@@ -379,6 +413,8 @@ async fn assigned(
         &Assignment {
             course_id: "course-1".into(),
             learner: learner.into(),
+            first_name: "Test".into(),
+            last_name: format!("Learner {learner}"),
             ..Assignment::default()
         },
     )

@@ -256,6 +256,8 @@ async fn an_attempt_of_unknown_outcome_is_asked_about(store: &Store, dir: &std::
         &Assignment {
             course_id: "course-1".into(),
             learner: "u-1".into(),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
             ..Assignment::default()
         },
     )
@@ -263,7 +265,7 @@ async fn an_attempt_of_unknown_outcome_is_asked_about(store: &Store, dir: &std::
     .expect("assign");
     let mut reg = assigned.registration;
     // SCORM Cloud creates it; our side never records that.
-    registrations::ensure_remote(store, &remote, &settings, &mut reg, "Ada", "Lovelace", None)
+    registrations::ensure_remote(store, &remote, &settings, &mut reg, None)
         .await
         .expect("created remotely");
     let first = fake

@@ -49,6 +49,7 @@ pub use integrations::*;
 pub use key_lock::KeyLock;
 pub use learners::*;
 pub use learning_events::*;
+pub use migrate::SCHEMA_VERSION;
 pub use native::{LogSync, NativeWriter};
 pub use open::{POSTGRES_ACQUIRE_TIMEOUT, Store, WAL_AUTOCHECKPOINT, backend_of};
 pub use outbox::*;

@@ -37,6 +37,9 @@ pub struct Registration {
     pub learner_id: i64,
     /// The learner id sent to SCORM Cloud.
     pub learner_ref: String,
+    /// The learner's names sent to SCORM Cloud (empty: not known yet).
+    pub first_name: String,
+    pub last_name: String,
     pub postback_user: String,
     pub postback_secret_hash: String,
     pub created_ms: i64,
@@ -51,7 +54,7 @@ pub struct Registration {
 }
 
 const REG_COLS: &str = "registration_id, scorm_course_id, learner_id, learner_ref, postback_user, postback_secret_hash, \
-                        created_ms, remote_created_ms, result, result_ms, override";
+                        created_ms, remote_created_ms, result, result_ms, override, first_name, last_name";
 
 fn registration(r: &sqlx::any::AnyRow) -> Result<Registration> {
     Ok(Registration {
@@ -59,6 +62,8 @@ fn registration(r: &sqlx::any::AnyRow) -> Result<Registration> {
         scorm_course_id: col(r, "scorm_course_id")?,
         learner_id: col(r, "learner_id")?,
         learner_ref: col(r, "learner_ref")?,
+        first_name: col(r, "first_name")?,
+        last_name: col(r, "last_name")?,
         postback_user: col(r, "postback_user")?,
         postback_secret_hash: col(r, "postback_secret_hash")?,
         created_ms: col(r, "created_ms")?,
@@ -176,8 +181,8 @@ impl Tx<'_> {
     /// Inserts a registration; false when the id exists already.
     pub async fn insert_registration(&mut self, r: &Registration) -> Result<bool> {
         let q = self.sql(
-            "INSERT INTO scorm_registrations (registration_id, scorm_course_id, learner_id, learner_ref, postback_user, postback_secret_hash, created_ms, remote_created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            "INSERT INTO scorm_registrations (registration_id, scorm_course_id, learner_id, learner_ref, postback_user, postback_secret_hash, created_ms, remote_created_ms, first_name, last_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         );
         let n = sqlx::query(&q)
             .bind(&r.registration_id)
@@ -188,6 +193,8 @@ impl Tx<'_> {
             .bind(&r.postback_secret_hash)
             .bind(r.created_ms)
             .bind(r.remote_created_ms)
+            .bind(&r.first_name)
+            .bind(&r.last_name)
             .execute(self.tx.any()?)
             .await
             .ctx("saving a registration")?;
@@ -242,6 +249,27 @@ impl Tx<'_> {
             .execute(self.tx.any()?)
             .await
             .ctx("saving a registration")?
+            .rows_affected()
+            == 1)
+    }
+
+    /// Records the learner names a registration is created with.
+    pub async fn set_registration_names(
+        &mut self,
+        id: &str,
+        first: &str,
+        last: &str,
+    ) -> Result<bool> {
+        let q = self.sql(
+            "UPDATE scorm_registrations SET first_name = $2, last_name = $3 WHERE registration_id = $1",
+        );
+        Ok(sqlx::query(&q)
+            .bind(id)
+            .bind(first)
+            .bind(last)
+            .execute(self.tx.any()?)
+            .await
+            .ctx("saving a registration's learner names")?
             .rows_affected()
             == 1)
     }

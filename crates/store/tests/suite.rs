@@ -399,7 +399,10 @@ async fn upgrade_voids_late_targets(store: Store) {
         )
         .await
         .expect("v11 rows");
-    assert_eq!(store.migrate().await.expect("to the latest"), [12, 13, 14]);
+    assert_eq!(
+        store.migrate().await.expect("to the latest"),
+        (12..=store::SCHEMA_VERSION).collect::<Vec<_>>()
+    );
     assert!(
         tx_voided(&store, "t-late").await,
         "it came after its voiding statement"
@@ -458,7 +461,10 @@ async fn upgrade_lists_actors(store: Store) {
         )
         .await
         .expect("a long history");
-    assert_eq!(store.migrate().await.expect("to the latest"), [13, 14]);
+    assert_eq!(
+        store.migrate().await.expect("to the latest"),
+        (13..=store::SCHEMA_VERSION).collect::<Vec<_>>()
+    );
     let carol = "mbox:carol@example.com";
     let mut tx = store.read().await.expect("read");
     for (ascending, expected) in [
@@ -704,7 +710,10 @@ mod checks {
     }
 
     pub async fn migrations_are_versioned_and_idempotent(store: Store) {
-        assert_eq!(store.schema_version().await.expect("version"), 14);
+        assert_eq!(
+            store.schema_version().await.expect("version"),
+            store::SCHEMA_VERSION
+        );
         assert_eq!(
             store.migrate().await.expect("again"),
             Vec::<i64>::new(),
@@ -1765,6 +1774,8 @@ mod checks {
             scorm_course_id: "sc-1".into(),
             learner_id: learner,
             learner_ref: "u-1".into(),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
             postback_user: "pb".into(),
             postback_secret_hash: "hash".into(),
             created_ms: T0,
@@ -1775,6 +1786,11 @@ mod checks {
         };
         assert!(tx.insert_registration(&reg).await.expect("reg"));
         assert!(!tx.insert_registration(&reg).await.expect("reg again"));
+        assert_eq!(
+            tx.registration("reg-1").await.expect("read"),
+            Some(reg.clone()),
+            "read back as written, names included"
+        );
         let other_id = Registration {
             registration_id: "reg-2".into(),
             ..reg.clone()
