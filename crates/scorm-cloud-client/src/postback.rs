@@ -1,6 +1,8 @@
 //! Registration postbacks (the webhook): `form` (fields `data`, `username` or
-//! `userName`, `password`) or `httpbasic` (credentials in the header, the XML as
-//! the body). Credentials are checked in constant time.
+//! `userName`, `password`) or `httpbasic` (credentials in the header, the
+//! report as the body). The report is API V1's XML or API V2's
+//! registration-progress JSON, told apart by its first character.
+//! Credentials are checked in constant time.
 
 use base64::Engine;
 use subtle::ConstantTimeEq;
@@ -85,5 +87,13 @@ pub fn authenticate(
     if !(user_ok && pass_ok) {
         return Err(PostbackError::BadCredentials);
     }
-    Ok(registration_report(&d.xml)?)
+    Ok(report(&d.xml)?)
+}
+
+/// A postback's report: V2's JSON (it starts with `{`) or V1's XML.
+pub fn report(body: &[u8]) -> Result<RegistrationReport, Error> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => crate::v2::parse_registration(200, body),
+        _ => registration_report(body),
+    }
 }

@@ -7,7 +7,7 @@ use lms_delivery::EventType;
 use std::path::Path;
 use std::time::Duration;
 
-use scorm_cloud_client::{ImportJob, ImportStatus, check_id, parse};
+use scorm_cloud_client::{ImportJob, ImportStatus, check_id};
 use store::{CourseFields, Integration, ScormCourse, Store};
 
 use crate::{Remote, ScormError, ms};
@@ -55,9 +55,7 @@ pub async fn import_package(
             detail: "not a file".into(),
         });
     }
-    let req = remote.client.import_course_async(course_id, remote.now())?;
-    let body = remote.upload("importCourseAsync", &req, package).await?;
-    let token = parse::import_token(&body).map_err(ScormError::api("importCourseAsync"))?;
+    let token = remote.import_upload(course_id, package).await?;
     observer.uploaded(&token);
     record_job(
         store,
@@ -174,9 +172,7 @@ pub async fn follow(
     let mut polls = 0usize;
     let mut delays = delays.into_iter();
     let job = loop {
-        let req = remote.client.get_async_import_result(token, remote.now());
-        let body = remote.call("getAsyncImportResult", &req).await?;
-        let job = parse::import_job(&body).map_err(ScormError::api("getAsyncImportResult"))?;
+        let job = remote.import_status(token).await?;
         polls += 1;
         observer.polled(&job);
         if job.is_done() {

@@ -24,13 +24,14 @@
 
 pub mod import;
 pub mod names;
+pub mod ops;
 pub mod registrations;
 pub mod remote;
 pub mod results;
 pub mod settings;
 
 pub use remote::{Clock, Remote, Timeouts, http_client};
-pub use settings::{Creation, Settings};
+pub use settings::{ApiVersion, Creation, Settings};
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;

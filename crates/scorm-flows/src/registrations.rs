@@ -12,7 +12,7 @@
 //! is tried again.
 
 use records::IntegrationRules;
-use scorm_cloud_client::{NewRegistration, Postback, check_id, parse};
+use scorm_cloud_client::{NewRegistration, Postback, check_id};
 use stats_rules::EntryPoint;
 use store::{Registration, Store, Tx};
 
@@ -252,36 +252,19 @@ pub async fn ensure_remote(
         password,
         format: settings.results_format,
     };
-    if attempted {
-        let req = remote
-            .client
-            .registration_exists(&reg.registration_id, remote.now());
-        let body = remote.call("registrationExists", &req).await?;
-        if parse::exists(&body).map_err(ScormError::api("registrationExists"))? {
-            let req =
-                remote
-                    .client
-                    .update_postback_info(&reg.registration_id, &postback, remote.now());
-            let body = remote.call("updatePostbackInfo", &req).await?;
-            parse::success(&body).map_err(ScormError::api("updatePostbackInfo"))?;
-            return Ok(());
-        }
+    let new = NewRegistration {
+        course_id: reg.scorm_course_id.clone(),
+        registration_id: reg.registration_id.clone(),
+        learner_id: reg.learner_ref.clone(),
+        first_name: reg.first_name.clone(),
+        last_name: reg.last_name.clone(),
+        email: email.map(str::to_owned),
+        postback: Some(postback.clone()),
+    };
+    if attempted && remote.registration_exists(&reg.registration_id).await? {
+        return remote.renew_postback(&new, &postback).await;
     }
-    let req = remote.client.create_registration(
-        &NewRegistration {
-            course_id: reg.scorm_course_id.clone(),
-            registration_id: reg.registration_id.clone(),
-            learner_id: reg.learner_ref.clone(),
-            first_name: reg.first_name.clone(),
-            last_name: reg.last_name.clone(),
-            email: email.map(str::to_owned),
-            postback: Some(postback),
-        },
-        remote.now(),
-    )?;
-    let body = remote.call("createRegistration", &req).await?;
-    parse::success(&body).map_err(ScormError::api("createRegistration"))?;
-    Ok(())
+    remote.create_registration(&new).await
 }
 
 /// Records, in the caller's transaction, that SCORM Cloud has the
@@ -325,10 +308,8 @@ pub async fn launch(
     let launched = launch_locked(store, remote, settings, registration_id, who).await;
     lock.release().await?;
     launched?;
-    // built after the commit: signed as late as possible
-    Ok(remote
-        .client
-        .launch_url(registration_id, return_to, remote.now()))
+    // built after the commit: signed (V1) or asked for (V2) as late as possible
+    remote.launch_link(registration_id, return_to).await
 }
 
 async fn launch_locked(

@@ -5,11 +5,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use scorm_cloud_client::v2::{ClientV2, Method, RequestV2};
 use scorm_cloud_client::{Client, HttpMethod, Request};
 use time::OffsetDateTime;
 
 use crate::ScormError;
-use crate::settings::Settings;
+use crate::settings::{ApiVersion, Settings};
 
 /// The clock requests are signed with (injectable, to test clock skew).
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
@@ -17,7 +18,12 @@ pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 /// A SCORM Cloud application reached over HTTP.
 #[derive(Clone)]
 pub struct Remote {
+    /// API V1's request builder (also the launch URLs of V1).
     pub client: Client,
+    /// API V2's request builder.
+    pub v2: ClientV2,
+    /// Which of the two the flows speak ([`crate::ops`]).
+    pub api: ApiVersion,
     http: reqwest::Client,
     clock: Clock,
     timeouts: Timeouts,
@@ -73,6 +79,8 @@ impl Remote {
     pub fn new(settings: &Settings, http: reqwest::Client) -> Self {
         Self {
             client: settings.client(),
+            v2: settings.client_v2(),
+            api: settings.api_version,
             http,
             clock: Arc::new(OffsetDateTime::now_utc),
             timeouts: Timeouts::default(),
@@ -118,28 +126,7 @@ impl Remote {
         path: &Path,
     ) -> Result<Vec<u8>, ScormError> {
         let part_name = req.file_part.clone().unwrap_or_else(|| "filedata".into());
-        let file = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| ScormError::Io {
-                path: path.display().to_string(),
-                detail: e.to_string(),
-            })?;
-        let len = file
-            .metadata()
-            .await
-            .map_err(|e| ScormError::Io {
-                path: path.display().to_string(),
-                detail: e.to_string(),
-            })?
-            .len();
-        let file_name = path.file_name().map_or_else(
-            || "package.zip".into(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(file), len)
-            .file_name(file_name)
-            .mime_str("application/zip")
-            .map_err(|e| http_error(op, &e))?;
+        let part = package_part(op, path).await?;
         let form = reqwest::multipart::Form::new().part(part_name, part);
         let resp = self
             .http
@@ -151,6 +138,84 @@ impl Remote {
             .map_err(|e| http_error(op, &e))?;
         body(op, resp).await
     }
+}
+
+impl Remote {
+    /// Sends an API V2 call; returns the status and body whatever the status
+    /// (the caller's parser turns a 4xx/5xx into the service's error).
+    pub async fn call_v2(
+        &self,
+        op: &'static str,
+        req: &RequestV2,
+    ) -> Result<(u16, Vec<u8>), ScormError> {
+        let builder = match req.method {
+            Method::Get => self.http.get(&req.url),
+            Method::Post => self.http.post(&req.url),
+            Method::Head => self.http.head(&req.url),
+            Method::Delete => self.http.delete(&req.url),
+        };
+        let mut builder = builder
+            .header(reqwest::header::AUTHORIZATION, &req.authorization)
+            .timeout(self.timeouts.call);
+        if let Some(json) = &req.json {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(json.clone());
+        }
+        let resp = builder.send().await.map_err(|e| http_error(op, &e))?;
+        status_and_body(op, resp).await
+    }
+
+    /// Sends an API V2 upload: the package streamed from disk as the `file` part.
+    pub async fn upload_v2(
+        &self,
+        op: &'static str,
+        req: &RequestV2,
+        path: &Path,
+    ) -> Result<(u16, Vec<u8>), ScormError> {
+        let part_name = req.file_part.clone().unwrap_or_else(|| "file".into());
+        let form = reqwest::multipart::Form::new().part(part_name, package_part(op, path).await?);
+        let resp = self
+            .http
+            .post(&req.url)
+            .header(reqwest::header::AUTHORIZATION, &req.authorization)
+            .timeout(self.timeouts.upload)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| http_error(op, &e))?;
+        status_and_body(op, resp).await
+    }
+}
+
+/// A package file as a streamed multipart part.
+async fn package_part(
+    op: &'static str,
+    path: &Path,
+) -> Result<reqwest::multipart::Part, ScormError> {
+    let io = |e: std::io::Error| ScormError::Io {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    };
+    let file = tokio::fs::File::open(path).await.map_err(io)?;
+    let len = file.metadata().await.map_err(io)?.len();
+    let file_name = path.file_name().map_or_else(
+        || "package.zip".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    reqwest::multipart::Part::stream_with_length(reqwest::Body::from(file), len)
+        .file_name(file_name)
+        .mime_str("application/zip")
+        .map_err(|e| http_error(op, &e))
+}
+
+async fn status_and_body(
+    op: &'static str,
+    resp: reqwest::Response,
+) -> Result<(u16, Vec<u8>), ScormError> {
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.map_err(|e| http_error(op, &e))?;
+    Ok((status, bytes.to_vec()))
 }
 
 fn http_error(op: &'static str, e: &reqwest::Error) -> ScormError {

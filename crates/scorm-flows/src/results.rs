@@ -9,7 +9,7 @@
 //! applied (after a `resetRegistration`, that is how the reset arrives).
 
 use scorm_cloud_client::postback::{self, PostbackError};
-use scorm_cloud_client::{Completion, RegistrationReport, ResultsFormat, Success, parse};
+use scorm_cloud_client::{Completion, RegistrationReport, Success};
 use serde::{Deserialize, Serialize};
 use stats_rules::{
     Event, EventKind, LearnerStats, Override, ScormCompletion, ScormResult, ScormSuccess,
@@ -183,7 +183,7 @@ pub async fn accept_postback(
     let Some(reg) = reg.filter(|r| password_ok && !r.postback_secret_hash.is_empty()) else {
         return Err(PostbackError::BadCredentials.into());
     };
-    let report = parse::registration_report(&delivery.xml).map_err(PostbackError::from)?;
+    let report = postback::report(&delivery.xml).map_err(PostbackError::from)?;
     if let Some(about) = &report.registration_id {
         if about != &reg.registration_id {
             return Err(ScormError::Forbidden(
@@ -216,13 +216,7 @@ pub async fn refresh(
         }
     }
     // The remote call is made outside the transaction: no lock is held while waiting.
-    let req =
-        remote
-            .client
-            .get_registration_result(registration_id, ResultsFormat::Course, remote.now());
-    let body = remote.call("getRegistrationResult", &req).await?;
-    let report =
-        parse::registration_report(&body).map_err(ScormError::api("getRegistrationResult"))?;
+    let report = remote.registration_result(registration_id).await?;
     let mut tx = store.begin().await?;
     tx.lock_key(registration_key(registration_id)).await?;
     let reg = tx

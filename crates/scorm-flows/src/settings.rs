@@ -7,6 +7,15 @@ use url::Url;
 
 use crate::ScormError;
 
+/// Which SCORM Cloud API the flows speak (setting `api_version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    /// API V1 (`rustici.*` methods, signed queries, XML): the default.
+    V1,
+    /// API V2 (REST/JSON, HTTP Basic): Rustici's recommended API.
+    V2,
+}
+
 /// When the registration is created in SCORM Cloud (seed 003: "either way is fine").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Creation {
@@ -19,7 +28,10 @@ pub enum Creation {
 #[derive(Clone)]
 pub struct Settings {
     pub integration_id: String,
-    /// The V1 API endpoint, `https://cloud.scorm.com/api` by default.
+    /// Which API the flows speak.
+    pub api_version: ApiVersion,
+    /// The API endpoint: `https://cloud.scorm.com/api` (V1) or
+    /// `https://cloud.scorm.com/api/v2/` (V2) by default.
     pub base_url: Url,
     pub app_id: String,
     pub(crate) secret: String,
@@ -153,14 +165,26 @@ impl Settings {
                 });
             }
         };
+        let api_version = match get("api_version").unwrap_or("v1") {
+            "v1" => ApiVersion::V1,
+            "v2" => ApiVersion::V2,
+            other => {
+                return Err(ScormError::Settings {
+                    integration: i.id.clone(),
+                    name: "api_version",
+                    problem: format!("{other:?}: must be v1 or v2"),
+                });
+            }
+        };
+        let default_base = match api_version {
+            ApiVersion::V1 => "https://cloud.scorm.com/api",
+            ApiVersion::V2 => "https://cloud.scorm.com/api/v2/",
+        };
         let public_url = http_url(&i.id, "public_url", need("public_url")?)?;
         Ok(Self {
             integration_id: i.id.clone(),
-            base_url: http_url(
-                &i.id,
-                "base_url",
-                get("base_url").unwrap_or("https://cloud.scorm.com/api"),
-            )?,
+            api_version,
+            base_url: http_url(&i.id, "base_url", get("base_url").unwrap_or(default_base))?,
             app_id: need("app_id")?.to_owned(),
             secret,
             public_url,
@@ -180,6 +204,11 @@ impl Settings {
             "{}/scorm/postback",
             self.public_url.as_str().trim_end_matches('/')
         )
+    }
+
+    /// The API V2 client (HTTP Basic with the application id and secret).
+    pub fn client_v2(&self) -> scorm_cloud_client::v2::ClientV2 {
+        scorm_cloud_client::v2::ClientV2::new(self.base_url.clone(), &self.app_id, &self.secret)
     }
 
     pub fn client(&self) -> scorm_cloud_client::Client {
