@@ -99,10 +99,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_lms_delivery.sql"),
         postgres: include_str!("../migrations/postgres/0014_lms_delivery.sql"),
     },
+    Migration {
+        version: 15,
+        name: "integration_setting_changes",
+        sqlite: include_str!("../migrations/sqlite/0015_integration_setting_changes.sql"),
+        postgres: include_str!("../migrations/postgres/0015_integration_setting_changes.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 
