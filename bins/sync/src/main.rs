@@ -157,32 +157,6 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn parse_settings(pairs: &[String]) -> Result<serde_json::Value, String> {
-    let mut m = serde_json::Map::new();
-    let mut rules = serde_json::Map::new();
-    for p in pairs {
-        let (k, v) = p
-            .split_once('=')
-            .ok_or_else(|| format!("--setting {p:?}: expected KEY=VALUE"))?;
-        let value = match v.parse::<f64>() {
-            Ok(n) if k.starts_with("rules.") || k == "page_size" => serde_json::json!(n),
-            _ => serde_json::Value::String(v.to_owned()),
-        };
-        match k.strip_prefix("rules.") {
-            Some(r) => {
-                rules.insert(r.to_owned(), value);
-            }
-            None => {
-                m.insert(k.to_owned(), value);
-            }
-        }
-    }
-    if !rules.is_empty() {
-        m.insert("rules".into(), serde_json::Value::Object(rules));
-    }
-    Ok(serde_json::Value::Object(m))
-}
-
 async fn run_cli(cli: Cli) -> ExitCode {
     let store = match Store::open(&cli.database).await {
         Ok(s) => s,
@@ -204,7 +178,7 @@ async fn run_cli(cli: Cli) -> ExitCode {
             settings,
             force,
         } => {
-            let settings = match parse_settings(&settings) {
+            let settings = match lifecycle::parse_settings(&settings) {
                 Ok(s) => s,
                 Err(e) => return fail(2, e),
             };

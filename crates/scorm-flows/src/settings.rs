@@ -53,6 +53,20 @@ impl std::fmt::Debug for Settings {
 /// `secret_file`: the name of the variable, or the file, holding the secret key).
 pub const REQUIRED: &[&str] = &["app_id", "public_url"];
 
+/// Every setting [`Settings::from_integration`] reads (besides `rules`).
+pub const KNOWN: &[&str] = &[
+    "base_url",
+    "app_id",
+    "secret_env",
+    "secret_file",
+    "public_url",
+    "registrations",
+    "postback_auth",
+    "results_format",
+    "return_url",
+    "origin",
+];
+
 fn http_url(integration: &str, name: &'static str, v: &str) -> Result<Url, ScormError> {
     let u = Url::parse(v).map_err(|e| ScormError::Settings {
         integration: integration.to_owned(),
