@@ -112,7 +112,13 @@ pub fn check(i: &Integration) -> Result<(), SettingsError> {
     source_with(i, RetryPolicy::default(), &|_| Some(String::new()))?;
     match i.settings.get("page_size") {
         None => Ok(()),
-        Some(v) if v.as_u64().and_then(|n| u32::try_from(n).ok()).is_some_and(|n| n > 0) => Ok(()),
+        Some(v)
+            if v.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .is_some_and(|n| n > 0) =>
+        {
+            Ok(())
+        }
         Some(v) => Err(SettingsError::Setting {
             integration: i.id.clone(),
             name: "page_size",

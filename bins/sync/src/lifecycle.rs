@@ -56,10 +56,7 @@ pub struct MissingSettings {
 /// The settings a provider requires are present: SCORM Cloud's secret
 /// (`secret_env` or `secret_file`), then each of [`crate::config::required`]
 /// unless `catalog_file` replaces them.
-pub fn check_required(
-    provider: &str,
-    settings: &serde_json::Value,
-) -> Result<(), MissingSettings> {
+pub fn check_required(provider: &str, settings: &serde_json::Value) -> Result<(), MissingSettings> {
     if provider == "scorm-cloud"
         && settings.get("secret_env").is_none()
         && settings.get("secret_file").is_none()
@@ -146,7 +143,10 @@ pub fn put_setting(
 
 /// Removes one setting (`rules.X` from the `rules` object, and the object
 /// once empty); false when it was not there.
-pub fn remove_setting(settings: &mut serde_json::Map<String, serde_json::Value>, key: &str) -> bool {
+pub fn remove_setting(
+    settings: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> bool {
     let Some(r) = key.strip_prefix("rules.") else {
         return settings.remove(key).is_some();
     };
@@ -180,8 +180,7 @@ pub async fn activate(
             a.provider
         )));
     }
-    check_required(&a.provider, &a.settings)
-        .map_err(|m| LifecycleError::Invalid(m.to_string()))?;
+    check_required(&a.provider, &a.settings).map_err(|m| LifecycleError::Invalid(m.to_string()))?;
     let mut tx = store.begin().await?;
     let result = match tx.integration(&a.id).await? {
         None => {
