@@ -160,7 +160,10 @@ async fn settings_changes_are_recorded_without_values(store: Store) {
     let off_changes = tx.setting_changes("os-off").await.expect("history");
     assert_eq!(off_changes.len(), 1);
     assert_eq!(
-        (off_changes[0].keys_set.len(), off_changes[0].keys_unset.clone()),
+        (
+            off_changes[0].keys_set.len(),
+            off_changes[0].keys_unset.clone()
+        ),
         (0, unset_one)
     );
     assert!(off_changes[0].id > changes[0].id, "ids follow the order");

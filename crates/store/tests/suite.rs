@@ -399,7 +399,10 @@ async fn upgrade_voids_late_targets(store: Store) {
         )
         .await
         .expect("v11 rows");
-    assert_eq!(store.migrate().await.expect("to the latest"), [12, 13, 14, 15]);
+    assert_eq!(
+        store.migrate().await.expect("to the latest"),
+        [12, 13, 14, 15]
+    );
     assert!(
         tx_voided(&store, "t-late").await,
         "it came after its voiding statement"
