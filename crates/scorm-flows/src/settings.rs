@@ -49,6 +49,9 @@ impl std::fmt::Debug for Settings {
     }
 }
 
+/// Looks up an environment variable by name.
+type SecretLookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
 /// The settings a `scorm-cloud` integration must have (and `secret_env` or
 /// `secret_file`: the name of the variable, or the file, holding the secret key).
 pub const REQUIRED: &[&str] = &["app_id", "public_url"];
@@ -103,10 +106,7 @@ impl Settings {
     }
 
     /// `env`: `None` to leave the secret unread (empty).
-    fn read(
-        i: &Integration,
-        env: Option<&dyn Fn(&str) -> Option<String>>,
-    ) -> Result<Self, ScormError> {
+    fn read(i: &Integration, env: Option<&SecretLookup<'_>>) -> Result<Self, ScormError> {
         if i.provider != "scorm-cloud" {
             return Err(ScormError::NotScorm(i.id.clone()));
         }
