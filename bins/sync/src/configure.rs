@@ -228,7 +228,10 @@ pub fn apply(
     records::rules_for(&candidate).map_err(|e| ConfigureError::Rule {
         id: i.id.clone(),
         key: "rules".into(),
-        detail: e.to_string(),
+        detail: match e {
+            records::RulesError::Settings { detail, .. } => detail,
+            other => other.to_string(),
+        },
     })?;
     // …and by the provider's parser (without the secret's value).
     match i.provider.as_str() {
