@@ -429,3 +429,73 @@ async fn course_launch_assigns_on_the_way(env: Env) -> Env {
     );
     env
 }
+
+testkit::both!(changed_settings_apply_to_the_next_request, on);
+/// The server reads a SCORM Cloud integration's settings for every request
+/// (`scorm_flows::connect_course`): settings changed in the database — as
+/// `coursebridge-sync configure` changes them — apply to the next request,
+/// without a restart.
+async fn changed_settings_apply_to_the_next_request(env: Env) -> Env {
+    let moved = FakeScormCloud::start("APP1", SCORM_SECRET)
+        .await
+        .expect("fake");
+    moved.add_course("course-1", "Safety Basics");
+    // assigned under the old settings (at-launch: nothing in SCORM Cloud yet)
+    let (s, before) = env
+        .api_post(
+            "/api/v1/scorm/registrations",
+            &json!({"course_id": "course-1", "learner": "u-1", "email": "u-1@example.com"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{before}");
+    let before = before["registration_id"].as_str().expect("id").to_owned();
+
+    let mut settings = {
+        let mut tx = env.store.read().await.expect("read");
+        tx.integration("scorm-acme")
+            .await
+            .expect("read")
+            .expect("exists")
+            .settings
+    };
+    settings["base_url"] = json!(moved.api_url());
+    settings["registrations"] = json!("at-assignment");
+    let keys = vec!["base_url".to_owned(), "registrations".to_owned()];
+    let mut tx = env.store.begin().await.expect("begin");
+    assert!(
+        tx.change_integration_settings(
+            "scorm-acme",
+            &settings,
+            &store::NewSettingChange {
+                changed_ms: 1,
+                author: "ops",
+                keys_set: &keys,
+                keys_unset: &[],
+            },
+        )
+        .await
+        .expect("change")
+    );
+    tx.commit().await.expect("commit");
+
+    // at-assignment now: created in SCORM Cloud at once, at the new address
+    let (s, after) = env
+        .api_post(
+            "/api/v1/scorm/registrations",
+            &json!({"course_id": "course-1", "learner": "u-2", "email": "u-2@example.com"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{after}");
+    let after = after["registration_id"].as_str().expect("id").to_owned();
+    assert!(moved.registration(&after).is_some(), "the new address");
+    assert!(env.fake.registration(&after).is_none());
+    // the older assignment is created at the new address at its launch
+    let link = env.link(&ingest_server::scorm::launch_path(&before), "u-1", 300);
+    let r = env.http.get(&link).send().await.expect("launch");
+    assert_eq!(r.status().as_u16(), 302);
+    let launch_url = r.headers()["location"].to_str().expect("loc").to_owned();
+    assert!(launch_url.starts_with(&moved.api_url()), "{launch_url}");
+    assert!(moved.registration(&before).is_some());
+    assert!(env.fake.registration(&before).is_none());
+    env
+}

@@ -38,6 +38,30 @@ pub fn required(provider: &str) -> &'static [&'static str] {
     }
 }
 
+/// Every setting a provider's integration reads (besides `rules`).
+pub fn known(provider: &str) -> &'static [&'static str] {
+    match provider {
+        "opensesame" => &[
+            "base_url",
+            "token_url",
+            "customer_integration_id",
+            "client_id",
+            "client_secret_env",
+            "catalog_file",
+        ],
+        "udemy-business" => &[
+            "base_url",
+            "org_id",
+            "client_id",
+            "client_secret_env",
+            "page_size",
+            "catalog_file",
+        ],
+        "scorm-cloud" => scorm_flows::settings::KNOWN,
+        _ => &[],
+    }
+}
+
 fn setting<'a>(i: &'a Integration, name: &'static str) -> Result<&'a str, SettingsError> {
     i.settings
         .get(name)
@@ -55,7 +79,7 @@ fn url(i: &Integration, name: &'static str) -> Result<Url, SettingsError> {
     let mut u = Url::parse(raw).map_err(|e| SettingsError::Setting {
         integration: i.id.clone(),
         name,
-        problem: e.to_string(),
+        problem: format!("{raw:?}: must be an http(s) URL ({e})"),
     })?;
     if !matches!(u.scheme(), "https" | "http") {
         return Err(SettingsError::Setting {
@@ -78,6 +102,29 @@ fn secret(i: &Integration, env: &dyn Fn(&str) -> Option<String>) -> Result<Strin
         name: "client_secret_env",
         problem: format!("environment variable {var} is not set"),
     })
+}
+
+/// Checks an integration's settings as a run reads them ([`source_with`]),
+/// without reading the secret: `client_secret_env` must name a variable, but
+/// the variable need not be set here (the run's environment holds it). Also
+/// refuses a `page_size` that a run would ignore (not a whole number above 0).
+pub fn check(i: &Integration) -> Result<(), SettingsError> {
+    source_with(i, RetryPolicy::default(), &|_| Some(String::new()))?;
+    match i.settings.get("page_size") {
+        None => Ok(()),
+        Some(v)
+            if v.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .is_some_and(|n| n > 0) =>
+        {
+            Ok(())
+        }
+        Some(v) => Err(SettingsError::Setting {
+            integration: i.id.clone(),
+            name: "page_size",
+            problem: format!("{v}: must be a whole number above 0"),
+        }),
+    }
 }
 
 /// The source of an integration, reading secrets from the process environment.
@@ -118,13 +165,14 @@ pub fn source_with(
             client,
             policy,
             base_url: url(i, "base_url")?,
-            token_url: Url::parse(setting(i, "token_url")?).map_err(|e| {
-                SettingsError::Setting {
+            token_url: {
+                let raw = setting(i, "token_url")?;
+                Url::parse(raw).map_err(|e| SettingsError::Setting {
                     integration: i.id.clone(),
                     name: "token_url",
-                    problem: e.to_string(),
-                }
-            })?,
+                    problem: format!("{raw:?}: must be a URL ({e})"),
+                })?
+            },
             customer_integration_id: setting(i, "customer_integration_id")?.to_owned(),
             client_id: setting(i, "client_id")?.to_owned(),
             client_secret: secret(i, env)?,

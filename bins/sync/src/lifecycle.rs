@@ -42,6 +42,133 @@ pub struct Activation {
     pub force: bool,
 }
 
+/// Required settings that are missing, as `activate` (and `configure`)
+/// refuse them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("settings missing for {provider}: {} ({alternative})", missing.join(", "))]
+pub struct MissingSettings {
+    pub provider: String,
+    pub missing: Vec<&'static str>,
+    /// What would do instead: `or secret_file`, `or catalog_file`.
+    pub alternative: &'static str,
+}
+
+/// The settings a provider requires are present: SCORM Cloud's secret
+/// (`secret_env` or `secret_file`), then each of [`crate::config::required`]
+/// unless `catalog_file` replaces them.
+pub fn check_required(provider: &str, settings: &serde_json::Value) -> Result<(), MissingSettings> {
+    if provider == "scorm-cloud"
+        && settings.get("secret_env").is_none()
+        && settings.get("secret_file").is_none()
+    {
+        return Err(MissingSettings {
+            provider: provider.to_owned(),
+            missing: vec!["secret_env"],
+            alternative: "or secret_file",
+        });
+    }
+    if settings.get("catalog_file").is_none() {
+        let missing: Vec<&'static str> = crate::config::required(provider)
+            .iter()
+            .copied()
+            .filter(|k| settings.get(*k).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(MissingSettings {
+                provider: provider.to_owned(),
+                missing,
+                alternative: "or catalog_file",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `--setting KEY=VALUE` pairs, in order. Values of `rules.*` and
+/// `page_size` that are numbers become JSON numbers (whole numbers as
+/// integers), `true`/`false` of `rules.*` booleans; every other value is a
+/// string.
+pub fn parse_pairs(pairs: &[String]) -> Result<Vec<(String, serde_json::Value)>, LifecycleError> {
+    pairs
+        .iter()
+        .map(|p| {
+            let (k, v) = p.split_once('=').ok_or_else(|| {
+                LifecycleError::Invalid(format!("--setting {p:?}: expected KEY=VALUE"))
+            })?;
+            if k.is_empty() || k == "rules." {
+                return Err(LifecycleError::Invalid(format!(
+                    "--setting {p:?}: the key is empty"
+                )));
+            }
+            let typed = k.starts_with("rules.") || k == "page_size";
+            let value = if !typed {
+                serde_json::Value::String(v.to_owned())
+            } else if let Ok(n) = v.parse::<i64>() {
+                serde_json::json!(n)
+            } else if let Some(n) = v.parse::<f64>().ok().filter(|n| n.is_finite()) {
+                serde_json::json!(n)
+            } else if k.starts_with("rules.") && (v == "true" || v == "false") {
+                serde_json::Value::Bool(v == "true")
+            } else {
+                serde_json::Value::String(v.to_owned())
+            };
+            Ok((k.to_owned(), value))
+        })
+        .collect()
+}
+
+/// Sets one setting (`rules.X`: the key X of the `rules` object).
+pub fn put_setting(
+    settings: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    value: serde_json::Value,
+) {
+    match key.strip_prefix("rules.") {
+        Some(r) => {
+            let rules = settings
+                .entry("rules")
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            if !rules.is_object() {
+                *rules = serde_json::Value::Object(serde_json::Map::new());
+            }
+            if let Some(rules) = rules.as_object_mut() {
+                rules.insert(r.to_owned(), value);
+            }
+        }
+        None => {
+            settings.insert(key.to_owned(), value);
+        }
+    }
+}
+
+/// Removes one setting (`rules.X` from the `rules` object, and the object
+/// once empty); false when it was not there.
+pub fn remove_setting(
+    settings: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> bool {
+    let Some(r) = key.strip_prefix("rules.") else {
+        return settings.remove(key).is_some();
+    };
+    let Some(rules) = settings.get_mut("rules").and_then(|v| v.as_object_mut()) else {
+        return false;
+    };
+    let removed = rules.remove(r).is_some();
+    if rules.is_empty() {
+        settings.remove("rules");
+    }
+    removed
+}
+
+/// The settings object of `--setting KEY=VALUE` pairs (see [`parse_pairs`]).
+pub fn parse_settings(pairs: &[String]) -> Result<serde_json::Value, LifecycleError> {
+    let mut m = serde_json::Map::new();
+    for (k, v) in parse_pairs(pairs)? {
+        put_setting(&mut m, &k, v);
+    }
+    Ok(serde_json::Value::Object(m))
+}
+
 pub async fn activate(
     store: &Store,
     a: &Activation,
@@ -53,28 +180,7 @@ pub async fn activate(
             a.provider
         )));
     }
-    if a.provider == "scorm-cloud"
-        && a.settings.get("secret_env").is_none()
-        && a.settings.get("secret_file").is_none()
-    {
-        return Err(LifecycleError::Invalid(
-            "settings missing for scorm-cloud: secret_env (or secret_file)".into(),
-        ));
-    }
-    if a.settings.get("catalog_file").is_none() {
-        let missing: Vec<&str> = crate::config::required(&a.provider)
-            .iter()
-            .copied()
-            .filter(|k| a.settings.get(*k).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(LifecycleError::Invalid(format!(
-                "settings missing for {}: {} (or catalog_file)",
-                a.provider,
-                missing.join(", ")
-            )));
-        }
-    }
+    check_required(&a.provider, &a.settings).map_err(|m| LifecycleError::Invalid(m.to_string()))?;
     let mut tx = store.begin().await?;
     let result = match tx.integration(&a.id).await? {
         None => {
@@ -166,4 +272,43 @@ pub async fn deactivate(store: &Store, id: &str, now_ms: i64) -> Result<u64, Lif
     records::append_course_events(&mut tx, &changes, now_ms).await?;
     tx.commit().await?;
     Ok(archived.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[&str]) -> Vec<String> {
+        p.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// Whole numbers stay whole (a run reads `page_size` and
+    /// `rules.policy_year` as integers), `rules.*` booleans are booleans:
+    /// the parsed settings are read back by the run's parsers.
+    #[test]
+    fn settings_are_typed_as_their_readers_expect() {
+        let s = parse_settings(&pairs(&[
+            "page_size=12",
+            "rules.policy_year=2024",
+            "rules.launch_progress=37.5",
+            "rules.ignore_www=false",
+            "client_id=007",
+        ]))
+        .expect("parse");
+        assert_eq!(s["page_size"].as_u64(), Some(12));
+        assert_eq!(s["rules"]["ignore_www"], serde_json::json!(false));
+        assert_eq!(s["client_id"], "007", "other values stay strings");
+        let rules = records::IntegrationRules::from_settings("it", "udemy-business", &s)
+            .expect("the rules parse");
+        assert!(!rules.activity_ids.ignore_www);
+        assert_eq!(rules.stats.provider.launch_progress, Some(37.5));
+        assert!(parse_settings(&pairs(&["no-equals"])).is_err());
+        assert!(parse_settings(&pairs(&["=x"])).is_err());
+        let mut m = s.as_object().cloned().expect("object");
+        assert!(remove_setting(&mut m, "rules.policy_year"));
+        assert!(remove_setting(&mut m, "rules.launch_progress"));
+        assert!(remove_setting(&mut m, "rules.ignore_www"));
+        assert!(m.get("rules").is_none(), "an emptied rules object goes");
+        assert!(!remove_setting(&mut m, "rules.ignore_www"));
+    }
 }

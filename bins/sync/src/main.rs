@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use store::Store;
+use sync::configure::{self, Configuration};
 use sync::lifecycle::{self, Activation};
 use sync::retry::RetryPolicy;
 use sync::run::{self, Options, Progress, Report};
@@ -66,6 +67,28 @@ enum Command {
     Deactivate {
         #[arg(long)]
         integration: String,
+    },
+    /// Change an integration's settings in place (active or not): nothing is
+    /// archived, no course touched; the next run (SCORM Cloud: the next
+    /// request) reads them. Who, when and which keys are recorded, never the values.
+    Configure {
+        #[arg(long)]
+        integration: String,
+        /// A setting to set, KEY=VALUE (as for activate).
+        #[arg(long = "setting", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// A setting to remove (rules.X for one of the rules).
+        #[arg(long, value_name = "KEY")]
+        unset: Vec<String>,
+        /// Who makes the change (default: the integration's connector author).
+        #[arg(long)]
+        author: Option<String>,
+        /// List the recorded changes (when, who, which keys) instead.
+        #[arg(long, conflicts_with_all = ["settings", "unset", "author"])]
+        history: bool,
+        /// With --history: one JSON object per change.
+        #[arg(long, requires = "history")]
+        json: bool,
     },
     /// List integrations.
     Integrations,
@@ -157,32 +180,6 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn parse_settings(pairs: &[String]) -> Result<serde_json::Value, String> {
-    let mut m = serde_json::Map::new();
-    let mut rules = serde_json::Map::new();
-    for p in pairs {
-        let (k, v) = p
-            .split_once('=')
-            .ok_or_else(|| format!("--setting {p:?}: expected KEY=VALUE"))?;
-        let value = match v.parse::<f64>() {
-            Ok(n) if k.starts_with("rules.") || k == "page_size" => serde_json::json!(n),
-            _ => serde_json::Value::String(v.to_owned()),
-        };
-        match k.strip_prefix("rules.") {
-            Some(r) => {
-                rules.insert(r.to_owned(), value);
-            }
-            None => {
-                m.insert(k.to_owned(), value);
-            }
-        }
-    }
-    if !rules.is_empty() {
-        m.insert("rules".into(), serde_json::Value::Object(rules));
-    }
-    Ok(serde_json::Value::Object(m))
-}
-
 async fn run_cli(cli: Cli) -> ExitCode {
     let store = match Store::open(&cli.database).await {
         Ok(s) => s,
@@ -204,7 +201,7 @@ async fn run_cli(cli: Cli) -> ExitCode {
             settings,
             force,
         } => {
-            let settings = match parse_settings(&settings) {
+            let settings = match lifecycle::parse_settings(&settings) {
                 Ok(s) => s,
                 Err(e) => return fail(2, e),
             };
@@ -250,6 +247,47 @@ async fn run_cli(cli: Cli) -> ExitCode {
                     fail(2, format!("integration {id} does not exist"))
                 }
                 Err(e) => fail(1, e),
+            }
+        }
+        Command::Configure {
+            integration,
+            settings,
+            unset,
+            author,
+            history,
+            json,
+        } => {
+            if history {
+                return configure_history(&store, &integration, json).await;
+            }
+            let c = Configuration {
+                id: integration.clone(),
+                set: settings,
+                unset,
+                author,
+            };
+            match configure::configure(&store, &c, now_ms()).await {
+                Ok(done) => {
+                    for note in &done.notes {
+                        eprintln!("coursebridge-sync: note: {note}");
+                    }
+                    println!(
+                        "integration {integration}: {} (by {}); {}",
+                        describe_keys(&done.keys_set, &done.keys_unset),
+                        done.author,
+                        match (done.active, done.provider.as_str()) {
+                            (false, _) => "it stays deactivated: only its settings changed",
+                            (true, "scorm-cloud") => {
+                                "the next SCORM Cloud request uses the new settings; no course was touched"
+                            }
+                            (true, _) => {
+                                "the next run uses the new settings; no course was touched"
+                            }
+                        }
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e.exit_code(), e),
             }
         }
         Command::Integrations => {
@@ -354,6 +392,58 @@ async fn run_cli(cli: Cli) -> ExitCode {
             .await
         }
     }
+}
+
+fn describe_keys(set: &[String], unset: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !set.is_empty() {
+        parts.push(format!("set {}", set.join(", ")));
+    }
+    if !unset.is_empty() {
+        parts.push(format!("unset {}", unset.join(", ")));
+    }
+    parts.join("; ")
+}
+
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+async fn configure_history(store: &Store, integration: &str, json: bool) -> ExitCode {
+    let changes = match configure::history(store, integration).await {
+        Ok(c) => c,
+        Err(e) => return fail(e.exit_code(), e),
+    };
+    if changes.is_empty() && !json {
+        println!("integration {integration}: no recorded change to its settings");
+    }
+    for c in changes {
+        if json {
+            let line = serde_json::json!({
+                "integration": c.integration_id,
+                "changed_at": rfc3339(c.changed_ms),
+                "changed_ms": c.changed_ms,
+                "author": c.author,
+                "keys_set": c.keys_set,
+                "keys_unset": c.keys_unset,
+            });
+            println!("{line}");
+        } else {
+            println!(
+                "{}\t{}\t{}",
+                rfc3339(c.changed_ms),
+                c.author,
+                describe_keys(&c.keys_set, &c.keys_unset)
+            );
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 async fn run_integrations(

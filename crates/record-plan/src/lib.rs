@@ -31,7 +31,7 @@ pub use plan::{
 pub use prepared::{
     AttachmentData, Derived, Learning, Prepared, derive, event_json, prepare, statement_event,
 };
-pub use rules::{IntegrationRules, RulesError, provider_of};
+pub use rules::{IntegrationRules, RULE_SETTINGS, RulesError, provider_of};
 pub use touched::{Change, Touched, advance, merge, touch};
 
 /// Why a batch cannot be stored as it is (the whole batch is refused), or

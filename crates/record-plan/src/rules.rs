@@ -15,6 +15,17 @@ pub enum RulesError {
     Settings { id: String, detail: String },
 }
 
+/// The keys of an integration's `rules` settings object (the fields of
+/// `Overrides`; other keys are ignored when read, and refused by
+/// `coursebridge-sync configure`).
+pub const RULE_SETTINGS: &[&str] = &[
+    "launch_progress",
+    "policy_year",
+    "ignore_scheme",
+    "ignore_www",
+    "ignore_trailing_slash",
+];
+
 /// Optional per-integration overrides, read from the integration's settings.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

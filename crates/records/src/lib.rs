@@ -27,8 +27,8 @@ pub use delivery::{CourseChange, append_course_events, course_json, statistic_fi
 pub use launch::{LmsLearner, record_launch, upsert_lms_learner};
 pub use maintenance::{ReplayError, ReplayReport, apply_pending, repair_voiding, replay};
 pub use record_plan::{
-    AttachmentData, Change, IntegrationRules, Outcome, Prepared, RulesError, Touched, merge,
-    prepare, provider_of, touch,
+    AttachmentData, Change, IntegrationRules, Outcome, Prepared, RULE_SETTINGS, RulesError,
+    Touched, merge, prepare, provider_of, touch,
 };
 pub use stats::{
     WriterCache, Written, record_event, refold, state_of, stats_of, update_many, update_many_with,

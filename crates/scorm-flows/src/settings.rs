@@ -61,9 +61,27 @@ impl std::fmt::Debug for Settings {
     }
 }
 
+/// Looks up an environment variable by name.
+type SecretLookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
 /// The settings a `scorm-cloud` integration must have (and `secret_env` or
 /// `secret_file`: the name of the variable, or the file, holding the secret key).
 pub const REQUIRED: &[&str] = &["app_id", "public_url"];
+
+/// Every setting [`Settings::from_integration`] reads (besides `rules`).
+pub const KNOWN: &[&str] = &[
+    "api_version",
+    "base_url",
+    "app_id",
+    "secret_env",
+    "secret_file",
+    "public_url",
+    "registrations",
+    "postback_auth",
+    "results_format",
+    "return_url",
+    "origin",
+];
 
 fn http_url(integration: &str, name: &'static str, v: &str) -> Result<Url, ScormError> {
     let u = Url::parse(v).map_err(|e| ScormError::Settings {
@@ -88,6 +106,20 @@ impl Settings {
         i: &Integration,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ScormError> {
+        Self::read(i, Some(env))
+    }
+
+    /// Checks the settings of a `scorm-cloud` integration as
+    /// [`Settings::from_integration`] reads them, every one but the secret
+    /// itself: `secret_env` or `secret_file` must be named, but the variable
+    /// is not looked up nor the file read (an operator's shell need not hold
+    /// the secret the ingest server reads).
+    pub fn check(i: &Integration) -> Result<(), ScormError> {
+        Self::read(i, None).map(|_| ())
+    }
+
+    /// `env`: `None` to leave the secret unread (empty).
+    fn read(i: &Integration, env: Option<&SecretLookup<'_>>) -> Result<Self, ScormError> {
         if i.provider != "scorm-cloud" {
             return Err(ScormError::NotScorm(i.id.clone()));
         }
@@ -104,8 +136,9 @@ impl Settings {
                 problem: "missing".into(),
             })
         };
-        let secret = match (get("secret_env"), get("secret_file")) {
-            (Some(name), _) => {
+        let secret = match (get("secret_env"), get("secret_file"), env) {
+            (Some(_), _, None) | (None, Some(_), None) => String::new(),
+            (Some(name), _, Some(env)) => {
                 env(name)
                     .filter(|s| !s.is_empty())
                     .ok_or_else(|| ScormError::Settings {
@@ -114,7 +147,7 @@ impl Settings {
                         problem: format!("environment variable {name} is not set"),
                     })?
             }
-            (None, Some(path)) => std::fs::read_to_string(path)
+            (None, Some(path), Some(_)) => std::fs::read_to_string(path)
                 .map(|s| s.trim().to_owned())
                 .ok()
                 .filter(|s| !s.is_empty())
@@ -123,7 +156,7 @@ impl Settings {
                     name: "secret_file",
                     problem: format!("{path}: not readable or empty"),
                 })?,
-            (None, None) => {
+            (None, None, _) => {
                 return Err(ScormError::Settings {
                     integration: i.id.clone(),
                     name: "secret_env",
@@ -216,5 +249,56 @@ impl Settings {
             scorm_cloud_client::Client::new(self.base_url.clone(), &self.app_id, &self.secret);
         c.origin.clone_from(&self.origin);
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn integration(settings: serde_json::Value) -> Integration {
+        Integration {
+            id: "scorm".into(),
+            provider: "scorm-cloud".into(),
+            lms_group: "g".into(),
+            connector_author: "a".into(),
+            settings,
+            active: true,
+            created_ms: 0,
+            updated_ms: 0,
+            deactivated_ms: None,
+        }
+    }
+
+    #[test]
+    fn check_reads_everything_but_the_secret() {
+        let ok = serde_json::json!({"app_id": "A", "public_url": "https://cb.example",
+            "secret_env": "NOT_SET_ANYWHERE_1234", "registrations": "at-assignment"});
+        Settings::check(&integration(ok.clone())).expect("the variable is not looked up");
+        assert!(Settings::from_integration(&integration(ok), &|_| None).is_err());
+        let file = serde_json::json!({"app_id": "A", "public_url": "https://cb.example",
+            "secret_file": "/nonexistent/secret"});
+        Settings::check(&integration(file)).expect("the file is not read");
+        for (settings, name) in [
+            (
+                serde_json::json!({"app_id": "A", "public_url": "https://cb.example"}),
+                "secret_env",
+            ),
+            (
+                serde_json::json!({"app_id": "A", "public_url": "https://cb.example",
+                    "secret_env": "S", "registrations": "sometimes"}),
+                "registrations",
+            ),
+            (
+                serde_json::json!({"app_id": "A", "public_url": "https://cb.example",
+                    "secret_env": "S", "base_url": "not a url"}),
+                "base_url",
+            ),
+        ] {
+            match Settings::check(&integration(settings)) {
+                Err(ScormError::Settings { name: n, .. }) => assert_eq!(n, name),
+                other => panic!("{name}: {:?}", other.map(|()| "ok")),
+            }
+        }
     }
 }

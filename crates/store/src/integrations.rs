@@ -1,5 +1,7 @@
-//! Integrations (a provider connected to an LMS group) and their webhook
-//! credentials (stored hashed; hashing and verification are the caller's).
+//! Integrations (a provider connected to an LMS group), the record of
+//! changes to their settings (which keys, never the values), and their
+//! webhook credentials (stored hashed; hashing and verification are the
+//! caller's).
 
 use sqlx::any::AnyRow;
 
@@ -41,6 +43,40 @@ fn integration(row: &AnyRow) -> Result<Integration> {
 }
 
 const COLS: &str = "id, provider, lms_group, connector_author, settings, active, created_ms, updated_ms, deactivated_ms";
+
+/// A change to an integration's settings, as recorded: who, when, which keys
+/// were set and which removed — never the values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingChange {
+    pub id: i64,
+    pub integration_id: String,
+    pub changed_ms: i64,
+    pub author: String,
+    /// Setting names (`rules.launch_progress` for a key of `rules`).
+    pub keys_set: Vec<String>,
+    pub keys_unset: Vec<String>,
+}
+
+/// A change to record with [`Tx::change_integration_settings`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewSettingChange<'a> {
+    pub changed_ms: i64,
+    pub author: &'a str,
+    pub keys_set: &'a [String],
+    pub keys_unset: &'a [String],
+}
+
+fn keys(row: &AnyRow, name: &'static str) -> Result<Vec<String>> {
+    let text: String = col(row, name)?;
+    serde_json::from_str(&text).map_err(|e| crate::StoreError::Corrupt {
+        what: "integration_setting_changes keys",
+        detail: e.to_string(),
+    })
+}
+
+fn keys_json(keys: &[String]) -> String {
+    serde_json::Value::from(keys.to_vec()).to_string()
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
@@ -132,6 +168,68 @@ impl Tx<'_> {
             .await
             .ctx("updating an integration")?;
         Ok(n.rows_affected() == 1)
+    }
+
+    /// Replaces an integration's settings (and `updated_ms`, with the
+    /// change's time) and records which keys changed, by whom, in the same
+    /// transaction. Provider, group, author and active flag are untouched.
+    /// Returns false (and records nothing) when the integration does not exist.
+    pub async fn change_integration_settings(
+        &mut self,
+        id: &str,
+        settings: &serde_json::Value,
+        change: &NewSettingChange<'_>,
+    ) -> Result<bool> {
+        let q = self.sql("UPDATE integrations SET settings = $2, updated_ms = $3 WHERE id = $1");
+        let n = sqlx::query(&q)
+            .bind(id)
+            .bind(settings.to_string())
+            .bind(change.changed_ms)
+            .execute(self.tx.any()?)
+            .await
+            .ctx("changing an integration's settings")?;
+        if n.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let q = self.sql(
+            "INSERT INTO integration_setting_changes (integration_id, changed_ms, author, keys_set, keys_unset) \
+             VALUES ($1, $2, $3, $4, $5)",
+        );
+        sqlx::query(&q)
+            .bind(id)
+            .bind(change.changed_ms)
+            .bind(change.author)
+            .bind(keys_json(change.keys_set))
+            .bind(keys_json(change.keys_unset))
+            .execute(self.tx.any()?)
+            .await
+            .ctx("recording a change to an integration's settings")?;
+        Ok(true)
+    }
+
+    /// The recorded changes to an integration's settings, oldest first.
+    pub async fn setting_changes(&mut self, integration_id: &str) -> Result<Vec<SettingChange>> {
+        let q = self.sql(
+            "SELECT id, integration_id, changed_ms, author, keys_set, keys_unset \
+             FROM integration_setting_changes WHERE integration_id = $1 ORDER BY id",
+        );
+        let rows = sqlx::query(&q)
+            .bind(integration_id)
+            .fetch_all(self.tx.any()?)
+            .await
+            .ctx("listing changes to an integration's settings")?;
+        rows.iter()
+            .map(|r| {
+                Ok(SettingChange {
+                    id: col(r, "id")?,
+                    integration_id: col(r, "integration_id")?,
+                    changed_ms: col(r, "changed_ms")?,
+                    author: col(r, "author")?,
+                    keys_set: keys(r, "keys_set")?,
+                    keys_unset: keys(r, "keys_unset")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn insert_credential(&mut self, c: &Credential) -> Result<()> {

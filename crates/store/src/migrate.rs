@@ -105,10 +105,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_registration_names.sql"),
         postgres: include_str!("../migrations/postgres/0015_registration_names.sql"),
     },
+    Migration {
+        version: 16,
+        name: "integration_setting_changes",
+        sqlite: include_str!("../migrations/sqlite/0016_integration_setting_changes.sql"),
+        postgres: include_str!("../migrations/postgres/0016_integration_setting_changes.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 
