@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
 use crate::auth::authenticate;
-use crate::state::{FakeCourse, FakeRegistration, Inner, Postback, lock};
+use crate::state::{FakeRegistration, Inner, Poll, Postback, lock, poll_job, take_injected};
 use crate::xml::{esc, fail, ok, report_xml, xml};
 
 pub(crate) fn params_of(query: Option<&str>) -> Vec<(String, String)> {
@@ -24,9 +24,7 @@ pub(crate) async fn api_get(State(s): State<Arc<Mutex<Inner>>>, RawQuery(q): Raw
 }
 
 pub(crate) fn take_failure(g: &mut Inner, method: &str) -> Option<Response> {
-    let (code, msg) = g.fail_next.get_mut(method)?.pop_front()?;
-    g.calls.push(format!("{method} (failed)"));
-    Some(fail(code, &msg))
+    take_injected(g, method).map(|(code, msg)| fail(code, &msg))
 }
 
 pub(crate) fn dispatch(s: &Arc<Mutex<Inner>>, params: &[(String, String)]) -> Response {
@@ -72,28 +70,10 @@ pub(crate) fn dispatch(s: &Arc<Mutex<Inner>>, params: &[(String, String)]) -> Re
             let Some(token) = get("token") else {
                 return fail(1, "token is required");
             };
-            let Some(job) = g.jobs.get_mut(&token) else {
-                return fail(1, "no import job by that token");
-            };
-            if job.polls_left > 0 {
-                job.polls_left -= 1;
-                return ok("<status>running</status><progress>50</progress>");
-            }
-            let job = job.clone();
-            match job.outcome {
-                Ok((title, warnings)) => {
-                    let c = g
-                        .courses
-                        .entry(job.course_id.clone())
-                        .or_insert(FakeCourse {
-                            title: String::new(),
-                            versions: 0,
-                            bytes: 0,
-                        });
-                    if c.title != title || c.versions == 0 {
-                        c.versions += 1;
-                    }
-                    c.title.clone_from(&title);
+            match poll_job(&mut g, &token) {
+                None => fail(1, "no import job by that token"),
+                Some(Poll::Running) => ok("<status>running</status><progress>50</progress>"),
+                Some(Poll::Complete(title, warnings)) => {
                     let w: String = warnings
                         .iter()
                         .map(|w| format!("<warning>{}</warning>", esc(w)))
@@ -103,18 +83,10 @@ pub(crate) fn dispatch(s: &Arc<Mutex<Inner>>, params: &[(String, String)]) -> Re
                         esc(&title)
                     ))
                 }
-                Err(e) => {
-                    if g.courses
-                        .get(&job.course_id)
-                        .is_some_and(|c| c.versions == 0)
-                    {
-                        g.courses.remove(&job.course_id);
-                    }
-                    ok(&format!(
-                        "<status>error</status><error code=\"2\">{}</error>",
-                        esc(&e)
-                    ))
-                }
+                Some(Poll::Error(e)) => ok(&format!(
+                    "<status>error</status><error code=\"2\">{}</error>",
+                    esc(&e)
+                )),
             }
         }
         "rustici.course.exists" => {
