@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
 use crate::auth::authenticate;
-use crate::state::{FakeRegistration, Inner, Poll, Postback, lock, poll_job, take_injected};
+use crate::state::{
+    ApiVersion, FakeRegistration, Inner, Poll, Postback, lock, poll_job, take_injected,
+};
 use crate::xml::{esc, fail, ok, report_xml, xml};
 
 pub(crate) fn params_of(query: Option<&str>) -> Vec<(String, String)> {
@@ -157,6 +159,7 @@ pub(crate) fn dispatch(s: &Arc<Mutex<Inner>>, params: &[(String, String)]) -> Re
                     success: "unknown".into(),
                     score: None,
                     total_time_secs: 0.0,
+                    api: ApiVersion::V1,
                 },
             );
             ok("<success/>")
@@ -231,18 +234,34 @@ fn url_path(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// The content player (a stand-in page).
+/// The content player (a stand-in page) the launch links lead to: V1's
+/// (`rustici.registration.launch`) and V2's (`launchLink`, which also carries
+/// `expires`, the Unix time after which the fake's clock refuses it with 403).
+/// The page links back to `redirecturl`, where the learner returns on exit.
 pub(crate) async fn player(
     State(s): State<Arc<Mutex<Inner>>>,
     Path(regid): Path<String>,
+    RawQuery(q): RawQuery,
 ) -> Response {
+    let params = params_of(q.as_deref());
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let g = lock(&s);
+    if let Some(expires) = get("expires") {
+        let now = OffsetDateTime::now_utc().unix_timestamp() + g.clock_offset_secs;
+        if expires.parse::<i64>().map_or(true, |e| now > e) {
+            return (StatusCode::FORBIDDEN, "This launch link has expired").into_response();
+        }
+    }
+    let exit = get("redirecturl")
+        .filter(|u| !u.is_empty())
+        .map(|u| format!("<p><a id=\"exit\" href=\"{}\">Exit</a></p>", esc(u)))
+        .unwrap_or_default();
     match g.registrations.get(&regid) {
         Some(r) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             format!(
-                "<!doctype html><title>player</title><p>Playing {} for {}</p>",
+                "<!doctype html><title>player</title><p>Playing {} for {}</p>{exit}",
                 esc(&r.course_id),
                 esc(&r.learner_id)
             ),

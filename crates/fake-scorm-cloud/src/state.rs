@@ -15,6 +15,14 @@ pub struct Postback {
     pub format: String,
 }
 
+/// The API a registration was created with: its postbacks speak that
+/// version's format (V1: the XML report; V2: the registration-progress JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    V1,
+    V2,
+}
+
 /// A registration as the fake keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FakeRegistration {
@@ -28,6 +36,8 @@ pub struct FakeRegistration {
     pub success: String,
     pub score: Option<f64>,
     pub total_time_secs: f64,
+    /// The API the registration was created with (and its postbacks' format).
+    pub api: ApiVersion,
 }
 
 #[derive(Debug, Clone)]
