@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
 use crate::auth::authenticate;
-use crate::state::{FakeCourse, FakeRegistration, Inner, Postback, lock};
+use crate::state::{
+    ApiVersion, FakeRegistration, Inner, Poll, Postback, lock, poll_job, take_injected,
+};
 use crate::xml::{esc, fail, ok, report_xml, xml};
 
 pub(crate) fn params_of(query: Option<&str>) -> Vec<(String, String)> {
@@ -24,9 +26,7 @@ pub(crate) async fn api_get(State(s): State<Arc<Mutex<Inner>>>, RawQuery(q): Raw
 }
 
 pub(crate) fn take_failure(g: &mut Inner, method: &str) -> Option<Response> {
-    let (code, msg) = g.fail_next.get_mut(method)?.pop_front()?;
-    g.calls.push(format!("{method} (failed)"));
-    Some(fail(code, &msg))
+    take_injected(g, method).map(|(code, msg)| fail(code, &msg))
 }
 
 pub(crate) fn dispatch(s: &Arc<Mutex<Inner>>, params: &[(String, String)]) -> Response {
@@ -72,28 +72,10 @@ pub(crate) fn dispatch(s: &Arc<Mutex<Inner>>, params: &[(String, String)]) -> Re
             let Some(token) = get("token") else {
                 return fail(1, "token is required");
             };
-            let Some(job) = g.jobs.get_mut(&token) else {
-                return fail(1, "no import job by that token");
-            };
-            if job.polls_left > 0 {
-                job.polls_left -= 1;
-                return ok("<status>running</status><progress>50</progress>");
-            }
-            let job = job.clone();
-            match job.outcome {
-                Ok((title, warnings)) => {
-                    let c = g
-                        .courses
-                        .entry(job.course_id.clone())
-                        .or_insert(FakeCourse {
-                            title: String::new(),
-                            versions: 0,
-                            bytes: 0,
-                        });
-                    if c.title != title || c.versions == 0 {
-                        c.versions += 1;
-                    }
-                    c.title.clone_from(&title);
+            match poll_job(&mut g, &token) {
+                None => fail(1, "no import job by that token"),
+                Some(Poll::Running) => ok("<status>running</status><progress>50</progress>"),
+                Some(Poll::Complete(title, warnings)) => {
                     let w: String = warnings
                         .iter()
                         .map(|w| format!("<warning>{}</warning>", esc(w)))
@@ -103,18 +85,10 @@ pub(crate) fn dispatch(s: &Arc<Mutex<Inner>>, params: &[(String, String)]) -> Re
                         esc(&title)
                     ))
                 }
-                Err(e) => {
-                    if g.courses
-                        .get(&job.course_id)
-                        .is_some_and(|c| c.versions == 0)
-                    {
-                        g.courses.remove(&job.course_id);
-                    }
-                    ok(&format!(
-                        "<status>error</status><error code=\"2\">{}</error>",
-                        esc(&e)
-                    ))
-                }
+                Some(Poll::Error(e)) => ok(&format!(
+                    "<status>error</status><error code=\"2\">{}</error>",
+                    esc(&e)
+                )),
             }
         }
         "rustici.course.exists" => {
@@ -185,6 +159,7 @@ pub(crate) fn dispatch(s: &Arc<Mutex<Inner>>, params: &[(String, String)]) -> Re
                     success: "unknown".into(),
                     score: None,
                     total_time_secs: 0.0,
+                    api: ApiVersion::V1,
                 },
             );
             ok("<success/>")
@@ -259,18 +234,34 @@ fn url_path(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// The content player (a stand-in page).
+/// The content player (a stand-in page) the launch links lead to: V1's
+/// (`rustici.registration.launch`) and V2's (`launchLink`, which also carries
+/// `expires`, the Unix time after which the fake's clock refuses it with 403).
+/// The page links back to `redirecturl`, where the learner returns on exit.
 pub(crate) async fn player(
     State(s): State<Arc<Mutex<Inner>>>,
     Path(regid): Path<String>,
+    RawQuery(q): RawQuery,
 ) -> Response {
+    let params = params_of(q.as_deref());
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let g = lock(&s);
+    if let Some(expires) = get("expires") {
+        let now = OffsetDateTime::now_utc().unix_timestamp() + g.clock_offset_secs;
+        if expires.parse::<i64>().map_or(true, |e| now > e) {
+            return (StatusCode::FORBIDDEN, "This launch link has expired").into_response();
+        }
+    }
+    let exit = get("redirecturl")
+        .filter(|u| !u.is_empty())
+        .map(|u| format!("<p><a id=\"exit\" href=\"{}\">Exit</a></p>", esc(u)))
+        .unwrap_or_default();
     match g.registrations.get(&regid) {
         Some(r) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             format!(
-                "<!doctype html><title>player</title><p>Playing {} for {}</p>",
+                "<!doctype html><title>player</title><p>Playing {} for {}</p>{exit}",
                 esc(&r.course_id),
                 esc(&r.learner_id)
             ),

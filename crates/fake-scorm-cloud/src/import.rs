@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::api::{dispatch, params_of, take_failure};
 use crate::auth::authenticate;
-use crate::state::{FakeCourse, Inner, Job, lock};
+use crate::state::{Inner, lock, new_job};
 use crate::xml::{fail, ok};
 
 pub(crate) async fn api_post(
@@ -90,26 +90,7 @@ async fn import(
         return r;
     }
     g.calls.push("rustici.course.importCourseAsync".into());
-    let token = format!("job-{:04}", g.next_token);
-    g.next_token += 1;
-    let polls_left = g.polls_before_done;
-    let bytes = data.len() as u64;
-    g.jobs.insert(
-        token.clone(),
-        Job {
-            course_id: course_id.clone(),
-            polls_left,
-            outcome,
-        },
-    );
-    if let Some(c) = g.courses.get_mut(&course_id) {
-        c.bytes = bytes;
-    }
-    g.courses.entry(course_id).or_insert(FakeCourse {
-        title: String::new(),
-        versions: 0,
-        bytes,
-    });
+    let token = new_job(&mut g, &course_id, data.len() as u64, outcome);
     if let Some(redirect) = get("redirecturl") {
         // the browser form flow: back to the LMS's page
         return (

@@ -1,4 +1,5 @@
-//! A fake SCORM Cloud (API V1) on loopback, for tests and local try-outs.
+//! A fake SCORM Cloud (API V1, and API V2 next to it) on loopback, for tests
+//! and local try-outs.
 //!
 //! It implements the documented wire format (`../shared/reference/scorm-cloud.md`)
 //! independently of `scorm-cloud-client`, so that a signing or parsing mistake
@@ -21,6 +22,12 @@
 //!   plays a learner and sends the postback (`form` or `httpbasic`, in the
 //!   registration's results format), as SCORM Cloud does after each sync.
 //!
+//! API V2 (REST/JSON, HTTP Basic) is served under `/api/v2/`
+//! ([`FakeScormCloud::api_v2_url`]) over the same state: imports (upload,
+//! or fetched from a URL), import jobs, registrations (create, exists,
+//! progress, delete, reset), launch links, and JSON postbacks for the
+//! registrations it created; see the `v2` module and [`v2_ops`].
+//!
 //! Also a way to inject failures ([`FakeScormCloud::fail_next`]) and to see the
 //! calls made ([`FakeScormCloud::calls`]).
 
@@ -32,9 +39,11 @@ mod postback;
 pub mod required;
 mod server;
 mod state;
+mod v2;
 mod xml;
 
 pub use auth::WINDOW_SECS;
 pub use packages::{package, zip};
 pub use server::FakeScormCloud;
-pub use state::{FakeCourse, FakeRegistration, Postback};
+pub use state::{ApiVersion, FakeCourse, FakeRegistration, Postback};
+pub use v2::ops as v2_ops;

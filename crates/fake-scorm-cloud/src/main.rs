@@ -8,7 +8,7 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(
     name = "coursebridge-fake-scorm-cloud",
-    about = "A fake SCORM Cloud API V1 on loopback (for try-outs and tests)"
+    about = "A fake SCORM Cloud (API V1 and V2) on loopback (for try-outs and tests)"
 )]
 struct Cli {
     #[arg(long, default_value = "127.0.0.1:9090")]
@@ -44,6 +44,7 @@ fn main() -> std::process::ExitCode {
                 }
             };
         println!("fake SCORM Cloud API at {}", fake.api_url());
+        println!("fake SCORM Cloud API V2 at {}", fake.api_v2_url());
         println!(
             "simulate a learner: curl -X POST 'http://{}/_fake/progress?regid=REG&complete=complete&success=passed&score=90&totaltime=600'",
             fake.addr()

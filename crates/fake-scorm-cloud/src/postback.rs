@@ -1,5 +1,7 @@
 //! The simulated learner: a registration's state changes and its postback
-//! is sent (`form` or `httpbasic`), from a test or from `POST /_fake/progress`.
+//! is sent (`form` or `httpbasic`), from a test or from `POST /_fake/progress`,
+//! in the format of the API the registration was created with (V1: the XML
+//! report; V2: the registration-progress JSON, see `v2::postback`).
 
 use std::sync::{Arc, Mutex};
 
@@ -9,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 
 use crate::api::params_of;
-use crate::state::{Inner, Postback, lock};
+use crate::state::{ApiVersion, Inner, Postback, lock};
 use crate::xml::report_xml;
 
 /// Sets a registration's big four.
@@ -38,6 +40,37 @@ pub(crate) fn posted_report(g: &Inner, regid: &str) -> Option<(String, Option<Po
     let r = g.registrations.get(regid)?;
     let format = r.postback.as_ref().map_or("course", |p| p.format.as_str());
     Some((report_xml(regid, r, format), r.postback.clone()))
+}
+
+/// What a registration posts now, in the format of the API it was created
+/// with: that version, the body (V1 XML report or V2 JSON, in the postback's
+/// results format) and its postback settings.
+pub(crate) fn posted_body(
+    g: &Inner,
+    regid: &str,
+) -> Option<(ApiVersion, String, Option<Postback>)> {
+    let r = g.registrations.get(regid)?;
+    match r.api {
+        ApiVersion::V1 => posted_report(g, regid).map(|(report, pb)| (ApiVersion::V1, report, pb)),
+        ApiVersion::V2 => {
+            let format = r.postback.as_ref().map_or("course", |p| p.format.as_str());
+            let body = crate::v2::postback::progress_of(g, regid, format)?.to_string();
+            Some((ApiVersion::V2, body, r.postback.clone()))
+        }
+    }
+}
+
+/// Sends a postback in the format of `api`.
+pub(crate) async fn deliver(
+    http: &reqwest::Client,
+    api: ApiVersion,
+    pb: &Postback,
+    body: &str,
+) -> Result<u16, String> {
+    match api {
+        ApiVersion::V1 => send_postback(http, pb, body).await,
+        ApiVersion::V2 => crate::v2::postback::send(http, pb, body).await,
+    }
 }
 
 pub(crate) async fn send_postback(
@@ -79,7 +112,7 @@ pub(crate) async fn control_progress(
     let Some(regid) = get("regid") else {
         return (StatusCode::BAD_REQUEST, "regid is required").into_response();
     };
-    let (report, pb) = {
+    let (api, body, pb) = {
         let mut g = lock(&s);
         if let Err(e) = set_state(
             &mut g,
@@ -91,7 +124,7 @@ pub(crate) async fn control_progress(
         ) {
             return (StatusCode::NOT_FOUND, e).into_response();
         }
-        match posted_report(&g, &regid) {
+        match posted_body(&g, &regid) {
             Some(r) => r,
             None => return (StatusCode::NOT_FOUND, "no such registration").into_response(),
         }
@@ -100,7 +133,7 @@ pub(crate) async fn control_progress(
         return (StatusCode::OK, "updated; no postback URL").into_response();
     };
     let http = reqwest::Client::new();
-    match send_postback(&http, &pb, &report).await {
+    match deliver(&http, api, &pb, &body).await {
         Ok(status) => (StatusCode::OK, format!("postback answered {status}")).into_response(),
         Err(e) => (StatusCode::BAD_GATEWAY, e).into_response(),
     }

@@ -9,8 +9,11 @@ use axum::routing::get;
 
 use crate::api::{api_get, player};
 use crate::import::api_post;
-use crate::postback::{control_progress, posted_report, send_postback, set_state};
+use crate::postback::{
+    control_progress, deliver, posted_body, posted_report, send_postback, set_state,
+};
 use crate::state::{FakeCourse, FakeRegistration, Inner, Postback, lock};
+use crate::v2;
 
 /// A running fake. Dropping it stops the server.
 pub struct FakeScormCloud {
@@ -48,8 +51,20 @@ impl FakeScormCloud {
             next_token: 1,
             base: format!("http://{addr}"),
         }));
+        // imports from a URL follow redirects, as a download would;
+        // postbacks (`http` below) do not
+        let fetch = reqwest::Client::builder()
+            .build()
+            .map_err(std::io::Error::other)?;
         let app = Router::new()
             .route("/api", get(api_get).post(api_post))
+            .nest(
+                "/api/v2",
+                v2::router(v2::V2 {
+                    inner: inner.clone(),
+                    fetch,
+                }),
+            )
             .route("/player/{regid}", get(player))
             .route("/_fake/progress", axum::routing::post(control_progress))
             .layer(axum::extract::DefaultBodyLimit::disable())
@@ -74,6 +89,11 @@ impl FakeScormCloud {
         format!("http://{}/api", self.addr)
     }
 
+    /// The API V2 base, e.g. `http://127.0.0.1:4321/api/v2/`.
+    pub fn api_v2_url(&self) -> String {
+        format!("http://{}/api/v2/", self.addr)
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -83,13 +103,21 @@ impl FakeScormCloud {
         lock(&self.inner).clock_offset_secs = secs;
     }
 
-    /// How many `getAsyncImportResult` calls answer `running` before the job ends.
+    /// How many polls of an import job (V1 `getAsyncImportResult`, V2
+    /// `GET courses/importJobs/{jobId}`) answer running before the job ends.
     pub fn set_polls_before_done(&self, n: u32) {
         lock(&self.inner).polls_before_done = n;
     }
 
-    /// The next call of `method` (e.g. `rustici.registration.createRegistration`)
-    /// fails with this code and message.
+    /// The next call of `method` fails with this code and message.
+    ///
+    /// V1: `method` is the API method (e.g.
+    /// `rustici.registration.createRegistration`), answered with a failure
+    /// envelope carrying `code`. V2: `method` is the operation's name in the
+    /// calls log, `v2 METHOD /path/{param}` (e.g. `v2 POST /registrations`,
+    /// `v2 GET /courses/importJobs/{jobId}`: the list is
+    /// [`crate::v2_ops`]), answered with the HTTP status `code` (a 4xx or
+    /// 5xx; any other code answers 500) and `{"message": message}`.
     pub fn fail_next(&self, method: &str, code: u32, message: &str) {
         lock(&self.inner)
             .fail_next
@@ -98,7 +126,9 @@ impl FakeScormCloud {
             .push_back((code, message.to_owned()));
     }
 
-    /// The methods called so far, in order (only calls that passed authentication).
+    /// The methods called so far, in order (only calls that passed
+    /// authentication): V1 method names, V2 operation names
+    /// ([`crate::v2_ops`]); `… (failed)` when an injected failure answered.
     pub fn calls(&self) -> Vec<String> {
         lock(&self.inner).calls.clone()
     }
@@ -137,8 +167,10 @@ impl FakeScormCloud {
     }
 
     /// The learner makes progress: the registration's state changes, and the
-    /// postback (when the registration has one) is sent. Returns the status the
-    /// postback got, or `None` without a postback URL.
+    /// postback (when the registration has one) is sent, in the format of the
+    /// API the registration was created with (V1: the XML report; V2: the
+    /// registration-progress JSON). Returns the status the postback got, or
+    /// `None` without a postback URL.
     pub async fn progress(
         &self,
         regid: &str,
@@ -147,14 +179,14 @@ impl FakeScormCloud {
         score: Option<f64>,
         total_time_secs: f64,
     ) -> Result<Option<u16>, String> {
-        let (report, pb) = {
+        let (api, body, pb) = {
             let mut g = lock(&self.inner);
             set_state(&mut g, regid, complete, success, score, total_time_secs)?;
-            posted_report(&g, regid).ok_or_else(|| format!("no registration {regid}"))?
+            posted_body(&g, regid).ok_or_else(|| format!("no registration {regid}"))?
         };
         match pb {
             None => Ok(None),
-            Some(pb) => self.send_postback(&pb, &report).await.map(Some),
+            Some(pb) => deliver(&self.http, api, &pb, &body).await.map(Some),
         }
     }
 
@@ -178,14 +210,37 @@ impl FakeScormCloud {
         )
     }
 
-    /// Sends a postback with this report body (e.g. an old one again, to test
-    /// duplicates and out-of-order deliveries). Returns the HTTP status.
+    /// Sends a V1 postback with this XML report body (e.g. an old one again,
+    /// to test duplicates and out-of-order deliveries). Returns the HTTP status.
     pub async fn send_postback(&self, pb: &Postback, report_xml: &str) -> Result<u16, String> {
         send_postback(&self.http, pb, report_xml).await
     }
 
-    /// The report a registration would post now, in its postback format.
+    /// Sends a V2 postback with this registration-progress JSON body (e.g.
+    /// an old [`Self::report_v2`] again): `form` as the field `data` with
+    /// `userName` and `password`, `httpbasic` as `application/json` with a
+    /// Basic header. Returns the HTTP status.
+    pub async fn send_postback_v2(&self, pb: &Postback, json: &str) -> Result<u16, String> {
+        v2::postback::send(&self.http, pb, json).await
+    }
+
+    /// The V1 XML report a registration would post now, in its postback's
+    /// results format.
     pub fn report(&self, regid: &str) -> Option<String> {
         posted_report(&lock(&self.inner), regid).map(|(report, _)| report)
+    }
+
+    /// The registration-progress JSON a V2 postback of this registration
+    /// would carry now, in its postback's results format.
+    pub fn report_v2(&self, regid: &str) -> Option<String> {
+        let g = lock(&self.inner);
+        let format = g
+            .registrations
+            .get(regid)?
+            .postback
+            .as_ref()
+            .map_or("course", |p| p.format.as_str())
+            .to_owned();
+        v2::postback::progress_of(&g, regid, &format).map(|v| v.to_string())
     }
 }
