@@ -1,16 +1,18 @@
 //! The SCORM Cloud flows against the fake SCORM Cloud on loopback (which
-//! checks every signature and the 15-minute window), on SQLite and — with
-//! `--ignored` and COURSEBRIDGE_TEST_POSTGRES_URL — PostgreSQL.
+//! checks every signature and the 15-minute window, and every parameter the
+//! API requires), on API V1 and API V2 — every check runs once on each —
+//! on SQLite and — with `--ignored` and COURSEBRIDGE_TEST_POSTGRES_URL —
+//! PostgreSQL.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake_scorm_cloud::FakeScormCloud;
+use fake_scorm_cloud::{FakeScormCloud, v2_ops};
 use scorm_flows::import::{self, Quiet};
 use scorm_flows::registrations::{self, Assignment, Launcher};
 use scorm_flows::results::{self, Applied};
-use scorm_flows::{Remote, ScormError, Settings};
+use scorm_flows::{ApiVersion, Remote, ScormError, Settings};
 use serde_json::json;
 use stats_rules::{EntryPoint, Override};
 use store::{Integration, Store};
@@ -22,9 +24,36 @@ struct Env {
     store: Store,
     fake: FakeScormCloud,
     dir: std::path::PathBuf,
+    /// The API the integration speaks in this run.
+    api: ApiVersion,
 }
 
 impl Env {
+    /// The fake's name of an operation, by API version (for `fail_next` and
+    /// the calls log).
+    fn op(&self, v1: &'static str, v2: &'static str) -> &'static str {
+        match self.api {
+            ApiVersion::V1 => v1,
+            ApiVersion::V2 => v2,
+        }
+    }
+
+    fn create_op(&self) -> &'static str {
+        self.op(
+            "rustici.registration.createRegistration",
+            v2_ops::CREATE_REGISTRATION,
+        )
+    }
+
+    /// The report a postback of this registration would carry now.
+    fn report(&self, id: &str) -> String {
+        match self.api {
+            ApiVersion::V1 => self.fake.report(id),
+            ApiVersion::V2 => self.fake.report_v2(id),
+        }
+        .expect("report")
+    }
+
     fn integration(&self, creation: &str, auth: &str) -> Integration {
         Integration {
             id: format!("scorm-{creation}"),
@@ -32,7 +61,11 @@ impl Env {
             lms_group: "g1".into(),
             connector_author: "admin@acme.example".into(),
             settings: json!({
-                "base_url": self.fake.api_url(),
+                "api_version": match self.api { ApiVersion::V1 => "v1", ApiVersion::V2 => "v2" },
+                "base_url": match self.api {
+                    ApiVersion::V1 => self.fake.api_url(),
+                    ApiVersion::V2 => self.fake.api_v2_url(),
+                },
                 "app_id": "APP1",
                 "secret_env": "FAKE_SCORM_SECRET",
                 "public_url": "http://127.0.0.1:9/",
@@ -90,19 +123,28 @@ fn who(learner: &str) -> Launcher {
     }
 }
 
-/// Runs a check on a fresh, migrated store with the fake SCORM Cloud.
+/// Runs a check on a fresh, migrated store with the fake SCORM Cloud, once
+/// on API V1 and once on API V2.
 async fn on<F, Fut>(engine: Engine, check: F)
 where
-    F: FnOnce(Env) -> Fut,
+    F: Fn(Env) -> Fut,
     Fut: Future<Output = Env>,
 {
-    let db = TestDatabase::create(engine, "scorm").await;
-    let store = db.open().await;
-    let fake = FakeScormCloud::start("APP1", SECRET).await.expect("fake");
-    let dir = db.dir().to_path_buf();
-    let env = check(Env { store, fake, dir }).await;
-    env.store.close().await;
-    db.remove().await;
+    for api in [ApiVersion::V1, ApiVersion::V2] {
+        let db = TestDatabase::create(engine, "scorm").await;
+        let store = db.open().await;
+        let fake = FakeScormCloud::start("APP1", SECRET).await.expect("fake");
+        let dir = db.dir().to_path_buf();
+        let env = check(Env {
+            store,
+            fake,
+            dir,
+            api,
+        })
+        .await;
+        env.store.close().await;
+        db.remove().await;
+    }
 }
 
 testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod import_streams_polls_and_records_the_course, on);
@@ -112,13 +154,14 @@ async fn import_streams_polls_and_records_the_course(env: Env) -> Env {
     let imported = env.import(&i, &remote, "course-1").await;
     assert_eq!(imported.title, "Safety Basics");
     assert!(imported.warnings.is_empty(), "{:?}", imported.warnings);
+    let poll = env.op("rustici.course.getAsyncImportResult", v2_ops::IMPORT_JOB);
     assert_eq!(
         env.fake.calls(),
         [
-            "rustici.course.importCourseAsync",
-            "rustici.course.getAsyncImportResult",
-            "rustici.course.getAsyncImportResult",
-            "rustici.course.getAsyncImportResult"
+            env.op("rustici.course.importCourseAsync", v2_ops::IMPORT_UPLOAD),
+            poll,
+            poll,
+            poll
         ],
         "polled until finished"
     );
@@ -184,11 +227,8 @@ testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod a
 async fn a_refused_registration_is_not_recorded_as_created(env: Env) -> Env {
     let (i, settings, remote) = env.setup("at-assignment", "form").await;
     env.import(&i, &remote, "course-1").await;
-    env.fake.fail_next(
-        "rustici.registration.createRegistration",
-        1,
-        "simulated refusal",
-    );
+    env.fake
+        .fail_next(env.create_op(), 503, "simulated refusal");
     // No names and no email to derive them from: refused before anything
     // is recorded or sent, naming the field.
     let nameless = Assignment {
@@ -297,8 +337,7 @@ async fn launch_creates_lazily_and_signs_at_launch_time(env: Env) -> Env {
     .expect_err("not theirs");
     assert!(matches!(err, ScormError::Forbidden(_)));
     // a refused creation at launch rolls back and can be tried again
-    env.fake
-        .fail_next("rustici.registration.createRegistration", 1, "busy");
+    env.fake.fail_next(env.create_op(), 503, "busy");
     assert!(
         registrations::launch(
             &env.store,
@@ -331,57 +370,39 @@ async fn launch_creates_lazily_and_signs_at_launch_time(env: Env) -> Env {
         ("ada.lovelace", "example.com"),
         "with the names kept at assignment (derived from the email, none given)"
     );
-    // the URL works now: the fake checks its signature and timestamp
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let r = http.get(&url).send().await.expect("launch");
-    assert_eq!(r.status().as_u16(), 302);
-    let player = r.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
-    assert!(player.contains("/player/"), "{player}");
-    // … and not 16 minutes later: why it is built at launch time, never embedded
-    env.fake.set_clock_offset(16 * 60);
-    let r = http.get(&url).send().await.expect("late launch");
-    let body = r.text().await.expect("body");
-    assert!(body.contains("outside of expiration limit"), "{body}");
-    env.fake.set_clock_offset(0);
-    // a second launch does not create again, and records a launch
-    let calls = env.fake.calls();
-    registrations::launch(
-        &env.store,
-        &remote,
-        &settings,
-        &id,
-        &who("u-1"),
-        "https://back.example/r",
-    )
-    .await
-    .expect("launch again");
-    assert_eq!(env.fake.calls(), calls, "the launch URL is signed locally");
+    if env.api == ApiVersion::V1 {
+        v1_launch_urls_are_signed_at_launch(&env, &http, &url, &remote, &settings, &id).await;
+    } else {
+        // V2: a launch link SCORM Cloud made now, valid for minutes only
+        let r = http.get(&url).send().await.expect("launch");
+        assert_eq!(r.status().as_u16(), 200, "{url}");
+        assert!(r.text().await.expect("body").contains("Playing"));
+        env.fake.set_clock_offset(5 * 60);
+        let r = http.get(&url).send().await.expect("late launch");
+        assert_eq!(r.status().as_u16(), 403, "an expired launch link");
+        env.fake.set_clock_offset(0);
+        // a second launch does not create again: it asks for a new link
+        let before = env.fake.calls().len();
+        registrations::launch(
+            &env.store,
+            &remote,
+            &settings,
+            &id,
+            &who("u-1"),
+            "https://back.example/r",
+        )
+        .await
+        .expect("launch again");
+        assert_eq!(env.fake.calls()[before..], [v2_ops::LAUNCH_LINK]);
+    }
     let view = results::view(&env.store, &id).await.expect("view");
     let stats = view.statistics.expect("statistics");
     assert!(stats["first_activity_at"].is_string(), "{stats}");
     assert_eq!(stats["attempts"].as_array().map(Vec::len), Some(1));
-    // a client whose clock is 20 minutes off makes URLs SCORM Cloud refuses
-    let skewed = remote.clone().with_clock(Arc::new(|| {
-        time::OffsetDateTime::now_utc() - time::Duration::minutes(20)
-    }));
-    let url = skewed
-        .client
-        .launch_url(&id, "https://back.example/r", skewed.now());
-    let body = http
-        .get(&url)
-        .send()
-        .await
-        .expect("skewed")
-        .text()
-        .await
-        .expect("body");
-    assert!(body.contains("outside of expiration limit"), "{body}");
     // seed 003's lazy workflow: assign on the way, then launch
     let id2 = self::assigned(&env, &settings, &remote, "u-3")
         .await
@@ -400,6 +421,58 @@ async fn launch_creates_lazily_and_signs_at_launch_time(env: Env) -> Env {
     env
 }
 
+/// API V1's launch URLs are signed here, at launch time: the fake checks the
+/// signature and the 15-minute window, so a URL is good now and not 16
+/// minutes later, a second launch calls nothing, and a client with a skewed
+/// clock makes URLs SCORM Cloud refuses.
+async fn v1_launch_urls_are_signed_at_launch(
+    env: &Env,
+    http: &reqwest::Client,
+    url: &str,
+    remote: &Remote,
+    settings: &Settings,
+    id: &str,
+) {
+    let r = http.get(url).send().await.expect("launch");
+    assert_eq!(r.status().as_u16(), 302);
+    let player = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(player.contains("/player/"), "{player}");
+    env.fake.set_clock_offset(16 * 60);
+    let r = http.get(url).send().await.expect("late launch");
+    let body = r.text().await.expect("body");
+    assert!(body.contains("outside of expiration limit"), "{body}");
+    env.fake.set_clock_offset(0);
+    let calls = env.fake.calls();
+    registrations::launch(
+        &env.store,
+        remote,
+        settings,
+        id,
+        &who("u-1"),
+        "https://back.example/r",
+    )
+    .await
+    .expect("launch again");
+    assert_eq!(env.fake.calls(), calls, "the launch URL is signed locally");
+    let skewed = remote.clone().with_clock(Arc::new(|| {
+        time::OffsetDateTime::now_utc() - time::Duration::minutes(20)
+    }));
+    let url = skewed
+        .client
+        .launch_url(id, "https://back.example/r", skewed.now());
+    let body = http
+        .get(&url)
+        .send()
+        .await
+        .expect("skewed")
+        .text()
+        .await
+        .expect("body");
+    assert!(body.contains("outside of expiration limit"), "{body}");
+}
 async fn assigned(
     env: &Env,
     settings: &Settings,
@@ -457,11 +530,11 @@ async fn postbacks_are_authenticated_idempotent_and_order_safe(env: Env) -> Env 
     env.fake
         .update(&id, "incomplete", "unknown", None, 120.0)
         .expect("update");
-    let early = env.fake.report(&id).expect("report");
+    let early = env.report(&id);
     env.fake
         .update(&id, "complete", "passed", Some(88.0), 600.0)
         .expect("update");
-    let late = env.fake.report(&id).expect("report");
+    let late = env.report(&id);
     // wrong password: refused, nothing stored
     let err = post(form(&late, "wrong")).await.expect_err("refused");
     assert!(err.to_string().contains("do not match"), "{err}");
@@ -502,7 +575,7 @@ async fn postbacks_are_authenticated_idempotent_and_order_safe(env: Env) -> Env 
             50.0,
         )
         .expect("update");
-    let foreign = env.fake.report(&other.registration_id).expect("report");
+    let foreign = env.report(&other.registration_id);
     assert!(matches!(
         post(form(&foreign, &pb.password)).await,
         Err(ScormError::Forbidden(_))
@@ -510,14 +583,20 @@ async fn postbacks_are_authenticated_idempotent_and_order_safe(env: Env) -> Env 
     // httpbasic delivery, without the <rsp> wrapper
     let (_, settings_b, remote_b) = env.setup("at-assignment", "httpbasic").await;
     let _ = (settings_b, remote_b);
-    let inner = late
-        .split_once("<rsp stat=\"ok\">")
-        .and_then(|(_, r)| r.strip_suffix("</rsp>"))
-        .expect("wrapped");
+    let (content_type, inner) = match env.api {
+        ApiVersion::V1 => (
+            "text/xml",
+            late.split_once("<rsp stat=\"ok\">")
+                .and_then(|(_, r)| r.strip_suffix("</rsp>"))
+                .expect("wrapped"),
+        ),
+        // V2's httpbasic postbacks are the JSON itself
+        ApiVersion::V2 => ("application/json", late.as_str()),
+    };
     let auth = format!("Basic {}", base64_encode(&format!("{id}:{}", pb.password)));
     let (_, applied) = results::accept_postback(
         &env.store,
-        Some("text/xml"),
+        Some(content_type),
         Some(&auth),
         inner.as_bytes(),
         time::OffsetDateTime::now_utc(),
