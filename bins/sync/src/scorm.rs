@@ -34,6 +34,9 @@ pub enum ScormCommand {
         /// Follow up an import started elsewhere (e.g. by a browser upload).
         #[arg(long, conflicts_with = "package")]
         token: Option<String>,
+        /// Have SCORM Cloud fetch the package from this URL (API V2).
+        #[arg(long, conflicts_with_all = ["package", "token", "browser_url"])]
+        url: Option<String>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -190,6 +193,7 @@ pub async fn run_with_delays(
             browser_url,
             redirect_url,
             token,
+            url,
             json,
         } => {
             let i = integration(store, &id).await?;
@@ -203,14 +207,23 @@ pub async fn run_with_delays(
                     import::browser_upload_url(&remote, &course_id, &redirect).map_err(failure)?;
                 return Ok(url);
             }
-            let imported = match (package, token) {
-                (Some(p), None) => {
+            let imported = match (package, token, url) {
+                (Some(p), None, None) => {
                     import::import_package(store, &remote, &i, &course_id, &p, delays, &Lines).await
                 }
-                (None, Some(t)) => {
+                (None, Some(t), None) => {
                     import::follow(store, &remote, &i, &course_id, &t, delays, &Lines).await
                 }
-                _ => return Err((2, "give a PACKAGE, or --token, or --browser-url".into())),
+                (None, None, Some(u)) => {
+                    import::import_from_url(store, &remote, &i, &course_id, &u, delays, &Lines)
+                        .await
+                }
+                _ => {
+                    return Err((
+                        2,
+                        "give a PACKAGE, or --url, or --token, or --browser-url".into(),
+                    ));
+                }
             }
             .map_err(failure)?;
             if json {

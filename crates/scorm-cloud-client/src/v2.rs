@@ -95,11 +95,17 @@ impl ClientV2 {
     }
 
     /// `POST /courses/importJobs/upload?courseId=…` with a streamed `file` part.
+    /// `mayCreateNewVersion=true`: importing an existing course id makes a
+    /// new version of it, as V1's importCourseAsync does (without it V2
+    /// refuses the import).
     pub fn import_upload(&self, course_id: &str) -> Result<RequestV2, IdError> {
         check_id("courseId", course_id)?;
         let mut r = self.req(
             Method::Post,
-            &format!("courses/importJobs/upload?courseId={}", seg(course_id)),
+            &format!(
+                "courses/importJobs/upload?courseId={}&mayCreateNewVersion=true",
+                seg(course_id)
+            ),
             None,
         );
         r.file_part = Some("file".into());
@@ -115,7 +121,10 @@ impl ClientV2 {
         check_id("courseId", course_id)?;
         Ok(self.req(
             Method::Post,
-            &format!("courses/importJobs?courseId={}", seg(course_id)),
+            &format!(
+                "courses/importJobs?courseId={}&mayCreateNewVersion=true",
+                seg(course_id)
+            ),
             Some(json!({ "url": package_url })),
         ))
     }

@@ -77,6 +77,49 @@ pub async fn import_package(
     .await
 }
 
+/// Has SCORM Cloud fetch the package at `url` itself (API V2: no bytes pass
+/// through us, the way to import a package too large to upload from here),
+/// then follows the job to its end like an upload. `url` must be http(s).
+pub async fn import_from_url(
+    store: &Store,
+    remote: &Remote,
+    integration: &Integration,
+    course_id: &str,
+    url: &str,
+    delays: impl IntoIterator<Item = Duration>,
+    observer: &dyn Observer,
+) -> Result<Imported, ScormError> {
+    check_id("courseid", course_id)?;
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => {
+            return Err(ScormError::Invalid(format!(
+                "url: {url:?} is not an http(s) URL"
+            )));
+        }
+    }
+    let token = remote.import_from_url(course_id, url).await?;
+    observer.uploaded(&token);
+    record_job(
+        store,
+        remote,
+        course_id,
+        &token,
+        &JobState::status("created"),
+    )
+    .await?;
+    follow(
+        store,
+        remote,
+        integration,
+        course_id,
+        &token,
+        delays,
+        observer,
+    )
+    .await
+}
+
 /// A freshly signed URL a browser form can POST the package to (valid about
 /// 15 minutes: make it when the user submits). Follow up with [`follow`] and
 /// the token SCORM Cloud gives.
@@ -85,6 +128,12 @@ pub fn browser_upload_url(
     course_id: &str,
     redirect_url: &str,
 ) -> Result<String, ScormError> {
+    if remote.api == crate::ApiVersion::V2 {
+        return Err(ScormError::Invalid(
+            "browser uploads are an API V1 feature: import with a PACKAGE or --url on api_version=v2"
+                .into(),
+        ));
+    }
     Ok(remote
         .client
         .import_upload_url(course_id, redirect_url, remote.now())?)

@@ -111,6 +111,32 @@ impl Env {
     }
 }
 
+/// Serves `body` over HTTP on loopback to whoever asks (the fake, for an
+/// import from a URL); the URL.
+async fn serve_once(body: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            });
+        }
+    });
+    format!("http://{addr}/package.zip")
+}
+
 fn fast_polls() -> Vec<Duration> {
     vec![Duration::from_millis(10); 5]
 }
@@ -167,6 +193,40 @@ async fn import_streams_polls_and_records_the_course(env: Env) -> Env {
     );
     let size = fake_scorm_cloud::package("Safety Basics").len() as u64;
     assert_eq!(env.fake.course("course-1").map(|c| c.bytes), Some(size));
+    // SCORM Cloud fetches a package itself: API V2 only
+    let url = serve_once(fake_scorm_cloud::package("Fire Safety")).await;
+    let fetched = import::import_from_url(
+        &env.store,
+        &remote,
+        &i,
+        "course-2",
+        &url,
+        fast_polls(),
+        &Quiet,
+    )
+    .await;
+    match env.api {
+        ApiVersion::V1 => assert!(
+            matches!(&fetched, Err(ScormError::Invalid(m)) if m.contains("api_version=v2")),
+            "{fetched:?}"
+        ),
+        ApiVersion::V2 => {
+            let fetched = fetched.expect("imported from the URL");
+            assert_eq!(fetched.title, "Fire Safety");
+            assert!(env.fake.calls().contains(&v2_ops::IMPORT_FETCH.to_owned()));
+        }
+    }
+    let bad = import::import_from_url(
+        &env.store,
+        &remote,
+        &i,
+        "course-3",
+        "ftp://x/p.zip",
+        fast_polls(),
+        &Quiet,
+    )
+    .await;
+    assert!(matches!(bad, Err(ScormError::Invalid(_))), "{bad:?}");
     let mut tx = env.store.read().await.expect("read");
     let job = tx
         .import_job(&imported.token)
