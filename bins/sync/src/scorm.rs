@@ -73,6 +73,12 @@ pub enum ScormCommand {
         #[arg(long, default_value_t = 1000)]
         limit: i64,
     },
+    /// Reset a registration in SCORM Cloud (the learner starts again) and
+    /// store SCORM Cloud's state.
+    Reset { registration: String },
+    /// Delete a registration from SCORM Cloud and here (the learner's
+    /// statistics stay).
+    Delete { registration: String },
     /// Force a registration's completion, success or score (audited); --clear removes it.
     Override {
         registration: String,
@@ -289,6 +295,20 @@ pub async fn run_with_delays(
                 .await
                 .map_err(failure)?;
             Ok(format!("{id}: {}", describe(&applied)))
+        }
+        ScormCommand::Reset { registration: id } => {
+            let (_, remote) = for_registration(store, &id).await?;
+            let applied = registrations::reset(store, &remote, &id)
+                .await
+                .map_err(failure)?;
+            Ok(format!("{id}: reset; {}", describe(&applied)))
+        }
+        ScormCommand::Delete { registration: id } => {
+            let (_, remote) = for_registration(store, &id).await?;
+            registrations::delete(store, &remote, &id)
+                .await
+                .map_err(failure)?;
+            Ok(format!("{id}: deleted"))
         }
         ScormCommand::Override {
             registration,

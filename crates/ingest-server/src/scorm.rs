@@ -348,6 +348,38 @@ pub async fn refresh(
     .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `POST /api/v1/scorm/registrations/{id}/reset`: the learner starts again.
+pub async fn reset(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    async {
+        app.lms(&headers).await?;
+        let (_, remote) = remote_for_registration(&app, &id).await?;
+        registrations::reset(&app.store, &remote, &id).await?;
+        Ok::<_, ApiError>(json(&results::view(&app.store, &id).await?, StatusCode::OK))
+    }
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `DELETE /api/v1/scorm/registrations/{id}`: from SCORM Cloud and here.
+pub async fn delete(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    async {
+        app.lms(&headers).await?;
+        let (_, remote) = remote_for_registration(&app, &id).await?;
+        registrations::delete(&app.store, &remote, &id).await?;
+        Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
+    }
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OverrideBody {

@@ -33,7 +33,11 @@ pub fn router(app: AppState) -> Router {
         .route("/scorm/return/{registration}", get(scorm::return_page))
         .route("/scorm/postback", post(scorm::postback))
         .route("/api/v1/scorm/registrations", post(scorm::assign))
-        .route("/api/v1/scorm/registrations/{id}", get(scorm::registration))
+        .route(
+            "/api/v1/scorm/registrations/{id}",
+            get(scorm::registration).delete(scorm::delete),
+        )
+        .route("/api/v1/scorm/registrations/{id}/reset", post(scorm::reset))
         .route(
             "/api/v1/scorm/registrations/{id}/refresh",
             post(scorm::refresh),

@@ -143,6 +143,26 @@ impl Remote {
         }
     }
 
+    /// Clears a registration's progress (the learner starts again).
+    pub async fn reset_registration(&self, id: &str) -> Result<(), ScormError> {
+        match self.api {
+            ApiVersion::V1 => {
+                let req = self.client.reset_registration(id, self.now());
+                let body = self.call("resetRegistration", &req).await?;
+                parse::success(&body).map_err(ScormError::api("resetRegistration"))
+            }
+            ApiVersion::V2 => {
+                let (status, body) = self
+                    .call_v2(
+                        "deleteRegistrationProgress",
+                        &self.v2.reset_registration(id),
+                    )
+                    .await?;
+                v2_done(status, &body).map_err(ScormError::api("deleteRegistrationProgress"))
+            }
+        }
+    }
+
     /// A registration's results now, in the course format (the big four).
     pub async fn registration_result(&self, id: &str) -> Result<RegistrationReport, ScormError> {
         match self.api {

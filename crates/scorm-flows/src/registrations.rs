@@ -354,3 +354,56 @@ async fn launch_locked(
     tx.commit().await?;
     Ok(())
 }
+
+/// Resets a registration in SCORM Cloud (its progress cleared: the learner
+/// starts again), then stores SCORM Cloud's state through the refresh path,
+/// which is authoritative. Under the registration's key lock, no transaction
+/// held while SCORM Cloud answers.
+pub async fn reset(
+    store: &Store,
+    remote: &Remote,
+    registration_id: &str,
+) -> Result<crate::results::Applied, ScormError> {
+    let lock = store.hold_key(registration_key(registration_id)).await?;
+    let done = async {
+        let reg = read_registration(store, registration_id).await?;
+        if reg.remote_created_ms.is_none() {
+            return Err(ScormError::Conflict(format!(
+                "registration {registration_id} is not in SCORM Cloud yet: nothing to reset"
+            )));
+        }
+        remote.reset_registration(registration_id).await?;
+        crate::results::refresh_locked(store, remote, registration_id).await
+    }
+    .await;
+    lock.release().await?;
+    done
+}
+
+/// Deletes a registration: from SCORM Cloud when it is there (asked first, so
+/// that a deletion interrupted after SCORM Cloud's part completes on a second
+/// try), then our record. The learner's statistics for the course stay;
+/// assigning the course again makes a new registration. Whether a record
+/// was deleted.
+pub async fn delete(
+    store: &Store,
+    remote: &Remote,
+    registration_id: &str,
+) -> Result<(), ScormError> {
+    let lock = store.hold_key(registration_key(registration_id)).await?;
+    let done = async {
+        let reg = read_registration(store, registration_id).await?;
+        let maybe_remote = reg.remote_created_ms.is_some() || !reg.postback_secret_hash.is_empty();
+        if maybe_remote && remote.registration_exists(registration_id).await? {
+            remote.delete_registration(registration_id).await?;
+        }
+        let mut tx = store.begin().await?;
+        tx.delete_registration(registration_id).await?;
+        tx.commit().await?;
+        tracing::info!(registration = registration_id, "registration deleted");
+        Ok(())
+    }
+    .await;
+    lock.release().await?;
+    done
+}

@@ -203,6 +203,25 @@ pub async fn refresh(
     remote: &Remote,
     registration_id: &str,
 ) -> Result<Applied, ScormError> {
+    refresh_with(store, remote, registration_id, true).await
+}
+
+/// [`refresh`] for a caller that holds the registration's key lock
+/// (`Store::hold_key`): its transaction must not take the lock again.
+pub(crate) async fn refresh_locked(
+    store: &Store,
+    remote: &Remote,
+    registration_id: &str,
+) -> Result<Applied, ScormError> {
+    refresh_with(store, remote, registration_id, false).await
+}
+
+async fn refresh_with(
+    store: &Store,
+    remote: &Remote,
+    registration_id: &str,
+    lock: bool,
+) -> Result<Applied, ScormError> {
     {
         let mut tx = store.read().await?;
         let reg = tx
@@ -218,7 +237,9 @@ pub async fn refresh(
     // The remote call is made outside the transaction: no lock is held while waiting.
     let report = remote.registration_result(registration_id).await?;
     let mut tx = store.begin().await?;
-    tx.lock_key(registration_key(registration_id)).await?;
+    if lock {
+        tx.lock_key(registration_key(registration_id)).await?;
+    }
     let reg = tx
         .registration(registration_id)
         .await?

@@ -795,3 +795,87 @@ async fn refresh_and_override_share_the_result_path(env: Env) -> Env {
     );
     env
 }
+
+testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod reset_and_delete_reach_both_sides, on);
+async fn reset_and_delete_reach_both_sides(env: Env) -> Env {
+    let (i, settings, remote) = env.setup("at-assignment", "form").await;
+    env.import(&i, &remote, "course-1").await;
+    let id = assigned(&env, &settings, &remote, "u-1")
+        .await
+        .registration_id;
+    env.fake
+        .update(&id, "complete", "passed", Some(80.0), 300.0)
+        .expect("update");
+    results::refresh(&env.store, &remote, &id)
+        .await
+        .expect("refresh");
+    // reset: SCORM Cloud clears the progress; its state is stored at once
+    let applied = registrations::reset(&env.store, &remote, &id)
+        .await
+        .expect("reset");
+    assert!(matches!(applied, Applied::Recorded { .. }), "{applied:?}");
+    let op = env.op(
+        "rustici.registration.resetRegistration",
+        v2_ops::RESET_REGISTRATION,
+    );
+    assert!(
+        env.fake.calls().iter().any(|c| c == op),
+        "{:?}",
+        env.fake.calls()
+    );
+    let remote_reg = env.fake.registration(&id).expect("still there");
+    assert_eq!(remote_reg.complete, "unknown");
+    let view = results::view(&env.store, &id).await.expect("view");
+    assert_eq!(
+        view.result.map(|r| r.total_time_secs),
+        Some(Some(0.0)),
+        "the reset state is stored"
+    );
+    // delete: gone from SCORM Cloud and here; assigning again makes a new one
+    registrations::delete(&env.store, &remote, &id)
+        .await
+        .expect("delete");
+    assert!(env.fake.registration(&id).is_none());
+    assert!(matches!(
+        results::view(&env.store, &id).await,
+        Err(ScormError::NotFound(_))
+    ));
+    let again = assigned(&env, &settings, &remote, "u-1").await;
+    assert_ne!(again.registration_id, id);
+    assert!(env.fake.registration(&again.registration_id).is_some());
+
+    // a registration not in SCORM Cloud (its creation refused): nothing to
+    // reset; deleted here only
+    env.fake.fail_next(env.create_op(), 503, "busy");
+    let kept = registrations::assign(
+        &env.store,
+        &remote,
+        &settings,
+        &Assignment {
+            course_id: "course-1".into(),
+            learner: "u-9".into(),
+            first_name: "Lazy".into(),
+            last_name: "Learner".into(),
+            registration_id: Some("reg-9".into()),
+            ..Assignment::default()
+        },
+    )
+    .await;
+    assert!(kept.is_err(), "{kept:?}");
+    let err = registrations::reset(&env.store, &remote, "reg-9")
+        .await
+        .expect_err("not there");
+    assert!(matches!(err, ScormError::Conflict(_)), "{err}");
+    registrations::delete(&env.store, &remote, "reg-9")
+        .await
+        .expect("deleted here");
+    assert!(matches!(
+        results::view(&env.store, "reg-9").await,
+        Err(ScormError::NotFound(_))
+    ));
+    let err = registrations::reset(&env.store, &remote, "no-such-registration")
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, ScormError::NotFound(_)), "{err}");
+    env
+}

@@ -253,6 +253,19 @@ impl Tx<'_> {
             == 1)
     }
 
+    /// Deletes a registration's record (its learner's statistics stay: they
+    /// belong to the learner and the course). Whether there was one.
+    pub async fn delete_registration(&mut self, id: &str) -> Result<bool> {
+        let q = self.sql("DELETE FROM scorm_registrations WHERE registration_id = $1");
+        Ok(sqlx::query(&q)
+            .bind(id)
+            .execute(self.tx.any()?)
+            .await
+            .ctx("deleting a registration")?
+            .rows_affected()
+            == 1)
+    }
+
     /// Records the learner names a registration is created with.
     pub async fn set_registration_names(
         &mut self,
