@@ -169,9 +169,26 @@ where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = Env>,
 {
+    on_api(engine, "v1", check).await;
+}
+
+/// [`on`] with the integration on SCORM Cloud's API V2.
+async fn on_v2<F, Fut>(engine: Engine, check: F)
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Env>,
+{
+    on_api(engine, "v2", check).await;
+}
+
+async fn on_api<F, Fut>(engine: Engine, api: &str, check: F)
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Env>,
+{
     let db = TestDatabase::create(engine, "ingest-scorm").await;
     let store = db.open().await;
-    let env = check(start(store, db.dir(), "v1").await).await;
+    let env = check(start(store, db.dir(), api).await).await;
     env.server.stop().await.expect("graceful stop");
     env.store.close().await;
     db.remove().await;
@@ -182,20 +199,6 @@ fn query_param(url: &str, name: &str) -> Option<String> {
     url::form_urlencoded::parse(q.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
-}
-
-/// [`on`] with the integration on SCORM Cloud's API V2.
-async fn on_v2<F, Fut>(engine: Engine, check: F)
-where
-    F: FnOnce(Env) -> Fut,
-    Fut: Future<Output = Env>,
-{
-    let db = TestDatabase::create(engine, "ingest-scorm-v2").await;
-    let store = db.open().await;
-    let env = check(start(store, db.dir(), "v2").await).await;
-    env.server.stop().await.expect("graceful stop");
-    env.store.close().await;
-    db.remove().await;
 }
 
 testkit::both!(the_default_launch_posts_back_on_api_v2, on_v2);
@@ -261,6 +264,35 @@ async fn the_default_launch_posts_back_on_api_v2(env: Env) -> Env {
     wrong.password = "not-it".into();
     assert_eq!(env.fake.send_postback_v2(&wrong, &report).await, Ok(401));
     assert_eq!(env.stats("u-1").await, stats, "nothing changed");
+
+    // the LMS resets it (the learner starts again), then deletes it
+    let (s, view) = env
+        .api_post(
+            &format!("/api/v1/scorm/registrations/{id}/reset"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{view}");
+    assert_eq!(
+        env.fake.registration(&id).expect("kept").complete,
+        "unknown"
+    );
+    let r = env
+        .http
+        .delete(format!("{}/api/v1/scorm/registrations/{id}", env.base))
+        .header("Authorization", &env.lms)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(
+        env.fake.registration(&id).is_none(),
+        "gone from SCORM Cloud"
+    );
+    let (s, _) = env
+        .api_get(&format!("/api/v1/scorm/registrations/{id}"))
+        .await;
+    assert_eq!(s, 404, "and from here");
     env
 }
 

@@ -338,14 +338,7 @@ pub async fn refresh(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    async {
-        app.lms(&headers).await?;
-        let (_, remote) = remote_for_registration(&app, &id).await?;
-        results::refresh(&app.store, &remote, &id).await?;
-        Ok::<_, ApiError>(json(&results::view(&app.store, &id).await?, StatusCode::OK))
-    }
-    .await
-    .unwrap_or_else(IntoResponse::into_response)
+    then_view(app, headers, id, Change::Refresh).await
 }
 
 /// `POST /api/v1/scorm/registrations/{id}/reset`: the learner starts again.
@@ -354,10 +347,23 @@ pub async fn reset(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
+    then_view(app, headers, id, Change::Reset).await
+}
+
+/// What the LMS asks of SCORM Cloud before it reads the registration again.
+enum Change {
+    Refresh,
+    Reset,
+}
+
+async fn then_view(app: AppState, headers: HeaderMap, id: String, change: Change) -> Response {
     async {
         app.lms(&headers).await?;
         let (_, remote) = remote_for_registration(&app, &id).await?;
-        registrations::reset(&app.store, &remote, &id).await?;
+        match change {
+            Change::Refresh => results::refresh(&app.store, &remote, &id).await?,
+            Change::Reset => registrations::reset(&app.store, &remote, &id).await?,
+        };
         Ok::<_, ApiError>(json(&results::view(&app.store, &id).await?, StatusCode::OK))
     }
     .await

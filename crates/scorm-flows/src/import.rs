@@ -56,12 +56,35 @@ pub async fn import_package(
         });
     }
     let token = remote.import_upload(course_id, package).await?;
-    observer.uploaded(&token);
+    started(
+        store,
+        remote,
+        integration,
+        course_id,
+        &token,
+        delays,
+        observer,
+    )
+    .await
+}
+
+/// An import SCORM Cloud accepted as job `token`: recorded at once (so that
+/// an interrupted follow-up can be resumed with `--token`), then followed.
+async fn started(
+    store: &Store,
+    remote: &Remote,
+    integration: &Integration,
+    course_id: &str,
+    token: &str,
+    delays: impl IntoIterator<Item = Duration>,
+    observer: &dyn Observer,
+) -> Result<Imported, ScormError> {
+    observer.uploaded(token);
     record_job(
         store,
         remote,
         course_id,
-        &token,
+        token,
         &JobState::status("created"),
     )
     .await?;
@@ -70,7 +93,7 @@ pub async fn import_package(
         remote,
         integration,
         course_id,
-        &token,
+        token,
         delays,
         observer,
     )
@@ -99,16 +122,7 @@ pub async fn import_from_url(
         }
     }
     let token = remote.import_from_url(course_id, url).await?;
-    observer.uploaded(&token);
-    record_job(
-        store,
-        remote,
-        course_id,
-        &token,
-        &JobState::status("created"),
-    )
-    .await?;
-    follow(
+    started(
         store,
         remote,
         integration,

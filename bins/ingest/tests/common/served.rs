@@ -91,3 +91,23 @@ pub async fn statistics(store: &Store) -> BTreeMap<(i64, i64), Value> {
         })
         .collect()
 }
+
+/// Every acknowledged statement is stored, and the statistics are what a
+/// replay of the stored log computes.
+pub async fn assert_nothing_lost(store: &Store, acknowledged: &[String]) {
+    {
+        let mut tx = store.read().await.expect("read");
+        for id in acknowledged {
+            assert!(
+                tx.statement(id).await.expect("lookup").is_some(),
+                "statement {id} was acknowledged and is lost"
+            );
+        }
+    }
+    let live = statistics(store).await;
+    let rules = records::rules_for(&super::ub_integration()).expect("rules");
+    records::replay(store, |_| Ok(rules.clone()), super::T0)
+        .await
+        .expect("replay");
+    assert_eq!(statistics(store).await, live, "statistics equal a replay");
+}
