@@ -18,7 +18,7 @@ use store::Store;
 mod common;
 
 use common::served::{
-    LEARNERS, assert_nothing_lost, free_port, progressed, seed, serve, wait_ready,
+    KillOnDrop, LEARNERS, assert_nothing_lost, free_port, progressed, seed, serve, wait_ready,
 };
 
 /// A tmpfs of `size`, unmounted when dropped.
@@ -137,7 +137,7 @@ async fn a_full_disk_is_refused_with_503_loses_nothing_and_passes() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut server = serve(db, port);
+    let mut server = KillOnDrop(serve(db, port));
     wait_ready(&client, &base).await;
 
     // Batches until the disk is full and a few requests were refused.
@@ -189,8 +189,8 @@ async fn a_full_disk_is_refused_with_503_loses_nothing_and_passes() {
         }
         round += 1;
     }
-    server.kill().expect("stop");
-    server.wait().expect("reaped");
+    server.0.kill().expect("stop");
+    server.0.wait().expect("reaped");
     eprintln!(
         "disk_full: {} statements acknowledged, {} refused with 503 (none stored)",
         acknowledged.len(),

@@ -20,7 +20,7 @@ use store::Store;
 mod common;
 
 use common::served::{
-    LEARNERS, assert_nothing_lost, free_port, progressed, seed, serve, wait_ready,
+    KillOnDrop, LEARNERS, assert_nothing_lost, free_port, progressed, seed, serve, wait_ready,
 };
 
 /// A PostgreSQL cluster of this test's own, removed when dropped.
@@ -66,6 +66,20 @@ impl Drop for Cluster {
     }
 }
 
+/// Waits (at most a minute) until `done`; a sender that stopped early has
+/// panicked (its message is above), and fails the wait at once.
+async fn wait_for(what: &str, senders: &[tokio::task::JoinHandle<()>], done: impl Fn() -> bool) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(
+            !senders.iter().any(tokio::task::JoinHandle::is_finished),
+            "a sender stopped while waiting for {what} (its panic is above)"
+        );
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     acknowledged: Mutex<Vec<String>>,
@@ -87,7 +101,7 @@ async fn a_restarted_postgres_is_answered_503_and_the_server_recovers() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut server = serve(&cluster.url, port);
+    let mut server = KillOnDrop(serve(&cluster.url, port));
     wait_ready(&client, &base).await;
 
     let tally = Arc::new(Tally::default());
@@ -142,18 +156,12 @@ async fn a_restarted_postgres_is_answered_503_and_the_server_recovers() {
             }
         }));
     }
-    let wait_for = |what: &'static str, done: &dyn Fn() -> bool| {
-        let until = Instant::now() + Duration::from_secs(60);
-        while !done() {
-            assert!(Instant::now() < until, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    wait_for("load", &|| {
+    wait_for("load", &senders, || {
         tally.acknowledged.lock().expect("lock").len() >= 500
-    });
+    })
+    .await;
     cluster.halt();
-    wait_for("refusals", &|| tally.refused.load(Relaxed) >= 8);
+    wait_for("refusals", &senders, || tally.refused.load(Relaxed) >= 8).await;
     let ready = client
         .get(format!("{base}/readyz"))
         .send()
@@ -162,7 +170,7 @@ async fn a_restarted_postgres_is_answered_503_and_the_server_recovers() {
     assert_eq!(ready.status(), 503, "not ready while the database is down");
     cluster.resume();
     back.store(true, Relaxed);
-    wait_for("recovery", &|| tally.after.load(Relaxed) >= 50);
+    wait_for("recovery", &senders, || tally.after.load(Relaxed) >= 50).await;
     stop.store(true, Relaxed);
     for s in senders {
         s.await.expect("sender");
@@ -173,8 +181,8 @@ async fn a_restarted_postgres_is_answered_503_and_the_server_recovers() {
         .await
         .expect("readyz");
     assert!(ready.status().is_success(), "ready again");
-    server.kill().expect("stop");
-    server.wait().expect("reaped");
+    server.0.kill().expect("stop");
+    server.0.wait().expect("reaped");
     eprintln!(
         "pg_restart: {} statements acknowledged ({} batches after the restart), {} batches refused with 503",
         tally.acknowledged.lock().expect("lock").len(),

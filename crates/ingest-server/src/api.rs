@@ -196,7 +196,7 @@ pub async fn overrides(State(app): State<AppState>, headers: HeaderMap, body: By
             stored: at,
             kind: EventKind::Override(Override { complete: req.complete, success: req.success, score: req.score, by: req.by.clone(), reason: req.reason }),
         };
-        let stats = records::record_event(&mut tx, &rules, course.id, learner.id, &event, now_ms()).await.map_err(ApiError::internal)?;
+        let stats = records::record_event(&mut tx, &rules, course.id, learner.id, &event, now_ms()).await?;
         tx.commit().await?;
         tracing::info!(integration = %integration.id, course = %req.course, client = %client, "override recorded");
         Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], serde_json::to_string(&stats).unwrap_or_default()).into_response())
@@ -255,7 +255,7 @@ pub async fn learners(State(app): State<AppState>, headers: HeaderMap, body: Byt
         let mut applied = 0;
         for integration in tx.integrations(true).await? {
             let rules = records::rules_for(&integration).map_err(ApiError::internal)?;
-            applied += records::apply_pending(&mut tx, &rules, now_ms()).await.map_err(ApiError::internal)?;
+            applied += records::apply_pending(&mut tx, &rules, now_ms()).await?;
         }
         tx.commit().await?;
         let body = json!({"learner": req.lms_user_id, "identities": keys.iter().map(ToString::to_string).collect::<Vec<_>>(), "applied": applied});

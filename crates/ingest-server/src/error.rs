@@ -73,8 +73,26 @@ impl ApiError {
     }
 }
 
+impl From<records::RecordError> for ApiError {
+    fn from(e: records::RecordError) -> Self {
+        match e {
+            records::RecordError::Store(e) => e.into(),
+            e => ApiError::internal(e),
+        }
+    }
+}
+
 impl From<store::StoreError> for ApiError {
     fn from(e: store::StoreError) -> Self {
+        if let store::StoreError::Busy(what) = &e {
+            return Self {
+                retry_after: Some(1),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{what}: another request on it is in progress; retry later"),
+                )
+            };
+        }
         match e.unavailable() {
             Some(reason) => ApiError::unavailable(reason, e),
             None => ApiError::internal(e),

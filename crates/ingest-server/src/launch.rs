@@ -192,13 +192,10 @@ pub async fn launch(
             entry_point(&claims.entry),
             now(),
         )
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
         if learner.new_identity {
             // a completion may have arrived before the LMS told us this email
-            records::apply_pending(&mut tx, &rules, now_ms())
-                .await
-                .map_err(ApiError::internal)?;
+            records::apply_pending(&mut tx, &rules, now_ms()).await?;
         }
         tx.commit().await?;
         app.metrics.launches.fetch_add(1, Relaxed);

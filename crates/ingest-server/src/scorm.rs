@@ -63,6 +63,7 @@ impl From<ScormError> for ApiError {
                 ApiError::new(StatusCode::BAD_GATEWAY, e.to_string())
             }
             ScormError::Store(e) => ApiError::from(e),
+            ScormError::Record(e) => ApiError::from(e),
             e => ApiError::internal(e),
         }
     }

@@ -104,8 +104,8 @@ impl Remote {
 
     /// Points an existing registration's postbacks at `pb` (a new password).
     /// V1 has `updatePostbackInfo`; V2 has no such call, so the registration
-    /// — one never launched, which is the only kind this is used for — is
-    /// deleted and created again with `r`.
+    /// is deleted and created again with `r` — only when SCORM Cloud shows
+    /// no progress on it (a conflict otherwise).
     pub async fn renew_postback(
         &self,
         r: &NewRegistration,
@@ -120,6 +120,19 @@ impl Remote {
                 parse::success(&body).map_err(ScormError::api("updatePostbackInfo"))
             }
             ApiVersion::V2 => {
+                // Never delete a registration a learner has used.
+                let now = self.registration_result(&r.registration_id).await?;
+                let untouched = now.complete == parse::Completion::Unknown
+                    && now.success == parse::Success::Unknown
+                    && now.score.is_none()
+                    && now.total_time_secs.unwrap_or(0.0) == 0.0;
+                if !untouched {
+                    return Err(ScormError::Conflict(format!(
+                        "registration {} is in SCORM Cloud with progress, but not recorded as created here: \
+                         not replaced (check the SCORM Cloud application)",
+                        r.registration_id
+                    )));
+                }
                 self.delete_registration(&r.registration_id).await?;
                 self.create_registration(r).await
             }

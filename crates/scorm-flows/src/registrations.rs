@@ -111,26 +111,31 @@ pub async fn assign(
         .await?
         .id;
     let record = tx.learner_by_lms_id(&a.learner).await?;
-    let (first_name, last_name) = crate::names::resolve(
-        &a.first_name,
-        &a.last_name,
-        record.as_ref().and_then(|r| r.name.as_deref()),
-        a.email
-            .as_deref()
-            .or(record.as_ref().and_then(|r| r.email.as_deref())),
-    )?;
+    let names = || {
+        crate::names::resolve(
+            &a.first_name,
+            &a.last_name,
+            record.as_ref().and_then(|r| r.name.as_deref()),
+            a.email
+                .as_deref()
+                .or(record.as_ref().and_then(|r| r.email.as_deref())),
+        )
+    };
     let (reg, inserted) = match tx.registration_for(&a.course_id, learner).await? {
         Some(mut existing) => {
-            // Assigned before names were kept (schema v15): keep them now.
+            // Assigned before names were kept (schema v15): keep them now,
+            // when they can be had (else at creation, from the launch's email).
             if existing.first_name.is_empty() || existing.last_name.is_empty() {
-                tx.set_registration_names(&existing.registration_id, &first_name, &last_name)
-                    .await?;
-                existing.first_name.clone_from(&first_name);
-                existing.last_name.clone_from(&last_name);
+                if let Ok((first, last)) = names() {
+                    tx.set_registration_names(&existing.registration_id, &first, &last)
+                        .await?;
+                    (existing.first_name, existing.last_name) = (first, last);
+                }
             }
             (existing, false)
         }
         None => {
+            let (first_name, last_name) = names()?;
             let reg = Registration {
                 registration_id: registration_id.clone(),
                 scorm_course_id: a.course_id.clone(),
@@ -165,7 +170,7 @@ pub async fn assign(
         .hold_key(registration_key(&reg.registration_id))
         .await?;
     let created = create_locked(store, remote, settings, &reg.registration_id, a).await;
-    lock.release().await?;
+    lock.release().await;
     let reg = created?;
     tracing::info!(registration = %reg.registration_id, course = %a.course_id, "registration assigned and created in SCORM Cloud");
     Ok(Assigned {
@@ -209,9 +214,9 @@ async fn read_registration(store: &Store, id: &str) -> Result<Registration, Scor
 /// 1. the hash of a fresh postback password is recorded first, so that a
 ///    postback sent as soon as SCORM Cloud has the registration is accepted;
 /// 2. if an earlier attempt may have created it (a hash is recorded, but not
-///    the creation — it timed out, or its record failed), SCORM Cloud is
-///    asked; if it has it, only its postback settings are updated to the
-///    new password;
+///    the creation — it timed out, or its record failed; a refusal clears
+///    the hash), SCORM Cloud is asked; if it has it, only its postback
+///    settings are moved to the new password;
 /// 3. otherwise `createRegistration`, with the password.
 ///
 /// The caller holds the registration's key lock and records the creation
@@ -264,7 +269,17 @@ pub async fn ensure_remote(
     if attempted && remote.registration_exists(&reg.registration_id).await? {
         return remote.renew_postback(&new, &postback).await;
     }
-    remote.create_registration(&new).await
+    let created = remote.create_registration(&new).await;
+    if let Err(ScormError::Api { .. }) = &created {
+        // SCORM Cloud answered, and refused: nothing of ours is there, so the
+        // next attempt need not ask (and must not adopt a registration of
+        // that id that is not ours).
+        let mut tx = store.begin().await?;
+        tx.set_registration_secret(&reg.registration_id, "").await?;
+        tx.commit().await?;
+        reg.postback_secret_hash.clear();
+    }
+    created
 }
 
 /// Records, in the caller's transaction, that SCORM Cloud has the
@@ -306,7 +321,7 @@ pub async fn launch(
 ) -> Result<String, ScormError> {
     let lock = store.hold_key(registration_key(registration_id)).await?;
     let launched = launch_locked(store, remote, settings, registration_id, who).await;
-    lock.release().await?;
+    lock.release().await;
     launched?;
     // built after the commit: signed (V1) or asked for (V2) as late as possible
     remote.launch_link(registration_id, return_to).await
@@ -376,7 +391,7 @@ pub async fn reset(
         crate::results::refresh_locked(store, remote, registration_id).await
     }
     .await;
-    lock.release().await?;
+    lock.release().await;
     done
 }
 
@@ -404,6 +419,6 @@ pub async fn delete(
         Ok(())
     }
     .await;
-    lock.release().await?;
+    lock.release().await;
     done
 }

@@ -203,24 +203,19 @@ pub async fn refresh(
     remote: &Remote,
     registration_id: &str,
 ) -> Result<Applied, ScormError> {
-    refresh_with(store, remote, registration_id, true).await
+    // Under the registration's lease: a reset (or a creation) in progress
+    // finishes first, so a report fetched before it is never stored after it.
+    let lease = store.hold_key(registration_key(registration_id)).await?;
+    let refreshed = refresh_locked(store, remote, registration_id).await;
+    lease.release().await;
+    refreshed
 }
 
-/// [`refresh`] for a caller that holds the registration's key lock
-/// (`Store::hold_key`): its transaction must not take the lock again.
+/// [`refresh`] for a caller that holds the registration's lease.
 pub(crate) async fn refresh_locked(
     store: &Store,
     remote: &Remote,
     registration_id: &str,
-) -> Result<Applied, ScormError> {
-    refresh_with(store, remote, registration_id, false).await
-}
-
-async fn refresh_with(
-    store: &Store,
-    remote: &Remote,
-    registration_id: &str,
-    lock: bool,
 ) -> Result<Applied, ScormError> {
     {
         let mut tx = store.read().await?;
@@ -234,12 +229,11 @@ async fn refresh_with(
             )));
         }
     }
-    // The remote call is made outside the transaction: no lock is held while waiting.
+    // The remote call is made outside any transaction: nothing is held in
+    // the database while waiting.
     let report = remote.registration_result(registration_id).await?;
     let mut tx = store.begin().await?;
-    if lock {
-        tx.lock_key(registration_key(registration_id)).await?;
-    }
+    tx.lock_key(registration_key(registration_id)).await?;
     let reg = tx
         .registration(registration_id)
         .await?

@@ -323,8 +323,12 @@ async fn a_refused_registration_is_not_recorded_as_created(env: Env) -> Env {
         let mut tx = env.store.read().await.expect("read");
         let kept = tx.registration("reg-1").await.expect("read");
         assert!(
-            kept.is_some_and(|r| r.remote_created_ms.is_none()),
+            kept.as_ref().is_some_and(|r| r.remote_created_ms.is_none()),
             "the assignment is kept, not recorded as created remotely"
+        );
+        assert!(
+            kept.is_some_and(|r| r.postback_secret_hash.is_empty()),
+            "a refusal is no unknown outcome: the next attempt does not ask, it creates"
         );
     }
     assert!(env.fake.registration("reg-1").is_none());

@@ -8,9 +8,11 @@
 //! After it, the same flows against an answering SCORM Cloud work. On SQLite
 //! and (with `--ignored`) PostgreSQL.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use fake_scorm_cloud::FakeScormCloud;
+use fake_scorm_cloud::{FakeScormCloud, v2_ops};
 use scorm_flows::import::{self, Quiet};
 use scorm_flows::registrations::{self, Assignment, Launcher};
 use scorm_flows::{Remote, ScormError, Settings, Timeouts};
@@ -22,25 +24,29 @@ use tokio::io::AsyncReadExt;
 
 const SECRET: &str = "fake-secret-key";
 const LIMITS: Timeouts = Timeouts {
-    call: Duration::from_millis(800),
-    upload: Duration::from_millis(1500),
+    call: Duration::from_secs(3),
+    upload: Duration::from_secs(4),
 };
 
-/// A server that accepts connections, reads what comes, and never answers.
-async fn silent_server() -> String {
+/// A server that accepts connections, reads what comes, and never answers;
+/// its URL and how many connections it took (the calls under way).
+async fn silent_server() -> (String, Arc<AtomicUsize>) {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];
                 while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
             });
         }
     });
-    format!("http://{addr}/api")
+    (format!("http://{addr}/api"), accepted)
 }
 
 fn integration(base_url: &str, creation: &str) -> Integration {
@@ -99,7 +105,7 @@ async fn on(engine: Engine, check: impl AsyncFnOnce(&Store, &std::path::Path)) {
 
 async fn a_silent_scorm_cloud_times_out_and_records_nothing(store: &Store, dir: &std::path::Path) {
     let fake = FakeScormCloud::start("APP1", SECRET).await.expect("fake");
-    let silent = silent_server().await;
+    let (silent, accepted) = silent_server().await;
     let package = dir.join("course.zip");
     std::fs::write(&package, fake_scorm_cloud::package("Safety Basics")).expect("package");
     let polls = vec![Duration::from_millis(10); 5];
@@ -169,6 +175,7 @@ async fn a_silent_scorm_cloud_times_out_and_records_nothing(store: &Store, dir: 
             };
             // While the launch waits for SCORM Cloud, other writes go on.
             let started = Instant::now();
+            let calls = accepted.load(Ordering::SeqCst);
             let waiting = {
                 let (store, settings, id, who) =
                     (store.clone(), settings.clone(), id.clone(), who.clone());
@@ -184,8 +191,15 @@ async fn a_silent_scorm_cloud_times_out_and_records_nothing(store: &Store, dir: 
                     .await
                 })
             };
-            tokio::time::sleep(LIMITS.call / 4).await;
-            let mut tx = tokio::time::timeout(LIMITS.call / 2, store.begin())
+            // once the launch's call is under way …
+            tokio::time::timeout(Duration::from_secs(2), async {
+                while accepted.load(Ordering::SeqCst) == calls {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+            .await
+            .expect("the launch called SCORM Cloud");
+            let mut tx = tokio::time::timeout(Duration::from_secs(1), store.begin())
                 .await
                 .expect("a write transaction begins while SCORM Cloud is silent")
                 .expect("begin");
@@ -227,92 +241,163 @@ testkit::both!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] mod a
 
 /// A creation SCORM Cloud carried out but whose answer never arrived (or
 /// whose record failed): the next attempt finds the registration there and
-/// only moves its postback settings to a new password, instead of creating
-/// it again (which SCORM Cloud refuses).
+/// only moves its postback settings to a new password (V1
+/// `updatePostbackInfo`; V2 has no such call: deleted and created again,
+/// but never when a learner has made progress on it), instead of creating
+/// it again (which SCORM Cloud refuses). On both APIs.
 async fn an_attempt_of_unknown_outcome_is_asked_about(store: &Store, dir: &std::path::Path) {
     let fake = FakeScormCloud::start("APP1", SECRET).await.expect("fake");
-    let i = integration(&fake.api_url(), "at-launch");
-    let mut tx = store.begin().await.expect("begin");
-    tx.insert_integration(&i).await.expect("integration");
-    tx.commit().await.expect("commit");
-    let (settings, remote) = remote_for(&i, &fake.api_url());
     let package = dir.join("course.zip");
     std::fs::write(&package, fake_scorm_cloud::package("Safety Basics")).expect("package");
-    import::import_package(
-        store,
-        &remote,
-        &i,
-        "course-1",
-        &package,
-        vec![Duration::from_millis(10); 5],
-        &Quiet,
-    )
-    .await
-    .expect("import");
-    let assigned = registrations::assign(
+    for api in ["v1", "v2"] {
+        let base = if api == "v1" {
+            fake.api_url()
+        } else {
+            fake.api_v2_url()
+        };
+        let mut i = integration(&base, "at-launch");
+        i.id = format!("scorm-{api}");
+        i.settings["api_version"] = json!(api);
+        let mut tx = store.begin().await.expect("begin");
+        tx.insert_integration(&i).await.expect("integration");
+        tx.commit().await.expect("commit");
+        let (settings, remote) = remote_for(&i, &base);
+        let course = format!("course-{api}");
+        import::import_package(
+            store,
+            &remote,
+            &i,
+            &course,
+            &package,
+            vec![Duration::from_millis(10); 5],
+            &Quiet,
+        )
+        .await
+        .expect("import");
+        let learner = format!("u-{api}");
+        let assign = |id: &str| Assignment {
+            course_id: course.clone(),
+            learner: learner.clone(),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            registration_id: Some(id.to_owned()),
+            ..Assignment::default()
+        };
+        let mut reg =
+            registrations::assign(store, &remote, &settings, &assign(&format!("reg-{api}")))
+                .await
+                .expect("assign")
+                .registration;
+        // SCORM Cloud creates it; our side never records that.
+        registrations::ensure_remote(store, &remote, &settings, &mut reg, None)
+            .await
+            .expect("created remotely");
+        let first = fake
+            .registration(&reg.registration_id)
+            .expect("there")
+            .postback
+            .expect("pb");
+        let who = Launcher {
+            learner: learner.clone(),
+            email: None,
+            entry: EntryPoint::Catalog,
+        };
+        let before = fake.calls().len();
+        registrations::launch(
+            store,
+            &remote,
+            &settings,
+            &reg.registration_id,
+            &who,
+            "https://back.example/",
+        )
+        .await
+        .expect("the launch finds it and goes on");
+        let calls = fake.calls();
+        let expected: &[&str] = if api == "v1" {
+            &[
+                "rustici.registration.exists",
+                "rustici.registration.updatePostbackInfo",
+            ]
+        } else {
+            &[
+                v2_ops::REGISTRATION_EXISTS,
+                v2_ops::REGISTRATION_PROGRESS,
+                v2_ops::DELETE_REGISTRATION,
+                v2_ops::CREATE_REGISTRATION,
+                v2_ops::LAUNCH_LINK,
+            ]
+        };
+        assert_eq!(
+            &calls[before..before + expected.len()],
+            expected,
+            "{calls:?}"
+        );
+        let mut tx = store.read().await.expect("read");
+        let stored = tx
+            .registration(&reg.registration_id)
+            .await
+            .expect("read")
+            .expect("kept");
+        assert!(stored.remote_created_ms.is_some());
+        drop(tx);
+        let now = fake
+            .registration(&reg.registration_id)
+            .expect("there")
+            .postback
+            .expect("pb");
+        assert_ne!(now.password, first.password, "a new password");
+        assert!(scorm_flows::verify_secret(
+            &now.password,
+            &stored.postback_secret_hash
+        ));
+    }
+
+    // V2, a registration of unknown outcome that a learner has used: not replaced
+    let mut i = integration(&fake.api_v2_url(), "at-launch");
+    i.id = "scorm-v2".into();
+    i.settings["api_version"] = json!("v2");
+    let (settings, remote) = remote_for(&i, &fake.api_v2_url());
+    let mut reg = registrations::assign(
         store,
         &remote,
         &settings,
         &Assignment {
-            course_id: "course-1".into(),
-            learner: "u-1".into(),
+            course_id: "course-v2".into(),
+            learner: "u-used".into(),
             first_name: "Ada".into(),
             last_name: "Lovelace".into(),
+            registration_id: Some("reg-used".into()),
             ..Assignment::default()
         },
     )
     .await
-    .expect("assign");
-    let mut reg = assigned.registration;
-    // SCORM Cloud creates it; our side never records that.
+    .expect("assign")
+    .registration;
     registrations::ensure_remote(store, &remote, &settings, &mut reg, None)
         .await
         .expect("created remotely");
-    let first = fake
-        .registration(&reg.registration_id)
-        .expect("there")
-        .postback
-        .expect("pb");
+    fake.update("reg-used", "incomplete", "unknown", Some(30.0), 120.0)
+        .expect("progress");
     let who = Launcher {
-        learner: "u-1".into(),
+        learner: "u-used".into(),
         email: None,
         entry: EntryPoint::Catalog,
     };
-    registrations::launch(
+    let err = registrations::launch(
         store,
         &remote,
         &settings,
-        &reg.registration_id,
+        "reg-used",
         &who,
         "https://back.example/",
     )
     .await
-    .expect("the launch finds it and goes on");
-    let calls = fake.calls();
-    let last = &calls[calls.len().saturating_sub(2)..];
+    .expect_err("not replaced");
+    assert!(matches!(err, ScormError::Conflict(_)), "{err}");
     assert_eq!(
-        last,
-        [
-            "rustici.registration.exists",
-            "rustici.registration.updatePostbackInfo"
-        ],
-        "asked, then moved the postback settings: {calls:?}"
+        fake.registration("reg-used").expect("kept").total_time_secs,
+        120.0,
+        "its progress is kept"
     );
-    let mut tx = store.read().await.expect("read");
-    let stored = tx
-        .registration(&reg.registration_id)
-        .await
-        .expect("read")
-        .expect("kept");
-    assert!(stored.remote_created_ms.is_some());
-    let now = fake
-        .registration(&reg.registration_id)
-        .expect("there")
-        .postback
-        .expect("pb");
-    assert_ne!(now.password, first.password, "a new password");
-    assert!(scorm_flows::verify_secret(
-        &now.password,
-        &stored.postback_secret_hash
-    ));
 }

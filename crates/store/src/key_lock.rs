@@ -1,104 +1,141 @@
-//! Locks on a key held across work that is not a transaction — a call to
-//! another service, say — so that no database lock is held while waiting.
-//!
-//! PostgreSQL: a session advisory lock on a connection of its own (every
-//! instance on the database sees it; it conflicts with `Tx::lock_key` on
-//! the same key, which waits for it). SQLite: one of a fixed set of
-//! in-process locks (SQLite serves one process).
+//! Leases on a key held across work that is not a transaction — a call to
+//! SCORM Cloud, say — so that nothing is held in the database meanwhile: no
+//! connection, no lock, no transaction. A lease is a row of `key_leases`
+//! (schema v17), taken and given back in short transactions of their own,
+//! so every process on the database sees it (the ingest server,
+//! `coursebridge-sync`, other instances), on both engines. A holder that
+//! dies leaves a lease that expires after [`LEASE`]; a waiter gives up after
+//! [`WAIT`] with [`StoreError::Busy`].
 
-use sqlx::Any;
-use sqlx::pool::PoolConnection;
-use tokio::sync::OwnedMutexGuard;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use crate::{Backend, Ctx, Result, Store};
+use crate::{Ctx, Result, Store, StoreError};
 
-/// In-process locks for SQLite, chosen by key: two keys may share one (and
-/// then wait for each other), never one key two.
-pub(crate) const STRIPES: usize = 256;
+/// How long a lease lasts unless released: longer than the work it guards
+/// (three SCORM Cloud calls of at most 30 s).
+pub const LEASE: Duration = Duration::from_secs(120);
 
-pub(crate) type Stripes = std::sync::Arc<[std::sync::Arc<tokio::sync::Mutex<()>>]>;
+/// How long [`Store::hold_key`] waits for a lease another holder has.
+pub const WAIT: Duration = Duration::from_secs(60);
 
-pub(crate) fn stripes() -> Stripes {
-    (0..STRIPES)
-        .map(|_| std::sync::Arc::new(tokio::sync::Mutex::new(())))
-        .collect()
-}
-
-/// A held key lock; [`KeyLock::release`] it. Dropped without release (an
-/// error, a cancelled request), the PostgreSQL connection is closed, which
-/// releases the lock with the session.
+/// A held lease; [`KeyLock::release`] it. Dropped without release (an error
+/// path, a cancelled request), it is released by a task of its own, or
+/// expires.
 #[must_use = "a key lock is held until released"]
 pub struct KeyLock {
-    held: Held,
+    store: Store,
+    key: i64,
+    holder: String,
+    released: bool,
 }
 
-enum Held {
-    Local(#[allow(dead_code)] OwnedMutexGuard<()>),
-    Postgres {
-        conn: Option<PoolConnection<Any>>,
-        key: i64,
-    },
+fn since_epoch() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(since_epoch().as_millis()).unwrap_or(i64::MAX)
+}
+
+fn holder_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        since_epoch().as_nanos()
+    )
 }
 
 impl Store {
-    /// Waits for the lock on `key`, held outside any transaction. A
-    /// transaction of the holder must not take `Tx::lock_key` on the same key
-    /// (on PostgreSQL it would wait for its own lock).
+    /// Waits (at most [`WAIT`]) for the lease on `key` and takes it.
     pub async fn hold_key(&self, key: i64) -> Result<KeyLock> {
-        match self.backend {
-            Backend::Sqlite => {
-                let stripe = usize::try_from(key.unsigned_abs() % STRIPES as u64).unwrap_or(0);
-                let guard = self.key_stripes[stripe].clone().lock_owned().await;
-                Ok(KeyLock {
-                    held: Held::Local(guard),
-                })
+        let holder = holder_id();
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(10);
+        loop {
+            if self.try_lease(key, &holder).await? {
+                return Ok(KeyLock {
+                    store: self.clone(),
+                    key,
+                    holder,
+                    released: false,
+                });
             }
-            Backend::Postgres => {
-                let mut conn = self.pool.acquire().await.ctx("connecting for a key lock")?;
-                sqlx::query("SELECT pg_advisory_lock($1)")
-                    .bind(key)
-                    .execute(&mut *conn)
-                    .await
-                    .ctx("taking a key lock")?;
-                Ok(KeyLock {
-                    held: Held::Postgres {
-                        conn: Some(conn),
-                        key,
-                    },
-                })
+            if started.elapsed() >= WAIT {
+                return Err(StoreError::Busy(format!(
+                    "key {key} is held by another request for more than {} s",
+                    WAIT.as_secs()
+                )));
             }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
         }
+    }
+
+    /// Takes the lease if it is free or expired.
+    async fn try_lease(&self, key: i64, holder: &str) -> Result<bool> {
+        let now = now_ms();
+        let until = now.saturating_add(i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX));
+        let mut tx = self.begin().await?;
+        let q = tx.sql(
+            "INSERT INTO key_leases (lease_key, holder, until_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (lease_key) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms \
+             WHERE key_leases.until_ms < $4",
+        );
+        let taken = sqlx::query(&q)
+            .bind(key)
+            .bind(holder)
+            .bind(until)
+            .bind(now)
+            .execute(tx.tx.any()?)
+            .await
+            .ctx("taking a key lease")?
+            .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(taken)
+    }
+
+    async fn give_back(&self, key: i64, holder: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let q = tx.sql("DELETE FROM key_leases WHERE lease_key = $1 AND holder = $2");
+        sqlx::query(&q)
+            .bind(key)
+            .bind(holder)
+            .execute(tx.tx.any()?)
+            .await
+            .ctx("releasing a key lease")?;
+        tx.commit().await
     }
 }
 
 impl KeyLock {
-    /// Releases the lock.
-    pub async fn release(mut self) -> Result<()> {
-        if let Held::Postgres { conn, key } = &mut self.held
-            && let Some(mut c) = conn.take()
-        {
-            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(*key)
-                .execute(&mut *c)
-                .await;
-            if unlocked.is_err() {
-                // Closing the session releases it.
-                drop(c.detach());
-            }
-            unlocked.ctx("releasing a key lock")?;
+    /// Gives the lease back. A failure is logged, not returned: the lease
+    /// then expires, and the work it guarded is done either way.
+    pub async fn release(mut self) {
+        self.released = true;
+        if let Err(e) = self.store.give_back(self.key, &self.holder).await {
+            tracing::warn!(key = self.key, error = %e, "a key lease was not released; it expires");
         }
-        Ok(())
     }
 }
 
 impl Drop for KeyLock {
     fn drop(&mut self) {
-        if let Held::Postgres { conn, .. } = &mut self.held
-            && let Some(c) = conn.take()
-        {
-            // Not released: end the session (and its lock) rather than hand
-            // a connection that holds it back to the pool.
-            drop(c.detach());
+        if self.released {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (store, key, holder) = (self.store.clone(), self.key, self.holder.clone());
+            rt.spawn(async move {
+                if let Err(e) = store.give_back(key, &holder).await {
+                    tracing::warn!(key, error = %e, "a dropped key lease was not released; it expires");
+                }
+            });
         }
     }
 }

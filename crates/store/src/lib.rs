@@ -103,6 +103,10 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("stored data is corrupt ({what}): {detail}")]
     Corrupt { what: &'static str, detail: String },
+    /// A lease on a key stayed with another holder for too long
+    /// (`Store::hold_key`): the work it guards is in progress elsewhere.
+    #[error("busy: {0}")]
+    Busy(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -111,10 +111,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_integration_setting_changes.sql"),
         postgres: include_str!("../migrations/postgres/0016_integration_setting_changes.sql"),
     },
+    Migration {
+        version: 17,
+        name: "key_leases",
+        sqlite: include_str!("../migrations/sqlite/0017_key_leases.sql"),
+        postgres: include_str!("../migrations/postgres/0017_key_leases.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 17;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 

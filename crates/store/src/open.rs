@@ -62,8 +62,6 @@ pub struct Store {
     pub(crate) sqlite_path: Option<Arc<str>>,
     /// SQLite: the checkpoint's last pass, handed to the group writer.
     pub(crate) last_pass: Arc<LastPass>,
-    /// SQLite: the in-process locks of [`Store::hold_key`].
-    pub(crate) key_stripes: crate::key_lock::Stripes,
 }
 
 /// How [`Store::checkpoint`] hands its last pass to a [`NativeWriter`]: the
@@ -206,7 +204,6 @@ impl Store {
             writer: Arc::new(Mutex::new(None)),
             sqlite_path,
             last_pass: Arc::default(),
-            key_stripes: crate::key_lock::stripes(),
         })
     }
 

@@ -31,6 +31,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A served process killed when dropped (a failing test leaves none behind).
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn serve(db: &str, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_coursebridge-ingest"))
         .args(["--database", db, "serve", "--listen"])

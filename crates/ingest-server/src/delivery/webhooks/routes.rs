@@ -24,7 +24,7 @@ impl From<ManageError> for ApiError {
             ManageError::Invalid(i) => ApiError::bad_request(i.to_string()),
             ManageError::BadField(m) => ApiError::bad_request(m),
             e @ ManageError::NotFound(_) => ApiError::not_found(e.to_string()),
-            ManageError::Store(s) => ApiError::internal(s),
+            ManageError::Store(s) => s.into(),
         }
     }
 }
