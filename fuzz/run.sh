@@ -7,7 +7,7 @@
 #
 # Prints executions and coverage per target; exits non-zero when a target
 # crashed (the input is in fuzz/artifacts/<target>/: fix the bug, then add the
-# input to fixtures/fuzz/<target>/, which the regression tests replay).
+# input to fixtures/fuzz/<target>/, which seeds every later run).
 # Without a nightly toolchain it says so and exits 0 (CI runs it that way).
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -6,7 +6,7 @@
 //! equal a replay of the stored log.
 //!
 //! The disk is a small tmpfs the test mounts (it needs root, as CI has; run
-//! elsewhere it says it was skipped, and under `CI=true` it fails instead).
+//! elsewhere it says it was skipped, and when `CI` is set it fails instead).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

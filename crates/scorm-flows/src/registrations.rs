@@ -398,8 +398,7 @@ pub async fn reset(
 /// Deletes a registration: from SCORM Cloud when it is there (asked first, so
 /// that a deletion interrupted after SCORM Cloud's part completes on a second
 /// try), then our record. The learner's statistics for the course stay;
-/// assigning the course again makes a new registration. Whether a record
-/// was deleted.
+/// assigning the course again makes a new registration.
 pub async fn delete(
     store: &Store,
     remote: &Remote,

@@ -30,7 +30,7 @@ pub struct Remote {
 }
 
 /// How long SCORM Cloud may take: a call that takes longer fails as `timed
-/// out` (nothing of it is recorded; the caller's transaction rolls back).
+/// out` (the flows then record nothing of it: docs/scorm.md "Time limits").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// Every call but uploads, from sending to the whole answer read.

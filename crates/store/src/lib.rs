@@ -23,7 +23,7 @@ mod course_records;
 mod courses;
 mod exec;
 mod integrations;
-mod key_lock;
+pub mod key_lock;
 mod learners;
 mod learning_events;
 mod migrate;
