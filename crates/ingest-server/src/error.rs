@@ -37,7 +37,7 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
                     "the database is unavailable ({reason}); the request is not acknowledged: \
-                     send it again later (statements already stored are known by their ids)"
+                     send it again later"
                 ),
             )
         }

@@ -143,9 +143,8 @@ fn sqlite_unavailable(e: &rusqlite::Error) -> Option<&'static str> {
 
 fn sqlx_unavailable(e: &sqlx::Error) -> Option<&'static str> {
     match e {
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => {
-            Some("connection lost")
-        }
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => Some("connection lost"),
+        sqlx::Error::Tls(_) => Some("cannot connect (TLS)"),
         sqlx::Error::PoolTimedOut => Some("no database connection available"),
         sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => Some("database connection closed"),
         sqlx::Error::Database(d) => {
