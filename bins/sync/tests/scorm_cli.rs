@@ -5,28 +5,13 @@ use std::path::{Path, PathBuf};
 
 use fake_scorm_cloud::FakeScormCloud;
 
-const SECRET: &str = "cli-scorm-secret";
+mod common;
 
+use common::SCORM_SECRET as SECRET;
+
+/// `coursebridge-sync --database DB ARGS…` (the suites' runner, with the fake's secret).
 async fn sync(db: &Path, args: &[&str]) -> (i32, String, String) {
-    let db = db.to_owned();
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coursebridge-sync"))
-            .arg("--database")
-            .arg(&db)
-            .args(&args)
-            .env("COURSEBRIDGE_LOG", "warn")
-            .env("CB_TEST_SCORM_SECRET", SECRET)
-            .output()
-            .expect("run coursebridge-sync");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
-    .await
-    .expect("join")
+    common::sync(db.to_str().expect("a UTF-8 path"), args).await
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
