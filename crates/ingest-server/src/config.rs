@@ -125,6 +125,9 @@ pub struct Limits {
     /// broad ones, or all for `related_agents` with an account; the page then
     /// ends there and `more` continues): docs/xapi-queries.md.
     pub scan_window: i64,
+    /// The largest State, Activity Profile or Agent Profile document (413
+    /// past it), and the most documents one ids list answers: docs/xapi-lrs.md.
+    pub max_document_bytes: usize,
 }
 
 impl Default for Limits {
@@ -135,6 +138,7 @@ impl Default for Limits {
             max_json_depth: 32,
             max_page: 500,
             scan_window: 2_000,
+            max_document_bytes: 1024 * 1024,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `ingest-server`: coursebridge's statement side as a library — the xAPI
-//! statements resource, launches, SCORM Cloud launches and postbacks, the LMS
+//! LRS (statements, documents, agents, activities), launches, SCORM Cloud launches and postbacks, the LMS
 //! API, health and metrics — as one axum [`Router`](axum::Router) with its
 //! state. `coursebridge-ingest serve` is wiring around it; a Rust service
 //! mounts the same routes in its own server, under a prefix of its choosing:
@@ -29,6 +29,7 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod documents;
 pub mod error;
 pub mod in_flight;
 pub mod launch;

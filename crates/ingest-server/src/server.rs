@@ -14,7 +14,7 @@ use store::Store;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::{App, AppState};
-use crate::{api, catalog, delivery, launch, launch_links, oauth, scorm, xapi};
+use crate::{api, catalog, delivery, documents, launch, launch_links, oauth, scorm, xapi};
 
 pub fn router(app: AppState) -> Router {
     let limit = app.config.limits.max_body_bytes;
@@ -26,6 +26,7 @@ pub fn router(app: AppState) -> Router {
                 .get(xapi::get_statements),
         )
         .route("/xapi/about", get(xapi::about))
+        .merge(documents::router())
         .route("/oauth/token", post(oauth::token))
         .route("/launch/{integration}/{course}", get(launch::launch))
         .route("/scorm/launch/{registration}", get(scorm::launch))

@@ -77,6 +77,7 @@ pub(crate) enum Val {
     Int(i64),
     Real(f64),
     Text(String),
+    Blob(Vec<u8>),
 }
 
 /// A result row from either connection.
@@ -125,6 +126,7 @@ get_impl!(f64, "a number", Val::Real(f) => *f, Val::Int(i) => *i as f64);
 get_impl!(Option<f64>, "a number or NULL", Val::Real(f) => Some(*f), Val::Int(i) => Some(*i as f64), Val::Null => None);
 get_impl!(String, "text", Val::Text(s) => s.clone());
 get_impl!(Option<String>, "text or NULL", Val::Text(s) => Some(s.clone()), Val::Null => None);
+get_impl!(Vec<u8>, "bytes", Val::Blob(b) => b.clone(), Val::Text(s) => s.as_bytes().to_vec());
 
 /// Reading columns by name, from any kind of row.
 pub(crate) trait Cols {
@@ -196,13 +198,7 @@ fn native_fetch(
                         .map_err(rusqlite::Error::Utf8Error)?
                         .to_owned(),
                 ),
-                ValueRef::Blob(_) => {
-                    return Err(rusqlite::Error::InvalidColumnType(
-                        i,
-                        names[i].clone(),
-                        rusqlite::types::Type::Blob,
-                    ));
-                }
+                ValueRef::Blob(b) => Val::Blob(b.to_vec()),
             });
         }
         out.push(Row::Native {

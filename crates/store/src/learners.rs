@@ -79,3 +79,27 @@ fn learner(r: &sqlx::any::AnyRow) -> Result<Learner> {
         name: col(r, "name")?,
     })
 }
+
+impl Tx<'_> {
+    /// Every identity key mapped to a learner (the Agents resource's Person).
+    pub async fn learner_identity_keys(&mut self, learner_id: i64) -> Result<Vec<String>> {
+        let q = self.sql(
+            "SELECT identity_key FROM learner_identities WHERE learner_id = $1 ORDER BY identity_key",
+        );
+        let rows = self
+            .fetch(&q, &[learner_id.into()], "reading a learner's identities")
+            .await?;
+        rows.iter().map(|r| col(r, "identity_key")).collect()
+    }
+
+    /// A learner by id.
+    pub async fn learner(&mut self, learner_id: i64) -> Result<Option<Learner>> {
+        let q = self.sql("SELECT id, lms_user_id, email, name FROM learners WHERE id = $1");
+        let row = sqlx::query(&q)
+            .bind(learner_id)
+            .fetch_optional(self.tx.any()?)
+            .await
+            .ctx("reading a learner")?;
+        row.map(|r| learner(&r)).transpose()
+    }
+}

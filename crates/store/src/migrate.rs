@@ -117,10 +117,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_key_leases.sql"),
         postgres: include_str!("../migrations/postgres/0017_key_leases.sql"),
     },
+    Migration {
+        version: 18,
+        name: "xapi_documents",
+        sqlite: include_str!("../migrations/sqlite/0018_xapi_documents.sql"),
+        postgres: include_str!("../migrations/postgres/0018_xapi_documents.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 17;
+pub const SCHEMA_VERSION: i64 = 18;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 

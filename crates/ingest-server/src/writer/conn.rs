@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use store::Store;
 
-use super::job::{Answer, EARLIER_FAILURE, SyncFn, WriteError};
+use super::job::{Answer, EARLIER_FAILURE, SyncFn};
 use crate::metrics::GroupCounters;
 
 /// Where a group writer's transactions run.
@@ -123,9 +123,8 @@ impl WriteConn {
 
 fn send(answers: Vec<Answer>) {
     let mut spent = Vec::with_capacity(answers.len());
-    for (reply, result, batch, held) in answers {
-        let _ = reply.send(result);
-        spent.push((batch, held));
+    for answer in answers {
+        spent.extend(answer.send());
     }
     // Freed once everyone is answered.
     drop(spent);
@@ -134,7 +133,7 @@ fn send(answers: Vec<Answer>) {
 /// Answers groups once the log is synced, in commit order, on a thread of its
 /// own: while it syncs, the writer writes the next group, and one sync covers
 /// every group committed before it starts. After a failed sync every answer
-/// is [`WriteError::NotDurable`] (it is not known what reached the disk, and
+/// is [`super::job::WriteError::NotDurable`] (it is not known what reached the disk, and
 /// a later sync may succeed without having written it: PostgreSQL's lesson,
 /// "fsyncgate").
 pub struct Syncer {
@@ -168,9 +167,8 @@ impl Syncer {
                     match failed {
                         None => send(answers),
                         Some(why) => {
-                            for (reply, _, _, held) in answers {
-                                let _ = reply.send(Err(WriteError::NotDurable(why.clone())));
-                                drop(held);
+                            for answer in answers {
+                                answer.not_durable(&why);
                             }
                         }
                     }

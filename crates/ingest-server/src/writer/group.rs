@@ -51,7 +51,12 @@ fn fail_all(jobs: Vec<Job>, why: &GroupFailure, answers: &mut Vec<Answer>) {
         "group commit failed; nothing of the group was stored"
     );
     for j in jobs {
-        answers.push((j.reply, Err(why.error()), j.batch, j.held));
+        answers.push(Answer::Statements(
+            j.reply,
+            Err(why.error()),
+            j.batch,
+            j.held,
+        ));
     }
 }
 
@@ -214,7 +219,12 @@ async fn write_group_once(
         match merged {
             Merged::Committed(results) => {
                 for (job, result) in jobs.into_iter().zip(results) {
-                    answers.push((job.reply, Ok(result), job.batch, job.held));
+                    answers.push(Answer::Statements(
+                        job.reply,
+                        Ok(result),
+                        job.batch,
+                        job.held,
+                    ));
                 }
                 return true;
             }
@@ -222,7 +232,12 @@ async fn write_group_once(
             // would only repeat it).
             Merged::Refused(e) if jobs.len() == 1 => {
                 if let Some(job) = jobs.into_iter().next() {
-                    answers.push((job.reply, Err(WriteError::Record(e)), job.batch, job.held));
+                    answers.push(Answer::Statements(
+                        job.reply,
+                        Err(WriteError::Record(e)),
+                        job.batch,
+                        job.held,
+                    ));
                 }
                 return false;
             }
@@ -381,7 +396,7 @@ async fn write_each(
     match written {
         Ok(results) => {
             for (job, result) in jobs.into_iter().zip(results) {
-                answers.push((job.reply, result, job.batch, job.held));
+                answers.push(Answer::Statements(job.reply, result, job.batch, job.held));
             }
             true
         }

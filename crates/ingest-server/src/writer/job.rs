@@ -82,7 +82,42 @@ pub(super) type Reply = oneshot::Sender<Result<Vec<Outcome>, WriteError>>;
 /// `log-sync` thread on SQLite), not on the writer's thread; and with what
 /// its submitter kept ([`super::Writer::submit_stamped`]), dropped only once the
 /// answer is sent.
-pub(super) type Answer = (Reply, Result<Vec<Outcome>, WriteError>, Vec<Prepared>, Held);
+pub(super) enum Answer {
+    Statements(Reply, Result<Vec<Outcome>, WriteError>, Vec<Prepared>, Held),
+    /// A document write's answer (`super::documents`).
+    Document(super::documents::Reply, super::documents::Answer),
+}
+
+impl Answer {
+    /// Sends the answer; what is freed after everyone is answered comes back.
+    pub(super) fn send(self) -> Option<(Vec<Prepared>, Held)> {
+        match self {
+            Answer::Statements(reply, result, batch, held) => {
+                let _ = reply.send(result);
+                Some((batch, held))
+            }
+            Answer::Document(reply, result) => {
+                let _ = reply.send(result);
+                None
+            }
+        }
+    }
+
+    /// Answers that the commit is not known to be durable.
+    pub(super) fn not_durable(self, why: &str) {
+        match self {
+            Answer::Statements(reply, _, _, held) => {
+                let _ = reply.send(Err(WriteError::NotDurable(why.to_owned())));
+                drop(held);
+            }
+            Answer::Document(reply, _) => {
+                let _ = reply.send(Err(super::documents::DocumentWriteError::Write(
+                    WriteError::NotDurable(why.to_owned()),
+                )));
+            }
+        }
+    }
+}
 
 /// What a submitter keeps until its batch is answered (the batch's in-flight
 /// `stored` time on the server): held by the job, not by the request, so

@@ -30,20 +30,39 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use crate::metrics::GroupCounters;
 
 mod conn;
+mod documents;
 mod group;
 mod job;
 
 pub use conn::{Direct, Syncer, WriteConn, spawn_checkpointer};
+pub use documents::{DocumentOp, DocumentWrite, DocumentWriteError, Written, scope_of};
 pub use group::repair_at_start;
 pub use group::write_batches;
 pub use job::{SyncFn, WriteError};
 
+use documents::{DocumentJob, write_documents};
 use group::write_group;
 use job::{EARLIER_FAILURE, Job};
 
+/// What the writer's queue carries: a request's statements, or a document write.
+enum Queued {
+    Statements(Job),
+    Document(DocumentJob),
+}
+
+impl Queued {
+    /// How much it counts against a group's [`MAX_STATEMENTS`].
+    fn weight(&self) -> usize {
+        match self {
+            Queued::Statements(j) => j.batch.len(),
+            Queued::Document(_) => 1,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Queued>,
     /// Held while a batch is stamped and queued ([`Writer::submit_stamped`]).
     order: Arc<Mutex<()>>,
     /// Set once a sync of the log failed ([`WriteError::NotDurable`]).
@@ -69,7 +88,7 @@ impl Writer {
 
     /// [`Writer::spawn`], with `sync` instead of syncing the log (tests).
     pub fn spawn_with_sync(store: Store, writers: usize, sync: Option<SyncFn>) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>(4096);
+        let (tx, rx) = mpsc::channel::<Queued>(4096);
         let rx = Arc::new(Mutex::new(rx));
         let not_durable = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(GroupCounters::default());
@@ -154,15 +173,33 @@ impl Writer {
             let _order = self.order.lock().await;
             let held = Box::new(stamp(&mut batch)?);
             self.jobs
-                .send(Job {
+                .send(Queued::Statements(Job {
                     rules,
                     batch,
                     reply,
                     held,
-                })
+                }))
                 .await
                 .map_err(|_| WriteError::Stopped)?;
         }
+        answer.await.map_err(|_| WriteError::Stopped)?
+    }
+
+    /// Writes a document (a State, Activity Profile or Agent Profile
+    /// document's PUT, POST or DELETE); returns once it is committed and
+    /// durable, or refused.
+    pub async fn submit_document(
+        &self,
+        write: DocumentWrite,
+    ) -> Result<Written, DocumentWriteError> {
+        if !self.is_durable() {
+            return Err(WriteError::NotDurable(EARLIER_FAILURE.into()).into());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Queued::Document(DocumentJob { write, reply }))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
         answer.await.map_err(|_| WriteError::Stopped)?
     }
 }
@@ -172,29 +209,37 @@ impl Writer {
 /// [`Writer`] is dropped.
 async fn run_writer(
     store: Store,
-    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    rx: Arc<Mutex<mpsc::Receiver<Queued>>>,
     sync: Option<SyncFn>,
     not_durable: Arc<AtomicBool>,
     counters: Arc<GroupCounters>,
 ) {
     let mut conn = WriteConn::open_with(&store, sync, not_durable.clone(), counters.clone());
     loop {
-        let jobs = {
+        let queued = {
             let mut rx = rx.lock().await;
             let Some(first) = rx.recv().await else { return };
-            let mut n = first.batch.len();
-            let mut jobs = vec![first];
-            while jobs.len() < MAX_JOBS && n < MAX_STATEMENTS {
+            let mut n = first.weight();
+            let mut queued = vec![first];
+            while queued.len() < MAX_JOBS && n < MAX_STATEMENTS {
                 match rx.try_recv() {
                     Ok(j) => {
-                        n += j.batch.len();
-                        jobs.push(j);
+                        n += j.weight();
+                        queued.push(j);
                     }
                     Err(_) => break,
                 }
             }
-            jobs
+            queued
         };
+        let mut jobs = Vec::with_capacity(queued.len());
+        let mut document_jobs = Vec::new();
+        for q in queued {
+            match q {
+                Queued::Statements(j) => jobs.push(j),
+                Queued::Document(d) => document_jobs.push(d),
+            }
+        }
         if not_durable.load(Ordering::Acquire) {
             // Nothing more is written once the log could not be synced.
             for job in jobs {
@@ -202,8 +247,26 @@ async fn run_writer(
                     .reply
                     .send(Err(WriteError::NotDurable(EARLIER_FAILURE.into())));
             }
+            for job in document_jobs {
+                let _ = job
+                    .reply
+                    .send(Err(WriteError::NotDurable(EARLIER_FAILURE.into()).into()));
+            }
             continue;
         }
-        write_group(&mut conn, jobs, &counters).await;
+        if !jobs.is_empty() {
+            write_group(&mut conn, jobs, &counters).await;
+        }
+        if !document_jobs.is_empty() {
+            let mut answers = Vec::with_capacity(document_jobs.len());
+            write_documents(
+                &mut conn,
+                document_jobs,
+                crate::clock::now_ms(),
+                &mut answers,
+            )
+            .await;
+            conn.answer(answers);
+        }
     }
 }

@@ -26,6 +26,11 @@ mod write;
 
 pub use respond::{VERSION_HEADER, rfc3339_ms, xapi_version};
 
+/// An HTTP date (`Last-Modified`) of a time in milliseconds since the epoch.
+pub fn http_date_ms(ms: i64) -> String {
+    respond::http_date(respond::from_ms(ms))
+}
+
 use alternate::alternate;
 use read::get_inner;
 use respond::{answer, with_consistency, with_version};
