@@ -15,6 +15,7 @@
 
 pub mod batch;
 pub mod compare;
+pub mod documents;
 mod duration;
 mod error;
 pub mod format;
