@@ -70,7 +70,10 @@ mod tests {
     fn nothing_seen() {
         let expected = json!({"objectType": "Activity", "id": "urn:x:1"});
         assert_eq!(canonical_activity("urn:x:1", &[]), expected);
-        assert_eq!(canonical_activity("urn:x:1", &[Value::Null, json!({})]), expected);
+        assert_eq!(
+            canonical_activity("urn:x:1", &[Value::Null, json!({})]),
+            expected
+        );
     }
 
     #[test]

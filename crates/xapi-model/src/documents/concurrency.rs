@@ -61,7 +61,9 @@ pub enum Precondition {
     Conflict,
     /// 428 Precondition Required (only from [`check_preconditions_strict`]:
     /// a request without the header the LRP rules require)
-    #[error("precondition required: send If-Match (or If-None-Match: * to create) with this request")]
+    #[error(
+        "precondition required: send If-Match (or If-None-Match: * to create) with this request"
+    )]
     Required,
 }
 
@@ -277,13 +279,28 @@ mod tests {
         assert_eq!(
             tags,
             vec![
-                EntityTag { weak: false, tag: "a".into() },
-                EntityTag { weak: true, tag: "b".into() },
-                EntityTag { weak: false, tag: "c,d".into() },
+                EntityTag {
+                    weak: false,
+                    tag: "a".into()
+                },
+                EntityTag {
+                    weak: true,
+                    tag: "b".into()
+                },
+                EntityTag {
+                    weak: false,
+                    tag: "c,d".into()
+                },
             ]
         );
         assert_eq!(parse_entity_tags("1234"), vec![]);
-        assert_eq!(parse_entity_tags(r#""""#), vec![EntityTag { weak: false, tag: String::new() }]);
+        assert_eq!(
+            parse_entity_tags(r#""""#),
+            vec![EntityTag {
+                weak: false,
+                tag: String::new()
+            }]
+        );
     }
 
     #[test]

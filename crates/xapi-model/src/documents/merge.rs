@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone, Copy)]
 pub enum MergeError {
     /// The stored document is not JSON, or is JSON but not an object.
-    #[error("the stored document is not a JSON object, so a POST cannot merge into it; PUT replaces it")]
+    #[error(
+        "the stored document is not a JSON object, so a POST cannot merge into it; PUT replaces it"
+    )]
     StoredNotObject,
     /// The posted document is not JSON, or is JSON but not an object.
     #[error("the posted document is not a JSON object; a POST merges JSON objects only")]

@@ -140,9 +140,7 @@ pub fn parse_document_query(
     }
 
     let activity_id = activity_id.map(activity_iri).transpose()?;
-    let agent_key = agent
-        .map(|a| agent_key(resource, version, a))
-        .transpose()?;
+    let agent_key = agent.map(|a| agent_key(resource, version, a)).transpose()?;
     let registration = registration
         .map(|r| {
             crate::syntax::parse_uuid(r)
@@ -230,7 +228,11 @@ fn actor_param(value: &str) -> Result<Actor, DocumentError> {
 ///   by refusing a Group: the key is the IFI, which the Agent form carries.
 ///   ADL conformance XAPI-00255–00258 reject an `agent` that is not an Agent
 ///   Object.
-fn agent_key(resource: Resource, version: ApiVersion, value: &str) -> Result<String, DocumentError> {
+fn agent_key(
+    resource: Resource,
+    version: ApiVersion,
+    value: &str,
+) -> Result<String, DocumentError> {
     let actor = actor_param(value)?;
     let group_ok = resource == Resource::State && version == ApiVersion::V2_0;
     let ifi = match &actor {
@@ -247,7 +249,10 @@ fn agent_key(resource: Resource, version: ApiVersion, value: &str) -> Result<Str
             ));
         }
         Actor::Group(g) => g.ifi.as_ref().ok_or_else(|| {
-            invalid(AGENT, "an anonymous Group has no identifier; use an identified Group or an Agent")
+            invalid(
+                AGENT,
+                "an anonymous Group has no identifier; use an identified Group or an Agent",
+            )
         })?,
     };
     Ok(LearnerKey::from_ifi(ifi).as_str().to_owned())
