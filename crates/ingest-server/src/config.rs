@@ -25,6 +25,19 @@ pub struct Config {
     pub delivery: Delivery,
     /// `text` or `json`.
     pub log_format: String,
+    /// The xAPI Document resources (docs/xapi-lrs.md).
+    pub documents: Documents,
+}
+
+/// `[documents]`: the xAPI State, Activity Profile and Agent Profile resources.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Documents {
+    /// Refuse with 428 a profile write without the precondition headers the
+    /// spec asks clients to send (`xapi_model::documents::check_preconditions_strict`).
+    /// Off by default: what both versions require of an LRS, and what ADL's
+    /// conformance suite expects.
+    pub require_preconditions: bool,
 }
 
 /// `[delivery]`: the change feed's retention and the webhook dispatcher.
@@ -155,6 +168,7 @@ impl Default for Config {
             limits: Limits::default(),
             delivery: Delivery::default(),
             log_format: "text".into(),
+            documents: Documents::default(),
         }
     }
 }

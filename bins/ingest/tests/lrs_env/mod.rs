@@ -208,6 +208,15 @@ where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = Env>,
 {
+    on_config(engine, |_| {}, check).await;
+}
+
+/// [`on`], with the server's configuration changed by `edit`.
+pub async fn on_config<F, Fut>(engine: Engine, edit: fn(&mut Config), check: F)
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = Env>,
+{
     let db = TestDatabase::create(engine, "lrs").await;
     let store = db.open().await;
     let (os, ub) = seed(&store).await;
@@ -219,6 +228,8 @@ where
         },
         ..Config::default()
     };
+    let mut config = config;
+    edit(&mut config);
     let server = server::start(store.clone(), config.clone())
         .await
         .expect("start");

@@ -119,7 +119,7 @@ async fn serve_inner(
     let integration = provider.integration.id.as_str();
     match method {
         Method::Get | Method::Head => match &q.document_id {
-            Some(_) => one(app, integration, &q).await,
+            Some(_) => one(app, integration, &q, headers).await,
             None => ids(app, integration, &q).await,
         },
         Method::Put | Method::Post | Method::Delete => {
@@ -135,7 +135,12 @@ fn key_of(integration: &str, q: &DocumentQuery) -> DocumentKey {
     }
 }
 
-async fn one(app: &AppState, integration: &str, q: &DocumentQuery) -> Result<Response, ApiError> {
+async fn one(
+    app: &AppState,
+    integration: &str,
+    q: &DocumentQuery,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let key = key_of(integration, q);
     let doc = app
         .store
@@ -146,11 +151,16 @@ async fn one(app: &AppState, integration: &str, q: &DocumentQuery) -> Result<Res
         .ok_or_else(|| {
             ApiError::not_found(format!("{}: no such document", q.resource.id_param()))
         })?;
-    let mut r = (
-        [(header::CONTENT_TYPE, header_value(&doc.content_type)?)],
-        doc.content,
-    )
-        .into_response();
+    let if_none_match = header_text(headers, header::IF_NONE_MATCH)?;
+    let mut r = if docs::not_modified(Some(&doc.etag), if_none_match) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, header_value(&doc.content_type)?)],
+            doc.content,
+        )
+            .into_response()
+    };
     let h = r.headers_mut();
     h.insert(header::ETAG, header_value(&doc.etag)?);
     h.insert(
@@ -261,6 +271,7 @@ async fn write(
         resource,
         if_match: header_text(headers, header::IF_MATCH)?.map(str::to_owned),
         if_none_match: header_text(headers, header::IF_NONE_MATCH)?.map(str::to_owned),
+        strict: app.config.documents.require_preconditions,
     };
     match app.writer.submit_document(write).await {
         Ok(w) => {
@@ -294,7 +305,7 @@ fn write_error(e: DocumentWriteError) -> ApiError {
             ApiError::new(status, why)
         }
         DocumentWriteError::Merge(m) => {
-            ApiError::bad_request(format!("{m}: a POST merges JSON objects; nothing changed"))
+            ApiError::bad_request(format!("body: {m}; nothing changed"))
         }
         DocumentWriteError::Write(WriteError::Unavailable { reason, message }) => {
             ApiError::unavailable(reason, message)

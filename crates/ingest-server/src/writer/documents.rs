@@ -47,6 +47,8 @@ pub struct DocumentWrite {
     /// The request's `If-Match` and `If-None-Match`, as sent.
     pub if_match: Option<String>,
     pub if_none_match: Option<String>,
+    /// Also the client-side rules, with 428 (`[documents] require_preconditions`).
+    pub strict: bool,
 }
 
 /// What a write did: the document's new ETag (`None` once deleted).
@@ -130,7 +132,12 @@ async fn write_tx(
             continue;
         }
         let current = tx.document_for_write(&w.key).await?;
-        let checked = docs::check_preconditions(
+        let check = if w.strict {
+            docs::check_preconditions_strict
+        } else {
+            docs::check_preconditions
+        };
+        let checked = check(
             w.version,
             w.resource,
             w.op.method(),
@@ -165,11 +172,11 @@ async fn write_tx(
                 Some(old),
             ) => {
                 if !docs::is_json(&old.content_type) {
-                    results.push(Err(MergeError::Stored.into()));
+                    results.push(Err(MergeError::StoredNotObject.into()));
                     continue;
                 }
                 if !docs::is_json(content_type) {
-                    results.push(Err(MergeError::Posted.into()));
+                    results.push(Err(MergeError::PostedNotObject.into()));
                     continue;
                 }
                 match docs::merge_json(&old.content, content) {
