@@ -1,6 +1,6 @@
 # Shared by load.sh and wal-pages.sh (sourced, from the repository root, after
 # a release build of coursebridge-ingest and coursebridge-loadgen).
-BIN=target/release
+BIN="${BIN:-${CARGO_TARGET_DIR:-target}/release}"
 
 # Prepares the load database DB (1,000 learners, one course); prints the
 # webhook secret of its credential `wh_load`.

@@ -10,6 +10,8 @@
 //!    that verifies signatures; prints when N distinct events arrived.
 //! 4. `read-feed --url U --client-id C --secret S [--limit L]`: reads the
 //!    change feed to its head; prints events/s.
+//! 5. `documents --mode put|get --url U --client-id C --secret S …`: State
+//!    documents PUT or read for T seconds; prints documents/s and latency.
 //!
 //! Statements are Udemy-style progress statements for random learners, so each
 //! one is validated, stored, matched and folded into statistics: the full path.
@@ -22,6 +24,7 @@ use base64::Engine;
 use clap::{Parser, Subcommand};
 
 mod delivery;
+mod documents;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -82,6 +85,27 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         limit: u32,
     },
+    /// PUT or GET State documents and measure.
+    Documents {
+        #[arg(long, value_enum)]
+        mode: documents::Mode,
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        secret: String,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Learners whose documents are written or read.
+        #[arg(long, default_value_t = 1000)]
+        agents: u64,
+        /// State ids per learner.
+        #[arg(long, default_value_t = 10)]
+        states: u64,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -110,6 +134,28 @@ fn main() -> std::process::ExitCode {
                 secret,
                 limit,
             } => delivery::run_feed_reader(&url, &client_id, &secret, limit).await,
+            Cmd::Documents {
+                mode,
+                url,
+                client_id,
+                secret,
+                concurrency,
+                seconds,
+                agents,
+                states,
+            } => {
+                documents::run(
+                    &url,
+                    &client_id,
+                    &secret,
+                    mode,
+                    concurrency,
+                    seconds,
+                    agents,
+                    states,
+                )
+                .await
+            }
             Cmd::Run {
                 url,
                 client_id,
