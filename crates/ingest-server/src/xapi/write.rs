@@ -151,9 +151,10 @@ async fn store_batch(
             "{e}; nothing from this request was stored"
         )));
     }
-    let data = crate::attachments::attach(&mut incoming, &parsed).inspect_err(|_| {
-        app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
-    })?;
+    let data = crate::attachments::attach(&mut incoming, &parsed, api_version(version))
+        .inspect_err(|_| {
+            app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
+        })?;
     let rules = records::rules_for(&provider.integration).map_err(ApiError::internal)?;
     let statement_version = if version == "2.0.0" { "2.0.0" } else { "1.0.0" };
     let authority = authority(app, &provider.client_id);

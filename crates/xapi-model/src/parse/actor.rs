@@ -179,8 +179,7 @@ pub(super) fn actor(cx: &mut Ctx, v: Value) -> Option<Actor> {
 
 /// The rule a statement's `authority` follows (xAPI Data 2.4.9; IEEE
 /// 9274.1.1 keeps it as a "shall").
-const AUTHORITY_RULE: &str =
-    "an authority is an Agent, or (3-legged OAuth) an anonymous Group of exactly two Agents, the OAuth consumer and the user (xAPI Data 2.4.9)";
+const AUTHORITY_RULE: &str = "an authority is an Agent, or (3-legged OAuth) an anonymous Group of exactly two Agents, the OAuth consumer and the user (xAPI Data 2.4.9)";
 
 /// A statement's `authority`: an Agent, or an anonymous Group of exactly two
 /// Agents. An identified Group, or a Group of fewer or more members, breaks
