@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use std::sync::atomic::Ordering::Relaxed;
 use xapi_model::{Account, Actor, Agent, Ifi};
 
-use super::respond::{answer, api_version, xapi_version};
+use super::respond::{LATEST_VERSION, answer, api_version, negotiated_version};
 use crate::clock::now;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -244,9 +244,9 @@ async fn store_batch(
 }
 
 pub(super) async fn post_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
-    let version = match xapi_version(headers) {
+    let version = match negotiated_version(headers) {
         Ok(v) => v,
-        Err(e) => return answer("1.0.3", Err(e)),
+        Err(e) => return answer(LATEST_VERSION, Err(e)),
     };
     let r = store_batch(app, headers, version, body, None)
         .await
@@ -266,9 +266,9 @@ pub(super) async fn put_inner(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let version = match xapi_version(headers) {
+    let version = match negotiated_version(headers) {
         Ok(v) => v,
-        Err(e) => return answer("1.0.3", Err(e)),
+        Err(e) => return answer(LATEST_VERSION, Err(e)),
     };
     let r = async {
         if let Some(k) = q.keys().find(|k| k.as_str() != "statementId") {
