@@ -182,6 +182,7 @@ fn attachments_of(s: &Statement) -> Vec<(String, &Attachment)> {
 pub fn attach(
     incoming: &mut Incoming<'_>,
     statements: &[(Statement, String)],
+    api: xapi_model::ApiVersion,
 ) -> Result<Vec<Vec<AttachmentData>>, ApiError> {
     let mut out = Vec::with_capacity(statements.len());
     for (i, (s, _)) in statements.iter().enumerate() {
@@ -211,7 +212,7 @@ pub fn attach(
                 }
             }
             if a.usage_type == SIGNATURE_USAGE {
-                let jws = signature::check(&d.content, &a.content_type, s)
+                let jws = signature::check(&d.content, &a.content_type, s, api)
                     .map_err(|e| ApiError::bad_request(format!("statement {i}: {path}: {e}")))?;
                 verify_x5c(&jws)
                     .map_err(|e| ApiError::bad_request(format!("statement {i}: {path}: {e}")))?;

@@ -21,11 +21,13 @@ pub fn router(app: AppState) -> Router {
     Router::new()
         .route(
             "/xapi/statements",
-            post(xapi::post_statements)
-                .put(xapi::put_statement)
-                .get(xapi::get_statements),
+            xapi::versioned(
+                post(xapi::post_statements)
+                    .put(xapi::put_statement)
+                    .get(xapi::get_statements),
+            ),
         )
-        .route("/xapi/about", get(xapi::about))
+        .route("/xapi/about", xapi::versioned(get(xapi::about)))
         .merge(documents::router())
         .route("/oauth/token", post(oauth::token))
         .route("/launch/{integration}/{course}", get(launch::launch))

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use stats_rules::TargetKind;
 use uuid::Uuid;
+use xapi_model::ApiVersion;
 
 use crate::prepared::{Derived, Learning, Prepared};
 use crate::{PlanError, Touched, touch};
@@ -237,19 +238,38 @@ pub fn pending_reason(
 }
 
 /// "Same id, same content?" on two statements as received (their `raw`
-/// text): xAPI's comparison rules (`xapi_model::compare`), so that a
-/// sender's retry is recognised even when it differs only where an LRS may
-/// (a timestamp we set, the timestamp's offset, an Activity's definition, …).
-pub fn same_content(a: &str, b: &str) -> Result<bool, PlanError> {
+/// text): xAPI's comparison rules (`xapi_model::compare`) under the request
+/// version `api`, so that a sender's retry is recognised even when it
+/// differs only where an LRS may (a timestamp we set, the timestamp's
+/// offset, an Activity's definition, …). The `authority` each came with is
+/// not compared, and is not read again: a statement stored before the
+/// authority rule (xAPI Data 2.4.9) was checked still compares.
+pub fn same_content(a: &str, b: &str, api: ApiVersion) -> Result<bool, PlanError> {
     if a == b {
         return Ok(true);
     }
     let parse = |raw: &str| {
-        xapi_model::parse_statement(raw.as_bytes()).map_err(|e| {
-            PlanError::Corrupt(format!("a stored statement does not parse again: {e}"))
+        let corrupt =
+            |e: String| PlanError::Corrupt(format!("a stored statement does not parse again: {e}"));
+        let mut v: serde_json::Value =
+            serde_json::from_str(raw).map_err(|e| corrupt(e.to_string()))?;
+        if let Some(m) = v.as_object_mut() {
+            m.remove("authority");
+        }
+        xapi_model::statement_from_value(v).map_err(|e| {
+            corrupt(
+                e.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
         })
     };
-    Ok(xapi_model::compare::same_statement(&parse(a)?, &parse(b)?))
+    Ok(xapi_model::compare::same_statement(
+        &parse(a)?,
+        &parse(b)?,
+        api,
+    ))
 }
 
 /// A statement of the batch that is not a repeat of an earlier one in it.
@@ -313,7 +333,7 @@ pub fn plan_batch<'b>(
             PlanError::Corrupt("statement without id: call prepare() first".into())
         })?;
         if let Some(&prev) = first.get(&id) {
-            if !same_content(&batch[prev].raw, &batch[i].raw)? {
+            if !same_content(&batch[prev].raw, &batch[i].raw, batch[i].api)? {
                 return Err(PlanError::BatchConflict { id });
             }
             outcomes[i] = Some(Outcome::Duplicate);
@@ -356,7 +376,7 @@ pub fn plan_batch<'b>(
         // Statement ids are unique across integrations; another
         // integration's statement is never this one's retry.
         if existing.integration_id != integration_id
-            || !same_content(&existing.raw, &batch[r.index].raw)?
+            || !same_content(&existing.raw, &batch[r.index].raw, batch[r.index].api)?
         {
             return Err(PlanError::Conflict { id: r.uuid });
         }
@@ -469,4 +489,35 @@ pub fn plan_batch<'b>(
         parks,
         touched,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STORED: &str = r#"{"id":"6f1c2d9e-4a2b-4c1e-9d3a-1b2c3d4e5f60","actor":{"mbox":"mailto:ada@example.com"},
+        "verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},"object":{"id":"https://x.example.com/c/1"},
+        "result":{"duration":"PT10.5S"},
+        "authority":{"objectType":"Group","member":[{"mbox":"mailto:a@example.com"},{"mbox":"mailto:b@example.com"},{"mbox":"mailto:c@example.com"}]}}"#;
+
+    /// A statement stored with an authority the rule now refuses (three
+    /// members) is still compared with its retry; the retry's version
+    /// decides how durations compare.
+    #[test]
+    fn retries_compare_by_the_request_version_whatever_the_stored_authority() {
+        let retry = STORED.replace(r#""PT10.5S""#, r#""PT10.504S""#);
+        assert_eq!(
+            same_content(STORED, &retry, ApiVersion::V2_0).ok(),
+            Some(true)
+        );
+        assert_eq!(
+            same_content(STORED, &retry, ApiVersion::V1_0).ok(),
+            Some(false)
+        );
+        let other = STORED.replace("c/1", "c/2");
+        assert_eq!(
+            same_content(STORED, &other, ApiVersion::V2_0).ok(),
+            Some(false)
+        );
+    }
 }

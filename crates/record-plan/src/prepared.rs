@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use stats_rules::{Event, EventKind, TargetKind};
 use time::OffsetDateTime;
 use uuid::Uuid;
-use xapi_model::{Actor, LearnerKey, Statement};
+use xapi_model::{Actor, ApiVersion, LearnerKey, Statement};
 
 use crate::{IntegrationRules, PlanError};
 
@@ -22,6 +22,10 @@ pub struct Prepared {
     /// The raw data of its attachments that came with it (multipart/mixed),
     /// stored in the same transaction as the statement.
     pub attachments: Vec<AttachmentData>,
+    /// The version of the request it came in, whose rules decide whether
+    /// it is the same statement as one stored under its id
+    /// (`xapi_model::compare`).
+    pub api: ApiVersion,
     /// What [`Prepared::derive`] computed under an integration's rules.
     derived: Option<Derived>,
     /// The statement came without a timestamp: its timestamp is `stored`
@@ -184,7 +188,9 @@ pub struct AttachmentData {
 /// Sets what the LRS sets: an id when absent (`new_id`, a fresh random UUID
 /// the caller draws), `stored` (now), `authority`, the version, and
 /// `timestamp` = `stored` when absent (xAPI §2.4.7/§2.4.8); then serializes
-/// the normalized form that is stored and served.
+/// the normalized form that is stored and served. `version` is the request's
+/// (`1.0.0` or `2.0.0`): a statement without one takes it, and its major
+/// version is [`Prepared::api`].
 pub fn prepare(
     mut statement: Statement,
     raw: String,
@@ -208,6 +214,11 @@ pub fn prepare(
         raw,
         canonical,
         attachments: Vec::new(),
+        api: if version.starts_with("2.") {
+            ApiVersion::V2_0
+        } else {
+            ApiVersion::V1_0
+        },
         derived: None,
         timestamp_is_stored,
         stamps,

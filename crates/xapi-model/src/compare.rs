@@ -8,29 +8,42 @@
 //! written (compared as an instant), Activity definitions and Verb displays
 //! (not part of the statement), attachments, the order of a Group's members,
 //! and the case of what is case-insensitive (an email address's domain, a
-//! SHA-1 in hex, UUIDs — already one case once parsed). Counted: everything
-//! else, `result.duration` as the string it is.
+//! SHA-1 in hex, UUIDs — already one case once parsed).
+//!
+//! The rest depends on the version of the request the comparison is made for
+//! ([`ApiVersion`]: the LRS answers that request under that version's rules,
+//! whatever the `version` of the statements):
+//! - 1.0.x: `result.duration` is compared as the string it is, and IRIs by
+//!   simple string comparison (RFC 3987 5.3.1);
+//! - 2.0.x (IEEE 9274.1.1 4.2.7, "shall"): a duration's precision beyond
+//!   0.01 s is not compared (the seconds' fraction truncated to hundredths:
+//!   `PT1.001S`, `PT1.00S` and `PT1S` are one duration; other components as
+//!   written, `PT60M` is not `PT1H`), and IRIs — Verb ids, Activity ids,
+//!   `openid`, an account's `homePage`, extension keys — by their
+//!   syntax-based normal form ([`crate::iri::syntax_normalized`]).
 //!
 //! Pure; give it the statements as received (before an LRS set anything).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use crate::ApiVersion;
 use crate::model::Statement;
 
 /// True when `a` and `b` are the same statement for an LRS that has one and
-/// receives the other (both as received, parsed).
-pub fn same_statement(a: &Statement, b: &Statement) -> bool {
+/// receives the other (both as received, parsed), under the rules of a
+/// request of version `api`.
+pub fn same_statement(a: &Statement, b: &Statement, api: ApiVersion) -> bool {
     let timestamps = match (&a.timestamp, &b.timestamp) {
         (Some(x), Some(y)) => x.0 == y.0,
         // One came without: an LRS would have set it.
         _ => true,
     };
-    timestamps && comparable(a) == comparable(b)
+    timestamps && comparable(a, api) == comparable(b, api)
 }
 
 /// The statement's JSON with everything the rules ignore taken out or
 /// normalized.
-fn comparable(s: &Statement) -> Option<Value> {
+fn comparable(s: &Statement, api: ApiVersion) -> Option<Value> {
     let mut v = serde_json::to_value(s).ok()?;
     let m = v.as_object_mut()?;
     for k in [
@@ -43,23 +56,66 @@ fn comparable(s: &Statement) -> Option<Value> {
     ] {
         m.remove(k);
     }
-    drop_verb_display(m);
-    normalize(&mut v);
+    verb(m, api);
+    normalize(&mut v, api);
     Some(v)
 }
 
 /// The Verb's `display` is not part of the statement (its own or a
-/// SubStatement's).
-fn drop_verb_display(statement: &mut serde_json::Map<String, Value>) {
+/// SubStatement's); its id is an IRI.
+fn verb(statement: &mut Map<String, Value>, api: ApiVersion) {
     if let Some(Value::Object(verb)) = statement.get_mut("verb") {
         verb.remove("display");
+        if let Some(id) = verb.get_mut("id") {
+            iri(id, api);
+        }
+    }
+}
+
+/// An IRI as the version compares it (2.0: its syntax-based normal form).
+fn iri(v: &mut Value, api: ApiVersion) {
+    if api == ApiVersion::V2_0 {
+        if let Value::String(s) = v {
+            if let std::borrow::Cow::Owned(n) = crate::iri::syntax_normalized(s) {
+                *s = n;
+            }
+        }
+    }
+}
+
+/// A duration as the version compares it (2.0: to 0.01 s).
+fn duration(v: &mut Value, api: ApiVersion) {
+    if api == ApiVersion::V2_0 {
+        if let Value::String(s) = v {
+            *s = to_hundredths(s);
+        }
+    }
+}
+
+/// `PT1.2345S` → `PT1.23S`, `PT1.00S` → `PT1S`: the seconds' fraction
+/// truncated to hundredths, trailing zeros dropped; any other duration as
+/// it is (a fraction is only ever on the last component).
+fn to_hundredths(text: &str) -> String {
+    let Some(body) = text.strip_suffix('S') else {
+        return text.to_owned();
+    };
+    let Some(sep) = body.rfind(['.', ',']) else {
+        return text.to_owned();
+    };
+    let (whole, fraction) = (&body[..sep], &body[sep + 1..]);
+    let kept = fraction.get(..2).unwrap_or(fraction).trim_end_matches('0');
+    if kept.is_empty() {
+        format!("{whole}S")
+    } else {
+        format!("{whole}.{kept}S")
     }
 }
 
 /// Recursively: no Activity definition, no attachments or Verb display in a
 /// SubStatement, Group members in a fixed order, case-insensitive values in
-/// lower case, timestamps (of a SubStatement) as UTC instants.
-fn normalize(v: &mut Value) {
+/// lower case, timestamps (of a SubStatement) as UTC instants; under 2.0,
+/// IRIs and durations as that version compares them.
+fn normalize(v: &mut Value, api: ApiVersion) {
     match v {
         Value::Object(m) => {
             let object_type = m
@@ -68,10 +124,13 @@ fn normalize(v: &mut Value) {
                 .map(str::to_owned);
             if object_type.as_deref() == Some("Activity") {
                 m.remove("definition");
+                if let Some(id) = m.get_mut("id") {
+                    iri(id, api);
+                }
             }
             if object_type.as_deref() == Some("SubStatement") {
                 m.remove("attachments");
-                drop_verb_display(m);
+                verb(m, api);
                 if let Some(Value::String(t)) = m.get_mut("timestamp") {
                     if let Ok(at) = crate::parse_timestamp(t) {
                         *t = at.0.unix_timestamp_nanos().to_string();
@@ -86,22 +145,55 @@ fn normalize(v: &mut Value) {
             if let Some(Value::String(sum)) = m.get_mut("mbox_sha1sum") {
                 *sum = sum.to_ascii_lowercase();
             }
-            // Extensions are any JSON: compared as they are.
+            for key in ["openid", "homePage"] {
+                if let Some(x) = m.get_mut(key) {
+                    iri(x, api);
+                }
+            }
+            if let Some(Value::Object(result)) = m.get_mut("result") {
+                if let Some(d) = result.get_mut("duration") {
+                    duration(d, api);
+                }
+            }
+            // Extensions are any JSON: compared as they are (their keys are IRIs).
+            extension_keys(m, api);
             for (_, x) in m.iter_mut().filter(|(k, _)| k.as_str() != "extensions") {
-                normalize(x);
+                normalize(x, api);
             }
             if let Some(Value::Array(members)) = m.get_mut("member") {
                 members.sort_by_key(|x| x.to_string());
             }
         }
-        Value::Array(a) => a.iter_mut().for_each(normalize),
+        Value::Array(a) => a.iter_mut().for_each(|x| normalize(x, api)),
         _ => {}
     }
+}
+
+/// Under 2.0 an extensions map's keys in their normal form: the map as a
+/// sorted list of `[key, value]` pairs (two keys that are one IRI are both
+/// kept).
+fn extension_keys(m: &mut Map<String, Value>, api: ApiVersion) {
+    if api != ApiVersion::V2_0 {
+        return;
+    }
+    let Some(Value::Object(ext)) = m.get_mut("extensions") else {
+        return;
+    };
+    let mut pairs: Vec<Value> = std::mem::take(ext)
+        .into_iter()
+        .map(|(k, v)| {
+            let k = crate::iri::syntax_normalized(&k).into_owned();
+            Value::Array(vec![Value::String(k), v])
+        })
+        .collect();
+    pairs.sort_by_cached_key(ToString::to_string);
+    m.insert("extensions".to_owned(), Value::Array(pairs));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ApiVersion::{V1_0, V2_0};
 
     fn st(json: &str) -> Statement {
         crate::parse_statement(json.as_bytes()).expect("valid")
@@ -148,7 +240,8 @@ mod tests {
                 ),
             ),
         ] {
-            assert!(same_statement(&a, &st(&other)), "{what}");
+            assert!(same_statement(&a, &st(&other), V1_0), "{what}");
+            assert!(same_statement(&a, &st(&other), V2_0), "{what} (2.0)");
         }
     }
 
@@ -179,7 +272,7 @@ mod tests {
                 BASE.replace(r#""duration":"PT1H""#, r#""duration":"PT1H","extensions":{"https://x.example.com/e":{"objectType":"Activity","id":"a","definition":1}}"#),
             ),
         ] {
-            assert!(!same_statement(&a, &st(&other)), "{what}");
+            assert!(!same_statement(&a, &st(&other), V1_0), "{what}");
         }
     }
 
@@ -194,8 +287,77 @@ mod tests {
         let bob = r#"{"mbox":"mailto:bob@example.com"}"#;
         assert!(same_statement(
             &g(&format!("{ada},{bob}")),
-            &g(&format!("{bob},{ada}"))
+            &g(&format!("{bob},{ada}")),
+            V1_0
         ));
-        assert!(!same_statement(&g(ada), &g(&format!("{ada},{bob}"))));
+        assert!(!same_statement(&g(ada), &g(&format!("{ada},{bob}")), V1_0));
+    }
+
+    /// IEEE 9274.1.1 4.2.7: under 2.0 precision beyond 0.01 s is not
+    /// compared, IRIs by syntax-based normalization; under 1.0.x both as
+    /// written.
+    #[test]
+    fn under_2_0_durations_to_hundredths_and_iris_by_syntax() {
+        let a = st(BASE);
+        let with = |old: &str, new: &str| st(&BASE.replace(old, new));
+        for (what, other) in [
+            (
+                "scheme and host case",
+                with("https://x.example.com/c/1", "HTTPS://X.Example.com/c/1"),
+            ),
+            (
+                "a dot segment",
+                with(
+                    "https://x.example.com/c/1",
+                    "https://x.example.com/c/x/../1",
+                ),
+            ),
+            ("an escaped unreserved character", with("c/1", "%63/1")),
+            (
+                "the Verb id's host case",
+                with(
+                    "http://adlnet.gov/expapi/verbs/progressed",
+                    "http://ADLNET.gov/expapi/verbs/progressed",
+                ),
+            ),
+        ] {
+            assert!(same_statement(&a, &other, V2_0), "{what}");
+            assert!(!same_statement(&a, &other, V1_0), "{what} (1.0)");
+        }
+        let (tenth, finer) = (with("PT1H", "PT1H0.1S"), with("PT1H", "PT1H0.109S"));
+        assert!(same_statement(&tenth, &finer, V2_0), "a thousandth more");
+        assert!(
+            !same_statement(&tenth, &finer, V1_0),
+            "a thousandth more (1.0)"
+        );
+        for (what, other) in [
+            ("a hundredth more", with("PT1H", "PT1H0.01S")),
+            ("seconds written out", with("PT1H", "PT1H0S")),
+            ("minutes for an hour", with("PT1H", "PT60M")),
+            (
+                "a default port",
+                with("x.example.com/c", "x.example.com:443/c"),
+            ),
+            ("a path's case", with("c/1", "C/1")),
+            ("a trailing slash", with("c/1", "c/1/")),
+        ] {
+            assert!(!same_statement(&a, &other, V2_0), "{what}");
+        }
+    }
+
+    #[test]
+    fn hundredths() {
+        for (d, t) in [
+            ("PT1S", "PT1S"),
+            ("PT1.001S", "PT1S"),
+            ("PT1.00S", "PT1S"),
+            ("PT1.109S", "PT1.1S"),
+            ("P1DT12H36M0.1237S", "P1DT12H36M0.12S"),
+            ("PT0,129S", "PT0.12S"),
+            ("PT1.5H", "PT1.5H"),
+            ("P16559.14S", "P16559.14S"),
+        ] {
+            assert_eq!(to_hundredths(d), t, "{d}");
+        }
     }
 }

@@ -20,6 +20,7 @@ mod duration;
 mod error;
 pub mod format;
 mod identity;
+pub mod iri;
 mod model;
 pub mod multipart;
 mod parse;

@@ -60,8 +60,14 @@ fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, SignatureError> {
 }
 
 /// Checks a signature attachment's content (`jws`, its raw octets, of
-/// attachment content type `content_type`) against the statement received.
-pub fn check(jws: &[u8], content_type: &str, statement: &Statement) -> Result<Jws, SignatureError> {
+/// attachment content type `content_type`) against the statement received
+/// in a request of version `api` (whose comparison rules apply).
+pub fn check(
+    jws: &[u8],
+    content_type: &str,
+    statement: &Statement,
+    api: crate::ApiVersion,
+) -> Result<Jws, SignatureError> {
     if crate::multipart::essence(content_type) != "application/octet-stream" {
         return Err(SignatureError::ContentType);
     }
@@ -114,7 +120,7 @@ pub fn check(jws: &[u8], content_type: &str, statement: &Statement) -> Result<Jw
     // definitions, Verb displays and attachments — the signature itself — do
     // not count. An id is assigned only where there was none: two ids differ.
     let ids_differ = matches!((signed.id, statement.id), (Some(a), Some(b)) if a != b);
-    if ids_differ || !crate::compare::same_statement(&signed, statement) {
+    if ids_differ || !crate::compare::same_statement(&signed, statement, api) {
         return Err(SignatureError::Mismatch);
     }
     Ok(Jws {
@@ -128,6 +134,7 @@ pub fn check(jws: &[u8], content_type: &str, statement: &Statement) -> Result<Jw
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ApiVersion::{V1_0 as V1, V2_0 as V2};
 
     fn jws(header: &str, payload: &str) -> Vec<u8> {
         let e = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
@@ -148,7 +155,7 @@ mod tests {
     #[test]
     fn a_well_formed_signature_is_accepted() {
         let jws_bytes = jws(r#"{"alg":"RS256"}"#, UNSIGNED);
-        let ok = check(&jws_bytes, "application/octet-stream", &signed()).expect("well formed");
+        let ok = check(&jws_bytes, "application/octet-stream", &signed(), V1).expect("well formed");
         assert_eq!(ok.algorithm, Algorithm::Rs256);
         assert!(ok.x5c.is_empty());
         assert_eq!(ok.signature, b"not verified here");
@@ -183,30 +190,30 @@ mod tests {
             v["authority"] = serde_json::json!({"mbox": "mailto:lrs@example.com"});
             v["version"] = "1.0.3".into();
         });
-        assert!(check(&payload(|_| {}), oct, &assigned).is_ok());
+        assert!(check(&payload(|_| {}), oct, &assigned, V1).is_ok());
         // A timestamp written in another offset is the same instant.
         let later = payload(|v| v["timestamp"] = "2026-01-02T05:04:05+02:00".into());
-        assert!(check(&later, oct, &assigned).is_ok());
+        assert!(check(&later, oct, &assigned, V1).is_ok());
         // Verb displays and Activity definitions are not part of the statement.
         let display = payload(|v| {
             v["verb"]["display"] = serde_json::json!({"en-US": "answered"});
             v["object"]["definition"] = serde_json::json!({"name": {"en-US": "Q1"}});
         });
-        assert!(check(&display, oct, &assigned).is_ok());
+        assert!(check(&display, oct, &assigned, V1).is_ok());
         // Everything else counts: another instant, another id, another object.
         let earlier = payload(|v| v["timestamp"] = "2026-01-01T03:04:05.000Z".into());
         assert_eq!(
-            check(&earlier, oct, &assigned),
+            check(&earlier, oct, &assigned, V1),
             Err(SignatureError::Mismatch)
         );
         let other_id = payload(|v| v["id"] = "9b1f0a4e-2c3d-4e5f-8a6b-7c8d9e0f1a2b".into());
         assert_eq!(
-            check(&other_id, oct, &assigned),
+            check(&other_id, oct, &assigned, V1),
             Err(SignatureError::Mismatch)
         );
         let scored = payload(|v| v["result"] = serde_json::json!({"success": true}));
         assert_eq!(
-            check(&scored, oct, &assigned),
+            check(&scored, oct, &assigned, V1),
             Err(SignatureError::Mismatch)
         );
     }
@@ -216,38 +223,61 @@ mod tests {
         let s = signed();
         let oct = "application/octet-stream";
         assert_eq!(
-            check(&jws(r#"{"alg":"RS256"}"#, UNSIGNED), "text/plain", &s),
+            check(&jws(r#"{"alg":"RS256"}"#, UNSIGNED), "text/plain", &s, V1),
             Err(SignatureError::ContentType)
         );
-        assert_eq!(check(b"only.two", oct, &s), Err(SignatureError::NotCompact));
         assert_eq!(
-            check(b"*.*.*", oct, &s),
+            check(b"only.two", oct, &s, V1),
+            Err(SignatureError::NotCompact)
+        );
+        assert_eq!(
+            check(b"*.*.*", oct, &s, V1),
             Err(SignatureError::Base64("header"))
         );
         assert_eq!(
-            check(&jws(r#"{"alg":"HS256"}"#, UNSIGNED), oct, &s),
+            check(&jws(r#"{"alg":"HS256"}"#, UNSIGNED), oct, &s, V1),
             Err(SignatureError::Algorithm("HS256".into()))
         );
         assert_eq!(
-            check(&jws("[1]", UNSIGNED), oct, &s),
+            check(&jws("[1]", UNSIGNED), oct, &s, V1),
             Err(SignatureError::Header)
         );
         assert_eq!(
             check(
                 &jws(r#"{"alg":"RS256","x5c":["not base64!"]}"#, UNSIGNED),
                 oct,
-                &s
+                &s,
+                V1
             ),
             Err(SignatureError::X5c)
         );
         let other = UNSIGNED.replace("q/1", "q/2");
         assert_eq!(
-            check(&jws(r#"{"alg":"RS384"}"#, &other), oct, &s),
+            check(&jws(r#"{"alg":"RS384"}"#, &other), oct, &s, V1),
             Err(SignatureError::Mismatch)
         );
         assert!(matches!(
-            check(&jws(r#"{"alg":"RS512"}"#, r#"{"actor":{}}"#), oct, &s),
+            check(&jws(r#"{"alg":"RS512"}"#, r#"{"actor":{}}"#), oct, &s, V1),
             Err(SignatureError::Payload(_))
         ));
+    }
+
+    /// A payload whose duration is the received one truncated to
+    /// hundredths is logically equivalent under 2.0 (IEEE 9274.1.1 4.2.7),
+    /// not under 1.0.x, where durations are compared as written.
+    #[test]
+    fn under_2_0_a_duration_is_compared_to_hundredths() {
+        let oct = "application/octet-stream";
+        let mut v: Value = serde_json::from_str(UNSIGNED).expect("json");
+        v["result"] = serde_json::json!({"duration": "P1DT12H36M0.12S"});
+        let short = jws(r#"{"alg":"RS256"}"#, &v.to_string());
+        let full = received(|v| v["result"] = serde_json::json!({"duration": "P1DT12H36M0.1237S"}));
+        assert!(check(&short, oct, &full, V2).is_ok());
+        assert_eq!(check(&short, oct, &full, V1), Err(SignatureError::Mismatch));
+        let other = received(|v| v["result"] = serde_json::json!({"duration": "P1DT12H36M0.13S"}));
+        assert_eq!(
+            check(&short, oct, &other, V2),
+            Err(SignatureError::Mismatch)
+        );
     }
 }

@@ -442,7 +442,10 @@ proptest! {
     /// timestamp written in another offset; with another verb it is not.
     #[test]
     fn comparison_ignores_only_what_the_exceptions_allow(v in statement(), other_verb in iri()) {
-        use xapi_model::compare::same_statement;
+        use xapi_model::ApiVersion::V1_0;
+        let same_statement = |a: &xapi_model::Statement, b: &xapi_model::Statement| {
+            xapi_model::compare::same_statement(a, b, V1_0)
+        };
         let s = xapi_model::parse_statement(&serde_json::to_vec(&v).expect("json")).expect("valid");
         let normalized = xapi_model::parse_statement(&serde_json::to_vec(&s).expect("json")).expect("valid");
         prop_assert!(same_statement(&s, &normalized));
@@ -460,5 +463,46 @@ proptest! {
         changed["verb"]["id"] = json!(other_verb);
         let changed = xapi_model::parse_statement(&serde_json::to_vec(&changed).expect("json")).expect("valid");
         prop_assert_eq!(same_statement(&s, &changed), s.verb.id == changed.verb.id);
+    }
+}
+
+proptest! {
+    /// Under both versions the comparison is reflexive and symmetric.
+    #[test]
+    fn comparison_is_reflexive_and_symmetric(a in statement(), b in statement(), v2 in any::<bool>()) {
+        use xapi_model::compare::same_statement;
+        let api = if v2 { xapi_model::ApiVersion::V2_0 } else { xapi_model::ApiVersion::V1_0 };
+        let a = xapi_model::parse_statement(&serde_json::to_vec(&a).expect("json")).expect("valid");
+        let b = xapi_model::parse_statement(&serde_json::to_vec(&b).expect("json")).expect("valid");
+        prop_assert!(same_statement(&a, &a, api));
+        prop_assert_eq!(same_statement(&a, &b, api), same_statement(&b, &a, api));
+    }
+
+    /// Two durations that differ only below 0.01 s are the same under 2.0
+    /// (IEEE 9274.1.1 4.2.7) and different under 1.0.x (compared as
+    /// written); a difference of a hundredth or more counts under both.
+    #[test]
+    fn durations_differing_below_a_hundredth_are_equal_under_2_0_only(
+        v in statement(),
+        whole in 0u32..100_000,
+        hundredths in 0u32..100,
+        below in "[0-9]{0,4}[1-9]",
+        step in 1u32..50,
+    ) {
+        use xapi_model::ApiVersion::{V1_0, V2_0};
+        use xapi_model::compare::same_statement;
+        let with = |d: String| {
+            let mut x = v.clone();
+            x["result"] = json!({"duration": d});
+            xapi_model::parse_statement(&serde_json::to_vec(&x).expect("json")).expect("valid")
+        };
+        let exact = with(format!("PT{whole}.{hundredths:02}S"));
+        let finer = with(format!("PT{whole}.{hundredths:02}{below}S"));
+        prop_assert!(same_statement(&exact, &finer, V2_0));
+        prop_assert!(!same_statement(&exact, &finer, V1_0));
+        let total = whole * 100 + hundredths + step;
+        let further = with(format!("PT{}.{:02}{below}S", total / 100, total % 100));
+        prop_assert!(!same_statement(&exact, &further, V2_0));
+        prop_assert!(!same_statement(&exact, &further, V1_0));
     }
 }

@@ -19,7 +19,7 @@ use xapi_model::documents::{ApiVersion, DocumentError};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::xapi::{VERSION_HEADER, xapi_version};
+use crate::xapi::{answer, api_version, negotiated_version, response_version, versioned};
 
 mod people;
 mod resources;
@@ -30,53 +30,42 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/xapi/activities/state",
-            get(resources::state)
-                .put(resources::state)
-                .post(resources::state)
-                .delete(resources::state),
+            versioned(
+                get(resources::state)
+                    .put(resources::state)
+                    .post(resources::state)
+                    .delete(resources::state),
+            ),
         )
         .route(
             "/xapi/activities/profile",
-            get(resources::activity_profile)
-                .put(resources::activity_profile)
-                .post(resources::activity_profile)
-                .delete(resources::activity_profile),
+            versioned(
+                get(resources::activity_profile)
+                    .put(resources::activity_profile)
+                    .post(resources::activity_profile)
+                    .delete(resources::activity_profile),
+            ),
         )
         .route(
             "/xapi/agents/profile",
-            get(resources::agent_profile)
-                .put(resources::agent_profile)
-                .post(resources::agent_profile)
-                .delete(resources::agent_profile),
+            versioned(
+                get(resources::agent_profile)
+                    .put(resources::agent_profile)
+                    .post(resources::agent_profile)
+                    .delete(resources::agent_profile),
+            ),
         )
-        .route("/xapi/agents", get(people::agents))
-        .route("/xapi/activities", get(people::activities))
+        .route("/xapi/agents", versioned(get(people::agents)))
+        .route("/xapi/activities", versioned(get(people::activities)))
 }
 
 /// The request's version: the version to answer with (`1.0.3`, `2.0.0`) and
-/// whose rules apply. Without the header, or with one not served: 400,
-/// answered as `2.0.0`, the latest served.
+/// whose rules apply; or the 400 to send (`crate::xapi::negotiated_version`).
 fn version(headers: &HeaderMap) -> Result<(&'static str, ApiVersion), Response> {
-    match xapi_version(headers) {
+    match negotiated_version(headers) {
         Ok(v) => Ok((v, api_version(v))),
-        Err(e) => Err(answer("2.0.0", Err(e))),
+        Err(e) => Err(answer(response_version(headers), Err(e))),
     }
-}
-
-fn api_version(v: &str) -> ApiVersion {
-    if v == "2.0.0" {
-        ApiVersion::V2_0
-    } else {
-        ApiVersion::V1_0
-    }
-}
-
-/// Every answer carries the version it speaks.
-fn answer(version: &'static str, r: Result<Response, ApiError>) -> Response {
-    let mut r = r.unwrap_or_else(IntoResponse::into_response);
-    r.headers_mut()
-        .insert(VERSION_HEADER, HeaderValue::from_static(version));
-    r
 }
 
 /// The query string's parameters in order, decoded (a parameter given twice

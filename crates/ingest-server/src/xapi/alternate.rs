@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 
 use super::read::get_inner;
-use super::respond::{answer, xapi_version};
+use super::respond::{answer, negotiated_version, response_version};
 use super::write::{post_inner, put_inner};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -69,7 +69,7 @@ pub(super) async fn alternate(
                 params.insert(k.into_owned(), v.into_owned());
             }
         }
-        let version = xapi_version(&inner)?;
+        let version = negotiated_version(&inner)?;
         if version == "2.0.0" {
             return Err(ApiError::bad_request(
                 "method: the alternate request syntax was removed in xAPI 2.0",
@@ -85,7 +85,8 @@ pub(super) async fn alternate(
     })();
     let (version, inner, params, content) = match r {
         Ok(x) => x,
-        Err(e) => return answer("1.0.3", Err(e)),
+        // Before its version is read (or when it is 2.0): the latest.
+        Err(e) => return answer(response_version(headers), Err(e)),
     };
     let content = content.unwrap_or_default();
     match q.get("method").map(String::as_str) {

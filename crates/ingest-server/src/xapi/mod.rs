@@ -4,8 +4,9 @@
 //! PUT: limits, validation, the batch rules, then the writer's queue),
 //! `read` (GET: one statement or a page of them), `alternate` (1.0.3's
 //! alternate request syntax, turned into the request it stands for), and
-//! `respond` (the version header, `X-Experience-API-Consistent-Through` and
-//! the times written in answers). The `stored` stamps a batch takes are
+//! `respond` (the version header — the negotiation every xAPI resource
+//! shares, documented there — `X-Experience-API-Consistent-Through` and the
+//! times written in answers). The `stored` stamps a batch takes are
 //! `crate::in_flight`'s.
 
 use std::collections::HashMap;
@@ -24,7 +25,10 @@ mod read;
 mod respond;
 mod write;
 
-pub use respond::{VERSION_HEADER, rfc3339_ms, xapi_version};
+pub use respond::{
+    LATEST_VERSION, VERSION_HEADER, answer, api_version, negotiated_version, response_version,
+    rfc3339_ms, versioned, with_version, xapi_version,
+};
 
 /// An HTTP date (`Last-Modified`) of a time in milliseconds since the epoch.
 pub fn http_date_ms(ms: i64) -> String {
@@ -33,7 +37,7 @@ pub fn http_date_ms(ms: i64) -> String {
 
 use alternate::alternate;
 use read::get_inner;
-use respond::{answer, with_consistency, with_version};
+use respond::with_consistency;
 use write::{post_inner, put_inner};
 
 pub async fn post_statements(
@@ -47,7 +51,7 @@ pub async fn post_statements(
         alternate(&app, uri.path(), &q, &headers, &body).await
     } else if let Some(k) = q.keys().next() {
         answer(
-            "1.0.3",
+            response_version(&headers),
             Err(ApiError::bad_request(format!(
                 "{k}: POST /xapi/statements takes no query parameters (except method, the alternate request syntax)"
             ))),
@@ -66,7 +70,7 @@ pub async fn put_statement(
 ) -> Response {
     let r = if q.contains_key("method") {
         answer(
-            "1.0.3",
+            response_version(&headers),
             Err(ApiError::bad_request(
                 "method: the alternate request syntax is a POST (xAPI 1.0.3, 1.3)",
             )),
@@ -83,20 +87,22 @@ pub async fn get_statements(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let r = match xapi_version(&headers) {
+    let r = match negotiated_version(&headers) {
         Ok(version) => answer(version, get_inner(&app, uri.path(), &q, &headers).await),
-        Err(e) => answer("1.0.3", Err(e)),
+        Err(e) => answer(LATEST_VERSION, Err(e)),
     };
     with_consistency(&app, r)
 }
 
-pub async fn about() -> Response {
+/// `GET /xapi/about` (and HEAD): needs no version header; answered in the
+/// version the request named, or the latest (Communication 2.8, 3.3).
+pub async fn about(headers: HeaderMap) -> Response {
     with_version(
         (
             [(header::CONTENT_TYPE, "application/json")],
             json!({"version": ["1.0.3", "2.0.0"], "extensions": {}}).to_string(),
         )
             .into_response(),
-        "1.0.3",
+        response_version(&headers),
     )
 }

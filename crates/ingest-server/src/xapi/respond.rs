@@ -1,9 +1,30 @@
-//! What every answer of the statements resource carries: the version it
-//! speaks (`X-Experience-API-Version`), `X-Experience-API-Consistent-Through`,
-//! and the times written in answers.
+//! What every answer of the xAPI resources carries: the version it speaks
+//! (`X-Experience-API-Version`), `X-Experience-API-Consistent-Through`
+//! (statements), and the times written in answers.
+//!
+//! # The version header, for every xAPI resource
+//!
+//! xAPI 1.0.3 Communication 3.3 / IEEE 9274.1.1 Communication 3.3: every
+//! response carries `X-Experience-API-Version`; every request but About's
+//! must name a version the LRS speaks, or is refused with 400. A resource
+//! follows three steps, all here:
+//!
+//! 1. its routes are wrapped in [`versioned`], which puts the header on any
+//!    answer that has none yet (axum's own 405, an extractor's rejection);
+//! 2. its handler calls [`negotiated_version`] first: `Ok` is the version to
+//!    answer with and whose rules apply ([`api_version`]), `Err` the 400 to
+//!    send (with [`answer`] and [`response_version`]);
+//! 3. it answers through [`answer`] (or [`with_version`]).
+//!
+//! The versions: a request naming `1.0` or `1.0.x` is answered `1.0.3`,
+//! `2.0` or `2.0.x` is answered `2.0.0`; one naming no version (About) or
+//! none we speak (its 400) is answered with the latest, [`LATEST_VERSION`].
 
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use time::OffsetDateTime;
 
 use crate::clock::now;
@@ -13,8 +34,15 @@ use crate::state::AppState;
 /// The request and response header that carries the xAPI version.
 pub const VERSION_HEADER: &str = "x-experience-api-version";
 
-/// The version to answer with, from the request's `X-Experience-API-Version`.
-pub fn xapi_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
+/// The latest version served: the answer's version when the request named
+/// none, or none we speak.
+pub const LATEST_VERSION: &str = "2.0.0";
+
+/// The version a request negotiates with its `X-Experience-API-Version`:
+/// `1.0.3` for 1.0.x, `2.0.0` for 2.0.x. A missing or unsupported version is
+/// the 400 the spec asks for, naming the header (answer it with
+/// [`response_version`]'s version). For every resource but About.
+pub fn negotiated_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
     let v = headers
         .get(VERSION_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -46,8 +74,19 @@ pub fn xapi_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
     }
 }
 
+/// The same as [`negotiated_version`] (its former name).
+pub fn xapi_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
+    negotiated_version(headers)
+}
+
+/// The version to answer a request with, whatever happens to it: the
+/// negotiated one, or [`LATEST_VERSION`] when it named none we speak.
+pub fn response_version(headers: &HeaderMap) -> &'static str {
+    negotiated_version(headers).unwrap_or(LATEST_VERSION)
+}
+
 /// The version whose rules a request answered with `version` follows.
-pub(super) fn api_version(version: &str) -> xapi_model::ApiVersion {
+pub fn api_version(version: &str) -> xapi_model::ApiVersion {
     if version == "2.0.0" {
         xapi_model::ApiVersion::V2_0
     } else {
@@ -55,15 +94,36 @@ pub(super) fn api_version(version: &str) -> xapi_model::ApiVersion {
     }
 }
 
-pub(super) fn with_version(mut r: Response, version: &'static str) -> Response {
+/// `r` with `X-Experience-API-Version: version` (replacing any).
+pub fn with_version(mut r: Response, version: &'static str) -> Response {
     r.headers_mut()
         .insert(VERSION_HEADER, HeaderValue::from_static(version));
     r
 }
 
 /// Answers with the version header whatever the outcome.
-pub(super) fn answer(version: &'static str, r: Result<Response, ApiError>) -> Response {
+pub fn answer(version: &'static str, r: Result<Response, ApiError>) -> Response {
     with_version(r.unwrap_or_else(IntoResponse::into_response), version)
+}
+
+/// An xAPI resource's routes: every answer that leaves them without
+/// `X-Experience-API-Version` (axum's 405, a rejected extractor) gets the
+/// request's [`response_version`].
+pub fn versioned<S>(routes: MethodRouter<S>) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes.layer(axum::middleware::from_fn(fill_version))
+}
+
+async fn fill_version(req: Request, next: Next) -> Response {
+    let version = response_version(req.headers());
+    let r = next.run(req).await;
+    if r.headers().contains_key(VERSION_HEADER) {
+        r
+    } else {
+        with_version(r, version)
+    }
 }
 
 pub(super) fn http_date(t: OffsetDateTime) -> String {
@@ -123,7 +183,7 @@ mod tests {
     fn version_of(v: &str) -> Result<&'static str, String> {
         let mut h = HeaderMap::new();
         h.insert(VERSION_HEADER, HeaderValue::from_str(v).expect("header"));
-        xapi_version(&h).map_err(|e| e.message)
+        negotiated_version(&h).map_err(|e| e.message)
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use std::sync::atomic::Ordering::Relaxed;
 use xapi_model::{Account, Actor, Agent, Ifi};
 
-use super::respond::{answer, api_version, xapi_version};
+use super::respond::{LATEST_VERSION, answer, api_version, negotiated_version};
 use crate::clock::now;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -151,9 +151,10 @@ async fn store_batch(
             "{e}; nothing from this request was stored"
         )));
     }
-    let data = crate::attachments::attach(&mut incoming, &parsed).inspect_err(|_| {
-        app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
-    })?;
+    let data = crate::attachments::attach(&mut incoming, &parsed, api_version(version))
+        .inspect_err(|_| {
+            app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
+        })?;
     let rules = records::rules_for(&provider.integration).map_err(ApiError::internal)?;
     let statement_version = if version == "2.0.0" { "2.0.0" } else { "1.0.0" };
     let authority = authority(app, &provider.client_id);
@@ -243,9 +244,9 @@ async fn store_batch(
 }
 
 pub(super) async fn post_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
-    let version = match xapi_version(headers) {
+    let version = match negotiated_version(headers) {
         Ok(v) => v,
-        Err(e) => return answer("1.0.3", Err(e)),
+        Err(e) => return answer(LATEST_VERSION, Err(e)),
     };
     let r = store_batch(app, headers, version, body, None)
         .await
@@ -265,9 +266,9 @@ pub(super) async fn put_inner(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let version = match xapi_version(headers) {
+    let version = match negotiated_version(headers) {
         Ok(v) => v,
-        Err(e) => return answer("1.0.3", Err(e)),
+        Err(e) => return answer(LATEST_VERSION, Err(e)),
     };
     let r = async {
         if let Some(k) = q.keys().find(|k| k.as_str() != "statementId") {

@@ -177,6 +177,40 @@ pub(super) fn actor(cx: &mut Ctx, v: Value) -> Option<Actor> {
     }
 }
 
+/// The rule a statement's `authority` follows (xAPI Data 2.4.9; IEEE
+/// 9274.1.1 keeps it as a "shall").
+const AUTHORITY_RULE: &str = "an authority is an Agent, or (3-legged OAuth) an anonymous Group of exactly two Agents, the OAuth consumer and the user (xAPI Data 2.4.9)";
+
+/// A statement's `authority`: an Agent, or an anonymous Group of exactly two
+/// Agents. An identified Group, or a Group of fewer or more members, breaks
+/// one rule, reported once at `authority` (or its `member`).
+pub(super) fn authority(cx: &mut Ctx, v: Value) -> Option<Actor> {
+    let before = cx.errors.len();
+    let a = actor(cx, v)?;
+    // A Group whose members are already refused is not counted again.
+    if cx.errors.len() > before {
+        return None;
+    }
+    if let Actor::Group(g) = &a {
+        if !g.is_anonymous() {
+            cx.error(format!("is an identified Group; {AUTHORITY_RULE}"));
+            return None;
+        }
+        let members = g.member.as_ref().map_or(0, Vec::len);
+        if members != 2 {
+            cx.error_at(
+                "member",
+                format!(
+                    "has {members} member{}; {AUTHORITY_RULE}",
+                    if members == 1 { "" } else { "s" }
+                ),
+            );
+            return None;
+        }
+    }
+    Some(a)
+}
+
 /// An Agent or Group at the root of a document (errors are reported at `statement`).
 pub(crate) fn actor_at_root(cx: &mut Ctx, v: Value) -> Option<Actor> {
     actor(cx, v)

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::activity::{activity_fields, statement_ref_fields};
-use super::actor::{actor, agent_fields, group_fields};
+use super::actor::{actor, agent_fields, authority, group_fields};
 use super::attachments::attachments;
 use super::context::context;
 use super::result::result;
@@ -109,7 +109,7 @@ pub(crate) fn statement(cx: &mut Ctx, v: Value) -> Option<Statement> {
     let the_context = opt(cx, &mut m, "context", |cx, v| context(cx, v, is_activity));
     let the_timestamp = opt(cx, &mut m, "timestamp", timestamp);
     let stored = opt(cx, &mut m, "stored", timestamp);
-    let authority = opt(cx, &mut m, "authority", actor);
+    let the_authority = opt(cx, &mut m, "authority", authority);
     let version = opt(cx, &mut m, "version", |cx, v| {
         let s = string(cx, v)?;
         if syntax::is_supported_version(&s) {
@@ -130,7 +130,7 @@ pub(crate) fn statement(cx: &mut Ctx, v: Value) -> Option<Statement> {
         context: the_context,
         timestamp: the_timestamp,
         stored,
-        authority,
+        authority: the_authority,
         version,
         attachments: the_attachments,
     })
