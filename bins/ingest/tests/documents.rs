@@ -265,6 +265,31 @@ async fn post_merges_json_objects(env: Env) -> Env {
             json!({"a": 1, "b": {"y": 2}, "c": 3})
         );
 
+        // Nothing stored: whatever is posted is stored as a PUT would
+        // (XAPI-00233, 00280, 00310), JSON or not.
+        for (n, (ct, body)) in [
+            ("text/plain", b"1".to_vec()),
+            ("application/x-www-form-urlencoded", b"true".to_vec()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let fresh = state_path(
+                &format!("merge-{v}@example.com"),
+                Some(&format!("fresh-{n}")),
+                "",
+            );
+            let a = env
+                .req(Method::POST, &fresh, &env.os, Some(v))
+                .bytes(ct, body.clone())
+                .send()
+                .await;
+            assert_eq!(a.status, 204, "{v}: {ct}: {}", a.json());
+            let got = get(&env, &fresh, v).await;
+            assert_eq!(got.body, body);
+            assert_eq!(got.header("content-type"), Some(ct));
+        }
+
         // A binary document is not merged into.
         let bin = state_path(&format!("merge-{v}@example.com"), Some("binary"), "");
         let a = env

@@ -166,8 +166,9 @@ async fn preconditions_are_checked(env: Env) -> Env {
     env
 }
 
-/// A write without If-Match or If-None-Match: a PUT onto an existing
-/// document is a 409, except State under 1.0.3 (Communication 3.1: "The
+/// A write without If-Match or If-None-Match: a PUT of a new profile
+/// document is a 400 (XAPI-00273, 00287, 00293), a PUT onto an existing
+/// document a 409, except State under 1.0.3 (Communication 3.1: "The
 /// State Resource will permit PUT, POST and DELETE requests without
 /// concurrency headers"), which 2.0.0 no longer exempts; POST and DELETE
 /// pass in both versions.
@@ -177,9 +178,26 @@ async fn a_write_without_preconditions(env: Env) -> Env {
             (profile(&format!("bare-{v}")), true),
             (state(&format!("bare-{v}")), v == "2.0.0"),
         ] {
-            // Nothing there yet: a bare PUT creates.
+            // Nothing there yet: a bare PUT creates a State document; a
+            // profile document must be PUT with If-None-Match: * (400).
             let a = write(&env, Method::PUT, &path, v, None, json!({"n": 1})).await;
-            assert_eq!(a.status, 204, "{v} {path}: {}", a.json());
+            if path.contains("/profile") {
+                assert_eq!(a.status, 400, "{v} {path}: {}", a.json());
+                assert!(a.error().contains("If-None-Match"), "{}", a.error());
+                assert!(current(&env, &path, v).await.is_none());
+                let a = write(
+                    &env,
+                    Method::PUT,
+                    &path,
+                    v,
+                    Some(("If-None-Match", "*")),
+                    json!({"n": 1}),
+                )
+                .await;
+                assert_eq!(a.status, 204, "{v} {path}: {}", a.json());
+            } else {
+                assert_eq!(a.status, 204, "{v} {path}: {}", a.json());
+            }
             let a = write(&env, Method::PUT, &path, v, None, json!({"n": 2})).await;
             if put_conflicts {
                 assert_eq!(a.status, 409, "{v} {path}: {}", a.json());
@@ -214,15 +232,19 @@ async fn a_write_without_preconditions(env: Env) -> Env {
     env
 }
 
-/// With `[documents] require_preconditions`, the client rules too: 428 for a
-/// profile PUT without either header, and under 2.0.0 a profile POST
-/// without either and a profile DELETE without If-Match; State is not held
-/// to them.
+/// With `[documents] require_preconditions`, the client rules too: under
+/// 2.0.0, 428 for a profile POST without either header and a profile DELETE
+/// without If-Match; State is not held to them.
 async fn strict_preconditions_answer_428(env: Env) -> Env {
     for v in VERSIONS {
         let path = profile(&format!("strict-{v}"));
         let a = write(&env, Method::PUT, &path, v, None, json!({"n": 1})).await;
-        assert_eq!(a.status, 428, "{v}: {}", a.json());
+        assert_eq!(
+            a.status,
+            400,
+            "{v}: a bare profile PUT is a 400 in both modes: {}",
+            a.json()
+        );
         assert!(
             current(&env, &path, v).await.is_none(),
             "{v}: nothing stored"

@@ -288,14 +288,23 @@ fn which_actors_each_resource_takes() {
             invalid_param(parse(Resource::State, m, ApiVersion::V2_0, &p)),
             "agent"
         );
-        // Agent Profile: an Agent only, both versions
-        for v in VERSIONS {
-            let p = with_agent(Resource::AgentProfile, m, GROUP);
-            assert_eq!(
-                invalid_param(parse(Resource::AgentProfile, m, v, &p)),
-                "agent"
-            );
-        }
+        // Agent Profile: an Agent only under 1.0.3; under 2.0.0 an
+        // identified Group too, never an anonymous one
+        let p = with_agent(Resource::AgentProfile, m, GROUP);
+        assert_eq!(
+            invalid_param(parse(Resource::AgentProfile, m, ApiVersion::V1_0, &p)),
+            "agent"
+        );
+        let q = parse(Resource::AgentProfile, m, ApiVersion::V2_0, &p).expect("identified group");
+        assert_eq!(
+            q.agent_key.as_deref(),
+            Some("account:https://lms.example.com|team-7")
+        );
+        let p = with_agent(Resource::AgentProfile, m, ANON_GROUP);
+        assert_eq!(
+            invalid_param(parse(Resource::AgentProfile, m, ApiVersion::V2_0, &p)),
+            "agent"
+        );
     }
 }
 

@@ -240,18 +240,6 @@ async fn write(
             ))
         })?;
     }
-    if method == Method::Post {
-        if !json {
-            return Err(ApiError::bad_request(format!(
-                "Content-Type: {content_type}; a POST merges JSON objects and needs application/json (use PUT to store other content)"
-            )));
-        }
-        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(ApiError::bad_request(
-                "body: a POST merges JSON objects; this document is not an object",
-            ));
-        }
-    }
     let op = match method {
         Method::Put => DocumentOp::Put {
             content_type,
@@ -296,6 +284,10 @@ fn write_error(e: DocumentWriteError) -> ApiError {
                 Precondition::Conflict => (
                     StatusCode::CONFLICT,
                     "the document exists and the request has neither If-Match nor If-None-Match: GET it, then send If-Match with its ETag (or If-None-Match: * to create only); nothing changed",
+                ),
+                Precondition::Missing => (
+                    StatusCode::BAD_REQUEST,
+                    "If-Match / If-None-Match: a profile document is PUT with If-None-Match: * to create it, or If-Match with its current ETag to replace it; nothing changed",
                 ),
                 Precondition::Required => (
                     StatusCode::PRECONDITION_REQUIRED,

@@ -59,6 +59,15 @@ pub enum Precondition {
         "the document already exists: check its current state, then send If-Match with its current ETag (or If-None-Match: * to create only)"
     )]
     Conflict,
+    /// 400 Bad Request: a PUT to a profile document that does not exist, with
+    /// neither If-Match nor If-None-Match. The client "MUST include" one
+    /// (1.0.3 Comm. 3.1 client requirements; 9274.1.1 Content 5.1.4), and
+    /// ADL's suites expect the LRS to refuse the request with 400 in both
+    /// versions (XAPI-00273, XAPI-00287, XAPI-00293).
+    #[error(
+        "a profile document is PUT with If-None-Match: * to create it, or If-Match with its current ETag to replace it; this request has neither"
+    )]
+    Missing,
     /// 428 Precondition Required (only from [`check_preconditions_strict`]:
     /// a request without the header the LRP rules require)
     #[error(
@@ -182,6 +191,8 @@ fn if_none_match_holds(cond: &Condition, current: Option<&EntityTag>) -> bool {
 ///    [`Precondition::Conflict`] (1.0.3 Comm. 3.1.s4.b13; 9274.1.1 4.1.4),
 ///    except the State resource under 1.0.3 (3.1.s3 permits State writes
 ///    without concurrency headers).
+/// 5. PUT without either header to a profile document that does not exist →
+///    [`Precondition::Missing`] (400; XAPI-00273, XAPI-00287, XAPI-00293).
 ///
 /// A blank header value counts as absent. Never returns
 /// [`Precondition::Required`] (see the module docs).
@@ -213,6 +224,9 @@ pub fn check_preconditions(
     let state_exempt = version == ApiVersion::V1_0 && resource == Resource::State;
     if method == Method::Put && bare && current.is_some() && !state_exempt {
         return Err(Precondition::Conflict);
+    }
+    if method == Method::Put && bare && current.is_none() && resource != Resource::State {
+        return Err(Precondition::Missing);
     }
     Ok(())
 }

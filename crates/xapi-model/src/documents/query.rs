@@ -221,7 +221,10 @@ fn actor_param(value: &str) -> Result<Actor, DocumentError> {
 ///   Identified Group; the 9274.1.1 table itself was not at hand when this was
 ///   written (open question). An anonymous Group has no identifier to key
 ///   documents by, so it is refused.
-/// - Agent Profile, both versions: an Agent only. 1.0.3 Comm. 2.6.s3: "The
+/// - Agent Profile under 2.0.0: an Agent or an identified Group (ADL's 2.0
+///   suite, `test/v2_0/util/requests.js`: "The Agent or Identified Group";
+///   9274.1.1 4.1.6.5), keyed by its identifier like the Agent form.
+/// - Agent Profile under 1.0.3: an Agent only. 1.0.3 Comm. 2.6.s3: "The
 ///   'agent' parameter is an Agent Object and not a Group. Learning Record
 ///   Providers wishing to store data against an Identified Group can use the
 ///   Identified Group's identifier within an Agent Object." Nothing is lost
@@ -234,7 +237,7 @@ fn agent_key(
     value: &str,
 ) -> Result<String, DocumentError> {
     let actor = actor_param(value)?;
-    let group_ok = resource == Resource::State && version == ApiVersion::V2_0;
+    let group_ok = resource != Resource::ActivityProfile && version == ApiVersion::V2_0;
     let ifi = match &actor {
         Actor::Agent(a) => &a.ifi,
         Actor::Group(_) if !group_ok => {
