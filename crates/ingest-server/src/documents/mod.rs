@@ -55,8 +55,14 @@ pub fn router() -> Router<AppState> {
                     .delete(resources::agent_profile),
             ),
         )
-        .route("/xapi/agents", versioned(get(people::agents)))
-        .route("/xapi/activities", versioned(get(people::activities)))
+        .route(
+            "/xapi/agents",
+            versioned(get(people::agents).post(people::agents_alternate)),
+        )
+        .route(
+            "/xapi/activities",
+            versioned(get(people::activities).post(people::activities_alternate)),
+        )
 }
 
 /// The request's version: the version to answer with (`1.0.3`, `2.0.0`) and

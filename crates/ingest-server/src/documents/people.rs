@@ -3,8 +3,9 @@
 //! Activities resource (the canonical Activity: the definitions in this
 //! integration's statements about it, merged).
 
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use store::StatementFilter;
@@ -14,6 +15,7 @@ use xapi_model::{Actor, Agent, LearnerKey};
 use super::{answer, bad_params, params, version};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::xapi::{api_version, decode_form, response_version};
 
 /// Statements read per identifier for the names of a Person, and about an
 /// Activity for its definition (the newest): docs/xapi-lrs.md.
@@ -29,13 +31,10 @@ pub async fn agents(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = async {
-        let provider = app.provider(&headers).await?;
-        let actor = docs::parse_agents_query(api, &params(raw.as_deref())).map_err(bad_params)?;
-        let person = person(&app, &provider.integration.id, &actor).await?;
-        Ok(json(&person))
-    };
-    answer(v, r.await)
+    answer(
+        v,
+        agents_inner(&app, api, &params(raw.as_deref()), &headers).await,
+    )
 }
 
 pub async fn activities(
@@ -47,32 +46,113 @@ pub async fn activities(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = async {
-        let provider = app.provider(&headers).await?;
-        let id = docs::parse_activities_query(&params(raw.as_deref())).map_err(bad_params)?;
-        let mut tx = app.store.read().await?;
-        let found = tx
-            .statements(&StatementFilter {
-                integration_id: Some(provider.integration.id.clone()),
-                activity_id: Some(id.clone()),
-                limit: ACTIVITY_STATEMENTS,
-                ..StatementFilter::default()
-            })
-            .await?;
-        // Oldest first: a later definition wins.
-        let definitions: Vec<Value> = found
-            .iter()
-            .rev()
-            .filter_map(|s| {
-                let raw: Value = serde_json::from_str(&s.raw).ok()?;
-                (raw["object"]["id"].as_str() == Some(id.as_str()))
-                    .then(|| raw["object"]["definition"].clone())
-                    .filter(Value::is_object)
-            })
-            .collect();
-        Ok(json(&docs::canonical_activity(&id, &definitions)))
-    };
-    answer(v, r.await)
+    answer(
+        v,
+        activities_inner(&app, &params(raw.as_deref()), &headers).await,
+    )
+}
+
+/// `POST /xapi/agents?method=GET` (1.0.3's alternate request syntax); any
+/// other POST: 405.
+pub async fn agents_alternate(
+    State(app): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match get_form(&headers, raw.as_deref(), &body) {
+        Ok((v, form)) => answer(
+            v,
+            agents_inner(&app, api_version(v), &form.params, &form.headers).await,
+        ),
+        Err(r) => r,
+    }
+}
+
+/// `POST /xapi/activities?method=GET` (1.0.3's alternate request syntax);
+/// any other POST: 405.
+pub async fn activities_alternate(
+    State(app): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match get_form(&headers, raw.as_deref(), &body) {
+        Ok((v, form)) => answer(v, activities_inner(&app, &form.params, &form.headers).await),
+        Err(r) => r,
+    }
+}
+
+/// The form of a `POST …?method=GET`; a POST without `method` is not served
+/// on these read-only resources (405).
+fn get_form(
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    body: &[u8],
+) -> Result<(&'static str, crate::xapi::AlternateForm), Response> {
+    let query = params(raw);
+    let latest = response_version(headers);
+    match query.as_slice() {
+        [(k, m)] if k == "method" && m == "GET" => match decode_form(headers, body) {
+            Ok(form) => Ok((form.version, form)),
+            Err(e) => Err(answer(latest, Err(e))),
+        },
+        q if q.iter().any(|(k, _)| k == "method") => Err(answer(
+            latest,
+            Err(ApiError::bad_request(
+                "method: only GET, and no other query parameter (send them as form fields)",
+            )),
+        )),
+        _ => Err(answer(
+            latest,
+            Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed",
+            )),
+        )),
+    }
+}
+
+async fn agents_inner(
+    app: &AppState,
+    api: docs::ApiVersion,
+    params: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let provider = app.provider(headers).await?;
+    let actor = docs::parse_agents_query(api, params).map_err(bad_params)?;
+    let person = person(app, &provider.integration.id, &actor).await?;
+    Ok(json(&person))
+}
+
+async fn activities_inner(
+    app: &AppState,
+    params: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let provider = app.provider(headers).await?;
+    let id = docs::parse_activities_query(params).map_err(bad_params)?;
+    let mut tx = app.store.read().await?;
+    let found = tx
+        .statements(&StatementFilter {
+            integration_id: Some(provider.integration.id.clone()),
+            activity_id: Some(id.clone()),
+            limit: ACTIVITY_STATEMENTS,
+            ..StatementFilter::default()
+        })
+        .await?;
+    // Oldest first: a later definition wins.
+    let definitions: Vec<Value> = found
+        .iter()
+        .rev()
+        .filter_map(|s| {
+            let raw: Value = serde_json::from_str(&s.raw).ok()?;
+            (raw["object"]["id"].as_str() == Some(id.as_str()))
+                .then(|| raw["object"]["definition"].clone())
+                .filter(Value::is_object)
+        })
+        .collect();
+    Ok(json(&docs::canonical_activity(&id, &definitions)))
 }
 
 fn json(v: &Value) -> Response {

@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::writer::{DocumentOp, DocumentWrite, DocumentWriteError, WriteError, scope_of};
 use crate::xapi::http_date_ms;
+use crate::xapi::{api_version, decode_form, response_version};
 
 pub async fn state(
     State(app): State<AppState>,
@@ -79,29 +80,81 @@ async fn serve(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Response {
+    let params = params(raw);
+    if method == HttpMethod::POST && params.iter().any(|(k, _)| k == "method") {
+        return alternate(app, resource, &params, headers, &body).await;
+    }
     let (v, api) = match version(headers) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let method = match method {
-        HttpMethod::GET => Method::Get,
-        HttpMethod::HEAD => Method::Head,
-        HttpMethod::PUT => Method::Put,
-        HttpMethod::POST => Method::Post,
-        HttpMethod::DELETE => Method::Delete,
-        _ => {
-            return answer(
-                v,
-                Err(ApiError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method not allowed",
-                )),
-            );
-        }
+    let Some(method) = method_of(method.as_str()) else {
+        return answer(v, Err(not_allowed()));
     };
     answer(
         v,
-        serve_inner(app, resource, method, api, raw, headers, body).await,
+        serve_inner(app, resource, method, api, &params, headers, body).await,
+    )
+}
+
+fn method_of(m: &str) -> Option<Method> {
+    Some(match m {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        "PUT" => Method::Put,
+        "POST" => Method::Post,
+        "DELETE" => Method::Delete,
+        _ => return None,
+    })
+}
+
+fn not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+}
+
+/// xAPI 1.0.3's alternate request syntax on a Document resource (1.0.3
+/// Communication 1.3: "The LRS MUST support the syntax above"): `POST
+/// …?method=GET|PUT|POST|DELETE` with the headers, parameters and content
+/// as form fields. Refused under 2.0.0, which removed it.
+async fn alternate(
+    app: &AppState,
+    resource: Resource,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let form = match query {
+        [(_, _)] => decode_form(headers, body),
+        _ => Err(ApiError::bad_request(
+            "method: the alternate request syntax takes no other query parameter; send them as form fields",
+        )),
+    };
+    let form = match form {
+        Ok(f) => f,
+        Err(e) => return answer(response_version(headers), Err(e)),
+    };
+    let Some(method) = query.first().and_then(|(_, m)| method_of(m)) else {
+        return answer(
+            form.version,
+            Err(ApiError::bad_request(
+                "method: one of GET, PUT, POST and DELETE",
+            )),
+        );
+    };
+    let content = Bytes::from(form.content.unwrap_or_default());
+    let api = api_version(form.version);
+    answer(
+        form.version,
+        serve_inner(
+            app,
+            resource,
+            method,
+            api,
+            &form.params,
+            &form.headers,
+            content,
+        )
+        .await,
     )
 }
 
@@ -110,12 +163,12 @@ async fn serve_inner(
     resource: Resource,
     method: Method,
     api: ApiVersion,
-    raw: Option<&str>,
+    params: &[(String, String)],
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let provider = app.provider(headers).await?;
-    let q = docs::parse_document_query(resource, method, api, &params(raw)).map_err(bad_params)?;
+    let q = docs::parse_document_query(resource, method, api, params).map_err(bad_params)?;
     let integration = provider.integration.id.as_str();
     match method {
         Method::Get | Method::Head => match &q.document_id {

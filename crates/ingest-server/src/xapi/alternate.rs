@@ -23,6 +23,68 @@ const FORM_HEADERS: [&str; 6] = [
     "if-none-match",
 ];
 
+/// A form POST of the alternate request syntax, decoded: the version it
+/// speaks (1.0.x only), the headers it carries over the request's own, its
+/// query parameters in order, and its content.
+pub(crate) struct AlternateForm {
+    pub version: &'static str,
+    pub headers: HeaderMap,
+    pub params: Vec<(String, String)>,
+    pub content: Option<String>,
+}
+
+/// Decodes the form body of an alternate-syntax request (every xAPI
+/// resource's; the caller has checked that `method` is its only query
+/// parameter). Refused under xAPI 2.0, which removed the syntax.
+pub(crate) fn decode_form(headers: &HeaderMap, body: &[u8]) -> Result<AlternateForm, ApiError> {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(xapi_model::multipart::essence);
+    if form_type.as_deref() != Some("application/x-www-form-urlencoded") {
+        return Err(ApiError::bad_request(
+            "Content-Type: the alternate request syntax sends application/x-www-form-urlencoded",
+        ));
+    }
+    let mut inner = headers.clone();
+    inner.remove(header::CONTENT_TYPE);
+    inner.remove(header::CONTENT_LENGTH);
+    let mut params = Vec::new();
+    let mut content = None;
+    for (k, v) in url::form_urlencoded::parse(body) {
+        let lower = k.to_ascii_lowercase();
+        if FORM_HEADERS.contains(&lower.as_str()) {
+            let name = header::HeaderName::from_bytes(lower.as_bytes())
+                .map_err(|_| ApiError::bad_request(format!("{k}: not a header name")))?;
+            let value = HeaderValue::from_str(&v)
+                .map_err(|_| ApiError::bad_request(format!("{k}: not a header value")))?;
+            inner.insert(name, value);
+        } else if k == "content" {
+            content = Some(v.into_owned());
+        } else {
+            params.push((k.into_owned(), v.into_owned()));
+        }
+    }
+    let version = negotiated_version(&inner)?;
+    if version == "2.0.0" {
+        return Err(ApiError::bad_request(
+            "method: the alternate request syntax was removed in xAPI 2.0",
+        ));
+    }
+    if content.is_some() && !inner.contains_key(header::CONTENT_TYPE) {
+        inner.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    Ok(AlternateForm {
+        version,
+        headers: inner,
+        params,
+        content,
+    })
+}
+
 /// xAPI 1.0.3's alternate request syntax (Communication 1.3): `POST
 /// /xapi/statements?method=GET|PUT|POST` with a form body whose fields are
 /// the headers (Authorization, X-Experience-API-Version, Content-Type, …),
@@ -35,59 +97,24 @@ pub(super) async fn alternate(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let r = (|| {
-        if q.len() != 1 {
-            return Err(ApiError::bad_request(
-                "method: the alternate request syntax takes no other query parameter; send them as form fields",
-            ));
-        }
-        let form_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(xapi_model::multipart::essence);
-        if form_type.as_deref() != Some("application/x-www-form-urlencoded") {
-            return Err(ApiError::bad_request(
-                "Content-Type: the alternate request syntax sends application/x-www-form-urlencoded",
-            ));
-        }
-        let mut inner = headers.clone();
-        inner.remove(header::CONTENT_TYPE);
-        inner.remove(header::CONTENT_LENGTH);
-        let mut params = HashMap::new();
-        let mut content = None;
-        for (k, v) in url::form_urlencoded::parse(body) {
-            let lower = k.to_ascii_lowercase();
-            if FORM_HEADERS.contains(&lower.as_str()) {
-                let name = header::HeaderName::from_bytes(lower.as_bytes())
-                    .map_err(|_| ApiError::bad_request(format!("{k}: not a header name")))?;
-                let value = HeaderValue::from_str(&v)
-                    .map_err(|_| ApiError::bad_request(format!("{k}: not a header value")))?;
-                inner.insert(name, value);
-            } else if k == "content" {
-                content = Some(v.into_owned());
-            } else {
-                params.insert(k.into_owned(), v.into_owned());
-            }
-        }
-        let version = negotiated_version(&inner)?;
-        if version == "2.0.0" {
-            return Err(ApiError::bad_request(
-                "method: the alternate request syntax was removed in xAPI 2.0",
-            ));
-        }
-        if content.is_some() && !inner.contains_key(header::CONTENT_TYPE) {
-            inner.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-        }
-        Ok((version, inner, params, content))
-    })();
-    let (version, inner, params, content) = match r {
+    let r = if q.len() != 1 {
+        Err(ApiError::bad_request(
+            "method: the alternate request syntax takes no other query parameter; send them as form fields",
+        ))
+    } else {
+        decode_form(headers, body)
+    };
+    let AlternateForm {
+        version,
+        headers: inner,
+        params,
+        content,
+    } = match r {
         Ok(x) => x,
         // Before its version is read (or when it is 2.0): the latest.
         Err(e) => return answer(response_version(headers), Err(e)),
     };
+    let params: HashMap<String, String> = params.into_iter().collect();
     let content = content.unwrap_or_default();
     match q.get("method").map(String::as_str) {
         Some("GET") => answer(version, get_inner(app, path, &params, &inner).await),

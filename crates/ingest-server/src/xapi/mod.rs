@@ -30,6 +30,8 @@ pub use respond::{
     rfc3339_ms, versioned, with_version, xapi_version,
 };
 
+pub(crate) use alternate::{AlternateForm, decode_form};
+
 /// An HTTP date (`Last-Modified`) of a time in milliseconds since the epoch.
 pub fn http_date_ms(ms: i64) -> String {
     respond::http_date(respond::from_ms(ms))
