@@ -67,10 +67,10 @@ pub fn router() -> Router<AppState> {
 
 /// The request's version: the version to answer with (`1.0.3`, `2.0.0`) and
 /// whose rules apply; or the 400 to send (`crate::xapi::negotiated_version`).
-fn version(headers: &HeaderMap) -> Result<(&'static str, ApiVersion), Response> {
+fn version(headers: &HeaderMap) -> Result<(&'static str, ApiVersion), Box<Response>> {
     match negotiated_version(headers) {
         Ok(v) => Ok((v, api_version(v))),
-        Err(e) => Err(answer(response_version(headers), Err(e))),
+        Err(e) => Err(Box::new(answer(response_version(headers), Err(e)))),
     }
 }
 

@@ -29,7 +29,7 @@ pub async fn agents(
 ) -> Response {
     let (v, api) = match version(&headers) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     answer(
         v,
@@ -44,7 +44,7 @@ pub async fn activities(
 ) -> Response {
     let (v, _) = match version(&headers) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     answer(
         v,
@@ -65,7 +65,7 @@ pub async fn agents_alternate(
             v,
             agents_inner(&app, api_version(v), &form.params, &form.headers).await,
         ),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -79,7 +79,7 @@ pub async fn activities_alternate(
 ) -> Response {
     match get_form(&headers, raw.as_deref(), &body) {
         Ok((v, form)) => answer(v, activities_inner(&app, &form.params, &form.headers).await),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -89,27 +89,27 @@ fn get_form(
     headers: &HeaderMap,
     raw: Option<&str>,
     body: &[u8],
-) -> Result<(&'static str, crate::xapi::AlternateForm), Response> {
+) -> Result<(&'static str, crate::xapi::AlternateForm), Box<Response>> {
     let query = params(raw);
     let latest = response_version(headers);
     match query.as_slice() {
         [(k, m)] if k == "method" && m == "GET" => match decode_form(headers, body) {
             Ok(form) => Ok((form.version, form)),
-            Err(e) => Err(answer(latest, Err(e))),
+            Err(e) => Err(Box::new(answer(latest, Err(e)))),
         },
-        q if q.iter().any(|(k, _)| k == "method") => Err(answer(
+        q if q.iter().any(|(k, _)| k == "method") => Err(Box::new(answer(
             latest,
             Err(ApiError::bad_request(
                 "method: only GET, and no other query parameter (send them as form fields)",
             )),
-        )),
-        _ => Err(answer(
+        ))),
+        _ => Err(Box::new(answer(
             latest,
             Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method not allowed",
             )),
-        )),
+        ))),
     }
 }
 

@@ -86,7 +86,7 @@ async fn serve(
     }
     let (v, api) = match version(headers) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(method) = method_of(method.as_str()) else {
         return answer(v, Err(not_allowed()));
@@ -245,10 +245,7 @@ async fn ids(app: &AppState, integration: &str, q: &DocumentQuery) -> Result<Res
     Ok(r)
 }
 
-fn header_text<'h>(
-    headers: &'h HeaderMap,
-    name: header::HeaderName,
-) -> Result<Option<&'h str>, ApiError> {
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Result<Option<&str>, ApiError> {
     headers
         .get(&name)
         .map(|v| {

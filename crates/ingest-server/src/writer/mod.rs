@@ -47,7 +47,8 @@ use job::{EARLIER_FAILURE, Job};
 /// What the writer's queue carries: a request's statements, or a document write.
 enum Queued {
     Statements(Job),
-    Document(DocumentJob),
+    /// Boxed: a document write carries its key and content.
+    Document(Box<DocumentJob>),
 }
 
 impl Queued {
@@ -197,7 +198,7 @@ impl Writer {
         }
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Queued::Document(DocumentJob { write, reply }))
+            .send(Queued::Document(Box::new(DocumentJob { write, reply })))
             .await
             .map_err(|_| WriteError::Stopped)?;
         answer.await.map_err(|_| WriteError::Stopped)?
@@ -237,7 +238,7 @@ async fn run_writer(
         for q in queued {
             match q {
                 Queued::Statements(j) => jobs.push(j),
-                Queued::Document(d) => document_jobs.push(d),
+                Queued::Document(d) => document_jobs.push(*d),
             }
         }
         if not_durable.load(Ordering::Acquire) {
