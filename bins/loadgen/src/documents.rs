@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde_json::json;
 
 /// What to measure.
@@ -44,14 +43,7 @@ pub async fn run(
     agents: u64,
     states: u64,
 ) -> Result<(), String> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"))
-    );
+    let (client, auth) = super::measure::client_and_auth(concurrency, client_id, secret)?;
     let base = url.trim_end_matches('/').to_owned();
     let (stop, errors) = (
         Arc::new(AtomicBool::new(false)),
@@ -97,22 +89,7 @@ pub async fn run(
                     .header("X-Experience-API-Version", "1.0.3")
                     .send()
                     .await;
-                match r {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        latencies.push(sent.elapsed());
-                    }
-                    Ok(r) => {
-                        if errors.fetch_add(1, Relaxed) < 5 {
-                            eprintln!("HTTP {}: {}", r.status(), r.text().await.unwrap_or_default());
-                        }
-                    }
-                    Err(e) => {
-                        if errors.fetch_add(1, Relaxed) < 5 {
-                            eprintln!("request failed: {e}");
-                        }
-                    }
-                }
+                super::measure::record(r, sent, &mut latencies, &errors).await;
             }
             latencies
         }));
@@ -124,11 +101,6 @@ pub async fn run(
         all.extend(t.await.map_err(|e| e.to_string())?);
     }
     let elapsed = start.elapsed().as_secs_f64();
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
     println!(
         "{}",
         json!({
@@ -138,7 +110,7 @@ pub async fn run(
             "requests": all.len(),
             "errors": errors.load(Relaxed),
             "documents_per_sec": (all.len() as f64 / elapsed).round(),
-            "latency_ms": {"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": all.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)},
+            "latency_ms": super::measure::latency_ms(&mut all),
         })
     );
     Ok(())

@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use clap::{Parser, Subcommand};
 
 mod delivery;
 mod documents;
+mod measure;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -208,14 +208,7 @@ async fn run(
     batch: usize,
     learners: u32,
 ) -> Result<(), String> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"))
-    );
+    let (client, auth) = measure::client_and_auth(concurrency, &client_id, &secret)?;
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicU64::new(0));
     let endpoint = format!("{}/xapi/statements", url.trim_end_matches('/'));
@@ -278,28 +271,7 @@ async fn run(
                     .body(body)
                     .send()
                     .await;
-                match r {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        latencies.push(sent.elapsed());
-                    }
-                    Ok(r) => {
-                        errors.fetch_add(1, Relaxed);
-                        if errors.load(Relaxed) < 5 {
-                            eprintln!(
-                                "HTTP {}: {}",
-                                r.status(),
-                                r.text().await.unwrap_or_default()
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        errors.fetch_add(1, Relaxed);
-                        if errors.load(Relaxed) < 5 {
-                            eprintln!("request failed: {e}");
-                        }
-                    }
-                }
+                measure::record(r, sent, &mut latencies, &errors).await;
             }
             latencies
         }));
@@ -311,11 +283,6 @@ async fn run(
         all.extend(t.await.map_err(|e| e.to_string())?);
     }
     let elapsed = start.elapsed().as_secs_f64();
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
     let requests = all.len();
     println!(
         "{}",
@@ -327,7 +294,7 @@ async fn run(
             "errors": errors.load(Relaxed),
             "statements_per_sec": ((requests * batch) as f64 / elapsed).round(),
             "requests_per_sec": (requests as f64 / elapsed).round(),
-            "latency_ms": {"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": all.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)},
+            "latency_ms": measure::latency_ms(&mut all),
         })
     );
     Ok(())
