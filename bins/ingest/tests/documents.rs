@@ -290,6 +290,24 @@ async fn post_merges_json_objects(env: Env) -> Env {
             assert_eq!(got.header("content-type"), Some(ct));
         }
 
+        // A merge past the size limit: 413, nothing changed.
+        let big = state_path(&format!("merge-{v}@example.com"), Some("big"), "");
+        let half = "x".repeat(MAX_DOCUMENT / 2);
+        let a = env
+            .req(Method::POST, &big, &env.os, Some(v))
+            .json(&json!({"a": half}))
+            .send()
+            .await;
+        assert_eq!(a.status, 204, "{}", a.json());
+        let a = env
+            .req(Method::POST, &big, &env.os, Some(v))
+            .json(&json!({"b": half}))
+            .send()
+            .await;
+        assert_eq!(a.status, 413, "{v}: {}", a.json());
+        assert!(a.error().contains("merged"), "{}", a.error());
+        assert_eq!(get(&env, &big, v).await.json(), json!({"a": half}));
+
         // A binary document is not merged into.
         let bin = state_path(&format!("merge-{v}@example.com"), Some("binary"), "");
         let a = env
@@ -444,6 +462,33 @@ async fn bad_requests_are_refused_naming_the_parameter(env: Env) -> Env {
                 a.error()
             );
             assert_eq!(a.header("x-experience-api-version"), Some(v));
+        }
+        // What no index can hold, or no engine store, as a key: 400.
+        for (path, param) in [
+            (
+                state_path("bad@example.com", Some("nul\u{0}id"), ""),
+                "stateId",
+            ),
+            (
+                state_path("bad@example.com", Some(&"x".repeat(601)), ""),
+                "stateId",
+            ),
+            (
+                format!(
+                    "/xapi/activities/state?activityId={}&agent={}&stateId=s",
+                    q(&format!("http://example.com/{}", "a".repeat(1000))),
+                    agent("bad@example.com")
+                ),
+                "activityId",
+            ),
+        ] {
+            let a = env
+                .req(Method::PUT, &path, &env.os, Some(v))
+                .json(&json!({}))
+                .send()
+                .await;
+            assert_eq!(a.status, 400, "{v}: {}", a.json());
+            assert!(a.error().contains(param), "{}", a.error());
         }
         // A PUT needs its id.
         let a = env

@@ -351,7 +351,59 @@ async fn of_writers_with_one_etag_exactly_one_wins(env: Env) -> Env {
     env
 }
 
+/// A write of one document and the multiple-document DELETE of its scope,
+/// at once: they serialize. The write holds the ETag read before either ran,
+/// so whatever the order the document is gone afterwards (deleted after the
+/// write, or the write refused with 412 after the delete).
+async fn a_write_and_a_delete_of_its_scope_serialize(env: Env) -> Env {
+    for round in 0..15 {
+        let v = if round % 2 == 0 { "1.0.3" } else { "2.0.0" };
+        let path = state(&format!("scope-{round}"));
+        let a = write(
+            &env,
+            Method::PUT,
+            &path,
+            v,
+            Some(("If-None-Match", "*")),
+            json!({"n": 0}),
+        )
+        .await;
+        assert_eq!(a.status, 204, "{}", a.json());
+        let (etag, _) = current(&env, &path, v).await.expect("created");
+        let scope = format!(
+            "/xapi/activities/state?activityId={}&agent={}",
+            q(ACTIVITY),
+            agent("race@example.com")
+        );
+        let (put, delete) = tokio::join!(
+            write(
+                &env,
+                Method::PUT,
+                &path,
+                v,
+                Some(("If-Match", &etag)),
+                json!({"n": round})
+            ),
+            write(&env, Method::DELETE, &scope, v, None, json!(null)),
+        );
+        assert_eq!(delete.status, 204, "{}", delete.json());
+        assert!(
+            put.status == 204 || put.status == 412,
+            "{}: {}",
+            put.status,
+            put.json()
+        );
+        assert!(
+            current(&env, &path, v).await.is_none(),
+            "round {round}: the write ({}) came back after the delete of its scope",
+            put.status
+        );
+    }
+    env
+}
+
 testkit::both!(preconditions_are_checked, on);
+testkit::both!(a_write_and_a_delete_of_its_scope_serialize, on);
 testkit::both!(a_write_without_preconditions, on);
 testkit::both!(strict_preconditions_answer_428, on_config, |c| c
     .documents

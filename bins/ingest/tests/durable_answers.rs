@@ -361,3 +361,102 @@ async fn the_group_counters_count_committed_groups_and_syncs() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+fn document_put(state_id: &str) -> ingest_server::writer::DocumentWrite {
+    use xapi_model::documents::{ApiVersion, Resource};
+    ingest_server::writer::DocumentWrite {
+        key: store::DocumentKey {
+            scope: store::DocumentScope {
+                integration_id: "ub-acme".into(),
+                resource: "state".into(),
+                activity_id: "http://example.com/a".into(),
+                agent_key: "mbox:ada@example.com".into(),
+                registration: String::new(),
+            },
+            document_id: state_id.into(),
+        },
+        op: ingest_server::writer::DocumentOp::Put {
+            content_type: "application/json".into(),
+            content: br#"{"page": 1}"#.to_vec(),
+        },
+        version: ApiVersion::V1_0,
+        resource: Resource::State,
+        if_match: None,
+        if_none_match: None,
+        strict: false,
+        max_bytes: 1 << 20,
+    }
+}
+
+/// A document write, like a statement, is answered only once its commit is
+/// synced, and not acknowledged at all when the sync fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_is_answered_only_after_its_commit_is_synced() {
+    let (store, _, dir) = setup().await;
+    let (sync, started, release) = gated();
+    let writer = Writer::spawn_with_sync(store.clone(), 1, Some(sync));
+    let stored = |store: Store, id: &'static str| async move {
+        store
+            .read()
+            .await
+            .expect("read")
+            .document(&document_put(id).key)
+            .await
+            .expect("lookup")
+            .is_some()
+    };
+
+    let submit = {
+        let writer = writer.clone();
+        tokio::spawn(async move { writer.submit_document(document_put("kept")).await })
+    };
+    let started = sync_started(started).await;
+    assert!(
+        stored(store.clone(), "kept").await,
+        "committed before the sync"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!submit.is_finished(), "answered before the log was synced");
+    release.send(Ok(())).expect("release");
+    let written = tokio::time::timeout(Duration::from_secs(10), submit)
+        .await
+        .expect("answered after the sync")
+        .expect("join")
+        .expect("written");
+    assert!(written.etag.is_some());
+
+    // A failed sync: the write is not acknowledged, nor is any after it.
+    let submit = {
+        let writer = writer.clone();
+        tokio::spawn(async move { writer.submit_document(document_put("lost")).await })
+    };
+    sync_started(started).await;
+    release
+        .send(Err(std::io::Error::other("disk on fire")))
+        .expect("release");
+    let answer = tokio::time::timeout(Duration::from_secs(10), submit)
+        .await
+        .expect("answered")
+        .expect("join");
+    assert!(
+        matches!(
+            answer,
+            Err(ingest_server::writer::DocumentWriteError::Write(
+                WriteError::NotDurable(_)
+            ))
+        ),
+        "{answer:?}"
+    );
+    let again = writer.submit_document(document_put("after")).await;
+    assert!(
+        matches!(
+            again,
+            Err(ingest_server::writer::DocumentWriteError::Write(
+                WriteError::NotDurable(_)
+            ))
+        ),
+        "{again:?}"
+    );
+    assert!(!stored(store.clone(), "after").await);
+    let _ = std::fs::remove_dir_all(dir);
+}

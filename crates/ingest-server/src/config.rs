@@ -33,7 +33,8 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Documents {
-    /// Refuse with 428 a profile write without the precondition headers the
+    /// Under xAPI 2.0.0, refuse with 428 a profile POST without If-Match or
+    /// If-None-Match and a profile DELETE without If-Match: the headers the
     /// spec asks clients to send (`xapi_model::documents::check_preconditions_strict`).
     /// Off by default: what both versions require of an LRS, and what ADL's
     /// conformance suite expects.
@@ -138,8 +139,8 @@ pub struct Limits {
     /// broad ones, or all for `related_agents` with an account; the page then
     /// ends there and `more` continues): docs/xapi-queries.md.
     pub scan_window: i64,
-    /// The largest State, Activity Profile or Agent Profile document (413
-    /// past it), and the most documents one ids list answers: docs/xapi-lrs.md.
+    /// The largest State, Activity Profile or Agent Profile document, sent or
+    /// merged by a POST (413 past it): docs/xapi-lrs.md.
     pub max_document_bytes: usize,
 }
 

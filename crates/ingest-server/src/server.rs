@@ -108,7 +108,7 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
             .get(header::CONTENT_TYPE)
             .is_none_or(|c| c != "application/json")
     {
-        return ApiError::new(
+        let mut too_large = ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "body: larger than {} bytes",
@@ -116,6 +116,13 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
             ),
         )
         .into_response();
+        // An xAPI resource's answer keeps the version it speaks.
+        if let Some(v) = r.headers().get(xapi::VERSION_HEADER) {
+            too_large
+                .headers_mut()
+                .insert(xapi::VERSION_HEADER, v.clone());
+        }
+        return too_large;
     }
     r
 }

@@ -52,7 +52,9 @@ pub struct DocumentId {
 /// of its own, apart from statistics' one-key locks and statement locks.
 const DOCUMENT_LOCKS: i32 = 0x6364; // "cd"
 
-/// FNV-1a over the key's parts (32 bits): the same lock in every process.
+/// FNV-1a over the parts of the key's scope (32 bits): the same lock in
+/// every process. The scope, not the document: a multiple-document DELETE
+/// and a write of one of its documents take the same lock.
 fn lock_key(key: &DocumentKey) -> i32 {
     let mut h: u32 = 0x811c_9dc5;
     let s = &key.scope;
@@ -62,7 +64,6 @@ fn lock_key(key: &DocumentKey) -> i32 {
         &s.activity_id,
         &s.agent_key,
         &s.registration,
-        &key.document_id,
     ] {
         for b in part.bytes().chain([0u8]) {
             h ^= u32::from(b);
@@ -101,9 +102,10 @@ fn stored(r: &impl Cols) -> Result<StoredDocument> {
 }
 
 impl<C: Conn> Tx<'_, C> {
-    /// Takes the locks of these documents (PostgreSQL; nothing on SQLite,
-    /// whose writers are serialized), in ascending order: two writers of the
-    /// same document queue instead of both reading it before either writes.
+    /// Takes the locks of these documents' scopes (PostgreSQL; nothing on
+    /// SQLite, whose writers are serialized), in ascending order: two writers
+    /// of the same document, or of a document and its scope, queue instead
+    /// of both reading before either writes.
     pub async fn lock_documents(&mut self, keys: &[&DocumentKey]) -> Result<()> {
         if self.backend != crate::Backend::Postgres || keys.is_empty() {
             return Ok(());

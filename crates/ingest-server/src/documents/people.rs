@@ -21,6 +21,8 @@ use crate::xapi::{api_version, decode_form, response_version};
 /// Activity for its definition (the newest): docs/xapi-lrs.md.
 pub const PERSON_STATEMENTS: i64 = 50;
 pub const ACTIVITY_STATEMENTS: i64 = 200;
+/// Identifiers of one person looked at, at most.
+pub const PERSON_IDENTIFIERS: usize = 20;
 
 pub async fn agents(
     State(app): State<AppState>,
@@ -174,7 +176,7 @@ async fn person(app: &AppState, integration: &str, actor: &Actor) -> Result<Valu
         Some(learner) => tx.learner_identity_keys(learner).await?,
         None => vec![key.as_str().to_owned()],
     };
-    for k in keys {
+    for k in keys.into_iter().take(PERSON_IDENTIFIERS) {
         let seen = tx
             .statements(&StatementFilter {
                 integration_id: Some(integration.to_owned()),

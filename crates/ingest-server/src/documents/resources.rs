@@ -310,6 +310,7 @@ async fn write(
         if_match: header_text(headers, header::IF_MATCH)?.map(str::to_owned),
         if_none_match: header_text(headers, header::IF_NONE_MATCH)?.map(str::to_owned),
         strict: app.config.documents.require_preconditions,
+        max_bytes: max,
     };
     match app.writer.submit_document(write).await {
         Ok(w) => {
@@ -349,6 +350,10 @@ fn write_error(e: DocumentWriteError) -> ApiError {
         DocumentWriteError::Merge(m) => {
             ApiError::bad_request(format!("body: {m}; nothing changed"))
         }
+        e @ DocumentWriteError::TooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body: {e}; nothing changed"),
+        ),
         DocumentWriteError::Write(WriteError::Unavailable { reason, message }) => {
             ApiError::unavailable(reason, message)
         }

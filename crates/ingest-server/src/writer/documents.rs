@@ -49,6 +49,9 @@ pub struct DocumentWrite {
     pub if_none_match: Option<String>,
     /// Also the client-side rules, with 428 (`[documents] require_preconditions`).
     pub strict: bool,
+    /// The largest document (`limits.max_document_bytes`): a POST whose merge
+    /// would be larger is refused.
+    pub max_bytes: usize,
 }
 
 /// What a write did: the document's new ETag (`None` once deleted).
@@ -66,18 +69,35 @@ pub enum DocumentWriteError {
     /// POST onto or of a document that is not a JSON object: 400, nothing changed.
     #[error(transparent)]
     Merge(#[from] MergeError),
+    /// A POST whose merged document would pass the size limit: 413, nothing changed.
+    #[error("the merged document would be {size} bytes; a document is at most {max}")]
+    TooLarge { size: usize, max: usize },
     /// The group's transaction failed, or its commit is not durable.
     #[error(transparent)]
     Write(#[from] WriteError),
 }
 
 pub(super) type Answer = Result<Written, DocumentWriteError>;
+
+/// Times a document group is run again after a deadlock (PostgreSQL
+/// SQLSTATE 40P01; its locks are taken in one order, so this is a guard).
+const DEADLOCK_RETRIES: usize = 3;
 pub(super) type Reply = oneshot::Sender<Answer>;
 
 /// A document write in the writer's queue.
 pub(super) struct DocumentJob {
     pub(super) write: DocumentWrite,
     pub(super) reply: Reply,
+}
+
+impl DocumentWrite {
+    /// The bytes it carries.
+    pub fn size(&self) -> usize {
+        match &self.op {
+            DocumentOp::Put { content, .. } | DocumentOp::Post { content, .. } => content.len(),
+            DocumentOp::Delete | DocumentOp::DeleteAll => 0,
+        }
+    }
 }
 
 impl DocumentOp {
@@ -98,7 +118,17 @@ pub(super) async fn write_documents(
     now_ms: i64,
     answers: &mut Vec<Queued>,
 ) -> bool {
-    match write_tx(conn, &jobs, now_ms).await {
+    let mut written = write_tx(conn, &jobs, now_ms).await;
+    for _ in 0..DEADLOCK_RETRIES {
+        match &written {
+            Err(e) if super::group::deadlock(e) => {
+                tracing::info!(error = %e.message, "a document group was a deadlock victim; running it again");
+                written = write_tx(conn, &jobs, now_ms).await;
+            }
+            _ => break,
+        }
+    }
+    match written {
         Ok(results) => {
             for (job, result) in jobs.into_iter().zip(results) {
                 answers.push(Queued::Document(job.reply, result));
@@ -180,6 +210,13 @@ async fn write_tx(
                     continue;
                 }
                 match docs::merge_json(&old.content, content) {
+                    Ok(merged) if merged.len() > w.max_bytes => {
+                        results.push(Err(DocumentWriteError::TooLarge {
+                            size: merged.len(),
+                            max: w.max_bytes,
+                        }));
+                        continue;
+                    }
                     Ok(merged) => Some((old.content_type, merged)),
                     Err(e) => {
                         results.push(Err(e.into()));

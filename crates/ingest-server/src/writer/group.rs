@@ -307,7 +307,7 @@ fn group_ids(jobs: &[Job]) -> Vec<String> {
 
 /// Whether a failed group transaction was PostgreSQL's deadlock victim
 /// (SQLSTATE 40P01): rolled back whole, and safe to run again.
-fn deadlock(e: &GroupFailure) -> bool {
+pub(super) fn deadlock(e: &GroupFailure) -> bool {
     e.message.contains("40P01") || e.message.contains("deadlock detected")
 }
 

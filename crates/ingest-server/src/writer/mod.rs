@@ -56,7 +56,9 @@ impl Queued {
     fn weight(&self) -> usize {
         match self {
             Queued::Statements(j) => j.batch.len(),
-            Queued::Document(_) => 1,
+            // A document's share of a group grows with its size (a KiB
+            // counts as a statement), so that a group stays small in memory.
+            Queued::Document(d) => 1 + d.write.size() / 1024,
         }
     }
 }

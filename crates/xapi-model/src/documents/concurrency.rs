@@ -234,9 +234,6 @@ pub fn check_preconditions(
 /// [`check_preconditions`], then the client-side rules enforced with
 /// `428 Precondition Required` (RFC 6585 3) — an opt-in stricter than the
 /// LRS requirements of either version, which name no status for these:
-/// - PUT to a profile resource without either header (1.0.3 Comm. 3.1.s3.b1
-///   "MUST include"; 9274.1.1 Content 5.1.4) when the document does not
-///   exist (an existing one already answers 409);
 /// - under 2.0.0, POST to a profile resource without either header
 ///   (Content 5.1.4, change log s44–s46) and DELETE of a profile document
 ///   without If-Match (s47–s49).
@@ -259,8 +256,10 @@ pub fn check_preconditions_strict(
     let has_match = condition(if_match).is_some();
     let has_none = condition(if_none_match).is_some();
     let v2 = version == ApiVersion::V2_0;
+    // A bare profile PUT is already refused by `check_preconditions`
+    // (`Missing` for a new document, `Conflict` for an existing one).
     let missing = match method {
-        Method::Put => !has_match && !has_none,
+        Method::Put => false,
         Method::Post => v2 && !has_match && !has_none,
         Method::Delete => v2 && !has_match,
         Method::Get | Method::Head => false,

@@ -153,10 +153,13 @@ pub fn parse_document_query(
             if id.is_empty() {
                 Err(invalid(id_param, "must not be empty"))
             } else {
-                Ok(id.to_owned())
+                storable(id_param, id, MAX_ID_BYTES).map(str::to_owned)
             }
         })
         .transpose()?;
+    if let Some(key) = &agent_key {
+        storable(AGENT, key, MAX_AGENT_BYTES)?;
+    }
     // "since … Only ids of states/profiles stored since the specified
     // Timestamp (exclusive) are returned" — a parameter of the Multiple
     // Document GET only (2.3.s4, 2.6.s4, 2.7.s4).
@@ -184,11 +187,30 @@ pub fn parse_document_query(
     })
 }
 
+/// The longest `activityId`, agent identifier and `stateId` / `profileId`
+/// a document is stored under (bytes): together they stay within what one
+/// key of an index holds on every engine (PostgreSQL's B-tree: about 2.7 KB).
+pub const MAX_ACTIVITY_ID_BYTES: usize = 1000;
+pub const MAX_AGENT_BYTES: usize = 600;
+pub const MAX_ID_BYTES: usize = 600;
+
+/// A key part that can be stored: at most `max` bytes, no control
+/// characters (NUL, which PostgreSQL's text refuses, among them).
+fn storable<'a>(param: &'static str, value: &'a str, max: usize) -> Result<&'a str, DocumentError> {
+    if value.len() > max {
+        return Err(invalid(param, format!("at most {max} bytes")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(param, "must not contain control characters"));
+    }
+    Ok(value)
+}
+
 /// `activityId`: "Activity id (IRI)" (2.3.s3.table1.row1, 2.7.s3.table1.row1,
 /// 2.5.s1.table1.row1); an IRI in xAPI is absolute (1.0.3 Data 4.3).
 fn activity_iri(value: &str) -> Result<String, DocumentError> {
     if crate::syntax::is_absolute_iri(value) {
-        Ok(value.to_owned())
+        storable(ACTIVITY_ID, value, MAX_ACTIVITY_ID_BYTES).map(str::to_owned)
     } else {
         Err(invalid(ACTIVITY_ID, "must be an absolute IRI"))
     }
