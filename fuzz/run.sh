@@ -47,6 +47,7 @@ seed scorm_json ../fixtures/scorm-cloud/v2/*.json
 seed scorm_postback
 seed catalog ../fixtures/catalog/*/*.json
 seed launch_link
+seed documents
 
 cargo +nightly fuzz build >&2
 RUNS_ARG=()
@@ -64,9 +65,10 @@ for t in "${TARGETS[@]}"; do
         status=CRASH
         failed+=("$t")
     fi
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
-    cover=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | awk '{ print $2 }')
+    # A run that stopped before reporting has none of these: "?".
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1 || true)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1 || true)
+    cover=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | awk '{ print $2 }' || true)
     printf '%-18s %14s %10s %8s %s\n' "$t" "${execs:-?}" "${rate:-?}" "${cover:-?}" "$status"
 done
 if [ ${#failed[@]} -gt 0 ]; then

@@ -9,6 +9,7 @@ use ingest_server::config::Config;
 use ingest_server::{auth, server};
 use store::{Credential, Store};
 
+mod operators;
 mod validate;
 mod webhooks;
 
@@ -83,6 +84,11 @@ enum Command {
         #[command(subcommand)]
         action: webhooks::Action,
     },
+    /// Operators of the console (`/console`): create, list, disable.
+    Operators {
+        #[command(subcommand)]
+        action: operators::Action,
+    },
 }
 
 #[derive(Subcommand)]
@@ -151,7 +157,7 @@ fn init_logging(format: &str) {
     }
 }
 
-type Failure = (u8, String);
+pub(crate) type Failure = (u8, String);
 
 async fn open(config: &Config) -> Result<Store, Failure> {
     Store::open(&config.database)
@@ -325,6 +331,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
             Ok(())
         }
         Command::Webhooks { action } => webhooks::run(action, &config).await,
+        Command::Operators { action } => operators::run(action, &config).await,
         Command::Replay => {
             let store = open(&config).await?;
             let integrations = {

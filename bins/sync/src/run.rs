@@ -185,6 +185,15 @@ pub async fn run(
                 report.error.as_deref(),
             )
             .await?;
+            let rejections: Vec<store::RunRejection> = report
+                .rejected_courses
+                .iter()
+                .map(|r| store::RunRejection {
+                    external_id: r.id.clone(),
+                    reason: r.reason.clone(),
+                })
+                .collect();
+            tx.insert_run_rejections(id, &rejections).await?;
             tx.release_sync_lock(&integration.id, &opts.holder).await?;
             tx.commit().await
         }

@@ -28,6 +28,7 @@ pub mod auth;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod documents;
 pub mod error;

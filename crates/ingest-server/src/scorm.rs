@@ -342,6 +342,13 @@ pub async fn refresh(
     then_view(app, headers, id, Change::Refresh).await
 }
 
+/// Asks SCORM Cloud for a registration's result now (the console's refresh).
+pub async fn refresh_registration(app: &AppState, id: &str) -> Result<(), ApiError> {
+    let (_, remote) = remote_for_registration(app, id).await?;
+    results::refresh(&app.store, &remote, id).await?;
+    Ok(())
+}
+
 /// `POST /api/v1/scorm/registrations/{id}/reset`: the learner starts again.
 pub async fn reset(
     State(app): State<AppState>,

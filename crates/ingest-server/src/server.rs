@@ -14,10 +14,11 @@ use store::Store;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::{App, AppState};
-use crate::{api, catalog, delivery, documents, launch, launch_links, oauth, scorm, xapi};
+use crate::{api, catalog, console, delivery, documents, launch, launch_links, oauth, scorm, xapi};
 
 pub fn router(app: AppState) -> Router {
     let limit = app.config.limits.max_body_bytes;
+    console::spawn_sampler(&app);
     Router::new()
         .route(
             "/xapi/statements",
@@ -29,6 +30,7 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/xapi/about", xapi::versioned(get(xapi::about)))
         .merge(documents::router())
+        .merge(console::router().layer(middleware::from_fn(console::remote_layer)))
         .route("/oauth/token", post(oauth::token))
         .route("/launch/{integration}/{course}", get(launch::launch))
         .route("/scorm/launch/{registration}", get(scorm::launch))
@@ -163,11 +165,14 @@ pub async fn start_with_sync(
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = router(app.clone());
     let handle = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        })
+        .await
     });
     Ok(Running {
         addr,

@@ -36,6 +36,8 @@ pub struct App {
     credentials: std::sync::Mutex<HashMap<String, CachedCredential>>,
     /// Stops the delivery task and the webhook dispatcher ([`App::stop_delivery`]).
     webhooks: crate::delivery::Stopper,
+    /// The operators' console: sign-in attempts, refused statements per minute.
+    pub console: Arc<crate::console::ConsoleState>,
 }
 
 /// When a credential was read, the credential, and its integration.
@@ -106,7 +108,9 @@ impl App {
             config.delivery.clone(),
             metrics.webhooks.clone(),
         );
+        let console = Arc::new(crate::console::ConsoleState::default());
         Self {
+            console,
             store,
             config,
             token_secret,
@@ -151,6 +155,16 @@ impl App {
             return Err(ApiError::unauthorized());
         };
         active(integration)
+    }
+
+    /// Forgets a cached credential (after it was revoked here: the revocation
+    /// then takes effect at once on this instance, within
+    /// [`CREDENTIAL_TTL`] on others).
+    pub fn forget_credential(&self, client_id: &str) {
+        self.credentials
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(client_id);
     }
 
     /// A webhook credential and its integration: from the cache when read

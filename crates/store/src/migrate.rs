@@ -123,10 +123,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0018_xapi_documents.sql"),
         postgres: include_str!("../migrations/postgres/0018_xapi_documents.sql"),
     },
+    Migration {
+        version: 19,
+        name: "console",
+        sqlite: include_str!("../migrations/sqlite/0019_console.sql"),
+        postgres: include_str!("../migrations/postgres/0019_console.sql"),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 18;
+pub const SCHEMA_VERSION: i64 = 19;
 
 const MIGRATION_LOCK: i64 = 0x636f_7572_7365; // "course"
 

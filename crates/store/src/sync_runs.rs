@@ -124,27 +124,92 @@ impl Tx<'_> {
             .fetch_all(self.tx.any()?)
             .await
             .ctx("listing sync runs")?;
+        rows.iter().map(run_row).collect()
+    }
+}
+
+/// A course a sync run refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRejection {
+    pub external_id: Option<String>,
+    pub reason: String,
+}
+
+impl Tx<'_> {
+    /// Records what a run refused (schema v19), in order.
+    pub async fn insert_run_rejections(
+        &mut self,
+        run_id: i64,
+        rows: &[RunRejection],
+    ) -> Result<()> {
+        let q = self.sql(
+            "INSERT INTO sync_run_rejections (run_id, position, external_id, reason) VALUES ($1, $2, $3, $4)",
+        );
+        for (i, r) in rows.iter().enumerate() {
+            sqlx::query(&q)
+                .bind(run_id)
+                .bind(i64::try_from(i).unwrap_or(i64::MAX))
+                .bind(r.external_id.as_deref())
+                .bind(&r.reason)
+                .execute(self.tx.any()?)
+                .await
+                .ctx("recording a run's rejections")?;
+        }
+        Ok(())
+    }
+
+    /// What a run refused, in order.
+    pub async fn run_rejections(&mut self, run_id: i64) -> Result<Vec<RunRejection>> {
+        let q = self.sql(
+            "SELECT external_id, reason FROM sync_run_rejections WHERE run_id = $1 ORDER BY position",
+        );
+        let rows = sqlx::query(&q)
+            .bind(run_id)
+            .fetch_all(self.tx.any()?)
+            .await
+            .ctx("reading a run's rejections")?;
         rows.iter()
             .map(|r| {
-                Ok(SyncRun {
-                    id: col(r, "id")?,
-                    integration_id: col(r, "integration_id")?,
-                    started_ms: col(r, "started_ms")?,
-                    finished_ms: col(r, "finished_ms")?,
-                    outcome: col(r, "outcome")?,
-                    dry_run: col::<i64>(r, "dry_run")? != 0,
-                    counts: RunCounts {
-                        created: col(r, "created")?,
-                        updated: col(r, "updated")?,
-                        archived: col(r, "archived")?,
-                        reactivated: col(r, "reactivated")?,
-                        unchanged: col(r, "unchanged")?,
-                        rejected: col(r, "rejected")?,
-                        pages: col(r, "pages")?,
-                    },
-                    error: col(r, "error")?,
+                Ok(RunRejection {
+                    external_id: col(r, "external_id")?,
+                    reason: col(r, "reason")?,
                 })
             })
             .collect()
     }
+
+    /// One sync run by id.
+    pub async fn sync_run(&mut self, id: i64) -> Result<Option<SyncRun>> {
+        let q = self.sql(
+            "SELECT id, integration_id, started_ms, finished_ms, outcome, dry_run, created, updated, archived, reactivated, unchanged, rejected, pages, error \
+             FROM sync_runs WHERE id = $1",
+        );
+        let row = sqlx::query(&q)
+            .bind(id)
+            .fetch_optional(self.tx.any()?)
+            .await
+            .ctx("reading a sync run")?;
+        row.map(|r| run_row(&r)).transpose()
+    }
+}
+
+fn run_row(r: &sqlx::any::AnyRow) -> Result<SyncRun> {
+    Ok(SyncRun {
+        id: col(r, "id")?,
+        integration_id: col(r, "integration_id")?,
+        started_ms: col(r, "started_ms")?,
+        finished_ms: col(r, "finished_ms")?,
+        outcome: col(r, "outcome")?,
+        dry_run: col::<i64>(r, "dry_run")? != 0,
+        counts: RunCounts {
+            created: col(r, "created")?,
+            updated: col(r, "updated")?,
+            archived: col(r, "archived")?,
+            reactivated: col(r, "reactivated")?,
+            unchanged: col(r, "unchanged")?,
+            rejected: col(r, "rejected")?,
+            pages: col(r, "pages")?,
+        },
+        error: col(r, "error")?,
+    })
 }
