@@ -27,6 +27,7 @@ use crate::state::AppState;
 mod actions;
 pub mod auth;
 pub mod html;
+mod lists;
 mod pages;
 
 pub use auth::{ConsoleState, hash_password};
@@ -42,22 +43,22 @@ pub fn router() -> Router<AppState> {
         .route("/console/integrations", get(pages::integrations))
         .route("/console/integrations/{id}", get(pages::integration))
         .route("/console/runs/{id}", get(pages::run))
-        .route("/console/catalog", get(pages::catalog))
-        .route("/console/pending", get(pages::pending))
-        .route("/console/statistics", get(pages::statistics))
-        .route("/console/statistics.csv", get(pages::statistics_csv))
-        .route("/console/scorm", get(pages::scorm))
+        .route("/console/catalog", get(lists::catalog))
+        .route("/console/pending", get(lists::pending))
+        .route("/console/statistics", get(lists::statistics))
+        .route("/console/statistics.csv", get(lists::statistics_csv))
+        .route("/console/scorm", get(lists::scorm))
         .route(
             "/console/scorm/{id}/refresh",
             post(actions::refresh_registration),
         )
-        .route("/console/credentials", get(pages::credentials))
+        .route("/console/credentials", get(lists::credentials))
         .route(
             "/console/credentials/{id}/revoke",
             post(actions::revoke_credential),
         )
-        .route("/console/webhooks", get(pages::webhooks))
-        .route("/console/audit", get(pages::audit))
+        .route("/console/webhooks", get(lists::webhooks))
+        .route("/console/audit", get(lists::audit))
 }
 
 /// A form body's fields (`application/x-www-form-urlencoded`); a field
