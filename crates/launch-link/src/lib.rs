@@ -26,6 +26,11 @@ use subtle::ConstantTimeEq;
 type HmacSha256 = Hmac<Sha256>;
 
 /// What a launch link asserts.
+///
+/// Built by the LMS side before signing and returned by [`verify`]. Signing
+/// checks only that no claim holds a line break; the caller minting a link
+/// must give an `entry` of `catalog` or `path:<id>`, a non-empty `learner` and
+/// an `exp` in the future, or [`verify`] will refuse the link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchClaims {
     /// The path being launched, e.g. `/launch/os-acme/ext-42` or `/scorm/launch/reg-1`.
