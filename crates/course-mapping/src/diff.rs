@@ -12,15 +12,19 @@ use crate::MappedCourse;
 /// What we know of a stored course.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Known {
+    /// Stored archived.
     pub archived: bool,
     /// The per-field hashes as stored: a JSON object of field name → hash. Kept
     /// as text (parsed only for a course whose content changed) so that a
     /// catalog of 50,000 known courses stays small in memory.
     pub field_hashes: String,
+    /// The stored [`MappedCourse::content_hash`].
     pub content_hash: String,
 }
 
 impl Known {
+    /// A stored course from its state and the hashes computed when it was
+    /// stored ([`MappedCourse::field_hashes`], [`MappedCourse::content_hash_from`]).
     pub fn new(
         archived: bool,
         field_hashes: &BTreeMap<String, String>,
@@ -101,7 +105,9 @@ pub fn departed<'a>(known: &'a HashMap<String, Known>, seen: &HashSet<String>) -
 /// run archives (0–1), unless the operator explicitly allows more.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ArchivePolicy {
+    /// The largest share (0–1) of the active catalog one run may archive.
     pub max_share: f64,
+    /// The operator's explicit permission to archive more than `max_share`.
     pub allow_mass_archive: bool,
 }
 
@@ -129,9 +135,13 @@ pub enum ArchiveRefusal {
         max_share * 100.0
     )]
     MassArchive {
+        /// How many courses the run would archive.
         would_archive: usize,
+        /// How many courses were active before the run.
         active: usize,
+        /// `would_archive / active`.
         share: f64,
+        /// The policy's [`ArchivePolicy::max_share`].
         max_share: f64,
     },
 }

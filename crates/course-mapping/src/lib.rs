@@ -1,3 +1,7 @@
+#![doc = include_str!("../README.md")]
+//!
+//! ## The mapping
+//!
 //! `course-mapping`: provider catalog courses → LMS course records, and the
 //! catalog diff. Pure: plain data in, plain data out.
 //!
@@ -10,6 +14,8 @@
 //!   a reason; formats we do not know are tolerated and reported as warnings.
 //! - [`diff`] compares the stored catalog with a fetched one page by page,
 //!   and decides what a run may archive at its end ([`archive_decision`]).
+
+#![warn(missing_docs)]
 
 pub mod diff;
 mod normalize;
@@ -28,25 +34,40 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// An LMS course record, as the LMS receives it (360Learning's field names).
+///
+/// Made by [`opensesame::map`] and [`udemy::map`], which uphold the mapping's
+/// rules: a non-empty id and name, sanitized HTML, http(s) URLs, valid
+/// language tags, a content type from [`CONTENT_TYPES`]. The fields are public
+/// for reading; a value built or edited by hand is not checked by anything
+/// here, and the caller must uphold those rules itself.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MappedCourse {
+    /// The provider's course id (trimmed, never empty): the key of the record.
     pub external_id: String,
+    /// The title (trimmed, never empty).
     pub name: String,
     /// Sanitized HTML.
     pub description: Option<String>,
+    /// The image URL (http or https).
     pub image: Option<String>,
     /// Minutes.
     pub course_duration: Option<i64>,
+    /// The publisher or instructor.
     pub author: Option<String>,
     /// The first valid language tag (the LMS's default language).
     pub lang: Option<String>,
     /// Every valid language tag.
     pub languages: Vec<String>,
+    /// The provider's launch URL (http or https).
     pub launch_url: Option<String>,
+    /// When the provider last changed the course, as the provider wrote it.
     pub modified_at: Option<String>,
+    /// The provider's categories as subjects (each path's segments).
     pub subjects: Vec<String>,
+    /// The provider lists the course as inactive.
     pub archived: bool,
+    /// One of [`CONTENT_TYPES`], when the provider's type has one.
     pub content_type: Option<String>,
     /// The ids statements may use for this course (provider id, xAPI activity id).
     pub activity_ids: Vec<String>,
@@ -55,10 +76,12 @@ pub struct MappedCourse {
 }
 
 /// A course the provider sent that cannot become an LMS course.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("course {}: {reason}", id.as_deref().unwrap_or("(no id)"))]
 pub struct Rejected {
     /// The provider's id, when there is one.
     pub id: Option<String>,
+    /// Why, as `field: what` (e.g. `title: missing (name is mandatory)`).
     pub reason: String,
 }
 

@@ -32,6 +32,7 @@ pub fn external_id(v: &Value) -> Option<String> {
     }
 }
 
+/// Maps one Udemy Business course-list item, or says why it cannot be mapped.
 pub fn map(v: &Value) -> Result<MappedCourse, Rejected> {
     let mut w = Vec::new();
     let external_id = external_id(v);

@@ -1,3 +1,7 @@
+#![doc = include_str!("../README.md")]
+//!
+//! ## The signed message
+//!
 //! Launch links signed by the LMS (seed 000 "Course start behavior"; seed 003
 //! "launch by redirect").
 //!
@@ -13,6 +17,8 @@
 //! Any edit to any of them, or a link used after `exp`, fails verification.
 //! Pure: no I/O; the current time is a parameter.
 
+#![warn(missing_docs)]
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -20,6 +26,11 @@ use subtle::ConstantTimeEq;
 type HmacSha256 = Hmac<Sha256>;
 
 /// What a launch link asserts.
+///
+/// Built by the LMS side before signing and returned by [`verify`]. Signing
+/// checks only that no claim holds a line break; the caller minting a link
+/// must give an `entry` of `catalog` or `path:<id>`, a non-empty `learner` and
+/// an `exp` in the future, or [`verify`] will refuse the link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchClaims {
     /// The path being launched, e.g. `/launch/os-acme/ext-42` or `/scorm/launch/reg-1`.
@@ -34,16 +45,26 @@ pub struct LaunchClaims {
     pub exp: i64,
 }
 
+/// Why a link could not be signed, or why a request's link is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LaunchError {
+    /// The shared secret is shorter than 32 bytes.
     #[error("the launch secret must be at least 32 bytes")]
     WeakSecret,
+    /// A required query parameter (named) is absent or empty.
     #[error("{0}: missing")]
     Missing(&'static str),
+    /// A claim or parameter (named, with the reason in parentheses) is not in
+    /// the expected form: a line break in a claim, a repeated parameter, an
+    /// empty `email`, a non-numeric `exp`, a `sig` that is not hex, or an
+    /// entry other than `catalog` or `path:<id>`.
     #[error("{0}: malformed")]
     Malformed(&'static str),
+    /// The signature is valid but `now` is at or past `exp`.
     #[error("the link expired")]
     Expired,
+    /// The signature does not match the claims: the link was edited, or
+    /// signed with another secret.
     #[error("the signature does not match")]
     BadSignature,
 }
@@ -77,6 +98,10 @@ fn mac(secret: &[u8], c: &LaunchClaims) -> Result<HmacSha256, LaunchError> {
 }
 
 /// The query string (`learner=…&entry=…&exp=…&sig=…`) for these claims.
+///
+/// An empty email is left out, as is no email. Fails with
+/// [`LaunchError::WeakSecret`] for a secret under 32 bytes and
+/// [`LaunchError::Malformed`] for a claim containing a line break.
 pub fn sign_query(secret: &[u8], c: &LaunchClaims) -> Result<String, LaunchError> {
     let sig = hex::encode(mac(secret, c)?.finalize().into_bytes());
     let mut q = url::form_urlencoded::Serializer::new(String::new());
@@ -92,6 +117,9 @@ pub fn sign_query(secret: &[u8], c: &LaunchClaims) -> Result<String, LaunchError
 }
 
 /// A full link: `base` (e.g. `https://coursebridge.example.com`) + path + signed query.
+///
+/// Trailing `/`s on `base` are dropped; `claims.path` should start with `/`.
+/// Fails as [`sign_query`] does.
 pub fn mint(base: &str, secret: &[u8], c: &LaunchClaims) -> Result<String, LaunchError> {
     Ok(format!(
         "{}{}?{}",
@@ -102,6 +130,12 @@ pub fn mint(base: &str, secret: &[u8], c: &LaunchClaims) -> Result<String, Launc
 }
 
 /// Verifies the query of a request to `path` at time `now` (Unix seconds).
+///
+/// `path` is the request's own path (not one taken from the query), so a link
+/// signed for one course does not open another. Returns the signed claims,
+/// or the first reason to refuse: a missing or malformed parameter, a
+/// signature that does not match, an expired link, or an entry point other
+/// than `catalog` or `path:<id>`. Signatures are compared in constant time.
 pub fn verify(
     secret: &[u8],
     path: &str,

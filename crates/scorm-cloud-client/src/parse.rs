@@ -7,13 +7,19 @@ use serde::Serialize;
 /// A parsed XML element.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Element {
+    /// The local name (namespace prefix dropped); `#document` for the root
+    /// [`document`] returns.
     pub name: String,
+    /// Attributes in document order, local names, values unescaped.
     pub attrs: Vec<(String, String)>,
+    /// The element's own text and CDATA, concatenated (each piece trimmed).
     pub text: String,
+    /// Child elements in document order.
     pub children: Vec<Element>,
 }
 
 impl Element {
+    /// The value of this element's attribute `name`, if it has one.
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
@@ -39,6 +45,7 @@ impl Element {
         }
     }
 
+    /// The trimmed text of the first element `name` at any depth ([`Element::find`]).
     pub fn text_of(&self, name: &str) -> Option<&str> {
         self.find(name).map(|e| e.text.trim())
     }
@@ -51,19 +58,37 @@ pub enum ErrorCode {
     SignatureMissing,
     /// 104: the signature does not match.
     SignatureMismatch,
+    /// Any other code (`-1` when the failure envelope has none).
     Other(i64),
 }
 
+/// Why a response could not be read as the answer expected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize)]
 pub enum Error {
+    /// SCORM Cloud answered with a failure envelope (`<rsp stat="fail">`, or
+    /// API V2's error JSON with its HTTP status as the code).
     #[error("SCORM Cloud error {code:?}: {message}")]
-    Api { code: ErrorCode, message: String },
+    Api {
+        /// The error code.
+        code: ErrorCode,
+        /// SCORM Cloud's message (empty when it gave none).
+        message: String,
+    },
+    /// The bytes are not well-formed XML (or, for API V2, not the JSON expected).
     #[error("response is not XML: {0}")]
     Xml(String),
+    /// The response lacks the named element (or V2 property) the call answers with.
     #[error("response lacks <{0}>")]
     Missing(&'static str),
+    /// A numeric field holds something that is not a number (`unknown` and
+    /// empty are `None`, not errors).
     #[error("{field}: {value:?} is not a number")]
-    Number { field: &'static str, value: String },
+    Number {
+        /// The element or property.
+        field: &'static str,
+        /// Its text.
+        value: String,
+    },
 }
 
 /// Parses a document into its root element.
@@ -192,28 +217,44 @@ pub fn import_token(bytes: &[u8]) -> Result<String, Error> {
     }
 }
 
+/// The state of an asynchronous import job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum ImportStatus {
+    /// Accepted, not started.
     Created,
+    /// In progress: poll again.
     Running,
+    /// Done; the results say whether the package was imported.
     Finished,
+    /// The job failed ([`ImportJob::error`]).
     Error,
+    /// A status this client does not know, as sent.
     Other(String),
 }
 
+/// The outcome of importing one package (a job may report several).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportResult {
+    /// Whether SCORM Cloud imported the package.
     pub successful: bool,
+    /// The course title read from the package.
     pub title: Option<String>,
+    /// SCORM Cloud's message about the import.
     pub message: Option<String>,
+    /// The parser's warnings about the package (non-empty ones).
     pub warnings: Vec<String>,
 }
 
+/// An import job as polled ([`import_job`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportJob {
+    /// Where the job is.
     pub status: ImportStatus,
+    /// The job's own `<message>` (not a result's).
     pub message: Option<String>,
+    /// The progress text SCORM Cloud gives, as sent.
     pub progress: Option<String>,
+    /// The import results, once finished.
     pub results: Vec<ImportResult>,
     /// `<error code>` of a failed import.
     pub error: Option<(String, String)>,
@@ -280,14 +321,20 @@ pub fn import_job(bytes: &[u8]) -> Result<ImportJob, Error> {
     })
 }
 
+/// One course of a course list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CourseInfo {
+    /// The course id (ours: SCORM Cloud keeps the id it was imported under).
     pub id: String,
+    /// Its title.
     pub title: Option<String>,
+    /// The number of versions, as sent.
     pub versions: Option<String>,
+    /// The number of registrations, as sent.
     pub registrations: Option<String>,
 }
 
+/// `getCourseList`: every `<course>` with an `id` (others are skipped).
 pub fn course_list(bytes: &[u8]) -> Result<Vec<CourseInfo>, Error> {
     let doc = ok(bytes)?;
     doc.find("courselist").ok_or(Error::Missing("courselist"))?;
@@ -306,30 +353,44 @@ pub fn course_list(bytes: &[u8]) -> Result<Vec<CourseInfo>, Error> {
         .collect())
 }
 
+/// A registration's completion status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Completion {
+    /// `complete` or `completed`.
     Complete,
+    /// `incomplete`.
     Incomplete,
+    /// `unknown`, or absent.
     Unknown,
+    /// Any other value, lower-cased.
     Other(String),
 }
 
+/// A registration's success status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Success {
+    /// `passed`.
     Passed,
+    /// `failed`.
     Failed,
+    /// `unknown`, or absent.
     Unknown,
+    /// Any other value, lower-cased.
     Other(String),
 }
 
 /// The "big four" of a registration report (any results format).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RegistrationReport {
+    /// The registration id (`regid`), when the report carries it.
     pub registration_id: Option<String>,
+    /// Completion.
     pub complete: Completion,
+    /// Success.
     pub success: Success,
-    /// `unknown` → `None`.
+    /// The score as SCORM Cloud reports it (0–100); `unknown` → `None`.
     pub score: Option<f64>,
+    /// Total time, seconds; `unknown` → `None`.
     pub total_time_secs: Option<f64>,
 }
 

@@ -9,14 +9,20 @@ use subtle::ConstantTimeEq;
 
 use crate::parse::{Error, RegistrationReport, registration_report};
 
+/// Why a postback is refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PostbackError {
+    /// No credentials, or credentials that cannot be read (not Basic, not
+    /// base64, not UTF-8, no `:`).
     #[error("postback credentials missing")]
     NoCredentials,
+    /// The user or password is not the expected one.
     #[error("postback credentials do not match")]
     BadCredentials,
+    /// The body lacks what the delivery needs (the form's `data` field).
     #[error("postback body: {0}")]
     Body(String),
+    /// The report could not be parsed.
     #[error(transparent)]
     Report(#[from] Error),
 }
@@ -27,9 +33,14 @@ pub fn same(a: &str, b: &str) -> bool {
 }
 
 /// The credentials and XML a postback carries.
+///
+/// Not yet authenticated: check it with [`authenticate`] before trusting it.
 pub struct Delivery {
+    /// The user name sent.
     pub user: String,
+    /// The password sent.
     pub password: String,
+    /// The report: V1's XML or V2's JSON ([`report`] tells them apart).
     pub xml: Vec<u8>,
 }
 

@@ -7,9 +7,12 @@ use url::Url;
 
 use crate::sign::{signed_query, timestamp};
 
+/// The HTTP method of a [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum HttpMethod {
+    /// `GET`, no body.
     Get,
+    /// `POST`: a multipart upload ([`Request::file_part`]) or, in API V2, a JSON body.
     Post,
 }
 
@@ -17,7 +20,10 @@ pub enum HttpMethod {
 /// `Debug` form shows only the method name, never the query.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Request {
+    /// The HTTP method.
     pub method: HttpMethod,
+    /// The full URL, signed (API V1: the signature is in the query). Send it
+    /// as is: any change to its query breaks the signature.
     pub url: String,
     /// For an upload: a `multipart/form-data` body with one file part of this
     /// name, which the caller streams from disk (never held in memory).
@@ -42,7 +48,9 @@ impl std::fmt::Debug for Request {
 /// Where and as whom.
 #[derive(Clone)]
 pub struct Client {
+    /// The API endpoint, e.g. `https://cloud.scorm.com/api`.
     pub base: Url,
+    /// The application id (`appid`).
     pub app_id: String,
     secret: String,
     /// `origin` parameter (`org.app.version`, lower case), when set.
@@ -61,7 +69,9 @@ impl std::fmt::Debug for Client {
 /// How SCORM Cloud authenticates postbacks to us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum AuthType {
+    /// Credentials and report as form fields (`username`, `password`, `data`).
     Form,
+    /// Credentials in HTTP Basic, the report as the body.
     HttpBasic,
 }
 
@@ -74,10 +84,14 @@ impl AuthType {
     }
 }
 
+/// How much of a registration a report carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ResultsFormat {
+    /// The course as a whole (completion, success, score, time).
     Course,
+    /// The course and each activity's status.
     Activity,
+    /// Everything, including interactions and objectives.
     Full,
 }
 
@@ -94,10 +108,15 @@ impl ResultsFormat {
 /// Where SCORM Cloud posts registration results, with the credentials it sends.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Postback {
+    /// Where SCORM Cloud posts (use https, with no redirect in front of it).
     pub url: String,
+    /// How the credentials are sent.
     pub auth: AuthType,
+    /// The user name SCORM Cloud sends.
     pub user: String,
+    /// The password SCORM Cloud sends (hidden from `Debug`).
     pub password: String,
+    /// The report's format.
     pub format: ResultsFormat,
 }
 
@@ -112,23 +131,38 @@ impl std::fmt::Debug for Postback {
     }
 }
 
+/// A registration to create: a learner on a course. Checked when the request
+/// is built ([`Client::create_registration`]): the ids as [`check_id`] says,
+/// and both names non-blank.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRegistration {
+    /// The course (our id, as imported).
     pub course_id: String,
+    /// Our id for the registration.
     pub registration_id: String,
+    /// Our id for the learner.
     pub learner_id: String,
+    /// The learner's first name (required by API V1).
     pub first_name: String,
+    /// The learner's last name (required by API V1).
     pub last_name: String,
+    /// The learner's email, if known.
     pub email: Option<String>,
+    /// Where to post this registration's results, if anywhere.
     pub postback: Option<Postback>,
 }
 
+/// An id or required parameter SCORM Cloud would refuse; each variant names
+/// the parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
+    /// The id is empty.
     #[error("{0}: must not be empty")]
     Empty(&'static str),
+    /// The id has more than 255 characters.
     #[error("{0}: at most 255 characters (SCORM Cloud stores ids as strings up to 255)")]
     TooLong(&'static str),
+    /// The id contains a control character.
     #[error("{0}: control characters are not allowed")]
     Control(&'static str),
     /// A parameter SCORM Cloud requires would be sent empty (and so left out).
@@ -152,6 +186,8 @@ pub fn check_id(what: &'static str, id: &str) -> Result<(), IdError> {
 }
 
 impl Client {
+    /// A client for the API at `base`, as application `app_id` with its
+    /// secret key (kept private: not shown by `Debug`, used only to sign).
     pub fn new(base: Url, app_id: impl Into<String>, secret: impl Into<String>) -> Self {
         Self {
             base,
@@ -224,6 +260,8 @@ impl Client {
         ))
     }
 
+    /// `rustici.course.getAsyncImportResult`: poll an import job (read with
+    /// [`crate::parse::import_job`]; delays: [`crate::import_poll_delays`]).
     pub fn get_async_import_result(&self, token: &str, now: OffsetDateTime) -> Request {
         self.get(
             "rustici.course.getAsyncImportResult",
@@ -232,10 +270,13 @@ impl Client {
         )
     }
 
+    /// `rustici.course.exists` (read with [`crate::parse::exists`]).
     pub fn course_exists(&self, course_id: &str, now: OffsetDateTime) -> Request {
         self.get("rustici.course.exists", &[("courseid", course_id)], now)
     }
 
+    /// `rustici.course.getCourseList`, optionally filtered by a regular
+    /// expression on course ids (read with [`crate::parse::course_list`]).
     pub fn get_course_list(&self, filter: Option<&str>, now: OffsetDateTime) -> Request {
         self.get(
             "rustici.course.getCourseList",
@@ -244,6 +285,7 @@ impl Client {
         )
     }
 
+    /// `rustici.course.deleteCourse` (read with [`crate::parse::success`]).
     pub fn delete_course(&self, course_id: &str, now: OffsetDateTime) -> Request {
         self.get(
             "rustici.course.deleteCourse",
@@ -252,6 +294,8 @@ impl Client {
         )
     }
 
+    /// `rustici.registration.createRegistration` (read with
+    /// [`crate::parse::success`]). Fails when an id is invalid or a name is blank.
     pub fn create_registration(
         &self,
         r: &NewRegistration,
@@ -288,6 +332,8 @@ impl Client {
         Ok(self.get("rustici.registration.createRegistration", &p, now))
     }
 
+    /// `rustici.registration.getRegistrationResult` (read with
+    /// [`crate::parse::registration_report`]).
     pub fn get_registration_result(
         &self,
         registration_id: &str,
@@ -316,6 +362,7 @@ impl Client {
         )
     }
 
+    /// `rustici.registration.exists` (read with [`crate::parse::exists`]).
     pub fn registration_exists(&self, registration_id: &str, now: OffsetDateTime) -> Request {
         self.get(
             "rustici.registration.exists",
@@ -324,6 +371,7 @@ impl Client {
         )
     }
 
+    /// `rustici.registration.deleteRegistration` (read with [`crate::parse::success`]).
     pub fn delete_registration(&self, registration_id: &str, now: OffsetDateTime) -> Request {
         self.get(
             "rustici.registration.deleteRegistration",
@@ -332,6 +380,8 @@ impl Client {
         )
     }
 
+    /// `rustici.registration.resetRegistration`: clears the learner's
+    /// progress (read with [`crate::parse::success`]).
     pub fn reset_registration(&self, registration_id: &str, now: OffsetDateTime) -> Request {
         self.get(
             "rustici.registration.resetRegistration",
@@ -340,6 +390,7 @@ impl Client {
         )
     }
 
+    /// `rustici.registration.updatePostbackInfo` (read with [`crate::parse::success`]).
     /// Note the parameter names differ from createRegistration's (`url`, `name`, `password`).
     pub fn update_postback_info(
         &self,
@@ -361,6 +412,8 @@ impl Client {
         )
     }
 
+    /// `rustici.registration.testRegistrationPostUrl`: SCORM Cloud posts a
+    /// test report to the postback URL (read with [`crate::parse::success`]).
     pub fn test_registration_post_url(&self, pb: &Postback, now: OffsetDateTime) -> Request {
         self.get(
             "rustici.registration.testRegistrationPostUrl",

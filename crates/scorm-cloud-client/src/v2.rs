@@ -15,11 +15,16 @@ use crate::parse::{
 };
 use crate::request::{AuthType, IdError, NewRegistration, ResultsFormat, check_id};
 
+/// The HTTP method of a [`RequestV2`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Method {
+    /// `GET`.
     Get,
+    /// `POST` (with [`RequestV2::json`] as an `application/json` body, or a multipart upload).
     Post,
+    /// `HEAD`.
     Head,
+    /// `DELETE`.
     Delete,
 }
 
@@ -27,9 +32,14 @@ pub enum Method {
 /// (never shown by `Debug`).
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct RequestV2 {
+    /// The HTTP method.
     pub method: Method,
+    /// The full URL.
     pub url: String,
+    /// The JSON body, when the call has one.
     pub json: Option<String>,
+    /// The `Authorization` header value (`Basic …` of `appId:secret`): a
+    /// credential, skipped by `Serialize` and `Debug`; never log it.
     #[serde(skip)]
     pub authorization: String,
     /// For an upload: the multipart file part (`file`) the caller streams.
@@ -46,10 +56,12 @@ impl std::fmt::Debug for RequestV2 {
     }
 }
 
+/// Where and as whom, for API V2.
 #[derive(Clone)]
 pub struct ClientV2 {
     /// e.g. `https://cloud.scorm.com/api/v2/`
     pub base: Url,
+    /// The application id (the Basic user name).
     pub app_id: String,
     secret: String,
 }
@@ -70,6 +82,9 @@ fn seg(s: &str) -> String {
 }
 
 impl ClientV2 {
+    /// A client for the API at `base` (a trailing `/` is added when missing),
+    /// as application `app_id` with its secret key (kept private: not shown by
+    /// `Debug`, only sent in [`RequestV2::authorization`]).
     pub fn new(mut base: Url, app_id: impl Into<String>, secret: impl Into<String>) -> Self {
         if !base.path().ends_with('/') {
             let p = format!("{}/", base.path());
@@ -129,6 +144,7 @@ impl ClientV2 {
         ))
     }
 
+    /// `GET /courses/importJobs/{id}` (read with [`parse_import_job`]).
     pub fn import_job(&self, job_id: &str) -> RequestV2 {
         self.req(
             Method::Get,
@@ -137,6 +153,8 @@ impl ClientV2 {
         )
     }
 
+    /// `POST /registrations`. Fails when an id is invalid; blank names and
+    /// an absent email are left out (optional in V2).
     pub fn create_registration(&self, r: &NewRegistration) -> Result<RequestV2, IdError> {
         check_id("courseId", &r.course_id)?;
         check_id("registrationId", &r.registration_id)?;
@@ -168,18 +186,22 @@ impl ClientV2 {
         Ok(self.req(Method::Post, "registrations", Some(body)))
     }
 
+    /// `HEAD /registrations/{id}` (read with [`parse_exists`]).
     pub fn registration_exists(&self, id: &str) -> RequestV2 {
         self.req(Method::Head, &format!("registrations/{}", seg(id)), None)
     }
 
+    /// `GET /registrations/{id}`: its progress (read with [`parse_registration`]).
     pub fn registration(&self, id: &str) -> RequestV2 {
         self.req(Method::Get, &format!("registrations/{}", seg(id)), None)
     }
 
+    /// `DELETE /registrations/{id}`.
     pub fn delete_registration(&self, id: &str) -> RequestV2 {
         self.req(Method::Delete, &format!("registrations/{}", seg(id)), None)
     }
 
+    /// `DELETE /registrations/{id}/progress`: clears the learner's progress.
     pub fn reset_registration(&self, id: &str) -> RequestV2 {
         self.req(
             Method::Delete,
@@ -318,6 +340,7 @@ pub fn parse_exists(status: u16) -> Result<bool, Error> {
     }
 }
 
+/// The launch link of a [`ClientV2::launch_link`] answer (`{"launchLink": …}`).
 pub fn parse_launch_link(status: u16, bytes: &[u8]) -> Result<String, Error> {
     body(status, bytes)?
         .get("launchLink")

@@ -19,6 +19,7 @@ pub struct Event {
     /// When we recorded it.
     #[serde(with = "crate::rfc3339")]
     pub stored: OffsetDateTime,
+    /// What happened.
     pub kind: EventKind,
 }
 
@@ -30,6 +31,7 @@ impl Event {
         json::written(256, self, write_event)
     }
 
+    /// The event's place in the total order: `(at, stored, id)`.
     pub fn key(&self) -> EventKey {
         EventKey(self.at, self.stored, self.id)
     }
@@ -68,15 +70,22 @@ fn write_event(out: &mut Out, e: &Event) -> Result<(), Unwritten> {
 /// The total order of events: timestamp, then stored, then id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct EventKey(
-    #[serde(with = "crate::rfc3339")] pub OffsetDateTime,
-    #[serde(with = "crate::rfc3339")] pub OffsetDateTime,
+    /// [`Event::at`].
+    #[serde(with = "crate::rfc3339")]
+    pub OffsetDateTime,
+    /// [`Event::stored`].
+    #[serde(with = "crate::rfc3339")]
+    pub OffsetDateTime,
+    /// [`Event::id`].
     pub Uuid,
 );
 
+/// The kinds of learning event, as data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "type")]
 pub enum EventKind {
-    /// An xAPI statement, reduced to what statistics need (see [`statement_facts`]).
+    /// An xAPI statement, reduced to what statistics need (see
+    /// [`ProviderRules::statement_facts`]).
     Statement(StatementFacts),
     /// The learner started the course from the LMS.
     Launch(Launch),
@@ -113,31 +122,43 @@ pub enum EntryPoint {
     Unknown,
 }
 
+/// The learner started the course from the LMS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Launch {
+    /// Where in the LMS they started it.
     pub entry: EntryPoint,
 }
 
+/// A SCORM registration's completion status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScormCompletion {
+    /// Completed.
     Complete,
+    /// Started, not completed.
     Incomplete,
+    /// Not reported.
     Unknown,
 }
 
+/// A SCORM registration's success status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScormSuccess {
+    /// Passed.
     Passed,
+    /// Failed.
     Failed,
+    /// Not reported.
     Unknown,
 }
 
 /// SCORM Cloud's "big four" (seed 003).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ScormResult {
+    /// Completion.
     pub complete: ScormCompletion,
+    /// Success.
     pub success: ScormSuccess,
     /// 0–100 as SCORM Cloud reports it; `None` for `unknown`.
     pub score: Option<f64>,
@@ -158,6 +179,7 @@ pub struct Override {
     pub score: Option<f64>,
     /// Who did it (for the audit trail).
     pub by: String,
+    /// Why (for the audit trail).
     pub reason: Option<String>,
 }
 
@@ -165,10 +187,13 @@ pub struct Override {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetKind {
+    /// A course.
     Course,
+    /// A learning path (a collection of courses).
     Path,
 }
 
+/// Who sends the statements: decides how they are read ([`ProviderRules`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Provider {
@@ -182,7 +207,11 @@ pub enum Provider {
 
 /// How one provider's statements and launches turn into statistics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// The fields are public so that an integration can adjust them; the
+/// constructors give each provider's rules as the seeds describe them.
 pub struct ProviderRules {
+    /// Whose rules these are.
     pub provider: Provider,
     /// Progress set by a launch unless already higher (seed 000: the
     /// integration's default, 50 %). `None`: launches do not set progress.
@@ -220,6 +249,8 @@ impl ProviderRules {
         }
     }
 
+    /// OpenSesame: 50 % progress at launch; time spent and last activity
+    /// only for courses launched from the LMS.
     pub fn opensesame() -> Self {
         Self {
             launch_progress: Some(50.0),
@@ -228,14 +259,18 @@ impl ProviderRules {
         }
     }
 
+    /// Udemy Business: progress from `progressed` and `completed`
+    /// statements (`score.scaled` for courses, an extension for paths).
     pub fn udemy_business() -> Self {
         Self::base(Provider::UdemyBusiness)
     }
 
+    /// Any other xAPI sender: completion, success, score and duration as sent.
     pub fn generic() -> Self {
         Self::base(Provider::Generic)
     }
 
+    /// The rules of provider `p` (one of the constructors above).
     pub fn for_provider(p: Provider) -> Self {
         match p {
             Provider::OpenSesame => Self::opensesame(),

@@ -1,3 +1,7 @@
+#![doc = include_str!("../README.md")]
+//!
+//! ## The rules
+//!
 //! `stats-rules`: learner statistics from learning events, exactly as seeds
 //! 000 (OpenSesame via 360Learning), 001 (Udemy Business) and 003 (SCORM
 //! Cloud) describe them. See `docs/stats-rules.md` for the rules and worked
@@ -13,6 +17,8 @@
 //! - [`path_progress`] evaluates an LMS learning path (linear or not).
 //!
 //! Pure: no I/O, no clock.
+
+#![warn(missing_docs)]
 
 mod event;
 mod json;

@@ -10,22 +10,29 @@ use crate::state::LearnerStats;
 /// A path as the LMS defines it: ordered course steps, linear or free.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PathDef {
+    /// The courses, in the path's order (the ids the statistics are looked up by).
     pub steps: Vec<String>,
     /// Linear progression: a step opens only when every step before it is completed.
     pub linear: bool,
 }
 
+/// One step of a path, for one learner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepStatus {
+    /// The step's course.
     pub course: String,
     /// The learner may start this step now.
     pub available: bool,
+    /// The learner completed the course.
     pub completed: bool,
+    /// The learner's progress on the course, 0–100 (0 when never touched).
     pub progress: f64,
 }
 
+/// A learner's progress through a path ([`path_progress`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathProgress {
+    /// Each step, in the path's order.
     pub steps: Vec<StepStatus>,
     /// Every step is completed (an empty path is not).
     pub completed: bool,

@@ -28,29 +28,44 @@ pub enum ScoreRule {
 /// One era of the policy table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Era {
+    /// The era's name, reported as [`crate::LearnerStats::policy_era`].
     pub name: String,
     /// Inclusive start; `None` for the first era (since forever).
     #[serde(with = "crate::rfc3339::option")]
     pub from: Option<OffsetDateTime>,
+    /// Which attempts count towards time spent.
     pub time_spent: TimeSpentRule,
+    /// Whether a completed attempt's score is final.
     pub score: ScoreRule,
 }
 
+/// Why a policy table is refused ([`Policies::new`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
+    /// No era.
     #[error("eras: the table is empty")]
     Empty,
+    /// The first era has a start.
     #[error("eras[0].from: the first era must start at the beginning of time (from = null)")]
     FirstHasStart,
+    /// An era after the first (its index) has no start.
     #[error("eras[{0}].from: every era after the first needs a start instant")]
     MissingStart(usize),
+    /// An era (its index) does not start after the one before it.
     #[error("eras[{0}].from: eras must be in strictly increasing order of start")]
     NotIncreasing(usize),
+    /// [`Policies::seed_000`]'s year gives no valid date.
     #[error("year {0}: out of range")]
     Year(i32),
 }
 
 /// The policy table and the other dated rule of seed 000.
+///
+/// Build it with [`Policies::new`], which validates the table, or one of the
+/// ready-made tables. Deserializing does **not** validate it: a table read
+/// from JSON the caller does not control must be checked again with
+/// `Policies::new(p.eras().to_vec(), p.relaunch_new_attempt_from)`, since
+/// [`Policies::era_at`] relies on a non-empty table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policies {
     eras: Vec<Era>,
@@ -161,6 +176,7 @@ impl Policies {
         &self.eras[i.saturating_sub(1)]
     }
 
+    /// The eras, oldest first.
     pub fn eras(&self) -> &[Era] {
         &self.eras
     }

@@ -12,7 +12,9 @@ mod json;
 /// Everything the fold needs to know: the provider's rules and the policy table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rules {
+    /// How the provider's statements and launches are read.
     pub provider: ProviderRules,
+    /// The dated policy eras.
     pub policies: Policies,
 }
 
@@ -37,7 +39,9 @@ impl Rules {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
+    /// Passed.
     Success,
+    /// Failed.
     Failed,
 }
 
@@ -52,15 +56,21 @@ impl Outcome {
 pub struct Attempt {
     /// 1-based.
     pub number: u32,
+    /// Where the attempt was started.
     pub entry: EntryPoint,
+    /// When it started (its first event).
     #[serde(with = "crate::rfc3339")]
     pub started_at: OffsetDateTime,
+    /// When it was completed, if it was.
     #[serde(with = "crate::rfc3339::option")]
     pub completed_at: Option<OffsetDateTime>,
     /// Time spent in this attempt up to its completion; `None` when no duration was reported.
     pub time_spent_ms: Option<u64>,
+    /// The attempt's score, 0–100.
     pub score: Option<f64>,
+    /// The attempt's success or failure, when reported.
     pub result: Option<Outcome>,
+    /// The attempt's latest event.
     #[serde(with = "crate::rfc3339")]
     pub last_activity_at: OffsetDateTime,
 }
@@ -69,14 +79,19 @@ pub struct Attempt {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("event {new:?} sorts before the last applied event {last:?}: refold the learner's events")]
 pub struct OutOfOrder {
+    /// The key of the last event applied.
     pub last: EventKey,
+    /// The key of the event refused.
     pub new: EventKey,
 }
 
+/// An administrator's override and when it was made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OverrideRecord {
+    /// When the override was made (its event's `at`).
     #[serde(with = "crate::rfc3339")]
     pub at: OffsetDateTime,
+    /// What it forces.
     #[serde(flatten)]
     pub value: Override,
 }
@@ -107,16 +122,21 @@ pub struct LearnerState {
 pub struct LearnerStats {
     /// 0–100; never goes down.
     pub progress: f64,
+    /// The course or path is completed.
     pub completed: bool,
+    /// Success or failure, when reported (or overridden).
     pub result: Option<Outcome>,
     /// 0–100.
     pub score: Option<f64>,
     /// `None` is unknown (no duration reported, or — OpenSesame — not launched from the LMS).
     pub time_spent_ms: Option<u64>,
+    /// The learner's first event.
     #[serde(with = "crate::rfc3339::option")]
     pub first_activity_at: Option<OffsetDateTime>,
+    /// The learner's latest event (`None` when unknown: OpenSesame without a launch).
     #[serde(with = "crate::rfc3339::option")]
     pub last_activity_at: Option<OffsetDateTime>,
+    /// When the course or path was completed.
     #[serde(with = "crate::rfc3339::option")]
     pub completed_at: Option<OffsetDateTime>,
     /// Seed 000: whether the learner launched the course from the LMS; without
@@ -125,6 +145,7 @@ pub struct LearnerStats {
     /// The policy era that decided time spent (by the latest completion, or
     /// the latest activity while nothing is completed).
     pub policy_era: Option<String>,
+    /// Every attempt, oldest first.
     pub attempts: Vec<Attempt>,
     /// Present when an administrator's override changed what providers reported.
     pub overridden: Option<OverrideRecord>,

@@ -59,6 +59,7 @@ pub struct DuplicateId {
     pub index: usize,
     /// The index of the first statement with that id.
     pub first: usize,
+    /// The repeated id.
     pub id: Uuid,
 }
 

@@ -43,10 +43,12 @@ impl Duration {
         }
     }
 
+    /// The duration as written (or, from [`Duration::from_millis`], the canonical text).
     pub fn as_str(&self) -> &str {
         &self.text
     }
 
+    /// The length in milliseconds (finer digits truncated).
     pub fn millis(&self) -> u64 {
         self.millis
     }
@@ -67,22 +69,31 @@ impl Serialize for Duration {
 /// Why a duration is not a valid ISO 8601 duration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
+    /// It does not start with `P`.
     #[error("must be an ISO 8601 duration starting with P (e.g. PT1H30M)")]
     MissingP,
+    /// Nothing follows `P`.
     #[error("must be an ISO 8601 duration with at least one component after P")]
     Empty,
+    /// Nothing follows `T`.
     #[error("must be an ISO 8601 duration: T must be followed by hours, minutes or seconds")]
     EmptyTime,
+    /// A designator has no number before it.
     #[error("must be an ISO 8601 duration: a number must precede each designator")]
     MissingNumber,
+    /// A designator is unknown or misplaced.
     #[error("must be an ISO 8601 duration: unknown or misplaced designator")]
     BadDesignator,
+    /// A component other than the last has a fraction.
     #[error("must be an ISO 8601 duration: only the last component may have a fraction")]
     FractionNotLast,
+    /// Weeks are combined with other components.
     #[error("must be an ISO 8601 duration: weeks (W) cannot be combined with other components")]
     WeeksMixed,
+    /// The alternative format (`P0003-06-04T12:30:05`), or a sign.
     #[error("must be an ISO 8601 duration in the P…Y…M…DT…H…M…S form, not the alternative format")]
     AlternativeFormat,
+    /// Longer than milliseconds in a `u64` can hold.
     #[error("is too long to represent in milliseconds")]
     Overflow,
 }

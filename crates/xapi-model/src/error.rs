@@ -6,7 +6,9 @@ use std::fmt;
 /// `context.contextActivities.parent[0].id` (`statement` for the root).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationError {
+    /// Where: a JSON path (`actor.mbox`, `context.contextActivities.parent[0].id`).
     pub path: String,
+    /// What: the rule broken, in words (`must be a mailto: IRI`).
     pub rule: String,
 }
 

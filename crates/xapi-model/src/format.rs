@@ -415,10 +415,18 @@ pub fn is_plain(s: &Statement) -> bool {
 pub struct Criteria {
     /// `agent`: the key of the Agent or identified Group.
     pub agent: Option<LearnerKey>,
+    /// `verb`: the verb IRI.
     pub verb: Option<String>,
+    /// `activity`: the object's activity IRI.
     pub activity: Option<String>,
+    /// `registration`: the context's registration.
     pub registration: Option<uuid::Uuid>,
+    /// `related_agents`: `agent` also matches the authority, instructor,
+    /// team and context agents and groups, and those of a SubStatement
+    /// ([`mentions_agent`]).
     pub related_agents: bool,
+    /// `related_activities`: `activity` also matches context activities and
+    /// those of a SubStatement ([`mentions_activity`]).
     pub related_activities: bool,
 }
 

@@ -17,6 +17,7 @@ use crate::model::{Account, Actor, Ifi};
 pub struct LearnerKey(String);
 
 impl LearnerKey {
+    /// The key of an identifier (the table above).
     pub fn from_ifi(ifi: &Ifi) -> Self {
         Self(match ifi {
             Ifi::Mbox(m) => format!("mbox:{}", email_of_mbox(m)),
@@ -38,6 +39,7 @@ impl LearnerKey {
         Self(format!("mbox:{}", email.trim().to_lowercase()))
     }
 
+    /// The key's text (what is stored and compared).
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -1,4 +1,6 @@
-//! `xapi-model`: a strict xAPI 1.0.3 / 2.0.0 statement model.
+#![doc = include_str!("../README.md")]
+//!
+//! ## Overview
 //!
 //! - [`parse_statement`] reads bytes into a typed [`Statement`], checking every
 //!   MUST of the xAPI data model and reporting *all* broken rules, each with a
@@ -12,6 +14,8 @@
 //!   and xAPI 2.0's one statement per id in a batch.
 //!
 //! Pure: no I/O, no clock, no global state.
+
+#![warn(missing_docs)]
 
 pub mod batch;
 pub mod compare;

@@ -4,7 +4,7 @@
 //! present, `contextActivities` always arrays, timestamps in RFC 3339.
 
 use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::Serializer;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -57,6 +57,7 @@ impl LanguageMap {
             .or_else(|| self.iter().next().map(|(_, v)| v))
     }
 
+    /// How many languages.
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -66,6 +67,7 @@ impl LanguageMap {
         self.0.retain(|k, _| k == tag);
     }
 
+    /// No language at all.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -77,26 +79,58 @@ pub type Extensions = Map<String, Value>;
 /// `http://adlnet.gov/expapi/verbs/voided`
 pub const VERB_VOIDED: &str = "http://adlnet.gov/expapi/verbs/voided";
 
+/// An xAPI statement: an actor, a verb and an object, with optional result,
+/// context and the LRS's properties.
+///
+/// A `Statement` returned by [`crate::parse_statement`] (or
+/// [`crate::statement_from_value`]) satisfies every MUST of the data model.
+/// The fields are public so that callers can read and build statements, but
+/// **a value built or changed by hand is not validated**: nothing stops an
+/// empty verb id, an mbox without `mailto:` or a SubStatement inside a
+/// SubStatement. To check one, serialize it and parse it again:
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mut statement = xapi_model::parse_statement(br#"{"actor": {"mbox": "mailto:a@example.com"},
+/// #     "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"}, "object": {"id": "https://example.com/c"}}"#)?;
+/// statement.verb.id = "not an IRI".into(); // built or edited by hand
+/// let checked = xapi_model::statement_from_value(serde_json::to_value(&statement)?);
+/// let errors = checked.expect_err("an invalid verb id");
+/// assert_eq!(errors[0].path, "verb.id");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Statement {
+    /// The statement id (the LRS assigns one when absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
+    /// Who did it: an Agent or a Group.
     pub actor: Actor,
+    /// What they did.
     pub verb: Verb,
+    /// What they did it to.
     pub object: StatementObject,
+    /// The outcome (score, success, completion, duration).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<StatementResult>,
+    /// The context (registration, instructor, parent activities, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<Context>,
+    /// When it happened, as the sender says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<Timestamp>,
+    /// When the LRS stored it (set by the LRS, not the sender).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stored: Option<Timestamp>,
+    /// Who vouches for it (set by the LRS from the credentials).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authority: Option<Actor>,
+    /// The xAPI version the statement conforms to (`1.0.x` or `2.0.x`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Attachment metadata (the content travels in a multipart request).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachments: Option<Vec<Attachment>>,
 }
@@ -128,23 +162,35 @@ impl Statement {
 /// or authority, whose object is never another SubStatement.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+///
+/// As for [`Statement`], a value built by hand is not validated.
 pub struct SubStatement {
+    /// Who did it.
     pub actor: Actor,
+    /// What they did.
     pub verb: Verb,
+    /// What they did it to (never a SubStatement).
     pub object: StatementObject,
+    /// The outcome.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<StatementResult>,
+    /// The context.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<Context>,
+    /// When it happened (or will).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<Timestamp>,
+    /// Attachment metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachments: Option<Vec<Attachment>>,
 }
 
 /// An instant with the offset it was written with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timestamp(pub OffsetDateTime);
+pub struct Timestamp(
+    /// The instant, in the offset it was written with.
+    pub OffsetDateTime,
+);
 
 impl Timestamp {
     /// RFC 3339 text (never fails for the years xAPI timestamps can hold).
@@ -168,42 +214,59 @@ impl Serialize for Timestamp {
 /// The four inverse functional identifiers; an Agent has exactly one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Ifi {
+    /// `mbox`: a `mailto:` IRI.
     Mbox(String),
+    /// `mbox_sha1sum`: the hex SHA-1 of a `mailto:` IRI.
     MboxSha1Sum(String),
+    /// `openid`: an OpenID URI.
     OpenId(String),
+    /// `account`: an account on a system.
     Account(Account),
 }
 
+/// An account on a system, as an identifier.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
+    /// The system's home page (an IRL).
     pub home_page: String,
+    /// The account's unique name on that system.
     pub name: String,
 }
 
+/// One person or system, identified by exactly one [`Ifi`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Agent {
+    /// A display name (not an identifier).
     pub name: Option<String>,
+    /// The identifier.
     pub ifi: Ifi,
 }
 
+/// A group of agents: identified (by an [`Ifi`]) or anonymous (by its members).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Group {
+    /// A display name (not an identifier).
     pub name: Option<String>,
     /// `None` for an anonymous group.
     pub ifi: Option<Ifi>,
+    /// The members (required, non-empty, for an anonymous group).
     pub member: Option<Vec<Agent>>,
 }
 
 impl Group {
+    /// True when the group has no identifier (it is identified by its members).
     pub fn is_anonymous(&self) -> bool {
         self.ifi.is_none()
     }
 }
 
+/// Who a statement is about: an Agent or a Group.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Actor {
+    /// One agent.
     Agent(Agent),
+    /// A group.
     Group(Group),
 }
 
@@ -217,25 +280,37 @@ impl Actor {
     }
 }
 
+/// The action of a statement.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verb {
+    /// The verb's IRI, e.g. `http://adlnet.gov/expapi/verbs/completed`.
     pub id: String,
+    /// Human-readable names by language (not used to interpret the verb).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display: Option<LanguageMap>,
 }
 
+/// The object of a statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatementObject {
+    /// An activity (a course, a question, …): the default.
     Activity(Activity),
+    /// An agent.
     Agent(Agent),
+    /// A group.
     Group(Group),
+    /// Another statement, by id (e.g. the target of a voiding statement).
     StatementRef(StatementRef),
+    /// A statement inside this one.
     SubStatement(Box<SubStatement>),
 }
 
+/// Something a learner interacts with, identified by an IRI.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activity {
+    /// The activity's IRI.
     pub id: String,
+    /// Its metadata, when sent.
     pub definition: Option<Box<ActivityDefinition>>,
 }
 
@@ -248,56 +323,85 @@ impl Activity {
     }
 }
 
+/// A reference to another statement by its id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StatementRef {
+    /// The referenced statement's id.
     pub id: Uuid,
 }
 
+/// An activity's metadata. The interaction properties describe a question
+/// (cmi.interaction); which component lists an interaction type may carry:
+/// [`InteractionType::allows_component`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivityDefinition {
+    /// Human-readable names by language.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<LanguageMap>,
+    /// Human-readable descriptions by language.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<LanguageMap>,
+    /// `type`: the activity type's IRI.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub activity_type: Option<String>,
+    /// An IRL with more information about the activity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub more_info: Option<String>,
+    /// The kind of interaction, for a question.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interaction_type: Option<InteractionType>,
+    /// The correct responses, in the interaction type's response format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correct_responses_pattern: Option<Vec<String>>,
+    /// The choices (`choice`, `sequencing`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub choices: Option<Vec<InteractionComponent>>,
+    /// The scale (`likert`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<Vec<InteractionComponent>>,
+    /// The sources (`matching`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Vec<InteractionComponent>>,
+    /// The targets (`matching`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<Vec<InteractionComponent>>,
+    /// The steps (`performance`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<InteractionComponent>>,
+    /// Extension IRI → any JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extensions: Option<Extensions>,
 }
 
+/// The interaction types of cmi.interaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InteractionType {
+    /// `true-false`.
     TrueFalse,
+    /// `choice`.
     Choice,
+    /// `fill-in`.
     FillIn,
+    /// `long-fill-in`.
     LongFillIn,
+    /// `matching`.
     Matching,
+    /// `performance`.
     Performance,
+    /// `sequencing`.
     Sequencing,
+    /// `likert`.
     Likert,
+    /// `numeric`.
     Numeric,
+    /// `other`.
     Other,
 }
 
 impl InteractionType {
+    /// Every type with its name in the spec.
     pub const ALL: [(&'static str, InteractionType); 10] = [
         ("true-false", InteractionType::TrueFalse),
         ("choice", InteractionType::Choice),
@@ -311,6 +415,7 @@ impl InteractionType {
         ("other", InteractionType::Other),
     ];
 
+    /// The type of this spec name (`true-false`, …), if it is one.
     pub fn from_name(s: &str) -> Option<Self> {
         Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, t)| *t)
     }
@@ -328,9 +433,12 @@ impl InteractionType {
     }
 }
 
+/// One choice, scale point, source, target or step of an interaction.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InteractionComponent {
+    /// Its id, unique within its list.
     pub id: String,
+    /// Human-readable descriptions by language.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<LanguageMap>,
 }
@@ -338,51 +446,73 @@ pub struct InteractionComponent {
 /// `result` (named to avoid clashing with `std::result::Result`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct StatementResult {
+    /// The score.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<Score>,
+    /// Whether the attempt was successful.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub success: Option<bool>,
+    /// Whether the activity was completed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completion: Option<bool>,
+    /// The learner's response, in the interaction type's format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<String>,
+    /// Time spent (ISO 8601 duration).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
+    /// Extension IRI → any JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extensions: Option<Extensions>,
 }
 
+/// A score. When parsed: `scaled` in −1..=1, `min` ≤ `raw` ≤ `max`, `min` < `max`
+/// ([`Score::percent`] maps it to 0–100).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct Score {
+    /// The score scaled to −1..=1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scaled: Option<f64>,
+    /// The raw score, between `min` and `max` when they are given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw: Option<f64>,
+    /// The lowest possible score.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
+    /// The highest possible score.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
 }
 
+/// The context of a statement.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Context {
+    /// The registration (an enrolment, an attempt) the statement belongs to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration: Option<Uuid>,
+    /// The instructor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instructor: Option<Actor>,
+    /// The team the actor was part of.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub team: Option<Group>,
+    /// Related activities: parent, grouping, category, other.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_activities: Option<ContextActivities>,
+    /// The revision of the learning activity (only for an Activity object).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// The platform used (only for an Activity object).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// The language the experience was in (an RFC 5646 tag).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// Another statement that gives context.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement: Option<StatementRef>,
+    /// Extension IRI → any JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extensions: Option<Extensions>,
     /// xAPI 2.0.0
@@ -393,157 +523,61 @@ pub struct Context {
     pub context_groups: Option<Vec<ContextGroup>>,
 }
 
+/// Activities related to the statement's object (always arrays once parsed).
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct ContextActivities {
+    /// Direct parents (e.g. the course of a question).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<Vec<Activity>>,
+    /// Indirect relations (e.g. the program of a course).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grouping: Option<Vec<Activity>>,
+    /// Categories, e.g. the profile the statement follows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<Vec<Activity>>,
+    /// Any other relation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub other: Option<Vec<Activity>>,
 }
 
+/// xAPI 2.0's `contextAgents` entry: an agent and how it relates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContextAgent {
+    /// The agent.
     pub agent: Agent,
+    /// IRIs of the relation types.
     pub relevant_types: Option<Vec<String>>,
 }
 
+/// xAPI 2.0's `contextGroups` entry: a group and how it relates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContextGroup {
+    /// The group.
     pub group: Group,
+    /// IRIs of the relation types.
     pub relevant_types: Option<Vec<String>>,
 }
 
+/// An attachment's metadata.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
+    /// The IRI of what the attachment is for (e.g. a signature).
     pub usage_type: String,
+    /// Its title by language.
     pub display: LanguageMap,
+    /// Its description by language.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<LanguageMap>,
+    /// Its MIME type.
     pub content_type: String,
+    /// Its length in bytes.
     pub length: u64,
+    /// The hex SHA-2 of its content (identifies the part of a multipart request).
     pub sha2: String,
+    /// Where it can be fetched, when not sent with the statement.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_url: Option<String>,
 }
 
-// ---- hand-written serializers for the objectType-tagged shapes ----
-
-fn put_ifi<M: SerializeMap>(m: &mut M, ifi: &Ifi) -> Result<(), M::Error> {
-    match ifi {
-        Ifi::Mbox(v) => m.serialize_entry("mbox", v),
-        Ifi::MboxSha1Sum(v) => m.serialize_entry("mbox_sha1sum", v),
-        Ifi::OpenId(v) => m.serialize_entry("openid", v),
-        Ifi::Account(a) => m.serialize_entry("account", a),
-    }
-}
-
-impl Serialize for Agent {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("objectType", "Agent")?;
-        if let Some(n) = &self.name {
-            m.serialize_entry("name", n)?;
-        }
-        put_ifi(&mut m, &self.ifi)?;
-        m.end()
-    }
-}
-
-impl Serialize for Group {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("objectType", "Group")?;
-        if let Some(n) = &self.name {
-            m.serialize_entry("name", n)?;
-        }
-        if let Some(ifi) = &self.ifi {
-            put_ifi(&mut m, ifi)?;
-        }
-        if let Some(member) = &self.member {
-            m.serialize_entry("member", member)?;
-        }
-        m.end()
-    }
-}
-
-impl Serialize for Actor {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Actor::Agent(a) => a.serialize(s),
-            Actor::Group(g) => g.serialize(s),
-        }
-    }
-}
-
-impl Serialize for Activity {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("objectType", "Activity")?;
-        m.serialize_entry("id", &self.id)?;
-        if let Some(d) = &self.definition {
-            m.serialize_entry("definition", d)?;
-        }
-        m.end()
-    }
-}
-
-impl Serialize for StatementRef {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("objectType", "StatementRef")?;
-        m.serialize_entry("id", &self.id)?;
-        m.end()
-    }
-}
-
-impl Serialize for StatementObject {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            StatementObject::Activity(a) => a.serialize(s),
-            StatementObject::Agent(a) => a.serialize(s),
-            StatementObject::Group(g) => g.serialize(s),
-            StatementObject::StatementRef(r) => r.serialize(s),
-            StatementObject::SubStatement(sub) => {
-                // Flatten the sub-statement's fields after objectType.
-                let v = serde_json::to_value(sub.as_ref()).map_err(serde::ser::Error::custom)?;
-                let mut m = s.serialize_map(None)?;
-                m.serialize_entry("objectType", "SubStatement")?;
-                if let Value::Object(fields) = v {
-                    for (k, v) in &fields {
-                        m.serialize_entry(k, v)?;
-                    }
-                }
-                m.end()
-            }
-        }
-    }
-}
-
-impl Serialize for ContextAgent {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("objectType", "contextAgent")?;
-        m.serialize_entry("agent", &self.agent)?;
-        if let Some(t) = &self.relevant_types {
-            m.serialize_entry("relevantTypes", t)?;
-        }
-        m.end()
-    }
-}
-
-impl Serialize for ContextGroup {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("objectType", "contextGroup")?;
-        m.serialize_entry("group", &self.group)?;
-        if let Some(t) = &self.relevant_types {
-            m.serialize_entry("relevantTypes", t)?;
-        }
-        m.end()
-    }
-}
+mod serialize;

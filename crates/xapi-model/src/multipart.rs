@@ -10,7 +10,9 @@ use std::fmt;
 /// One part: its headers (names lower-cased, values trimmed) and its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part<'a> {
+    /// The part's headers, in order (names lower-cased, values trimmed).
     pub headers: Vec<(String, String)>,
+    /// The part's body, borrowed from the request.
     pub body: &'a [u8],
 }
 

@@ -26,23 +26,30 @@ pub struct SingleQuery {
     pub id: String,
     /// True for `voidedStatementId`.
     pub voided: bool,
+    /// `format`: how agents, activities and language maps are shown.
     pub format: Format,
+    /// `attachments`: answer multipart with the attachments' content.
     pub attachments: bool,
 }
 
 /// A page of statements.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
+    /// The filters on a statement's content.
     pub criteria: Criteria,
     /// The identifier of the `agent` filter, when there is one.
     pub agent_ifi: Option<Ifi>,
     /// `since` / `until`, in milliseconds since the epoch.
     pub since_ms: Option<i64>,
+    /// `until`, in milliseconds since the epoch.
     pub until_ms: Option<i64>,
     /// `limit`, when positive; `None` (absent or `0`) means the server's maximum.
     pub limit: Option<i64>,
+    /// `ascending`: oldest stored first (default: newest first).
     pub ascending: bool,
+    /// `format`: how agents, activities and language maps are shown.
     pub format: Format,
+    /// `attachments`: answer multipart with the attachments' content.
     pub attachments: bool,
     /// The opaque continuation of a previous page's `more` link.
     pub cursor: Option<i64>,

@@ -83,6 +83,7 @@ pub struct Rfc3339Text {
 }
 
 impl Rfc3339Text {
+    /// The text.
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and punctuation are ever written.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()

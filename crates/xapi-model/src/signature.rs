@@ -16,20 +16,28 @@ pub const SIGNATURE_USAGE: &str = "http://adlnet.gov/expapi/attachments/signatur
 /// Why a signature is malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// The attachment's content type is not `application/octet-stream`.
     #[error("the signature attachment's contentType must be application/octet-stream")]
     ContentType,
+    /// Not three dot-separated parts.
     #[error("the signature is not a JWS in compact serialization (header.payload.signature)")]
     NotCompact,
+    /// The named part is not base64url.
     #[error("the JWS {0} is not base64url")]
     Base64(&'static str),
+    /// The header is not a JSON object.
     #[error("the JWS header is not a JSON object")]
     Header,
+    /// The algorithm (as given) is not RS256, RS384 or RS512.
     #[error("the JWS algorithm must be RS256, RS384 or RS512, not {0:?}")]
     Algorithm(String),
+    /// The payload is not a valid statement (the errors, in words).
     #[error("the JWS payload is not a valid statement: {0}")]
     Payload(String),
+    /// The payload is another statement than the one received.
     #[error("the JWS payload is not the statement received (without its signature)")]
     Mismatch,
+    /// The header's `x5c` is not an array of base64 DER certificates.
     #[error("the JWS header's x5c must be an array of base64 DER certificates")]
     X5c,
 }
@@ -37,19 +45,24 @@ pub enum SignatureError {
 /// The RSA + SHA-2 algorithm of a JWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
     Rs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
     Rs384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
     Rs512,
 }
 
 /// A well-formed signature: what a verifier needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Jws {
+    /// The header's `alg`.
     pub algorithm: Algorithm,
     /// The header's `x5c` chain (DER), signer's certificate first; empty when absent.
     pub x5c: Vec<Vec<u8>>,
     /// `BASE64URL(header) "." BASE64URL(payload)`, the bytes that were signed.
     pub signing_input: Vec<u8>,
+    /// The signature bytes (not verified here).
     pub signature: Vec<u8>,
 }
 

@@ -67,10 +67,15 @@ impl Resource {
 /// 1.0.3 Comm. 1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// `GET`: read a document, or list ids.
     Get,
+    /// `HEAD`: as GET, without the body.
     Head,
+    /// `PUT`: store a document, replacing any.
     Put,
+    /// `POST`: store a document, merging JSON objects into an existing one.
     Post,
+    /// `DELETE`: delete a document (or, for State, several).
     Delete,
 }
 
@@ -87,14 +92,32 @@ impl Method {
 /// case, 3.2.s3.b8).
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum DocumentError {
+    /// A required parameter is absent.
     #[error("{param}: required")]
-    Missing { param: &'static str },
+    Missing {
+        /// The parameter.
+        param: &'static str,
+    },
+    /// A parameter the resource does not take (or a known one in another case).
     #[error("{param}: not a parameter of this resource")]
-    Unknown { param: String },
+    Unknown {
+        /// The parameter as given.
+        param: String,
+    },
+    /// A parameter's value breaks a rule.
     #[error("{param}: {rule}")]
-    Invalid { param: &'static str, rule: String },
+    Invalid {
+        /// The parameter.
+        param: &'static str,
+        /// The rule broken, in words.
+        rule: String,
+    },
+    /// A parameter given more than once.
     #[error("{param}: given more than once")]
-    Repeated { param: String },
+    Repeated {
+        /// The parameter as given.
+        param: String,
+    },
 }
 
 /// The ETag of a document: the SHA-1 of its bytes, lower-case hex, in double

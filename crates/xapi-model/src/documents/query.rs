@@ -27,6 +27,7 @@ use crate::{Actor, LearnerKey};
 /// What a document request addresses, parsed and validated from its query parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentQuery {
+    /// The resource addressed.
     pub resource: Resource,
     /// activityId (State, Activity Profile): an absolute IRI, as given.
     pub activity_id: Option<String>,
@@ -105,7 +106,9 @@ fn invalid(param: &'static str, rule: impl Into<String>) -> DocumentError {
 /// GET/HEAD (elsewhere it is `Unknown`) and only without stateId (else
 /// `Invalid`). Activity Profile needs activityId; Agent Profile needs agent;
 /// profileId required for PUT/POST/DELETE, optional for GET/HEAD (absent =
-/// ids list); since as above. Which actors `agent` may be: see [`agent_key`].
+/// ids list); since as above. Which actors `agent` may be: State takes an
+/// Agent (under 2.0.0 also an identified Group), Agent Profile an Agent
+/// (under 2.0.0 also an identified Group); an anonymous Group never.
 pub fn parse_document_query(
     resource: Resource,
     method: Method,
