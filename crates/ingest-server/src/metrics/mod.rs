@@ -1,173 +1,300 @@
-//! Prometheus metrics, hand-rolled (a few counters and one histogram), and
-//! the group writers' counters ([`GroupCounters`]) they render.
+//! `/metrics`: one [`prometheus_client`] registry with every family the
+//! server exposes, in the Prometheus text format 0.0.4. Counters and
+//! histograms are updated where things happen (requests, the group writer,
+//! webhook delivery, SCORM postbacks); the writer's state (durable, queue
+//! depth) is read at each scrape and the sync runs are read from the
+//! `sync_runs` table then ([`sync_runs`]). docs/operations.md lists every
+//! family.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+pub mod sync_runs;
 
-const BUCKETS_MS: [f64; 12] = [
-    1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 10000.0,
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::delivery::DeliveryCounters;
+
+/// The `Content-Type` of `/metrics`.
+pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Request latency buckets, in seconds (those of the hand-written histogram
+/// before, in ms: 1 ms … 10 s).
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-#[derive(Debug, Default)]
+/// A request's labels: the route as declared (axum's `MatchedPath`, or
+/// `unmatched`: never the raw path, whose values are unbounded), the method
+/// and the status class.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub method: String,
+    pub code: &'static str,
+}
+
+/// A SCORM postback's outcome: `accepted` or `refused`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PostbackLabels {
+    pub outcome: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+/// The server's metrics (`App::metrics`).
+#[derive(Debug)]
 pub struct Metrics {
-    pub accepted: AtomicU64,
-    pub rejected: AtomicU64,
-    pub duplicate: AtomicU64,
-    pub pending: AtomicU64,
-    pub conflicts: AtomicU64,
-    pub launches: AtomicU64,
-    /// The webhook dispatcher's counters.
-    pub webhooks: std::sync::Arc<crate::delivery::DeliveryCounters>,
-    buckets: [AtomicU64; 12],
-    count: AtomicU64,
-    sum_us: AtomicU64,
+    registry: Registry,
+    pub accepted: Counter,
+    pub rejected: Counter,
+    pub duplicate: Counter,
+    pub pending: Counter,
+    pub conflicts: Counter,
+    pub launches: Counter,
+    /// Request latency by route, method and status class.
+    pub requests: HistogramFamily<RequestLabels>,
+    /// SCORM postbacks by outcome.
+    pub scorm_postbacks: Family<PostbackLabels, Counter>,
+    /// The webhook dispatcher's counters and lag.
+    pub webhooks: std::sync::Arc<DeliveryCounters>,
+    durable: Gauge,
+    queue_depth: Gauge,
+    /// The sync runs as last read ([`Metrics::refresh_sync_runs`]).
+    sync_runs: std::sync::Arc<sync_runs::SyncRuns>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new(&GroupCounters::default())
+    }
 }
 
 impl Metrics {
-    pub fn observe_ms(&self, ms: f64) {
-        for (i, b) in BUCKETS_MS.iter().enumerate() {
-            if ms <= *b {
-                self.buckets[i].fetch_add(1, Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Relaxed);
-        self.sum_us.fetch_add((ms * 1000.0) as u64, Relaxed);
-    }
-
-    /// The Prometheus text; `durable`: whether the writer's commits are still
-    /// known to reach the disk (false after a failed sync of the log);
-    /// `groups`: what the group writers did.
-    pub fn render(&self, durable: bool, groups: &GroupCounters) -> String {
-        let mut out = String::new();
-        let name = "coursebridge_writes_durable";
-        let _ = writeln!(
-            out,
-            "# HELP {name} 1 while commits are synced; 0 after a failed sync of the write-ahead log (restart the server).\n# TYPE {name} gauge\n{name} {}",
-            u8::from(durable)
+    /// Every family registered, the group writers' `groups` among them.
+    pub fn new(groups: &GroupCounters) -> Self {
+        let mut registry = Registry::with_prefix("coursebridge");
+        let durable = Gauge::default();
+        registry.register(
+            "writes_durable",
+            "1 while commits are synced; 0 after a failed sync of the write-ahead log (restart the server)",
+            durable.clone(),
         );
-        for (name, help, v) in [
+        let this = Self {
+            accepted: Counter::default(),
+            rejected: Counter::default(),
+            duplicate: Counter::default(),
+            pending: Counter::default(),
+            conflicts: Counter::default(),
+            launches: Counter::default(),
+            requests: Family::new_with_constructor(latency_histogram),
+            scorm_postbacks: Family::default(),
+            webhooks: std::sync::Arc::default(),
+            durable,
+            queue_depth: Gauge::default(),
+            sync_runs: std::sync::Arc::default(),
+            registry: Registry::default(),
+        };
+        for (name, help, c) in [
+            ("statements_accepted", "Statements stored", &this.accepted),
             (
-                "coursebridge_statements_accepted_total",
-                "Statements stored.",
-                &self.accepted,
+                "statements_rejected",
+                "Statements refused as invalid",
+                &this.rejected,
             ),
             (
-                "coursebridge_statements_rejected_total",
-                "Statements refused as invalid.",
-                &self.rejected,
+                "statements_duplicate",
+                "Statements received again with the same content",
+                &this.duplicate,
             ),
             (
-                "coursebridge_statements_duplicate_total",
-                "Statements received again with the same content.",
-                &self.duplicate,
+                "statements_pending",
+                "Statements stored but parked (unknown course or learner); also counted as accepted",
+                &this.pending,
             ),
             (
-                "coursebridge_statements_pending_total",
-                "Statements stored but parked (unknown course or learner).",
-                &self.pending,
+                "statements_conflict",
+                "Statements refused: another statement has their id",
+                &this.conflicts,
+            ),
+            ("launches", "Launches recorded", &this.launches),
+            (
+                "webhook_deliveries",
+                "Events a webhook receiver acknowledged (2xx), by this process",
+                &this.webhooks.delivered,
             ),
             (
-                "coursebridge_statements_conflict_total",
-                "Statements refused: another statement has their id.",
-                &self.conflicts,
+                "webhook_failed_attempts",
+                "Webhook attempts that failed (another status, a timeout, a connection error); each is retried",
+                &this.webhooks.failed,
             ),
             (
-                "coursebridge_launches_total",
-                "Launches recorded.",
-                &self.launches,
+                "webhook_subscriptions_disabled",
+                "Webhook subscriptions disabled by this process (410 Gone, the retry window over, behind retention)",
+                &this.webhooks.disabled,
             ),
             (
-                "coursebridge_webhook_deliveries_total",
-                "Events a webhook receiver acknowledged (2xx), by this process.",
-                &self.webhooks.delivered,
-            ),
-            (
-                "coursebridge_webhook_failed_attempts_total",
-                "Webhook attempts that failed (another status, a timeout, a connection error); each is retried.",
-                &self.webhooks.failed,
-            ),
-            (
-                "coursebridge_webhook_subscriptions_disabled_total",
-                "Webhook subscriptions disabled by this process (410 Gone, the retry window over, behind retention).",
-                &self.webhooks.disabled,
-            ),
-            (
-                "coursebridge_void_repair_failures_total",
-                "Voiding checks that failed (PostgreSQL, after a group's commit or at start): some voided statements may still count until the next start or `coursebridge-ingest replay`; alert on it.",
+                "void_repair_failures",
+                "Voiding checks that failed (PostgreSQL, after a group's commit or at start): some voided statements may still count until the next start or `coursebridge-ingest replay`; alert on it",
                 &groups.void_repair_failures,
             ),
             (
-                "coursebridge_write_groups_total",
-                "Group transactions committed by the statement writers (concurrent requests committed together).",
+                "write_groups",
+                "Group transactions committed by the statement writers (concurrent requests committed together)",
                 &groups.groups,
             ),
             (
-                "coursebridge_write_group_requests_total",
-                "Requests in the committed groups.",
+                "write_group_requests",
+                "Requests in the committed groups",
                 &groups.requests,
             ),
             (
-                "coursebridge_write_group_statements_total",
-                "Statements in the committed groups' requests.",
+                "write_group_statements",
+                "Statements in the committed groups' requests",
                 &groups.statements,
             ),
             (
-                "coursebridge_log_syncs_total",
-                "Syncs of the SQLite write-ahead log before answering (each covers every group committed before it).",
+                "log_syncs",
+                "Syncs of the SQLite write-ahead log before answering (each covers every group committed before it)",
                 &groups.log_syncs,
             ),
         ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Relaxed)
-            );
+            registry.register(name, help, c.clone());
         }
-        let name = "coursebridge_request_duration_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Request latency.\n# TYPE {name} histogram"
+        registry.register(
+            "write_group_size_requests",
+            "Requests per committed group",
+            groups.size_requests.clone(),
         );
-        for (i, b) in BUCKETS_MS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{}\"}} {}",
-                b / 1000.0,
-                self.buckets[i].load(Relaxed)
-            );
-        }
-        let count = self.count.load(Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_us.load(Relaxed) as f64 / 1e6);
-        let _ = writeln!(out, "{name}_count {count}");
+        registry.register(
+            "write_group_size_statements",
+            "Statements per committed group",
+            groups.size_statements.clone(),
+        );
+        registry.register(
+            "write_queue_depth",
+            "Jobs (statement batches, document writes) waiting in the group writers' queue",
+            this.queue_depth.clone(),
+        );
+        registry.register_with_unit(
+            "request_duration",
+            "Request latency by route (as declared), method and status class",
+            Unit::Seconds,
+            this.requests.clone(),
+        );
+        registry.register(
+            "scorm_postbacks",
+            "SCORM Cloud postbacks received, by outcome (accepted, or refused: bad credentials, unknown registration, malformed)",
+            this.scorm_postbacks.clone(),
+        );
+        registry.register_with_unit(
+            "webhook_delivery_lag",
+            "From an event's creation to its acknowledged delivery to a webhook receiver",
+            Unit::Seconds,
+            this.webhooks.lag.clone(),
+        );
+        registry.register_collector(Box::new(this.sync_runs.clone()));
+        Self { registry, ..this }
+    }
+
+    /// Records one request's latency.
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let code = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                code,
+            })
+            .observe(seconds);
+    }
+
+    /// Counts a SCORM postback.
+    pub fn postback(&self, accepted: bool) {
+        let outcome = if accepted { "accepted" } else { "refused" };
+        self.scorm_postbacks
+            .get_or_create(&PostbackLabels { outcome })
+            .inc();
+    }
+
+    /// Reads the sync runs from the database for the next renders; on an
+    /// error the previous reading stays (and the error is returned).
+    pub async fn refresh_sync_runs(&self, store: &store::Store) -> Result<(), store::StoreError> {
+        self.sync_runs.refresh(store).await
+    }
+
+    /// The Prometheus text; `durable`: whether the writer's commits are
+    /// still known to reach the disk (false after a failed sync of the
+    /// log); `queue_depth`: jobs waiting for the group writers.
+    pub fn render(&self, durable: bool, queue_depth: usize) -> String {
+        self.durable.set(i64::from(durable));
+        self.queue_depth
+            .set(i64::try_from(queue_depth).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        // Writing to a String does not fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
         out
     }
 }
 
 /// What the group writers have done since the server started (`/metrics`):
 /// how well concurrent requests are being committed together.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone)]
 pub struct GroupCounters {
     /// Group transactions committed.
-    pub groups: AtomicU64,
+    pub groups: Counter,
     /// Requests in those groups (refused ones included: they were answered
     /// by the group's commit).
-    pub requests: AtomicU64,
+    pub requests: Counter,
     /// Statements in those requests.
-    pub statements: AtomicU64,
+    pub statements: Counter,
+    /// Requests per committed group.
+    pub size_requests: Histogram,
+    /// Statements per committed group.
+    pub size_statements: Histogram,
     /// Syncs of SQLite's log by the `log-sync` thread (each covers every
     /// group committed before it started; 0 on PostgreSQL, whose commits
     /// are synced by the server).
-    pub log_syncs: AtomicU64,
+    pub log_syncs: Counter,
     /// Voiding checks that failed (after a PostgreSQL group's commit, or
     /// at start): targets may count until the next start or `replay`.
-    pub void_repair_failures: AtomicU64,
+    pub void_repair_failures: Counter,
+}
+
+impl Default for GroupCounters {
+    fn default() -> Self {
+        Self {
+            groups: Counter::default(),
+            requests: Counter::default(),
+            statements: Counter::default(),
+            // 1, 2, 4 … 256 (`writer::MAX_JOBS`).
+            size_requests: Histogram::new(exponential_buckets(1.0, 2.0, 9)),
+            // 1, 4, 16 … 4096, then +Inf (at most about 5,000).
+            size_statements: Histogram::new(exponential_buckets(1.0, 4.0, 7)),
+            log_syncs: Counter::default(),
+            void_repair_failures: Counter::default(),
+        }
+    }
 }
 
 impl GroupCounters {
     pub(crate) fn committed(&self, requests: usize, statements: usize) {
-        self.groups.fetch_add(1, Relaxed);
-        self.requests.fetch_add(requests as u64, Relaxed);
-        self.statements.fetch_add(statements as u64, Relaxed);
+        self.groups.inc();
+        self.requests.inc_by(requests as u64);
+        self.statements.inc_by(statements as u64);
+        self.size_requests.observe(requests as f64);
+        self.size_statements.observe(statements as f64);
     }
 }
