@@ -228,7 +228,23 @@ async fn after_statements(engine: Engine) {
         .expect("postback");
     assert!(postback.status().is_client_error(), "{}", postback.status());
 
+    // Neither a raw path nor a made-up method becomes a series of its own.
+    for (method, path) in [("GET", "/no/such/path/42"), ("BREW", "/xapi/statements")] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let r = client
+            .request(method, format!("{base}{path}"))
+            .send()
+            .await
+            .expect("request");
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+
     let m = scrape(&client, &base, &lms).await;
+    let family = "coursebridge_request_duration_seconds";
+    let unmatched = [("route", "unmatched"), ("method", "GET"), ("code", "4xx")];
+    assert_eq!(m.check_histogram(family, &unmatched), 1.0);
+    let other = [("route", "/xapi/statements"), ("method", "other")];
+    assert_eq!(m.check_histogram(family, &other), 1.0);
     // The statements' counters.
     assert_eq!(m.kind("coursebridge_statements_accepted_total"), "counter");
     assert_eq!(m.value("coursebridge_statements_accepted_total", &[]), 3.0);
@@ -243,7 +259,6 @@ async fn after_statements(engine: Engine) {
             ("code", code),
         ]
     };
-    let family = "coursebridge_request_duration_seconds";
     assert_eq!(m.check_histogram(family, &route("2xx")), 2.0);
     assert_eq!(m.check_histogram(family, &route("4xx")), 1.0);
     let postbacks = [("route", "/scorm/postback"), ("method", "POST")];

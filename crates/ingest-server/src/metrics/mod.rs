@@ -212,6 +212,11 @@ impl Metrics {
             400..=499 => "4xx",
             _ => "5xx",
         };
+        // Any other method is `other`: a client must not add series at will.
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "OPTIONS" | "PATCH" => method,
+            _ => "other",
+        };
         self.requests
             .get_or_create(&RequestLabels {
                 route: route.to_owned(),
