@@ -321,6 +321,8 @@ async fn after_statements(engine: Engine) {
     let metrics = [("route", "/metrics"), ("method", "GET"), ("code", "2xx")];
     assert_eq!(m.check_histogram(family, &metrics), 1.0);
 
+    docs_and_dashboard_name_what_is_scraped(&m);
+
     running.stop().await.expect("stop");
     store.close().await;
     db.remove().await;
@@ -331,3 +333,41 @@ testkit::both!(
     fn scrape_after_statements,
     scrape_after_statements_postgres = after_statements()
 );
+
+/// The `coursebridge_…` names in `text`.
+fn names_in(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("coursebridge_") {
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        rest = &rest[at + name.len()..];
+        names.insert(name);
+    }
+    names
+}
+
+/// docs/operations.md's table lists every family scraped, and neither it
+/// nor docs/grafana-dashboard.json names a series that is not scraped.
+fn docs_and_dashboard_name_what_is_scraped(m: &Scrape) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).expect("read");
+    let operations = read("docs/operations.md");
+    let documented = names_in(&operations);
+    for family in m.types.keys() {
+        assert!(
+            documented.contains(family),
+            "{family}: not in docs/operations.md"
+        );
+    }
+    let dashboard = read("docs/grafana-dashboard.json");
+    let _: serde_json::Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    for name in names_in(&dashboard).iter().chain(&documented) {
+        assert!(
+            m.samples.contains_key(name) || m.types.contains_key(name),
+            "{name}: named in the docs or the dashboard, not scraped"
+        );
+    }
+}
