@@ -10,6 +10,7 @@ use ingest_server::{auth, server};
 use store::{Credential, Store};
 
 mod operators;
+mod progress;
 mod validate;
 mod webhooks;
 
@@ -340,7 +341,8 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
                     .await
                     .map_err(|e| (1, e.to_string()))?
             };
-            let report = records::replay(
+            let progress = progress::Progress::stderr(false);
+            let report = records::replay_with_progress(
                 &store,
                 |id| match integrations.iter().find(|i| i.id == id) {
                     Some(i) => records::rules_for(i),
@@ -350,9 +352,21 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
                     }),
                 },
                 now_ms(),
+                &mut |p| {
+                    let (step, done, total) = match p {
+                        records::ReplayProgress::Statements { done, total } => {
+                            ("replay statements", done, total)
+                        }
+                        records::ReplayProgress::Statistics { done, total } => {
+                            ("replay statistics", done, total)
+                        }
+                    };
+                    progress.update(step, done, total);
+                },
             )
             .await
             .map_err(|e| (1, e.to_string()))?;
+            progress.finish();
             println!(
                 "replayed {} statements into {} learner statistics ({} statements marked voided by a voiding statement stored before them)",
                 report.statements, report.targets, report.voided

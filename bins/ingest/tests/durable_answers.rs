@@ -302,10 +302,10 @@ async fn the_group_counters_count_committed_groups_and_syncs() {
     assert_eq!(stored.len(), 2);
     let c = writer.counters();
     assert_eq!(
-        (load(&c.groups), load(&c.requests), load(&c.statements)),
+        (c.groups.get(), c.requests.get(), c.statements.get()),
         (1, 1, 2)
     );
-    assert_eq!(load(&c.log_syncs), 1);
+    assert_eq!(c.log_syncs.get(), 1);
     assert_eq!(load(&syncs), 1, "each counted sync is a real one");
 
     // The same id with other content: refused, nothing committed.
@@ -325,7 +325,7 @@ async fn the_group_counters_count_committed_groups_and_syncs() {
     .expect("prepare");
     let refused = writer.submit(rules.clone(), vec![conflicting]).await;
     assert!(refused.is_err(), "{refused:?}");
-    assert_eq!((load(&c.groups), load(&c.requests)), (1, 1));
+    assert_eq!((c.groups.get(), c.requests.get()), (1, 1));
 
     // Ten requests at once: however they were grouped, all are counted.
     let ids: Vec<String> = (0..10)
@@ -341,21 +341,25 @@ async fn the_group_counters_count_committed_groups_and_syncs() {
     for t in tasks {
         t.await.expect("join").expect("stored");
     }
-    let groups = load(&c.groups);
+    let groups = c.groups.get();
     assert!((2..=11).contains(&groups), "{groups} groups");
-    assert_eq!((load(&c.requests), load(&c.statements)), (11, 12));
+    assert_eq!((c.requests.get(), c.statements.get()), (11, 12));
     assert!(
-        load(&c.log_syncs) <= groups + 1,
+        c.log_syncs.get() <= groups + 1,
         "one sync per group at most"
     );
-    assert_eq!(load(&c.log_syncs), load(&syncs));
+    assert_eq!(c.log_syncs.get(), load(&syncs));
 
-    let text = ingest_server::metrics::Metrics::default().render(writer.is_durable(), c);
+    let text = ingest_server::metrics::Metrics::new(c).render(writer.is_durable(), 0);
     for line in [
         format!("\ncoursebridge_write_groups_total {groups}\n"),
         "\ncoursebridge_write_group_requests_total 11\n".to_owned(),
         "\ncoursebridge_write_group_statements_total 12\n".to_owned(),
         format!("\ncoursebridge_log_syncs_total {}\n", load(&syncs)),
+        // One size observation per group.
+        format!("\ncoursebridge_write_group_size_requests_count {groups}\n"),
+        "\ncoursebridge_write_group_size_requests_sum 11.0\n".to_owned(),
+        "\ncoursebridge_write_group_size_statements_sum 12.0\n".to_owned(),
     ] {
         assert!(text.contains(&line), "{line:?} not in {text}");
     }

@@ -173,6 +173,11 @@ async fn retries_on_errors_and_timeouts_then_success(mut env: Env) -> Env {
         ),
         (3, 2)
     );
+    // Each delivery's lag (from the event's creation) is observed once.
+    assert_eq!(
+        metric(&env, "coursebridge_webhook_delivery_lag_seconds_count").await,
+        2
+    );
     env
 }
 

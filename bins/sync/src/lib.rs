@@ -1,10 +1,11 @@
 //! `coursebridge-sync` as a library: catalog sources, the sync run, the
-//! integration lifecycle and settings changes, and the operator's SCORM
-//! Cloud commands.
+//! integration lifecycle and settings changes, the operator's SCORM Cloud
+//! commands, and how long work shows its progress on stderr.
 
 pub mod config;
 pub mod configure;
 pub mod lifecycle;
+pub mod progress;
 pub mod providers;
 pub mod retry;
 pub mod run;

@@ -12,6 +12,8 @@ use scorm_flows::results::{self, Applied};
 use scorm_flows::{Remote, ScormError, Settings};
 use store::{Integration, Store};
 
+use crate::progress::{Progress, Unit};
+
 #[derive(Subcommand)]
 pub enum ScormCommand {
     /// Import a package (streamed upload, then polling until finished), or
@@ -153,10 +155,16 @@ async fn for_registration(store: &Store, id: &str) -> Result<(Settings, Remote),
     Ok((c.settings, c.remote))
 }
 
-struct Lines;
+/// An import's progress on stderr: the upload's bytes (a bar on a
+/// terminal), then the job's states as SCORM Cloud reports them.
+struct Lines(Progress);
 
 impl Observer for Lines {
+    fn sending(&self, sent: u64, total: u64) {
+        self.0.update("upload", sent, total, Unit::Bytes);
+    }
     fn uploaded(&self, token: &str) {
+        self.0.finish();
         eprintln!("uploaded; import job {token}");
     }
     fn polled(&self, job: &scorm_cloud_client::ImportJob) {
@@ -213,15 +221,16 @@ pub async fn run_with_delays(
                     import::browser_upload_url(&remote, &course_id, &redirect).map_err(failure)?;
                 return Ok(url);
             }
+            let lines = Lines(Progress::stderr(false));
             let imported = match (package, token, url) {
                 (Some(p), None, None) => {
-                    import::import_package(store, &remote, &i, &course_id, &p, delays, &Lines).await
+                    import::import_package(store, &remote, &i, &course_id, &p, delays, &lines).await
                 }
                 (None, Some(t), None) => {
-                    import::follow(store, &remote, &i, &course_id, &t, delays, &Lines).await
+                    import::follow(store, &remote, &i, &course_id, &t, delays, &lines).await
                 }
                 (None, None, Some(u)) => {
-                    import::import_from_url(store, &remote, &i, &course_id, &u, delays, &Lines)
+                    import::import_from_url(store, &remote, &i, &course_id, &u, delays, &lines)
                         .await
                 }
                 _ => {

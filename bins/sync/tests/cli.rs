@@ -66,6 +66,29 @@ fn exit_codes_and_json_report() {
         (report["outcome"].as_str(), report["rejected"].as_i64()),
         (Some("ok"), Some(2))
     );
+    // Not a terminal: progress as log lines on stderr (one per page, at
+    // `info`); stdout still holds the one JSON report.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(env!("CARGO_BIN_EXE_coursebridge-sync"))
+        .current_dir(&root)
+        .arg("--database")
+        .arg(&db)
+        .args(["run", "--integration", "edge", "--json"])
+        .env("COURSEBRIDGE_LOG", "info")
+        .output()
+        .expect("run coursebridge-sync");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let pages = stderr.lines().filter(|l| l.contains("page synced")).count();
+    assert_eq!(
+        pages as i64,
+        report["pages"].as_i64().expect("pages"),
+        "{stderr}"
+    );
+    let again: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON report");
+    assert_eq!(again["pages"], report["pages"]);
     // 2: usage and configuration errors
     assert_eq!(sync(&db, &["run", "--integration", "nope"]).0, 2);
     assert_eq!(sync(&db, &["run", "--max-archive-share", "7"]).0, 2);

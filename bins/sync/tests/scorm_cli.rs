@@ -97,8 +97,17 @@ async fn operator_flow() {
     )
     .await;
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("imported Safety Basics as course c1"), "{out}");
+    assert_eq!(
+        out.trim_end(),
+        "imported Safety Basics as course c1 (LMS course record 1)",
+        "stdout holds the result alone"
+    );
     assert!(err.contains("import Finished"), "progress is shown: {err}");
+    // Not a terminal: the upload's progress as plain lines, the last one whole.
+    let len = std::fs::metadata(pkg).expect("package").len();
+    // (A line at most every 2 s while it runs: a loopback upload shows one.)
+    let upload: Vec<&str> = err.lines().filter(|l| l.starts_with("upload: ")).collect();
+    assert_eq!(upload, [format!("upload: {len}/{len} bytes")], "{err}");
     // a file that is not a package: the job's error is reported
     let bad = write(&dir, "bad.zip", b"not a zip");
     let (code, _, err) = sync(

@@ -11,7 +11,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use stats_rules::EntryPoint;
-use std::sync::atomic::Ordering::Relaxed;
 
 use crate::clock::{now, now_ms};
 use crate::config::Config;
@@ -198,7 +197,7 @@ pub async fn launch(
             records::apply_pending(&mut tx, &rules, now_ms()).await?;
         }
         tx.commit().await?;
-        app.metrics.launches.fetch_add(1, Relaxed);
+        app.metrics.launches.inc();
         tracing::info!(integration = %integ.id, course = %course, "launch recorded");
         Ok::<_, ApiError>(
             (

@@ -282,10 +282,12 @@ pub async fn postback(State(app): State<AppState>, headers: HeaderMap, body: Byt
     .await
     {
         Ok((registration, applied)) => {
+            app.metrics.postback(true);
             tracing::info!(registration = %registration, ?applied, "SCORM postback");
             (StatusCode::OK, "ok").into_response()
         }
         Err(e) => {
+            app.metrics.postback(false);
             tracing::warn!(error = %e, "SCORM postback refused");
             ApiError::from(e).into_response()
         }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -92,19 +92,31 @@ async fn readyz(State(app): State<AppState>) -> Response {
 async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
     match app.lms(&headers).await {
         Ok(_) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            app.metrics_text(),
+            [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+            app.scrape().await,
         )
             .into_response(),
         Err(e) => e.into_response(),
     }
 }
 
+/// Times every request by its route as declared (`MatchedPath`, present
+/// because `Router::layer` wraps each route; a request no route matched is
+/// `unmatched`), and gives a 413 from the body limit our JSON error.
 async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().clone();
     let r = next.run(req).await;
-    app.metrics
-        .observe_ms(start.elapsed().as_secs_f64() * 1000.0);
+    app.metrics.observe_request(
+        &route,
+        method.as_str(),
+        r.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     if r.status() == StatusCode::PAYLOAD_TOO_LARGE
         && r.headers()
             .get(header::CONTENT_TYPE)

@@ -94,15 +94,13 @@ impl App {
                         "voided at start: statements whose voiding check was interrupted"
                     ),
                     Err(e) => {
-                        counters
-                            .void_repair_failures
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        counters.void_repair_failures.inc();
                         tracing::error!(error = %e, "the voiding check at start failed; run coursebridge-ingest replay");
                     }
                 }
             });
         }
-        let metrics = Metrics::default();
+        let metrics = Metrics::new(writer.counters());
         let webhooks = crate::delivery::spawn(
             store.clone(),
             config.delivery.clone(),
@@ -133,10 +131,21 @@ impl App {
         self.webhooks.stop().await;
     }
 
-    /// The Prometheus text of `/metrics`.
+    /// The Prometheus text of `/metrics` (the sync runs as last read:
+    /// [`App::scrape`] reads them first).
     pub fn metrics_text(&self) -> String {
         self.metrics
-            .render(self.writer.is_durable(), self.writer.counters())
+            .render(self.writer.is_durable(), self.writer.queue_depth())
+    }
+
+    /// `/metrics`: the sync runs read from the database, then
+    /// [`App::metrics_text`]. If they cannot be read, the last reading is
+    /// shown (and a warning logged): the server's own figures still come.
+    pub async fn scrape(&self) -> String {
+        if let Err(e) = self.metrics.refresh_sync_runs(&self.store).await {
+            tracing::warn!(error = %e, "/metrics: the sync runs could not be read");
+        }
+        self.metrics_text()
     }
 
     /// Checks a webhook client id and secret; returns the integration.

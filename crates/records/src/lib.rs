@@ -9,7 +9,8 @@
 //! - [`update_many_with`] (`stats.rs`): the statistics a plan touched, brought
 //!   up to date in key order ([`record_plan::advance`] or a refold).
 //! - [`record_event`] (`stats.rs`): a launch, a SCORM result or an override.
-//! - [`apply_pending`], [`repair_voiding`], [`replay`] (`maintenance.rs`).
+//! - [`apply_pending`], [`repair_voiding`], [`replay`] and
+//!   [`replay_with_progress`] (`maintenance.rs`).
 //!
 //! The statement log and the learning events are the source of truth; the
 //! statistics rows are derived and rebuilt by [`refold`].
@@ -25,7 +26,10 @@ mod write;
 
 pub use delivery::{CourseChange, append_course_events, course_json, statistic_fields};
 pub use launch::{LmsLearner, record_launch, upsert_lms_learner};
-pub use maintenance::{ReplayError, ReplayReport, apply_pending, repair_voiding, replay};
+pub use maintenance::{
+    ReplayError, ReplayProgress, ReplayReport, apply_pending, repair_voiding, replay,
+    replay_with_progress,
+};
 pub use record_plan::{
     AttachmentData, Change, IntegrationRules, Outcome, Prepared, RULE_SETTINGS, RulesError,
     Touched, merge, prepare, provider_of, touch,

@@ -161,15 +161,38 @@ pub async fn replay(
     rules_for: impl Fn(&str) -> Result<IntegrationRules, RulesError>,
     now_ms: i64,
 ) -> Result<ReplayReport, ReplayError> {
+    replay_with_progress(store, rules_for, now_ms, &mut |_| {}).await
+}
+
+/// Where a replay is ([`replay_with_progress`]): each phase is reported
+/// once before its first item, then after every item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayProgress {
+    /// Statements whose learning event was derived again, of `total`.
+    Statements { done: u64, total: u64 },
+    /// Learner statistics refolded, of `total`.
+    Statistics { done: u64, total: u64 },
+}
+
+/// [`replay`], telling `progress` how far it is (a terminal's progress bar,
+/// log lines: the caller decides how often to show it).
+pub async fn replay_with_progress(
+    store: &Store,
+    rules_for: impl Fn(&str) -> Result<IntegrationRules, RulesError>,
+    now_ms: i64,
+    progress: &mut (dyn FnMut(ReplayProgress) + Send),
+) -> Result<ReplayReport, ReplayError> {
     let mut report = ReplayReport::default();
     let mut rules_cache: HashMap<String, IntegrationRules> = HashMap::default();
     let mut tx = store.begin().await.map_err(RecordError::from)?;
     report.voided = tx.void_late_targets().await.map_err(RecordError::from)?;
-    for (statement_id, integration, canonical) in tx
+    let statements = tx
         .statements_with_events()
         .await
-        .map_err(RecordError::from)?
-    {
+        .map_err(RecordError::from)?;
+    let total = statements.len() as u64;
+    progress(ReplayProgress::Statements { done: 0, total });
+    for (statement_id, integration, canonical) in statements {
         if !rules_cache.contains_key(&integration) {
             rules_cache.insert(integration.clone(), rules_for(&integration)?);
         }
@@ -185,12 +208,18 @@ pub async fn replay(
         .await
         .map_err(RecordError::from)?;
         report.statements += 1;
+        progress(ReplayProgress::Statements {
+            done: report.statements as u64,
+            total,
+        });
     }
     tx.commit().await.map_err(RecordError::from)?;
     let targets = {
         let mut tx = store.read().await.map_err(RecordError::from)?;
         tx.learning_targets().await.map_err(RecordError::from)?
     };
+    let total = targets.len() as u64;
+    progress(ReplayProgress::Statistics { done: 0, total });
     for chunk in targets.chunks(500) {
         let mut tx = store.begin().await.map_err(RecordError::from)?;
         for (integration, course, learner) in chunk {
@@ -206,6 +235,10 @@ pub async fn replay(
             )
             .await?;
             report.targets += 1;
+            progress(ReplayProgress::Statistics {
+                done: report.targets as u64,
+                total,
+            });
         }
         tx.commit().await.map_err(RecordError::from)?;
     }

@@ -23,8 +23,14 @@ pub struct Imported {
     pub lms_course: i64,
 }
 
-/// Observes the polling (e.g. a progress bar).
+/// How often an upload's progress is reported ([`Observer::sending`]).
+pub const SENDING_EVERY: Duration = Duration::from_millis(200);
+
+/// Observes the upload and the polling (e.g. a progress bar).
 pub trait Observer: Send + Sync {
+    /// `sent` of the package's `total` bytes handed to the connection so
+    /// far: every [`SENDING_EVERY`] during the upload, and once at its end.
+    fn sending(&self, _sent: u64, _total: u64) {}
     fn uploaded(&self, _token: &str) {}
     fn polled(&self, _job: &ImportJob) {}
 }
@@ -55,7 +61,19 @@ pub async fn import_package(
             detail: "not a file".into(),
         });
     }
-    let token = remote.import_upload(course_id, package).await?;
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let upload = remote.import_upload(course_id, package, sent.clone());
+    tokio::pin!(upload);
+    let read =
+        |sent: &std::sync::atomic::AtomicU64| sent.load(std::sync::atomic::Ordering::Relaxed);
+    let token = loop {
+        tokio::select! {
+            answer = &mut upload => break answer,
+            () = tokio::time::sleep(SENDING_EVERY) => observer.sending(read(&sent), meta.len()),
+        }
+    };
+    observer.sending(read(&sent), meta.len());
+    let token = token?;
     started(
         store,
         remote,

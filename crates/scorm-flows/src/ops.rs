@@ -22,16 +22,21 @@ impl Remote {
         &self,
         course_id: &str,
         package: &Path,
+        sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
     ) -> Result<String, ScormError> {
         match self.api {
             ApiVersion::V1 => {
                 let req = self.client.import_course_async(course_id, self.now())?;
-                let body = self.upload("importCourseAsync", &req, package).await?;
+                let body = self
+                    .upload("importCourseAsync", &req, package, sent)
+                    .await?;
                 parse::import_token(&body).map_err(ScormError::api("importCourseAsync"))
             }
             ApiVersion::V2 => {
                 let req = self.v2.import_upload(course_id)?;
-                let (status, body) = self.upload_v2("importJobs/upload", &req, package).await?;
+                let (status, body) = self
+                    .upload_v2("importJobs/upload", &req, package, sent)
+                    .await?;
                 v2::parse_job_id(status, &body).map_err(ScormError::api("importJobs/upload"))
             }
         }

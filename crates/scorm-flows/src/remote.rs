@@ -3,11 +3,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use scorm_cloud_client::v2::{ClientV2, Method, RequestV2};
 use scorm_cloud_client::{Client, HttpMethod, Request};
 use time::OffsetDateTime;
+use tokio::io::AsyncReadExt;
 
 use crate::ScormError;
 use crate::settings::{ApiVersion, Settings};
@@ -118,15 +120,17 @@ impl Remote {
     }
 
     /// Sends an upload: the file is streamed from disk as the multipart part
-    /// the request names; it is never held in memory.
+    /// the request names; it is never held in memory. `sent` counts the
+    /// file's bytes as they are handed to the connection.
     pub async fn upload(
         &self,
         op: &'static str,
         req: &Request,
         path: &Path,
+        sent: Arc<AtomicU64>,
     ) -> Result<Vec<u8>, ScormError> {
         let part_name = req.file_part.clone().unwrap_or_else(|| "filedata".into());
-        let part = package_part(op, path).await?;
+        let part = package_part(op, path, sent).await?;
         let form = reqwest::multipart::Form::new().part(part_name, part);
         let resp = self
             .http
@@ -166,15 +170,18 @@ impl Remote {
         status_and_body(op, resp).await
     }
 
-    /// Sends an API V2 upload: the package streamed from disk as the `file` part.
+    /// Sends an API V2 upload: the package streamed from disk as the `file`
+    /// part (`sent`: as [`Remote::upload`]).
     pub async fn upload_v2(
         &self,
         op: &'static str,
         req: &RequestV2,
         path: &Path,
+        sent: Arc<AtomicU64>,
     ) -> Result<(u16, Vec<u8>), ScormError> {
         let part_name = req.file_part.clone().unwrap_or_else(|| "file".into());
-        let form = reqwest::multipart::Form::new().part(part_name, package_part(op, path).await?);
+        let part = package_part(op, path, sent).await?;
+        let form = reqwest::multipart::Form::new().part(part_name, part);
         let resp = self
             .http
             .post(&req.url)
@@ -188,10 +195,15 @@ impl Remote {
     }
 }
 
-/// A package file as a streamed multipart part.
+/// Bytes read from the package per chunk of the upload.
+const UPLOAD_CHUNK: usize = 64 * 1024;
+
+/// A package file as a streamed multipart part; `sent` grows by each chunk
+/// read for the connection.
 async fn package_part(
     op: &'static str,
     path: &Path,
+    sent: Arc<AtomicU64>,
 ) -> Result<reqwest::multipart::Part, ScormError> {
     let io = |e: std::io::Error| ScormError::Io {
         path: path.display().to_string(),
@@ -203,7 +215,24 @@ async fn package_part(
         || "package.zip".into(),
         |n| n.to_string_lossy().into_owned(),
     );
-    reqwest::multipart::Part::stream_with_length(reqwest::Body::from(file), len)
+    let chunks = futures_util::stream::unfold(Some(file), move |file| {
+        let sent = sent.clone();
+        async move {
+            let mut file = file?;
+            let mut buf = vec![0u8; UPLOAD_CHUNK];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    sent.fetch_add(n as u64, Ordering::Relaxed);
+                    Some((Ok(buf), Some(file)))
+                }
+                // The error ends the body (and the request); nothing is read after it.
+                Err(e) => Some((Err(e), None)),
+            }
+        }
+    });
+    reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(chunks), len)
         .file_name(file_name)
         .mime_str("application/zip")
         .map_err(|e| http_error(op, &e))

@@ -28,6 +28,21 @@ pub struct SyncRun {
     pub error: Option<String>,
 }
 
+/// What `/metrics` says of the sync runs of one integration
+/// ([`Tx::sync_run_summary`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncRunSummary {
+    pub integration_id: String,
+    /// Finished runs by outcome (`ok`, `failed`), in outcome order.
+    pub finished: Vec<(String, i64)>,
+    /// Runs started and not finished (running, or a crashed run's record).
+    pub running: i64,
+    /// The latest finished run: started and finished (Unix ms), its outcome.
+    pub last: Option<(i64, i64, String)>,
+    /// When the latest run that ended `ok` finished (Unix ms).
+    pub last_ok_ms: Option<i64>,
+}
+
 impl Tx<'_> {
     /// Takes the sync lock of an integration for `ttl_ms` unless another holder
     /// has it and its lease has not expired. True when taken (or renewed by the same holder).
@@ -190,6 +205,80 @@ impl Tx<'_> {
             .await
             .ctx("reading a sync run")?;
         row.map(|r| run_row(&r)).transpose()
+    }
+
+    /// Per integration that has runs: its runs by outcome, the latest
+    /// finished one and the latest success. Three aggregate queries, one row
+    /// per (integration, outcome) or per integration, whatever the
+    /// history's length (the table holds a row per run: a daily sync adds
+    /// 365 a year).
+    pub async fn sync_run_summary(&mut self) -> Result<Vec<SyncRunSummary>> {
+        let q = self.sql(
+            "SELECT integration_id, outcome, count(*) AS n \
+             FROM sync_runs GROUP BY integration_id, outcome ORDER BY integration_id, outcome",
+        );
+        let rows = sqlx::query(&q)
+            .fetch_all(self.tx.any()?)
+            .await
+            .ctx("counting sync runs")?;
+        let mut out: Vec<SyncRunSummary> = Vec::new();
+        for r in &rows {
+            let integration_id: String = col(r, "integration_id")?;
+            let outcome: String = col(r, "outcome")?;
+            let n: i64 = col(r, "n")?;
+            if out
+                .last()
+                .is_none_or(|s| s.integration_id != integration_id)
+            {
+                out.push(SyncRunSummary {
+                    integration_id: integration_id.clone(),
+                    ..SyncRunSummary::default()
+                });
+            }
+            let Some(summary) = out.last_mut() else {
+                continue;
+            };
+            if outcome == "running" {
+                summary.running = n;
+            } else {
+                summary.finished.push((outcome, n));
+            }
+        }
+        let q = self.sql(
+            "SELECT r.integration_id, r.started_ms, r.finished_ms, r.outcome FROM sync_runs r \
+             JOIN (SELECT integration_id, max(id) AS id FROM sync_runs WHERE finished_ms IS NOT NULL GROUP BY integration_id) l \
+             ON r.id = l.id",
+        );
+        let rows = sqlx::query(&q)
+            .fetch_all(self.tx.any()?)
+            .await
+            .ctx("reading the latest sync runs")?;
+        for r in &rows {
+            let integration_id: String = col(r, "integration_id")?;
+            let finished: Option<i64> = col(r, "finished_ms")?;
+            if let (Some(s), Some(finished)) = (
+                out.iter_mut().find(|s| s.integration_id == integration_id),
+                finished,
+            ) {
+                s.last = Some((col(r, "started_ms")?, finished, col(r, "outcome")?));
+            }
+        }
+        let q = self.sql(
+            "SELECT r.integration_id, r.finished_ms FROM sync_runs r \
+             JOIN (SELECT integration_id, max(id) AS id FROM sync_runs WHERE outcome = 'ok' GROUP BY integration_id) l \
+             ON r.id = l.id",
+        );
+        let rows = sqlx::query(&q)
+            .fetch_all(self.tx.any()?)
+            .await
+            .ctx("reading the latest successful sync runs")?;
+        for r in &rows {
+            let integration_id: String = col(r, "integration_id")?;
+            if let Some(s) = out.iter_mut().find(|s| s.integration_id == integration_id) {
+                s.last_ok_ms = col(r, "finished_ms")?;
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -264,7 +264,7 @@ pub async fn remote_layer(
 /// difference of the `rejected` counter from one minute to the next. It
 /// ends when the app is dropped.
 pub fn spawn_sampler(app: &AppState) {
-    use std::sync::atomic::Ordering::{AcqRel, Relaxed};
+    use std::sync::atomic::Ordering::AcqRel;
     if app.console.sampler.swap(true, AcqRel) {
         return;
     }
@@ -282,7 +282,7 @@ pub fn spawn_sampler(app: &AppState) {
             ))
             .await;
             let Some(app) = weak.upgrade() else { return };
-            let total = app.metrics.rejected.load(Relaxed);
+            let total = app.metrics.rejected.get();
             if let Some(before) = last {
                 let n = i64::try_from(total.saturating_sub(before)).unwrap_or(i64::MAX);
                 if n > 0 {

@@ -68,14 +68,30 @@ pub async fn prune(
 }
 
 /// What this process's webhook dispatcher did (`/metrics`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DeliveryCounters {
     /// Events a receiver acknowledged (2xx).
-    pub delivered: std::sync::atomic::AtomicU64,
+    pub delivered: prometheus_client::metrics::counter::Counter,
     /// Attempts that failed (another status, a timeout, a connection error).
-    pub failed: std::sync::atomic::AtomicU64,
+    pub failed: prometheus_client::metrics::counter::Counter,
     /// Subscriptions disabled (410 Gone, the retry window over, behind retention).
-    pub disabled: std::sync::atomic::AtomicU64,
+    pub disabled: prometheus_client::metrics::counter::Counter,
+    /// Seconds from an event's creation (`at_ms`) to its acknowledged delivery.
+    pub lag: prometheus_client::metrics::histogram::Histogram,
+}
+
+impl Default for DeliveryCounters {
+    fn default() -> Self {
+        Self {
+            delivered: Default::default(),
+            failed: Default::default(),
+            disabled: Default::default(),
+            // 50 ms … about 7.3 days, each bucket 4× the one before.
+            lag: prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.05, 4.0, 13),
+            ),
+        }
+    }
 }
 
 /// Stops the delivery task and the webhook dispatcher ([`stop`](Stopper::stop)).

@@ -157,7 +157,7 @@ impl Syncer {
                     let failed = if not_durable.load(Ordering::Acquire) {
                         Some(EARLIER_FAILURE.to_owned())
                     } else {
-                        counters.log_syncs.fetch_add(1, Ordering::Relaxed);
+                        counters.log_syncs.inc();
                         sync().err().map(|e| {
                             not_durable.store(true, Ordering::Release);
                             tracing::error!(error = %e, "syncing the write-ahead log failed; no more statements are accepted until restart");

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use records::{IntegrationRules, Outcome, Prepared, RecordError};
 use store::Store;
@@ -80,7 +79,7 @@ pub(super) async fn write_group(conn: &mut WriteConn, jobs: Vec<Job>, counters: 
     if let Some((store, checks)) = repair
         && !repair_voiding(&store, checks, now).await
     {
-        counters.void_repair_failures.fetch_add(1, Relaxed);
+        counters.void_repair_failures.inc();
     }
 }
 

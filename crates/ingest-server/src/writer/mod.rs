@@ -139,6 +139,11 @@ impl Writer {
         &self.counters
     }
 
+    /// Jobs (statement batches, document writes) waiting in the queue.
+    pub fn queue_depth(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
     /// The same counters, shared (for tasks that report into them).
     pub(crate) fn shared_counters(&self) -> Arc<GroupCounters> {
         self.counters.clone()

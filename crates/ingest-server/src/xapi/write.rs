@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use records::{Outcome, PlanError, Prepared, RecordError};
 use serde_json::json;
 use serde_json::value::RawValue;
-use std::sync::atomic::Ordering::Relaxed;
 use xapi_model::{Account, Actor, Agent, Ifi};
 
 use super::respond::{LATEST_VERSION, answer, api_version, negotiated_version};
@@ -100,7 +99,7 @@ fn validate(
     if details.is_empty() {
         return Ok(ok);
     }
-    app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
+    app.metrics.rejected.inc_by(raws.len() as u64);
     let first = details[0].clone();
     Err(ApiError::bad_request(format!(
         "invalid statement (index {}): {}: {}{}; nothing from this request was stored",
@@ -125,7 +124,7 @@ async fn store_batch(
 ) -> Result<Vec<String>, ApiError> {
     let provider = app.provider(headers).await?;
     let mut incoming = crate::attachments::split(headers, body).inspect_err(|_| {
-        app.metrics.rejected.fetch_add(1, Relaxed);
+        app.metrics.rejected.inc();
     })?;
     let raws = split_body(app, incoming.json, single.is_some())?;
     let mut parsed = validate(app, &raws, version)?;
@@ -146,14 +145,14 @@ async fn store_batch(
     if let Err(e) =
         xapi_model::batch::duplicate_id(parsed.iter().map(|(s, _)| s.id), api_version(version))
     {
-        app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
+        app.metrics.rejected.inc_by(raws.len() as u64);
         return Err(ApiError::bad_request(format!(
             "{e}; nothing from this request was stored"
         )));
     }
     let data = crate::attachments::attach(&mut incoming, &parsed, api_version(version))
         .inspect_err(|_| {
-            app.metrics.rejected.fetch_add(raws.len() as u64, Relaxed);
+            app.metrics.rejected.inc_by(raws.len() as u64);
         })?;
     let rules = records::rules_for(&provider.integration).map_err(ApiError::internal)?;
     let statement_version = if version == "2.0.0" { "2.0.0" } else { "1.0.0" };
@@ -201,7 +200,7 @@ async fn store_batch(
     {
         Ok(o) => o,
         Err(WriteError::Record(RecordError::Plan(PlanError::Conflict { id }))) => {
-            app.metrics.conflicts.fetch_add(1, Relaxed);
+            app.metrics.conflicts.inc();
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 format!(
@@ -231,12 +230,12 @@ async fn store_batch(
     };
     for o in &outcomes {
         match o {
-            Outcome::Duplicate => app.metrics.duplicate.fetch_add(1, Relaxed),
+            Outcome::Duplicate => app.metrics.duplicate.inc(),
             Outcome::Stored { parked: Some(_) } => {
-                app.metrics.accepted.fetch_add(1, Relaxed);
-                app.metrics.pending.fetch_add(1, Relaxed)
+                app.metrics.accepted.inc();
+                app.metrics.pending.inc()
             }
-            Outcome::Stored { parked: None } => app.metrics.accepted.fetch_add(1, Relaxed),
+            Outcome::Stored { parked: None } => app.metrics.accepted.inc(),
         };
     }
     tracing::info!(integration = %provider.integration.id, statements = outcomes.len(), "statements stored");

@@ -6,7 +6,6 @@
 //! was delivered since the last record is delivered again after a crash,
 //! with the same `webhook-id`).
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use lms_delivery::events::event_id;
@@ -111,7 +110,7 @@ impl Turn<'_> {
         }
         tx.commit().await?;
         if let (Some(reason), true) = (disabling, held) {
-            self.shared.counters.disabled.fetch_add(1, Relaxed);
+            self.shared.counters.disabled.inc();
             tracing::warn!(subscription = %self.id, %reason, "webhook subscription disabled");
         }
         self.attempts.clear();
@@ -261,7 +260,9 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
             turn.record(e.seq, at_ms, &r);
             match classify(r.status) {
                 Outcome::Delivered => {
-                    shared.counters.delivered.fetch_add(1, Relaxed);
+                    shared.counters.delivered.inc();
+                    let lag_ms = now_ms().saturating_sub(e.at_ms).max(0);
+                    shared.counters.lag.observe(lag_ms as f64 / 1000.0);
                     turn.cursor = e.seq;
                     turn.failures = 0;
                     turn.failing_since_ms = None;
@@ -272,7 +273,7 @@ pub async fn deliver(shared: &Shared, id: &str) -> Result<(), DeliveryError> {
                     return Ok(());
                 }
                 Outcome::Retry => {
-                    shared.counters.failed.fetch_add(1, Relaxed);
+                    shared.counters.failed.inc();
                     tracing::warn!(
                         subscription = %turn.id,
                         seq = e.seq,
