@@ -1,7 +1,8 @@
 //! `docs/openapi.yaml` against the routes the server registers. The spec is
 //! written in YAML's JSON form (YAML 1.2 is a superset of JSON), so that YAML
 //! tools read it and this test needs no YAML parser. It parses,
-//! is OpenAPI 3.1, documents every route outside `/xapi` with exactly the
+//! is OpenAPI 3.1, documents every route outside `/xapi` (the xAPI
+//! specification's) and `/console` (pages for people, docs/console.md) with exactly the
 //! methods served, documents no route that is not served unless it is marked
 //! `x-planned` (and then it must not be served yet), and every `$ref` in it
 //! resolves. The served routes are read from the source: every `.route(…)` of
@@ -228,6 +229,9 @@ fn every_served_route_is_documented_with_its_methods() {
     for (path, methods) in served() {
         if path.starts_with("/xapi/") {
             continue; // the xAPI specification documents these
+        }
+        if path == "/console" || path.starts_with("/console/") {
+            continue; // HTML pages for people: docs/console.md documents these
         }
         let Some(item) = paths.get(&path) else {
             problems.push(format!("{path}: served, not documented"));

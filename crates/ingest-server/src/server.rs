@@ -30,7 +30,7 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/xapi/about", xapi::versioned(get(xapi::about)))
         .merge(documents::router())
-        .merge(console::router().layer(middleware::from_fn(console::remote_layer)))
+        .merge(console::router())
         .route("/oauth/token", post(oauth::token))
         .route("/launch/{integration}/{course}", get(launch::launch))
         .route("/scorm/launch/{registration}", get(scorm::launch))

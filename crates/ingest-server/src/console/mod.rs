@@ -59,6 +59,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/webhooks", get(lists::webhooks))
         .route("/console/audit", get(lists::audit))
+        .layer(axum::middleware::from_fn(remote_layer))
 }
 
 /// A form body's fields (`application/x-www-form-urlencoded`); a field
