@@ -196,6 +196,23 @@ async fn the_console_in_a_browser(env: scorm_env::Env) -> scorm_env::Env {
     assert_ne!(b.title().await, "owned", "no script of a course ran");
     b.screenshot(&shots.join("catalog.png")).await;
 
+    // Input is shown back as text: a search for markup, a bad filter explained.
+    b.goto(&format!(
+        "{base}/console/catalog?q=%22%3E%3Cb%20id%3Dinjected%3Ex%3C%2Fb%3E&archived=%3Ci%3E"
+    ))
+    .await;
+    assert_eq!(
+        b.script("return document.getElementById('injected') === null && document.querySelector('main i') === null;")
+            .await,
+        json!(true),
+        "no element came from the query"
+    );
+    assert!(
+        b.text()
+            .await
+            .contains("archived: <i> is not one of active, only, all")
+    );
+
     // A statement is posted; its learner's statistic is found.
     let auth = format!(
         "Basic {}",

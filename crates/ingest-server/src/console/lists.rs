@@ -39,10 +39,17 @@ pub async fn catalog(
 ) -> Response {
     async {
         let text = q.get("q").map(|s| s.trim().to_owned()).unwrap_or_default();
-        let archived = match q.get("archived").map(String::as_str) {
-            Some("only") => Some(true),
-            Some("all") => None,
-            _ => Some(false),
+        let (archived, explain) = match q.get("archived").map(String::as_str) {
+            Some("only") => (Some(true), String::new()),
+            Some("all") => (None, String::new()),
+            None | Some("active") => (Some(false), String::new()),
+            Some(other) => (
+                Some(false),
+                format!(
+                    "<p class=\"error\">archived: {} is not one of active, only, all; showing active courses.</p>",
+                    esc(other)
+                ),
+            ),
         };
         let found = app
             .store
@@ -61,7 +68,7 @@ pub async fn catalog(
             .collect();
         let sel = |v: &str| if q.get("archived").map(String::as_str).unwrap_or("active") == v { " selected" } else { "" };
         let body = format!(
-            "<form method=\"get\"><input name=\"q\" value=\"{}\" placeholder=\"name or id\"> \
+            "{explain}<form method=\"get\"><input name=\"q\" value=\"{}\" placeholder=\"name or id\"> \
              <select name=\"archived\"><option value=\"active\"{}>active</option><option value=\"only\"{}>archived</option><option value=\"all\"{}>all</option></select> \
              <button>Search</button></form><p class=\"muted\">{} shown (at most 200).</p>{}",
             esc(&text),
