@@ -5,6 +5,8 @@
 //! The routes are declared in [`server::router`]; the state they share is
 //! [`state::App`], configured by [`config::Config`].
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod attachments;
 pub mod auth;
