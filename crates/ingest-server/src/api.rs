@@ -105,6 +105,8 @@ async fn statistics_of_kind(
     Ok(listing::json_page(items, next))
 }
 
+/// `GET /api/v1/statistics` (LMS credentials): learners' course statistics,
+/// filtered and paged, as JSON or CSV.
 pub async fn statistics(
     State(app): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -115,6 +117,8 @@ pub async fn statistics(
         .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `GET /api/v1/path-statistics` (LMS credentials): learners' learning-path
+/// statistics, filtered and paged, as JSON or CSV.
 pub async fn path_statistics(
     State(app): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -125,6 +129,9 @@ pub async fn path_statistics(
         .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `GET /api/v1/pending` (LMS credentials): the parked statements (those that
+/// matched no course or learner yet), in the order they were stored, with
+/// their total.
 pub async fn pending(
     State(app): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -174,6 +181,8 @@ struct OverrideRequest {
     reason: Option<String>,
 }
 
+/// `POST /api/v1/overrides` (LMS credentials): records an administrator's
+/// override of a learner's course result.
 pub async fn overrides(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     async {
         let client = app.lms(&headers).await?;

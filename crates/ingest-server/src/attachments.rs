@@ -29,6 +29,7 @@ struct Data {
 /// A statements request: the statements' JSON and the attachment data sent
 /// with it, by SHA-2 (lower case).
 pub struct Incoming<'a> {
+    /// The statements' JSON (the body, or a multipart request's first part).
     pub json: &'a [u8],
     data: BTreeMap<String, Data>,
 }

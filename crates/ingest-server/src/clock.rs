@@ -2,6 +2,7 @@
 
 use time::OffsetDateTime;
 
+/// The current time, in UTC.
 pub fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }

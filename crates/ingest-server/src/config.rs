@@ -6,20 +6,29 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+/// The server's settings ([`Config::default`], or [`Config::load`] for the
+/// binary's order of sources). A service mounting the routes builds one and
+/// hands it to [`crate::state::App::new`]; `database`, `listen` and
+/// `log_format` are then unused (the host opens the store, binds and logs).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// A SQLite file path (the embedded default) or a `postgres://` URL.
     pub database: String,
+    /// The address [`crate::server::start`] binds.
     pub listen: SocketAddr,
-    /// How the outside world reaches this server (the authority's homePage, `more` links).
+    /// How the outside world reaches this server (the authority's homePage,
+    /// launch links, SCORM return pages), without a trailing slash; under a
+    /// prefix, it includes the prefix.
     pub public_url: String,
     /// Shared with the LMS to sign launch links (at least 32 bytes).
     pub launch_secret: Option<String>,
     /// Signs OAuth2 access tokens; give every instance the same one. When absent
     /// a random one is made at start (tokens then die with the process).
     pub token_secret: Option<String>,
+    /// How long an OAuth2 access token from `/oauth/token` is valid, in seconds.
     pub token_ttl_secs: i64,
+    /// Request size and page limits.
     pub limits: Limits,
     /// The change feed and webhooks (docs/EVENTS.md).
     pub delivery: Delivery,
@@ -128,12 +137,19 @@ impl Default for Delivery {
     }
 }
 
+/// `[limits]`: what one request may carry and one page may hold. They are not
+/// checked: the caller keeps each positive (a zero refuses what it bounds —
+/// every statements POST, every explicit `limit`, every document).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
+    /// The largest request body, in bytes (413 past it).
     pub max_body_bytes: usize,
+    /// Statements one POST may carry.
     pub max_statements: usize,
+    /// How deeply a request's JSON may nest (arrays and objects).
     pub max_json_depth: usize,
+    /// The most rows one page of a list (statements, events, ...) holds.
     pub max_page: i64,
     /// Statements a statements query looks at one by one for one page (the
     /// broad ones, or all for `related_agents` with an account; the page then
@@ -174,16 +190,33 @@ impl Default for Config {
     }
 }
 
+/// Why [`Config::load`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The configuration file could not be read or is not valid TOML for
+    /// [`Config`].
     #[error("{path}: {detail}")]
-    File { path: String, detail: String },
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// An environment variable has a value that does not parse.
     #[error("{name}: {detail}")]
-    Env { name: &'static str, detail: String },
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl Config {
-    /// Defaults ← file ← environment.
+    /// Defaults ← file ← environment (`COURSEBRIDGE_DATABASE` or
+    /// `DATABASE_URL`, `COURSEBRIDGE_LISTEN`, `COURSEBRIDGE_PUBLIC_URL`,
+    /// `COURSEBRIDGE_LAUNCH_SECRET`, `COURSEBRIDGE_TOKEN_SECRET`,
+    /// `COURSEBRIDGE_LOG_FORMAT`; empty values are ignored).
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut c = match file {
             Some(p) => {

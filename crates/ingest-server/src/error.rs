@@ -4,10 +4,16 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+/// An error answer: `status` with the JSON body `{"error": message,
+/// "details": [...]}` (details only when there are some). Handlers return it
+/// as `Err`; it is an [`IntoResponse`].
 #[derive(Debug)]
 pub struct ApiError {
+    /// The HTTP status; an error status (4xx or 5xx) is expected.
     pub status: StatusCode,
+    /// What is wrong, for the client.
     pub message: String,
+    /// Further detail (for example, one entry per refused statement).
     pub details: Vec<serde_json::Value>,
     /// `WWW-Authenticate` for 401s.
     pub challenge: bool,
@@ -16,6 +22,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error with `status` and `message`, no details and no extra headers.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -42,9 +49,11 @@ impl ApiError {
             )
         }
     }
+    /// 400: the request is malformed or invalid.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
+    /// 401 with a `WWW-Authenticate` challenge (Basic and Bearer).
     pub fn unauthorized() -> Self {
         Self {
             challenge: true,
@@ -54,12 +63,15 @@ impl ApiError {
             )
         }
     }
+    /// 403: authenticated, but not allowed.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, message)
     }
+    /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
+    /// 500; `e` is logged, not shown to the client.
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
         Self::new(
@@ -67,6 +79,7 @@ impl ApiError {
             "internal error; nothing was stored",
         )
     }
+    /// The same error with `details`.
     pub fn with_details(mut self, details: Vec<serde_json::Value>) -> Self {
         self.details = details;
         self

@@ -24,6 +24,7 @@ struct Open {
     last: i128,
 }
 
+/// A `stored` time handed out by [`InFlight`], open until dropped.
 pub struct InFlightGuard {
     set: Arc<InFlight>,
     key: i128,

@@ -23,7 +23,9 @@ use crate::state::AppState;
 pub enum LaunchTarget<'a> {
     /// A catalog course: `/launch/{integration}/{course}`.
     Course {
+        /// The integration's id.
         integration: &'a str,
+        /// The course's external id in that integration's catalog.
         course: &'a str,
     },
     /// A SCORM Cloud registration: `/scorm/launch/{registration}`.
@@ -67,14 +69,19 @@ impl LaunchTarget<'_> {
 /// Why a link could not be minted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MintError {
+    /// No `launch_secret` is configured.
     #[error(
         "launch links are not configured on this server: set launch_secret (COURSEBRIDGE_LAUNCH_SECRET)"
     )]
     NotConfigured,
+    /// Signing refused: the configured secret is under 32 bytes, or a claim
+    /// holds a line break.
     #[error("launch_secret: {0}")]
     Secret(launch_link::LaunchError),
+    /// The learner is empty.
     #[error("learner: must not be empty")]
     Learner,
+    /// The entry point is neither `catalog` nor `path:<id>`.
     #[error("entry: must be catalog or path:<path id>")]
     Entry,
 }
@@ -82,7 +89,9 @@ pub enum MintError {
 /// A minted link and when it expires (Unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MintedLink {
+    /// The link, on the configured `public_url`.
     pub url: String,
+    /// When it expires (Unix seconds).
     pub exp: i64,
 }
 
@@ -126,6 +135,8 @@ pub fn mint_link(
     })
 }
 
+/// A signed `entry` claim as an entry point: `path:<id>` is that learning
+/// path, anything else the catalog.
 pub fn entry_point(entry: &str) -> EntryPoint {
     match entry.strip_prefix("path:") {
         Some(p) => EntryPoint::Path(p.to_owned()),
@@ -133,6 +144,8 @@ pub fn entry_point(entry: &str) -> EntryPoint {
     }
 }
 
+/// `GET /launch/{integration}/{course}`: verifies the signed launch link,
+/// records the launch and redirects the learner to the course.
 pub async fn launch(
     State(app): State<AppState>,
     Path((integration, course)): Path<(String, String)>,

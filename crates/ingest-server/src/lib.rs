@@ -1,26 +1,11 @@
-//! `ingest-server`: coursebridge's statement side as a library — the xAPI
-//! LRS (statements, documents, agents, activities), launches, SCORM Cloud launches and postbacks, the LMS
-//! API, health and metrics — as one axum [`Router`](axum::Router) with its
-//! state. `coursebridge-ingest serve` is wiring around it; a Rust service
-//! mounts the same routes in its own server, under a prefix of its choosing:
+#![doc = include_str!("../README.md")]
 //!
-//! ```no_run
-//! # async fn host(store: store::Store) {
-//! use std::sync::Arc;
-//! use ingest_server::{config::Config, server, state::App};
+//! ## Modules
 //!
-//! // The group writer (and, on SQLite, the checkpointer) start with the app.
-//! let app = Arc::new(App::new(store, Config::default()));
-//! let routes = axum::Router::new().nest("/lrs", server::router(app));
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
-//! axum::serve(listener, routes).await.unwrap();
-//! # }
-//! ```
-//!
-//! Links the server builds for a request (a statements page's `more`) follow
-//! the path the request came in on; links minted for later (launch links,
-//! SCORM return pages) are built on the configured `public_url`, which must
-//! then include the prefix.
+//! The routes are declared in [`server::router`]; the state they share is
+//! [`state::App`], configured by [`config::Config`].
+
+#![warn(missing_docs)]
 
 pub mod api;
 pub mod attachments;

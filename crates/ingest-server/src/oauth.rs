@@ -30,6 +30,8 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     r
 }
 
+/// `POST /oauth/token`: a bearer token for a provider's webhook client id and
+/// secret (HTTP Basic or form fields), valid for `token_ttl_secs`.
 pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());

@@ -31,7 +31,9 @@ const MAX_REF_DEPTH: usize = 10;
 /// direction), if anything may follow.
 #[derive(Debug)]
 pub struct Page {
+    /// The statements of the page, in the listing's order.
     pub rows: Vec<StoredStatement>,
+    /// The `seq` the next page starts from; `None` when nothing follows.
     pub next: Option<i64>,
 }
 

@@ -186,6 +186,8 @@ async fn launch_url(
     Ok(registrations::launch(&app.store, remote, settings, registration, who, &back).await?)
 }
 
+/// `GET /scorm/launch/{registration}`: verifies the LMS-signed link and
+/// redirects (302) to the SCORM Cloud launch URL built at that moment.
 pub async fn launch(
     State(app): State<AppState>,
     Path(registration): Path<String>,
@@ -202,6 +204,9 @@ pub async fn launch(
     .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `GET /scorm/courses/{course}/launch`: verifies the LMS-signed link,
+/// creates the learner's registration if needed, and redirects (302) to its
+/// SCORM Cloud launch URL.
 pub async fn launch_course(
     State(app): State<AppState>,
     Path(course): Path<String>,
@@ -232,6 +237,8 @@ pub async fn launch_course(
     .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `GET /scorm/return/{registration}`: the page SCORM Cloud sends the learner
+/// back to; starts a refresh of the registration's result in the background.
 pub async fn return_page(
     State(app): State<AppState>,
     Path(registration): Path<String>,
@@ -270,6 +277,9 @@ pub async fn return_page(
     .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `POST /scorm/postback`: SCORM Cloud's result postback (per-registration
+/// credentials); 200 once the result and the statistics it changes are
+/// committed.
 pub async fn postback(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let header_str = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
     match results::accept_postback(
@@ -303,6 +313,9 @@ fn json(value: &impl serde::Serialize, status: StatusCode) -> Response {
         .into_response()
 }
 
+/// `POST /api/v1/scorm/registrations` (LMS credentials): assigns a SCORM
+/// course to a learner, creating the registration at SCORM Cloud (201) or
+/// answering the existing one (200).
 pub async fn assign(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     async {
         app.lms(&headers).await?;
@@ -323,6 +336,8 @@ pub async fn assign(State(app): State<AppState>, headers: HeaderMap, body: Bytes
     .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `GET /api/v1/scorm/registrations/{id}` (LMS credentials): a registration
+/// and its latest result.
 pub async fn registration(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -336,6 +351,8 @@ pub async fn registration(
     .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `POST /api/v1/scorm/registrations/{id}/refresh` (LMS credentials): reads
+/// the registration's result from SCORM Cloud now; answers the registration.
 pub async fn refresh(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -407,6 +424,8 @@ struct OverrideBody {
     reason: Option<String>,
 }
 
+/// `POST /api/v1/scorm/registrations/{id}/override` (LMS credentials): an
+/// administrator's override of the registration's result.
 pub async fn set_override(
     State(app): State<AppState>,
     headers: HeaderMap,

@@ -16,6 +16,10 @@ use crate::error::ApiError;
 use crate::state::{App, AppState};
 use crate::{api, catalog, console, delivery, documents, launch, launch_links, oauth, scorm, xapi};
 
+/// Every route of the server over `app`, with its body limit and metrics
+/// layer: the router to serve, or to nest under a prefix in a host's router
+/// (see the crate docs). Inside a Tokio runtime it also starts the console's
+/// per-minute sampler (once per app).
 pub fn router(app: AppState) -> Router {
     let limit = app.config.limits.max_body_bytes;
     console::spawn_sampler(&app);
@@ -143,7 +147,9 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
 
 /// A running server (for tests and `serve`).
 pub struct Running {
+    /// The address it is bound to.
     pub addr: std::net::SocketAddr,
+    /// Its state.
     pub app: AppState,
     shutdown: tokio::sync::oneshot::Sender<()>,
     handle: tokio::task::JoinHandle<std::io::Result<()>>,

@@ -18,12 +18,24 @@ use crate::writer::{SyncFn, Writer, spawn_checkpointer};
 /// The clock, where it was before `crate::clock` (`ingest_server::state::now_ms`).
 pub use crate::clock::{now, now_ms};
 
+/// The state every route shares: the store, the configuration, the group
+/// writer, metrics and the background tasks' handles. Built with
+/// [`App::new`] (inside a Tokio runtime) and given to
+/// [`crate::server::router`] as an [`AppState`].
 pub struct App {
+    /// The database.
     pub store: Store,
+    /// The settings the app was built with.
     pub config: Config,
+    /// The key OAuth2 access tokens are signed with (`config.token_secret`,
+    /// or random bytes made at start).
     pub token_secret: Vec<u8>,
+    /// The Prometheus registry behind `/metrics`.
     pub metrics: Metrics,
+    /// The `stored` times of write batches still open: what
+    /// `X-Experience-API-Consistent-Through` may claim.
     pub in_flight: Arc<InFlight>,
+    /// The group writer the statement and document writes go through.
     pub writer: Writer,
     /// The HTTP client for SCORM Cloud calls (launch-time registration
     /// creation, refresh on return, refresh by the LMS).
@@ -53,15 +65,22 @@ pub const CREDENTIAL_TTL: Duration = Duration::from_secs(2);
 /// Entries kept at most; past it the cache starts empty again.
 const CREDENTIAL_CACHE_MAX: usize = 10_000;
 
+/// The routes' state: the shared [`App`].
 pub type AppState = Arc<App>;
 
 /// The integration a provider authenticated as, and the client id it used.
 pub struct Provider {
+    /// The integration (active).
     pub integration: Integration,
+    /// The webhook client id it authenticated with.
     pub client_id: String,
 }
 
 impl App {
+    /// The app over `store`: starts the group writer, on SQLite the
+    /// checkpointer, the voiding repair and webhook delivery, as Tokio tasks
+    /// (so it must be called inside a Tokio runtime). Call
+    /// [`App::stop_delivery`] at shutdown.
     pub fn new(store: Store, config: Config) -> Self {
         Self::with_sync(store, config, None)
     }

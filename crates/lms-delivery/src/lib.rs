@@ -1,4 +1,6 @@
-//! What coursebridge delivers to an LMS, as plain data and pure functions:
+#![doc = include_str!("../README.md")]
+//!
+//! ## Modules
 //!
 //! - [`events`]: the change feed's event types, the filters subscriptions
 //!   use, and the JSON envelope every event is delivered in (feed and

@@ -1,5 +1,6 @@
-//! `record-plan`: what storing a batch of xAPI statements does, decided
-//! without I/O.
+#![doc = include_str!("../README.md")]
+//!
+//! ## The statement path
 //!
 //! The statement path is *read facts → plan → apply*:
 //!

@@ -91,7 +91,7 @@ impl<'a> StatisticData<'a> {
     }
 }
 
-/// [`StatisticData`] as a JSON object (the statistics API adds the
+/// A statistic's event data (`StatisticData`) as a JSON object (the statistics API adds the
 /// identifiers to it).
 pub fn statistic_fields(
     row: &StatsRow,

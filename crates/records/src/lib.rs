@@ -1,10 +1,11 @@
-//! `records`: the executor of the statement path and the other writes of
-//! learning records, shared by both binaries and `scorm-flows`. What to do is
-//! decided by the pure crate `record-plan`; this crate reads the facts a
-//! decision needs and applies it in the caller's transaction.
+#![doc = include_str!("../README.md")]
+//!
+//! ## The writes
+//!
+//! Shared by both binaries and `scorm-flows`:
 //!
 //! - [`record_statements`] / [`store_statement_refs_with`] (`write.rs`):
-//!   one lookup step ([`lookup`]), [`record_plan::plan_batch`], then the plan
+//!   one lookup step (`lookup.rs`), [`record_plan::plan_batch`], then the plan
 //!   applied — statements inserted, voids marked, unmatched statements parked.
 //! - [`update_many_with`] (`stats.rs`): the statistics a plan touched, brought
 //!   up to date in key order ([`record_plan::advance`] or a refold).

@@ -126,7 +126,7 @@ pub async fn update_many<C: Conn>(
 /// learner states it committed, so that the next transaction need not read
 /// and parse them again ([`update_many_with`]), and the learners that
 /// identity keys map to, so that it need not look them up again
-/// ([`store_statement_refs_with`]).
+/// ([`crate::store_statement_refs_with`]).
 ///
 /// It is the writer's to keep true: a state is in it only as this writer
 /// committed it, and an identity only as a transaction read it (the writer

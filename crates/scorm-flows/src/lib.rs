@@ -1,4 +1,8 @@
-//! `scorm-flows`: the SCORM Cloud flows of seed 003, one per recommendation.
+#![doc = include_str!("../README.md")]
+//!
+//! ## The flows
+//!
+//! One per recommendation of the design card (seed 003):
 //!
 //! - *IDs are yours*: course, registration and learner ids are ours, checked
 //!   (≤ 255 characters) before anything is sent.

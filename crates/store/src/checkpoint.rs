@@ -37,11 +37,11 @@ impl Store {
     /// [`WAL_RESTART_PAGES`]), it copies again while writers go on until what
     /// they add during one pass is small, and then the last pass is made with
     /// writers held back, after which the next write transaction restarts the
-    /// log. With a [`NativeWriter`] open, the writer makes that last pass
+    /// log. With a [`crate::NativeWriter`] open, the writer makes that last pass
     /// itself, on its own thread, before its next transaction
-    /// ([`NativeWriter::begin`]); otherwise this takes the writer lock for it.
+    /// ([`crate::NativeWriter::begin`]); otherwise this takes the writer lock for it.
     /// `None`: nothing was done — PostgreSQL, or the writer was asked for the
-    /// last pass less than [`LAST_PASS_PATIENCE`] ago and has not made it yet
+    /// last pass less than a second (`LAST_PASS_PATIENCE`) ago and has not made it yet
     /// (after that, plain passes go on until it does).
     pub async fn checkpoint(&self, restart_pages: i64) -> Result<Option<(i64, i64)>> {
         if self.backend != Backend::Sqlite {

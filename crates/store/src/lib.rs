@@ -1,4 +1,6 @@
-//! `store`: coursebridge's persistence, and the only crate that speaks SQL.
+#![doc = include_str!("../README.md")]
+//!
+//! ## Engines and transactions
 //!
 //! One API over two engines through sqlx's `Any` driver with runtime queries:
 //! SQLite (the embedded default: WAL, foreign keys, busy timeout, created on

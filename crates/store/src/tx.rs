@@ -25,13 +25,13 @@ mod sealed {
     impl Sealed for super::WritePath {}
 }
 
-/// Every query: a transaction of [`Store::begin`] or [`Store::read`].
+/// Every query: a transaction of [`crate::Store::begin`] or [`crate::Store::read`].
 #[derive(Debug)]
 pub struct AnyQuery;
 
 /// The write path only — the methods written over `exec.rs`, which both a
 /// pooled connection and the group writer's direct SQLite connection run:
-/// [`NativeWriter::begin`] gives no other kind of transaction, so a query
+/// [`crate::NativeWriter::begin`] gives no other kind of transaction, so a query
 /// the direct connection cannot run does not compile there:
 ///
 /// ```compile_fail

@@ -1,5 +1,6 @@
-//! A SQLite VFS that writes a transaction's write-ahead-log frames in a few
-//! system calls instead of two per page.
+#![doc = include_str!("../README.md")]
+//!
+//! ## How it works
 //!
 //! SQLite appends each changed page to the write-ahead log as two writes: the
 //! frame's 24-byte header, then the page. Under the group writer's load that

@@ -26,17 +26,21 @@ pub const SESSION_COOKIE: &str = "cb_session";
 pub const LOGIN_COOKIE: &str = "cb_login";
 /// How long a session lasts.
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
-/// Failed sign-ins allowed per username and address in [`ATTEMPT_WINDOW`],
-/// and per address for any usernames.
+/// Failed sign-ins allowed per username and address in [`ATTEMPT_WINDOW`].
 pub const MAX_FAILURES: usize = 5;
+/// Failed sign-ins allowed per address, whatever the usernames, in
+/// [`ATTEMPT_WINDOW`].
 pub const MAX_FAILURES_PER_ADDRESS: usize = 20;
+/// The window failed sign-ins are counted in.
 pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// Why a password cannot be set.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
+    /// Fewer than 12 characters.
     #[error("password: at least 12 characters")]
     TooShort,
+    /// Argon2 refused (the message says why).
     #[error("password: cannot be hashed ({0})")]
     Hash(String),
 }
@@ -130,6 +134,8 @@ pub struct ConsoleState {
 }
 
 impl ConsoleState {
+    /// A password hash to verify against when the username is unknown, so
+    /// that unknown and known usernames take the same time (made once).
     pub fn dummy_hash(&self) -> &str {
         self.dummy
             .get_or_init(|| hash_password(&token()).unwrap_or_default())
@@ -151,6 +157,7 @@ impl ConsoleState {
             && self.recent(&format!("*|{remote}")) < MAX_FAILURES_PER_ADDRESS
     }
 
+    /// Records a failed sign-in for this username from this address.
     pub fn failed(&self, username: &str, remote: &str) {
         let mut f = self
             .failures
@@ -183,9 +190,13 @@ impl ConsoleState {
 /// A signed-in operator (the extractor of every console page but sign-in).
 /// Without a live session: a redirect to the sign-in page.
 pub struct Signed {
+    /// The operator.
     pub username: String,
+    /// The session's CSRF token, which every form of the session carries.
     pub csrf: String,
+    /// The hash of the session's token (how the session is stored).
     pub token_hash: String,
+    /// The client's address, or `unknown` (served without connect info).
     pub remote: String,
 }
 

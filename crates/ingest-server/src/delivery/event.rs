@@ -5,10 +5,13 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use store::FeedEvent;
 
+/// A stored event whose data could not be made into an envelope.
 #[derive(Debug, thiserror::Error)]
 #[error("event {seq}: stored data is not a JSON object ({detail})")]
 pub struct CorruptEvent {
+    /// The event's `seq`.
     pub seq: i64,
+    /// What is wrong with its data.
     pub detail: String,
 }
 

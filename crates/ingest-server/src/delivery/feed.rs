@@ -17,6 +17,8 @@ pub const MAX_LIMIT: i64 = 5_000;
 /// Most events examined by one filtered request (bounded memory).
 const MAX_WINDOW: i64 = 10_000;
 
+/// `GET /api/v1/events` (LMS credentials): a page of the change feed after
+/// `after`, optionally filtered by event type and integration.
 pub async fn events(
     State(app): State<AppState>,
     Query(q): Query<HashMap<String, String>>,

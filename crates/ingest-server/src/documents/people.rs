@@ -17,13 +17,16 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::xapi::{api_version, decode_form, response_version};
 
-/// Statements read per identifier for the names of a Person, and about an
-/// Activity for its definition (the newest): docs/xapi-lrs.md.
+/// Statements read per identifier for the names of a Person (the newest):
+/// docs/xapi-lrs.md.
 pub const PERSON_STATEMENTS: i64 = 50;
+/// Statements read about an Activity for its definition (the newest):
+/// docs/xapi-lrs.md.
 pub const ACTIVITY_STATEMENTS: i64 = 200;
 /// Identifiers of one person looked at, at most.
 pub const PERSON_IDENTIFIERS: usize = 20;
 
+/// `GET /xapi/agents`: the Person object of an agent.
 pub async fn agents(
     State(app): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -39,6 +42,7 @@ pub async fn agents(
     )
 }
 
+/// `GET /xapi/activities`: the full Activity object of an activity id.
 pub async fn activities(
     State(app): State<AppState>,
     RawQuery(raw): RawQuery,

@@ -18,6 +18,7 @@ use crate::writer::{DocumentOp, DocumentWrite, DocumentWriteError, WriteError, s
 use crate::xapi::http_date_ms;
 use crate::xapi::{api_version, decode_form, response_version};
 
+/// `/xapi/activities/state`: the State resource (GET, PUT, POST, DELETE).
 pub async fn state(
     State(app): State<AppState>,
     method: HttpMethod,
@@ -36,6 +37,7 @@ pub async fn state(
     .await
 }
 
+/// `/xapi/activities/profile`: the Activity Profile resource.
 pub async fn activity_profile(
     State(app): State<AppState>,
     method: HttpMethod,
@@ -54,6 +56,7 @@ pub async fn activity_profile(
     .await
 }
 
+/// `/xapi/agents/profile`: the Agent Profile resource.
 pub async fn agent_profile(
     State(app): State<AppState>,
     method: HttpMethod,

@@ -31,14 +31,19 @@ const LATENCY_BUCKETS: [f64; 12] = [
 /// and the status class.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
+    /// The route as declared, or `unmatched` (never a raw path: the label's
+    /// values must stay bounded).
     pub route: String,
+    /// The HTTP method.
     pub method: String,
+    /// The status class (`2xx`, `4xx`, ...).
     pub code: &'static str,
 }
 
 /// A SCORM postback's outcome: `accepted` or `refused`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PostbackLabels {
+    /// `accepted` or `refused`.
     pub outcome: &'static str,
 }
 
@@ -52,11 +57,18 @@ fn latency_histogram() -> Histogram {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
+    /// Statements stored (`statements_accepted`).
     pub accepted: Counter,
+    /// Statements refused as invalid (`statements_rejected`).
     pub rejected: Counter,
+    /// Statements received again with the same content (`statements_duplicate`).
     pub duplicate: Counter,
+    /// Statements stored but parked; also counted as accepted (`statements_pending`).
     pub pending: Counter,
+    /// Statements refused because another statement has their id
+    /// (`statements_conflict`).
     pub conflicts: Counter,
+    /// Launches recorded (`launches`).
     pub launches: Counter,
     /// Request latency by route, method and status class.
     pub requests: HistogramFamily<RequestLabels>,

@@ -186,8 +186,8 @@ impl Syncer {
 /// How often the SQLite log is copied back into the database, off the writer.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Copies the SQLite write-ahead log into the database every
-/// [`CHECKPOINT_EVERY`], on a connection of its own, so that commits do not
+/// Copies the SQLite write-ahead log into the database every 250 ms
+/// (`CHECKPOINT_EVERY`), on a connection of its own, so that commits do not
 /// (see `store::WAL_AUTOCHECKPOINT`). Ends when the store is closed.
 pub fn spawn_checkpointer(store: Store) {
     tokio::spawn(async move {

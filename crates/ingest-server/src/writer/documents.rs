@@ -23,12 +23,16 @@ use super::job::{Answer as Queued, GroupFailure, WriteError};
 pub enum DocumentOp {
     /// Stores the document, replacing the one under its key.
     Put {
+        /// The request's `Content-Type`.
         content_type: String,
+        /// The document.
         content: Vec<u8>,
     },
     /// Merges a JSON object into the stored one (or stores it when there is none).
     Post {
+        /// The request's `Content-Type` (JSON, for a merge).
         content_type: String,
+        /// The object to merge.
         content: Vec<u8>,
     },
     /// Deletes the document.
@@ -40,12 +44,18 @@ pub enum DocumentOp {
 /// A document write, as a request queues it.
 #[derive(Debug, Clone)]
 pub struct DocumentWrite {
+    /// Which document (its scope and id).
     pub key: DocumentKey,
+    /// What to do with it.
     pub op: DocumentOp,
+    /// The xAPI version the request spoke (the precondition rules differ).
     pub version: ApiVersion,
+    /// The resource (State, Activity Profile or Agent Profile); must be the
+    /// one `key` was built for.
     pub resource: Resource,
     /// The request's `If-Match` and `If-None-Match`, as sent.
     pub if_match: Option<String>,
+    /// The request's `If-None-Match`, as sent.
     pub if_none_match: Option<String>,
     /// Also the client-side rules, with 428 (`[documents] require_preconditions`).
     pub strict: bool,
@@ -57,6 +67,7 @@ pub struct DocumentWrite {
 /// What a write did: the document's new ETag (`None` once deleted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
+    /// The new ETag, or `None` when the document was deleted.
     pub etag: Option<String>,
 }
 
@@ -71,7 +82,12 @@ pub enum DocumentWriteError {
     Merge(#[from] MergeError),
     /// A POST whose merged document would pass the size limit: 413, nothing changed.
     #[error("the merged document would be {size} bytes; a document is at most {max}")]
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        /// The merged document's size, in bytes.
+        size: usize,
+        /// The limit (`limits.max_document_bytes`).
+        max: usize,
+    },
     /// The group's transaction failed, or its commit is not durable.
     #[error(transparent)]
     Write(#[from] WriteError),

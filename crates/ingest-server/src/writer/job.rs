@@ -9,17 +9,23 @@ use tokio::sync::oneshot;
 /// Why a submitted batch was not stored.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// Storing the batch failed (a refusal or a database error).
     #[error(transparent)]
     Record(#[from] RecordError),
+    /// The group's transaction failed for another reason; nothing of it was
+    /// stored.
     #[error("the group transaction failed: {0}")]
     Group(String),
     /// The database is unavailable ([`store::StoreError::unavailable`]):
     /// nothing of the group was stored; the same request may succeed later.
     #[error("the database is unavailable ({reason}): {message}")]
     Unavailable {
+        /// Why (disk full, connection lost, ...).
         reason: &'static str,
+        /// The database's error.
         message: String,
     },
+    /// The writer is gone (the server is stopping).
     #[error("the writer stopped")]
     Stopped,
     /// The log could not be synced: what was committed may not survive a

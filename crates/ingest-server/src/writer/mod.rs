@@ -63,6 +63,9 @@ impl Queued {
     }
 }
 
+/// The group writer's queue: requests submit statement batches and document
+/// writes, and are answered after the group they were written in committed.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Queued>,

@@ -42,6 +42,10 @@ use read::get_inner;
 use respond::with_consistency;
 use write::{post_inner, put_inner};
 
+/// `POST /xapi/statements` (provider credentials): stores a statement or a
+/// batch (JSON or `multipart/mixed` with attachments) through the group
+/// writer and answers their ids; with `?method=`, the alternate request
+/// syntax.
 pub async fn post_statements(
     State(app): State<AppState>,
     OriginalUri(uri): OriginalUri,
@@ -64,6 +68,8 @@ pub async fn post_statements(
     with_consistency(&app, r)
 }
 
+/// `PUT /xapi/statements?statementId=…` (provider credentials): stores one
+/// statement under the given id; 204.
 pub async fn put_statement(
     State(app): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -83,6 +89,8 @@ pub async fn put_statement(
     with_consistency(&app, r)
 }
 
+/// `GET /xapi/statements` (provider credentials): one statement by id, or a
+/// filtered page of the integration's statements with its `more` link.
 pub async fn get_statements(
     State(app): State<AppState>,
     OriginalUri(uri): OriginalUri,

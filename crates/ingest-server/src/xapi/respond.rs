@@ -170,6 +170,8 @@ pub(super) fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// Unix milliseconds as an RFC 3339 JSON string (xAPI's format), or `null`
+/// for `None`.
 pub fn rfc3339_ms(ms: Option<i64>) -> serde_json::Value {
     ms.map_or(serde_json::Value::Null, |m| {
         serde_json::Value::String(rfc3339(from_ms(m)))

@@ -19,6 +19,7 @@ const BODY_QUOTED: usize = 200;
 pub struct AttemptResult {
     /// The HTTP status, when an answer came.
     pub status: Option<u16>,
+    /// How long the attempt took, in milliseconds.
     pub latency_ms: i64,
     /// What went wrong (never the secret, the signature or the body we sent).
     pub error: Option<String>,

@@ -13,6 +13,8 @@ use tokio::sync::{Semaphore, watch};
 use super::subscription::{Shared, deliver, stopped};
 use crate::clock::now_ms;
 
+/// The loop that finds subscriptions with events due and delivers them, at
+/// most `max_parallel` at once, each in order.
 pub struct Dispatcher {
     shared: Arc<Shared>,
     places: Arc<Semaphore>,
@@ -23,6 +25,7 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// A dispatcher over `shared` with `max_parallel` places (at least one).
     pub fn new(shared: Shared, max_parallel: usize) -> Self {
         let max_parallel = max_parallel.max(1);
         Self {

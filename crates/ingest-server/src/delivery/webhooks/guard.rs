@@ -20,6 +20,7 @@ pub struct PrivateOnly;
 /// non-public address unless `allow_private`; an error when none remains.
 #[derive(Debug, Clone, Copy)]
 pub struct PublicOnly {
+    /// Keep non-public addresses too (`[delivery] allow_private_networks`).
     pub allow_private: bool,
 }
 

@@ -16,10 +16,14 @@ use crate::xapi::rfc3339_ms;
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
+    /// The receiver's URL (checked against `[delivery]`'s URL policy).
     pub url: String,
+    /// The event types delivered (`statistic.updated`, `course.*`, ...).
     pub event_types: Vec<String>,
+    /// Only this integration's events, when set.
     #[serde(default)]
     pub integration: Option<String>,
+    /// A note for operators.
     #[serde(default)]
     pub description: Option<String>,
     /// Deliver from this `seq` on (default: only events after creation).
@@ -30,20 +34,26 @@ pub struct CreateRequest {
 /// A created subscription and its secret (shown this once).
 #[derive(Debug)]
 pub struct Created {
+    /// The subscription as stored.
     pub webhook: Webhook,
     /// `whsec_…`.
     pub secret: String,
 }
 
+/// Why managing a subscription failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {
     /// Bad input; the message starts with the field's name.
     #[error(transparent)]
     Invalid(#[from] InvalidSubscription),
+    /// A field that is well-formed but unusable (an unknown integration, a
+    /// `from_seq` out of the outbox); the message starts with the field's name.
     #[error("{0}")]
     BadField(String),
+    /// No subscription with this id.
     #[error("no webhook subscription {0}")]
     NotFound(String),
+    /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -80,6 +90,8 @@ fn start_of(from_seq: i64, state: &store::OutboxState) -> Result<i64, ManageErro
     Ok(from_seq - 1)
 }
 
+/// Checks `req` and creates the subscription with a new secret, delivering
+/// from `from_seq` (default: events after now).
 pub async fn create(
     store: &Store,
     config: &Delivery,
@@ -130,6 +142,7 @@ pub async fn create(
     Ok(Created { webhook, secret })
 }
 
+/// The subscription `id`.
 pub async fn get(store: &Store, id: &str) -> Result<Webhook, ManageError> {
     store
         .read()
@@ -209,6 +222,7 @@ pub fn webhook_json(w: &Webhook) -> Value {
     })
 }
 
+/// A delivery attempt as shown.
 pub fn attempt_json(a: &Attempt) -> Value {
     json!({
         "seq": a.seq,

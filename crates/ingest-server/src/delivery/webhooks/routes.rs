@@ -47,6 +47,8 @@ async fn answer(
     }
 }
 
+/// `POST /api/v1/webhooks` (LMS credentials): creates a subscription; 201
+/// with its secret, shown this once.
 pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     answer(async {
         app.lms(&headers).await?;
@@ -59,6 +61,7 @@ pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Bytes
     .await
 }
 
+/// `GET /api/v1/webhooks` (LMS credentials): every subscription.
 pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Response {
     answer(async {
         app.lms(&headers).await?;
@@ -69,6 +72,7 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Response {
     .await
 }
 
+/// `GET /api/v1/webhooks/{id}` (LMS credentials): one subscription.
 pub async fn get(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -82,6 +86,7 @@ pub async fn get(
     .await
 }
 
+/// `POST /api/v1/webhooks/{id}/disable` (LMS credentials).
 pub async fn disable(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -90,6 +95,7 @@ pub async fn disable(
     set_enabled(&app, &id, &headers, false).await
 }
 
+/// `POST /api/v1/webhooks/{id}/enable` (LMS credentials).
 pub async fn enable(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -113,6 +119,8 @@ struct RedeliverRequest {
     from_seq: i64,
 }
 
+/// `POST /api/v1/webhooks/{id}/redeliver` (LMS credentials): delivers again
+/// from `from_seq`.
 pub async fn redeliver(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -128,6 +136,8 @@ pub async fn redeliver(
     .await
 }
 
+/// `GET /api/v1/webhooks/{id}/attempts` (LMS credentials): the latest
+/// delivery attempts, newest first.
 pub async fn attempts(
     State(app): State<AppState>,
     Path(id): Path<String>,

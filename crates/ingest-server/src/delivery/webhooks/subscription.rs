@@ -2,9 +2,9 @@
 //! events after `delivered_through` in `seq` order, one request at a time,
 //! until it is caught up, an attempt fails (then wait for the retry), the
 //! receiver answers 410, or the turn's time is up; record progress and
-//! attempts every [`FLUSH_EVERY`] or [`FLUSH_ATTEMPTS`] (at least once: what
-//! was delivered since the last record is delivered again after a crash,
-//! with the same `webhook-id`).
+//! attempts every 150 ms or 1,000 attempts (`FLUSH_EVERY`, `FLUSH_ATTEMPTS`;
+//! at least once: what was delivered since the last record is delivered
+//! again after a crash, with the same `webhook-id`).
 
 use std::time::{Duration, Instant};
 
@@ -29,12 +29,15 @@ pub const TURN: Duration = Duration::from_secs(30);
 
 /// What every turn of this process shares.
 pub struct Shared {
+    /// The database (the outbox, subscriptions, leases, attempts).
     pub store: Store,
     /// What was delivered, failed and disabled (`/metrics`).
     pub counters: std::sync::Arc<crate::delivery::DeliveryCounters>,
+    /// The HTTP client of every attempt ([`super::attempt::client`]).
     pub client: reqwest::Client,
     /// This process's lease owner name (random).
     pub owner: String,
+    /// When failed deliveries are retried, and when a subscription is disabled.
     pub schedule: Schedule,
     /// `[delivery] allow_private_networks` (literal IP hosts are checked
     /// before each attempt; host names by the client's resolver).
@@ -56,8 +59,10 @@ pub async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
     }
 }
 
+/// Why a turn ended early.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
+    /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
