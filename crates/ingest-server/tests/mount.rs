@@ -126,3 +126,108 @@ async fn the_routes_serve_under_a_prefix_beside_the_hosts_own() {
     served.abort();
     db.remove().await;
 }
+
+/// The operators' console under the host's prefix: its redirects, links,
+/// forms and cookies all stay under it, and an operator signs in through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_works_under_a_prefix() {
+    let db = TestDatabase::create(Engine::Sqlite, "mount-console").await;
+    let store = db.open().await;
+    seed(&store).await;
+    {
+        let mut tx = store.begin().await.expect("begin");
+        tx.insert_operator(&store::Operator {
+            username: "ops".into(),
+            password_hash: ingest_server::console::hash_password("correct horse battery staple")
+                .expect("hash"),
+            created_ms: 0,
+            disabled_ms: None,
+        })
+        .await
+        .expect("operator");
+        tx.commit().await.expect("commit");
+    }
+    let app = Arc::new(App::new(store, Config::default()));
+    let host = Router::new().nest("/lrs", server::router(app));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let served = tokio::spawn(async move { axum::serve(listener, host).await });
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let cookie_of = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no {name} cookie"))
+    };
+
+    let r = client
+        .get(format!("{base}/lrs/console"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/lrs/console/login");
+    let r = client
+        .get(format!("{base}/lrs/console/login"))
+        .send()
+        .await
+        .expect("login form");
+    let login_cookie = cookie_of(&r, "cb_login");
+    assert!(
+        login_cookie.contains("Path=/lrs/console;"),
+        "{login_cookie}"
+    );
+    let page = r.text().await.expect("page");
+    assert!(page.contains("action=\"/lrs/console/login\""), "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("csrf field")
+        .to_owned();
+    let token = login_cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .expect("cookie value");
+    let r = client
+        .post(format!("{base}/lrs/console/login"))
+        .header("Cookie", format!("cb_login={token}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={csrf}&username=ops&password=correct+horse+battery+staple"
+        ))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/lrs/console");
+    let session = cookie_of(&r, "cb_session");
+    assert!(session.contains("Path=/lrs/console;"), "{session}");
+    let value = session.split(';').next().expect("cookie").to_owned();
+    let r = client
+        .get(format!("{base}/lrs/console"))
+        .header("Cookie", value)
+        .send()
+        .await
+        .expect("overview");
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains("href=\"/lrs/console/catalog\""),
+        "links stay under the prefix"
+    );
+    assert!(page.contains("action=\"/lrs/console/logout\""));
+    assert!(!page.contains("=\"/console"), "no link leaves the prefix");
+    served.abort();
+    db.remove().await;
+}

@@ -249,15 +249,81 @@ async fn logout(State(app): State<AppState>, signed: Signed, body: Bytes) -> Res
 #[derive(Clone)]
 pub struct RemoteAddr(pub String);
 
-/// Records the client's address (from the server's connection info, when
-/// it keeps it) for the rate limit and the audit log.
+/// Every console request: records the client's address (from the server's
+/// connection info, when it keeps it) for the rate limit and the audit log;
+/// and, when the routes are mounted under a prefix (`Router::nest`), puts
+/// the prefix in front of the console's own paths in what it answers — the
+/// links and form actions of a page, a redirect's `Location`, the cookies'
+/// `Path` — so that the console works wherever it is mounted. (Page text
+/// never holds `="/console` of its own: every value is escaped, `"` too.)
 pub async fn remote_layer(
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let remote = auth::remote(req.extensions());
     req.extensions_mut().insert(RemoteAddr(remote));
-    next.run(req).await
+    let prefix = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .and_then(|o| o.path().strip_suffix(req.uri().path()).map(str::to_owned))
+        .filter(|p| !p.is_empty() && p.starts_with('/'));
+    let r = next.run(req).await;
+    match prefix {
+        None => r,
+        Some(prefix) => with_prefix(r, &prefix).await,
+    }
+}
+
+/// [`remote_layer`]'s rewriting of an answer's own paths.
+async fn with_prefix(r: Response, prefix: &str) -> Response {
+    let (mut parts, body) = r.into_parts();
+    if let Some(loc) = parts
+        .headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        && loc.starts_with("/console")
+        && let Ok(v) = axum::http::HeaderValue::from_str(&format!("{prefix}{loc}"))
+    {
+        parts.headers.insert(header::LOCATION, v);
+    }
+    let cookies: Vec<axum::http::HeaderValue> = parts
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| {
+            axum::http::HeaderValue::from_str(
+                &c.replace("; Path=/console", &format!("; Path={prefix}/console")),
+            )
+            .ok()
+        })
+        .collect();
+    if !cookies.is_empty() {
+        parts.headers.remove(header::SET_COOKIE);
+        for c in cookies {
+            parts.headers.append(header::SET_COOKIE, c);
+        }
+    }
+    let html = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if !html {
+        return Response::from_parts(parts, body);
+    }
+    // Console pages are small (a few hundred KiB at most).
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a console page could not be read",
+        )
+            .into_response();
+    };
+    let text =
+        String::from_utf8_lossy(&bytes).replace("=\"/console", &format!("=\"{prefix}/console"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(text))
 }
 
 /// Starts (once per app, when a runtime is running) the task that records
