@@ -10,7 +10,6 @@ use ingest_server::{auth, server};
 use store::{Credential, Store};
 
 mod operators;
-mod progress;
 mod validate;
 mod webhooks;
 
@@ -361,7 +360,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
                             ("replay statistics", done, total)
                         }
                     };
-                    progress.update(step, done, total);
+                    progress.update(step, done, total, progress::Unit::Items);
                 },
             )
             .await

@@ -5,7 +5,7 @@
 pub mod config;
 pub mod configure;
 pub mod lifecycle;
-pub mod progress;
+pub use progress;
 pub mod providers;
 pub mod retry;
 pub mod run;
