@@ -235,6 +235,35 @@ async fn the_console_in_a_browser(env: scorm_env::Env) -> scorm_env::Env {
         .await
         .expect("post");
     assert_eq!(r.status(), 200);
+    // A statement whose learner is unknown is parked; its markup is text.
+    let parked = json!({
+        "actor": {"account": {"homePage": "https://lms.example.com", "name": "<b id=\"parked\">bob</b>"}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+        "object": {"id": "http://opensesame.example/c-0"},
+    });
+    let r = env
+        .http
+        .post(format!("{base}/xapi/statements"))
+        .header("Authorization", &auth)
+        .header("X-Experience-API-Version", "1.0.3")
+        .header("Content-Type", "application/json")
+        .body(parked.to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    b.goto(&format!("{base}/console/pending")).await;
+    assert!(
+        b.text().await.contains("<b id=\"parked\">bob</b>"),
+        "{}",
+        b.text().await
+    );
+    assert_eq!(
+        b.script("return document.getElementById('parked') === null;")
+            .await,
+        json!(true),
+        "a statement's markup is shown as text"
+    );
     b.goto(&format!("{base}/console/statistics")).await;
     b.find("input[name=learner]").await.type_text("u-7").await;
     b.click_to_load("main form button").await;
@@ -305,7 +334,7 @@ async fn the_console_in_a_browser(env: scorm_env::Env) -> scorm_env::Env {
 
     // The overview now has the day's statements.
     b.goto(&format!("{base}/console")).await;
-    assert!(b.text().await.contains("1 accepted"), "{}", b.text().await);
+    assert!(b.text().await.contains("2 accepted"), "{}", b.text().await);
     b.screenshot(&shots.join("overview-after.png")).await;
 
     // The audit log has every action.
