@@ -127,6 +127,21 @@ async fn seed(env: &scorm_env::Env) -> String {
     secret
 }
 
+/// POST /xapi/statements (1.0.3) as `auth`; the status.
+async fn post_statement(env: &scorm_env::Env, auth: &str, statement: &serde_json::Value) -> u16 {
+    env.http
+        .post(format!("{}/xapi/statements", env.base))
+        .header("Authorization", auth)
+        .header("X-Experience-API-Version", "1.0.3")
+        .header("Content-Type", "application/json")
+        .body(statement.to_string())
+        .send()
+        .await
+        .expect("post")
+        .status()
+        .as_u16()
+}
+
 async fn sign_in(b: &Browser, base: &str, password: &str) {
     b.goto(&format!("{base}/console/login")).await;
     b.find("input[name=username]").await.type_text("ops").await;
@@ -224,34 +239,14 @@ async fn the_console_in_a_browser(env: scorm_env::Env) -> scorm_env::Env {
         "object": {"id": "http://opensesame.example/c-0"},
         "result": {"completion": true, "score": {"scaled": 0.9}},
     });
-    let r = env
-        .http
-        .post(format!("{base}/xapi/statements"))
-        .header("Authorization", &auth)
-        .header("X-Experience-API-Version", "1.0.3")
-        .header("Content-Type", "application/json")
-        .body(statement.to_string())
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status(), 200);
+    assert_eq!(post_statement(&env, &auth, &statement).await, 200);
     // A statement whose learner is unknown is parked; its markup is text.
     let parked = json!({
         "actor": {"account": {"homePage": "https://lms.example.com", "name": "<b id=\"parked\">bob</b>"}},
         "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
         "object": {"id": "http://opensesame.example/c-0"},
     });
-    let r = env
-        .http
-        .post(format!("{base}/xapi/statements"))
-        .header("Authorization", &auth)
-        .header("X-Experience-API-Version", "1.0.3")
-        .header("Content-Type", "application/json")
-        .body(parked.to_string())
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status(), 200);
+    assert_eq!(post_statement(&env, &auth, &parked).await, 200);
     b.goto(&format!("{base}/console/pending")).await;
     assert!(
         b.text().await.contains("<b id=\"parked\">bob</b>"),
@@ -307,17 +302,11 @@ async fn the_console_in_a_browser(env: scorm_env::Env) -> scorm_env::Env {
     b.click_to_load("main form[action='/console/credentials/wh_console/revoke'] button")
         .await;
     assert!(b.text().await.contains("is revoked"));
-    let r = env
-        .http
-        .post(format!("{base}/xapi/statements"))
-        .header("Authorization", &auth)
-        .header("X-Experience-API-Version", "1.0.3")
-        .header("Content-Type", "application/json")
-        .body(statement.to_string())
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status(), 401, "a revoked secret");
+    assert_eq!(
+        post_statement(&env, &auth, &statement).await,
+        401,
+        "a revoked secret"
+    );
     b.screenshot(&shots.join("credentials.png")).await;
 
     // A forged form: refused, nothing changed.

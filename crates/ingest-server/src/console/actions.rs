@@ -18,11 +18,7 @@ pub async fn revoke_credential(
     Path(client_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let form = super::form_fields(&body);
-    if let Err(r) = signed.check_csrf(form.get("csrf").map(String::as_str)) {
-        let _ = signed
-            .audit(&app, "refused", "a form without this session's CSRF token")
-            .await;
+    if let Err(r) = signed.form(&app, &body).await {
         return r;
     }
     let revoked = async {
@@ -53,11 +49,7 @@ pub async fn refresh_registration(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let form = super::form_fields(&body);
-    if let Err(r) = signed.check_csrf(form.get("csrf").map(String::as_str)) {
-        let _ = signed
-            .audit(&app, "refused", "a form without this session's CSRF token")
-            .await;
+    if let Err(r) = signed.form(&app, &body).await {
         return r;
     }
     let refreshed = crate::scorm::refresh_registration(&app, &id).await;

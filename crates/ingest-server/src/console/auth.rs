@@ -231,21 +231,34 @@ impl FromRequestParts<AppState> for Signed {
 }
 
 impl Signed {
-    /// Refuses a form whose CSRF token is not this session's (403).
-    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), Response> {
-        match sent {
-            Some(t) if same(t, &self.csrf) => Ok(()),
-            _ => Err((
-                StatusCode::FORBIDDEN,
-                super::html::page(
-                    "Refused",
-                    None,
-                    "<p class=\"error\">This form is not from your session (its CSRF token does not match). Nothing was changed. \
-                     <a href=\"/console\">Back to the console</a></p>",
-                ),
-            )
-                .into_response()),
+    /// A form's fields, when its CSRF token is the session's; otherwise the
+    /// 403 page, the refusal written to the audit log, nothing changed.
+    pub async fn form(
+        &self,
+        app: &AppState,
+        body: &[u8],
+    ) -> Result<HashMap<String, String>, Response> {
+        let form = super::form_fields(body);
+        if form.get("csrf").is_some_and(|t| same(t, &self.csrf)) {
+            return Ok(form);
         }
+        let _ = self
+            .audit(
+                app,
+                "refused",
+                "a form whose CSRF token is not its session's",
+            )
+            .await;
+        Err((
+            StatusCode::FORBIDDEN,
+            super::html::page(
+                "Refused",
+                None,
+                "<p class=\"error\">This form is not from your session (its CSRF token does not match). Nothing was changed. \
+                 <a href=\"/console\">Back to the console</a></p>",
+            ),
+        )
+            .into_response())
     }
 
     /// Appends to the audit log (a failure to write it fails the action).

@@ -223,8 +223,7 @@ async fn login(
 
 /// `POST /console/logout`.
 async fn logout(State(app): State<AppState>, signed: Signed, body: Bytes) -> Response {
-    let form = form_fields(&body);
-    if let Err(r) = signed.check_csrf(form.get("csrf").map(String::as_str)) {
+    if let Err(r) = signed.form(&app, &body).await {
         return r;
     }
     let ended = async {
